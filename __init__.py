@@ -1,0 +1,3 @@
+"""intygstjanst: the national hub for digital medical certificates."""
+
+__version__ = "0.1.0"
