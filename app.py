@@ -1,0 +1,114 @@
+"""The ASGI application: SOAP endpoints, their WSDLs and schemas, and the operator endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .contracts.dispatch import Authorizer, Caller, Dispatcher, allow_all
+from .contracts.faults import SoapFault, render_fault
+from .contracts.registry import Contract
+from .contracts.wsdl import render_wsdl, xsd_file
+from .services import Services
+from .settings import Settings
+
+_XML = "text/xml; charset=utf-8"
+
+# Resolves the caller of a request from its ASGI scope and headers (transport identity).
+CallerResolver = Callable[[Request], Caller]
+
+
+def anonymous(_request: Request) -> Caller:
+    return Caller()
+
+
+def create_app(
+    settings: Settings | None = None,
+    services: Services | None = None,
+    caller_resolver: CallerResolver = anonymous,
+    authorizer: Authorizer = allow_all,
+) -> Starlette:
+    services = services or Services.build(settings or Settings.load())
+    dispatcher = Dispatcher(services, authorizer)
+    max_body = services.settings.max_body_bytes
+
+    def fault(message: str, status: int = 500, code: str = "Client") -> Response:
+        return Response(render_fault(SoapFault(message, code)), status_code=status, media_type=_XML)
+
+    async def soap(request: Request) -> Response:
+        contract = services.contracts.by_path(request.url.path)
+        if contract is None:
+            return fault(f"no service contract is served at {request.url.path}", status=404)
+        if request.method == "GET":
+            return _describe(request, contract)
+        content_type = request.headers.get("content-type", "")
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media == "application/soap+xml":
+            return fault("SOAP 1.2 (application/soap+xml) is not supported; send SOAP 1.1 as text/xml", code="VersionMismatch")
+        if media != "text/xml":
+            return fault(f"content type must be text/xml for SOAP 1.1, got {content_type or 'none'!r}")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body:
+            return fault(f"the message is {declared} bytes, more than the limit of {max_body}")
+        body = await _read_limited(request, max_body)
+        if body is None:
+            return fault(f"the message is more than the limit of {max_body} bytes")
+        caller = caller_resolver(request)
+        result = await run_in_threadpool(dispatcher.handle, contract, body, request.headers.get("soapaction"), caller)
+        return Response(result.body, status_code=result.status, media_type=_XML)
+
+    async def schema(request: Request) -> Response:
+        path = xsd_file(request.path_params["path"])
+        if path is None:
+            return PlainTextResponse("no such schema", status_code=404)
+        return FileResponse(path, media_type=_XML)
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(_request: Request) -> Response:
+        try:
+            await run_in_threadpool(services.db.ping)
+        except Exception as exc:  # the point of /ready is to report, not to raise
+            return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready", "contracts": len(services.contracts)})
+
+    routes = [
+        Route("/health", health),
+        Route("/ready", ready),
+        Route("/xsd/{path:path}", schema),
+        Route("/{path:path}", soap, methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.services = services
+    return app
+
+
+def _describe(request: Request, contract: Contract) -> Response:
+    if "wsdl" in {key.lower() for key in request.query_params}:
+        return Response(render_wsdl(contract, _base_url(request)), media_type=_XML)
+    return PlainTextResponse(
+        f"{contract.name} {contract.version} ({contract.namespace}).\n"
+        f"POST a SOAP 1.1 message (text/xml); the WSDL is at {request.url.path}?wsdl\n"
+    )
+
+
+def _base_url(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it grows past ``limit`` (the rest is not read)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,150 @@
+"""The ``intygstjanst`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .settings import Settings, SettingsError
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        settings = Settings.load(_flag_overrides(args), config_file=getattr(args, "config", None))
+    except SettingsError as exc:
+        print(f"intygstjanst: configuration error: {exc}", file=sys.stderr)
+        return 2
+    command: Command = args.command
+    try:
+        return command(args, settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intygstjanst", description=__doc__)
+    parser.add_argument("--config", type=Path, help="TOML configuration file (also INTYG_CONFIG)")
+    sub = parser.add_subparsers(dest="command_name", required=True)
+
+    serve = sub.add_parser("serve", help="run the service")
+    _database_flags(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--data-dir", type=Path, help="directory for the embedded database and dev CA (default ./var)")
+    serve.set_defaults(command=_serve)
+
+    validate = sub.add_parser("validate", help="check message files against their contract and certificate rules")
+    validate.add_argument("files", nargs="+", type=Path)
+    validate.add_argument("--json", action="store_true", help="one JSON object per line")
+    validate.add_argument("--certificate-types-dir", type=Path, help="extra certificate-type definitions")
+    validate.set_defaults(command=_validate)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations up to the newest")
+    _database_flags(upgrade)
+    upgrade.set_defaults(command=_db_upgrade)
+    return parser
+
+
+def _database_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data directory)")
+
+
+# Flags whose values are settings; other flags steer the command only.
+_SETTING_FLAGS = ("host", "port", "workers", "data_dir", "database_url", "certificate_types_dir")
+
+
+def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in _SETTING_FLAGS if getattr(args, name, None) is not None}
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .persistence.db import Database
+
+    database = Database(settings.effective_database_url)
+    database.upgrade()
+    database.dispose()
+    app = create_app(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"intygstjanst serving on {base} (database {_safe_url(settings.effective_database_url)})")
+    for contract in app.state.services.contracts:
+        print(f"  {contract.name} {contract.version}: {base}{contract.path}  WSDL {base}{contract.path}?wsdl")
+    sys.stdout.flush()
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _validate(args: argparse.Namespace, settings: Settings) -> int:
+    from .contracts.certtypes import CertificateTypes
+    from .contracts.registry import ContractRegistry
+    from .contracts.validate import MessageValidator
+    from .contracts.xml import HardenedParser, ParseLimits
+
+    types = CertificateTypes.load([settings.certificate_types_dir] if settings.certificate_types_dir else [])
+    validator = MessageValidator(
+        ContractRegistry.load(),
+        types,
+        HardenedParser(ParseLimits(settings.max_body_bytes, settings.max_depth, settings.max_elements)),
+    )
+    all_valid = True
+    for path in args.files:
+        try:
+            verdict = validator.validate(path.read_bytes())
+        except OSError as exc:
+            print(json.dumps({"file": str(path), "valid": False, "error": str(exc)}) if args.json else f"{path}: invalid: {exc}")
+            all_valid = False
+            continue
+        all_valid &= verdict.valid
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "file": str(path),
+                        "contract": verdict.contract,
+                        "valid": verdict.valid,
+                        "schema_valid": verdict.schema_valid,
+                        "schema_errors": verdict.schema_errors,
+                        "rule_errors": verdict.rule_errors,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            state = "valid" if verdict.valid else f"invalid: {verdict.errors[0]}"
+            print(f"{path}: {state}")
+    return 0 if all_valid else 1
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from .persistence.db import Database
+
+    database = Database(settings.effective_database_url)
+    database.upgrade()
+    print(f"database {_safe_url(settings.effective_database_url)} is at the newest schema")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""The SOAP 1.1 envelope: reading a request's routing header and payload, wrapping a response."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from .faults import SoapFault
+from .xml import REGISTRY, SOAP11, SOAP12, WSA
+
+_HEADER = f"{{{SOAP11}}}Header"
+_BODY = f"{{{SOAP11}}}Body"
+_LOGICAL_ADDRESS = f"{{{REGISTRY}}}LogicalAddress"
+_WSA_TO = f"{{{WSA}}}To"
+
+
+@dataclass(frozen=True)
+class RequestEnvelope:
+    payload: etree._Element
+    logical_address: str | None  # rivtabp21 LogicalAddress header
+    wsa_to: str | None  # rivtabp20 wsa:To header
+
+    @property
+    def qname(self) -> str:
+        return self.payload.tag
+
+
+def read_envelope(root: etree._Element) -> RequestEnvelope:
+    tag = etree.QName(root)
+    if tag.localname == "Envelope" and tag.namespace == SOAP12:
+        raise SoapFault(
+            "SOAP 1.2 envelopes are not supported; RIV-TA services use SOAP 1.1 "
+            f"(envelope namespace {SOAP11})",
+            code="VersionMismatch",
+        )
+    if tag.localname != "Envelope" or tag.namespace != SOAP11:
+        raise SoapFault(f"expected a SOAP 1.1 Envelope ({{{SOAP11}}}Envelope) as the document root, got {root.tag}")
+    header = body = None
+    for child in root:
+        if not isinstance(child.tag, str):
+            continue  # comments and processing instructions
+        if child.tag == _HEADER and header is None and body is None:
+            header = child
+        elif child.tag == _BODY and body is None:
+            body = child
+        else:
+            raise SoapFault(f"unexpected element {child.tag} in the SOAP Envelope")
+    if body is None:
+        raise SoapFault("the SOAP Envelope has no Body")
+    payloads = [child for child in body if isinstance(child.tag, str)]
+    if not payloads:
+        raise SoapFault("the SOAP Body is empty")
+    if len(payloads) > 1:
+        raise SoapFault(f"the SOAP Body must hold exactly one element, found {len(payloads)}")
+    logical_address = wsa_to = None
+    if header is not None:
+        for entry in header:
+            if entry.tag == _LOGICAL_ADDRESS:
+                logical_address = (entry.text or "").strip()
+            elif entry.tag == _WSA_TO:
+                wsa_to = (entry.text or "").strip()
+    return RequestEnvelope(payloads[0], logical_address, wsa_to)
+
+
+_OPEN = f'<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body>'.encode()
+_CLOSE = b"</soap:Body></soap:Envelope>"
+
+
+def wrap_response(payload: etree._Element) -> bytes:
+    return _OPEN + etree.tostring(payload, encoding="utf-8") + _CLOSE

@@ -1,0 +1,109 @@
+"""Namespaces, the hardened XML parser, and small element builders shared by all contracts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+REGISTRY = "urn:riv:itintegration:registry:1"
+WSA = "http://www.w3.org/2005/08/addressing"
+CORE = "urn:riv:clinicalprocess:healthcond:certificate:3"
+TYPES = "urn:riv:clinicalprocess:healthcond:certificate:types:3"
+CORE_32 = "urn:riv:clinicalprocess:healthcond:certificate:3.2"
+XMLDSIG = "http://www.w3.org/2000/09/xmldsig#"
+
+NS = {"soap": SOAP11, "core": CORE, "types": TYPES, "reg": REGISTRY, "wsa": WSA}
+
+# Code systems of the certificate domain (KV_PART, KV_STATUS, KV_RELATION).
+PART_CODE_SYSTEM = "769bb12b-bd9f-4203-a5cd-fd14f2eb3b80"
+STATUS_CODE_SYSTEM = "9871cd17-8755-4ed9-b894-ff3729e775a4"
+RELATION_CODE_SYSTEM = "c2362fcd-eda0-4f9a-bd13-b3bbaf7f2146"
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    max_bytes: int
+    max_depth: int
+    max_elements: int
+
+
+class UnsafeXml(ValueError):
+    """The document was refused before or while parsing; the message says which rule it broke."""
+
+
+# No DTD loading, no entity expansion, no network, no huge-tree mode (which also keeps libxml2's
+# own depth and text-size guards on). XInclude is never run on request documents.
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    collect_ids=False,
+    remove_blank_text=False,
+)
+
+
+class HardenedParser:
+    """Parses bytes from the network, refusing DTDs, entities and documents over the limits.
+
+    The shape checks are XPath expressions compiled once, so they run inside libxml2 instead of
+    walking the tree in Python on every request.
+    """
+
+    def __init__(self, limits: ParseLimits) -> None:
+        self.limits = limits
+        self._too_many = etree.XPath(f"count(//node()) > {limits.max_elements}")
+        self._too_deep = etree.XPath("boolean(/" + "/".join(["*"] * (limits.max_depth + 1)) + ")")
+
+    def parse(self, data: bytes) -> etree._Element:
+        limits = self.limits
+        if len(data) > limits.max_bytes:
+            raise UnsafeXml(f"the message is {len(data)} bytes, more than the limit of {limits.max_bytes}")
+        if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+            # SOAP 1.1 forbids a DTD in a message; refusing it before parsing takes every entity
+            # expansion attack off the table whatever the parser would have done.
+            raise UnsafeXml("the message contains a document type declaration (DTD), which SOAP does not allow")
+        try:
+            root = etree.fromstring(data, _PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise UnsafeXml(f"the message is not well-formed XML: {exc.msg}") from None
+        docinfo = root.getroottree().docinfo
+        if docinfo.doctype or docinfo.internalDTD is not None:
+            raise UnsafeXml("the message contains a document type declaration (DTD), which SOAP does not allow")
+        if self._too_many(root):
+            raise UnsafeXml(f"the message has more than {limits.max_elements} nodes")
+        if self._too_deep(root):
+            raise UnsafeXml(f"the message is nested deeper than the limit of {limits.max_depth} levels")
+        return root
+
+
+def text_of(element: etree._Element | None, path: str) -> str | None:
+    """The stripped text at ``path`` below ``element`` (prefixes from NS), or None."""
+    if element is None:
+        return None
+    found = element.find(path, NS)
+    if found is None or found.text is None:
+        return None
+    return found.text.strip()
+
+
+def sub(parent: etree._Element, tag: str, text: Any = None) -> etree._Element:
+    child = etree.SubElement(parent, tag)
+    if text is not None:
+        child.text = str(text)
+    return child
+
+
+def cv(parent: etree._Element, tag: str, code: str, code_system: str, display: str | None = None) -> etree._Element:
+    """A coded value in the types:3 namespace (code, codeSystem, optional displayName)."""
+    element = sub(parent, tag)
+    sub(element, f"{{{TYPES}}}code", code)
+    sub(element, f"{{{TYPES}}}codeSystem", code_system)
+    if display:
+        sub(element, f"{{{TYPES}}}displayName", display)
+    return element

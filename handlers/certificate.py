@@ -1,0 +1,190 @@
+"""RegisterCertificate v3 and GetCertificate v2: storing a signed certificate once, reading it back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from lxml import etree
+
+from ..contracts.call import Call
+from ..contracts.faults import SoapFault
+from ..contracts.result import ErrorId, LogicalError, ResultCode, result_response
+from ..contracts.xml import CORE, TYPES, text_of
+from ..persistence import certificates as repo
+from ..persons import InvalidPersonId, PersonLookupError, check_person_id, mask
+from .status import CARE, CITIZEN, status_elements, visible_states
+
+log = logging.getLogger(__name__)
+
+ALREADY_EXISTS = "Certificate already exists"  # consumers match on this exact text
+RELATION_KINDS = frozenset({"ERSATT", "KOMPLT", "FRLANG", "KOPIA"})
+
+# ``intyg`` is declared in each responder's namespace; its content is in the core namespace.
+_INTYG = "{*}intyg"
+
+
+@dataclass(frozen=True)
+class IntygView:
+    """The fields of an ``intyg`` element that storage and checks need."""
+
+    element: etree._Element
+
+    def text(self, path: str) -> str:
+        return text_of(self.element, path) or ""
+
+    @property
+    def id(self) -> str:
+        return self.text("core:intygs-id/types:extension")
+
+    @property
+    def type_code(self) -> str:
+        return self.text("core:typ/types:code")
+
+    @property
+    def version(self) -> str:
+        return self.text("core:version")
+
+    @property
+    def patient_root(self) -> str:
+        return self.text("core:patient/core:person-id/types:root")
+
+    @property
+    def patient_id(self) -> str:
+        return self.text("core:patient/core:person-id/types:extension")
+
+    @property
+    def signed_at(self) -> dt.datetime | None:
+        value = self.text("core:signeringstidpunkt")
+        return dt.datetime.fromisoformat(value) if value else None
+
+    def relations(self) -> list[repo.RelationEntry]:
+        out = []
+        for relation in self.element.iterfind("core:relation", _NS):
+            kind = text_of(relation, "core:typ/types:code") or ""
+            target = text_of(relation, "core:intygs-id/types:extension") or ""
+            out.append(repo.RelationEntry(kind, target))
+        return out
+
+
+_NS = {"core": CORE, "types": TYPES}
+
+
+def register_certificate(call: Call) -> etree._Element:
+    services = call.services
+    intyg = IntygView(call.request.find(_INTYG))
+
+    certificate_type = services.certificate_types.find(intyg.type_code, intyg.version)
+    if certificate_type is None:
+        if services.certificate_types.known_code(intyg.type_code):
+            raise LogicalError(
+                ErrorId.VALIDATION_ERROR,
+                f"version {intyg.version} of certificate type {intyg.type_code} is not supported",
+            )
+        raise LogicalError(
+            ErrorId.VALIDATION_ERROR,
+            f"certificate type {intyg.type_code} (version {intyg.version}) is not a known certificate type",
+        )
+    violations = certificate_type.validate(intyg.element)
+    if violations:
+        raise LogicalError(ErrorId.VALIDATION_ERROR, "; ".join(str(v) for v in violations))
+    try:
+        patient_id = check_person_id(intyg.patient_root, intyg.patient_id)
+    except InvalidPersonId as exc:
+        raise LogicalError(ErrorId.VALIDATION_ERROR, f"patient: {exc}") from None
+    bad_relations = [r.kind for r in intyg.relations() if r.kind not in RELATION_KINDS]
+    if bad_relations:
+        raise LogicalError(
+            ErrorId.VALIDATION_ERROR,
+            f"relation type {bad_relations[0]} is not one of {', '.join(sorted(RELATION_KINDS))}",
+        )
+
+    with services.db.read() as session:
+        stored_patient = repo.patient_of(session, intyg.id)
+    if stored_patient is not None:
+        return _duplicate_answer(call, stored_patient, patient_id)
+
+    try:
+        person = services.persons.lookup(patient_id)
+    except PersonLookupError as exc:
+        log.warning("person lookup failed for %s: %s", mask(patient_id), exc)
+        raise LogicalError(
+            ErrorId.TECHNICAL_ERROR, "the population register (PU) could not be reached; try again later"
+        ) from None
+
+    new = repo.NewCertificate(
+        id=intyg.id,
+        type_code=certificate_type.code,
+        type_version=intyg.version,
+        patient_id=patient_id,
+        care_unit_id=intyg.text("core:skapadAv/core:enhet/core:enhets-id/types:extension"),
+        care_unit_name=intyg.text("core:skapadAv/core:enhet/core:enhetsnamn"),
+        care_giver_id=intyg.text("core:skapadAv/core:enhet/core:vardgivare/core:vardgivare-id/types:extension"),
+        signing_doctor_id=intyg.text("core:skapadAv/core:personal-id/types:extension"),
+        signing_doctor_name=intyg.text("core:skapadAv/core:fullstandigtNamn"),
+        signed_at=intyg.signed_at,
+        valid_from=None,
+        valid_to=None,
+        is_test=person.is_test,
+        source=f"{call.contract.name}:{call.contract.major}",
+        original=call.body,
+    )
+    try:
+        with services.db.transaction() as session:
+            repo.insert_certificate(session, new, services.clock(), intyg.relations())
+    except repo.AlreadyStored:
+        # Lost a race with a concurrent registration of the same id: answer as for any duplicate.
+        with services.db.read() as session:
+            stored_patient = repo.patient_of(session, intyg.id)
+        return _duplicate_answer(call, stored_patient or "", patient_id)
+    return result_response(call.contract.namespace, call.contract.response, ResultCode.OK)
+
+
+def _duplicate_answer(call: Call, stored_patient: str, patient_id: str) -> etree._Element:
+    if stored_patient == patient_id:
+        return result_response(call.contract.namespace, call.contract.response, ResultCode.INFO, ALREADY_EXISTS)
+    return result_response(
+        call.contract.namespace, call.contract.response, ResultCode.ERROR, ALREADY_EXISTS, ErrorId.VALIDATION_ERROR
+    )
+
+
+def get_certificate(call: Call) -> etree._Element:
+    certificate_id = text_of(call.request, "{*}intygs-id/types:extension") or ""
+    part = text_of(call.request, "{*}part/types:code") or ""
+    with call.services.db.read() as session:
+        certificate = repo.get(session, certificate_id)
+        if certificate is None or certificate.deleted_by_care_giver:
+            raise SoapFault(f"certificate {certificate_id} does not exist")
+        if certificate.is_test and part not in (CARE, CITIZEN):
+            raise SoapFault(f"certificate {certificate_id} is a test certificate and cannot be read by part {part}")
+        states = repo.states(session, certificate_id)
+    intyg = stored_intyg(certificate.canonical or certificate.original)
+    set_statuses(intyg, status_elements(visible_states(states, part)))
+    response = etree.Element(f"{{{call.contract.namespace}}}{call.contract.response}", nsmap={None: call.contract.namespace})
+    response.append(intyg)
+    return response
+
+
+def stored_intyg(document: bytes) -> etree._Element:
+    """The ``intyg`` element of a stored RegisterCertificate document (a fresh, detached copy)."""
+    root = etree.fromstring(document)
+    intyg = root.find(f".//{_INTYG}")
+    if intyg is None:
+        raise ValueError("stored document has no intyg element")
+    return intyg
+
+
+def set_statuses(intyg: etree._Element, statuses: list[etree._Element]) -> None:
+    """Replace the ``status`` children of ``intyg``; they come right before the first ``svar``, or
+    before the extension elements (e.g. ``underskrift``) when there is none."""
+    for old in intyg.findall(f"{{{CORE}}}status"):
+        intyg.remove(old)
+    svar = f"{{{CORE}}}svar"
+    anchor = next(
+        (child for child in intyg if isinstance(child.tag, str) and (child.tag == svar or not child.tag.startswith(f"{{{CORE}}}"))),
+        None,
+    )
+    position = intyg.index(anchor) if anchor is not None else len(intyg)
+    for offset, status in enumerate(statuses):
+        intyg.insert(position + offset, status)

@@ -1,0 +1,159 @@
+"""Persons: identity-number checks and the lookup in the population register (PU).
+
+The national service asks PU whether a person exists, is a test or validation person, has a
+protected identity, or is deceased. This module defines that question as a small protocol with a
+file-based answer for development and tests; a real register client implements the same protocol.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from stdnum import luhn
+from stdnum.exceptions import ValidationError
+
+PERSONNUMMER_ROOT = "1.2.752.129.2.1.3.1"
+SAMORDNINGSNUMMER_ROOT = "1.2.752.129.2.1.3.3"
+
+
+class InvalidPersonId(ValueError):
+    """An identity number that is not a valid personnummer or samordningsnummer; says why."""
+
+
+def check_person_id(root: str, number: str) -> str:
+    """Validate a 12-digit personnummer or samordningsnummer and return it normalised.
+
+    A samordningsnummer is a personnummer whose day of birth has 60 added; python-stdnum checks
+    personnummer, so the day is folded back before the date check and the Luhn digit is checked on
+    the number as written.
+    """
+    kind = {PERSONNUMMER_ROOT: "personnummer", SAMORDNINGSNUMMER_ROOT: "samordningsnummer"}.get(root)
+    if kind is None:
+        raise InvalidPersonId(
+            f"person-id root {root!r} is neither personnummer ({PERSONNUMMER_ROOT}) "
+            f"nor samordningsnummer ({SAMORDNINGSNUMMER_ROOT})"
+        )
+    digits = number.replace("-", "").replace("+", "").strip()
+    if len(digits) != 12 or not digits.isdigit():
+        raise InvalidPersonId(f"{kind} {mask(digits)} must be 12 digits (YYYYMMDDNNNC)")
+    day = int(digits[6:8])
+    if kind == "samordningsnummer":
+        if not 61 <= day <= 91:
+            raise InvalidPersonId(f"samordningsnummer {mask(digits)} must have a day of birth between 61 and 91")
+        day -= 60
+    try:
+        dt.date(int(digits[:4]), int(digits[4:6]), day)
+    except ValueError:
+        raise InvalidPersonId(f"{kind} {mask(digits)} does not start with a valid date of birth") from None
+    try:
+        luhn.validate(digits[2:])
+    except ValidationError:
+        raise InvalidPersonId(f"{kind} {mask(digits)} has a wrong check digit") from None
+    return digits
+
+
+def mask(person_id: str) -> str:
+    """A form that is safe in logs and error texts: the birth date only, never the full number."""
+    return person_id[:8] + "-****" if len(person_id) >= 8 else "****"
+
+
+def pseudonym(person_id: str, salt: str) -> str:
+    """A stable salted hash for correlating log lines about one person without naming them."""
+    return hashlib.sha256((salt + person_id).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: str
+    exists: bool = True
+    test: bool = False  # Skatteverket test person
+    validation: bool = False  # a person the service uses to validate itself in production
+    protected: bool = False  # sekretessmarkering / skyddad identitet
+    deceased: bool = False
+    first_name: str = ""
+    last_name: str = ""
+
+    @property
+    def is_test(self) -> bool:
+        return self.test or self.validation
+
+
+class PersonLookupError(RuntimeError):
+    """The register could not be asked (network, timeout): a technical error worth a retry."""
+
+
+class PersonLookup(Protocol):
+    def lookup(self, person_id: str) -> Person: ...
+
+
+class FilePersonLookup:
+    """Persons from a TOML or CSV file, plus a plain list of validation personnummer.
+
+    TOML: ``[[person]] id = "191212121212" test = true protected = false deceased = false
+    first_name = "Tolvan" last_name = "Tolvansson"``. CSV: the same keys as a header row.
+    Anyone not in the file exists, is not protected and is not a test person, which is what a
+    development setup without a register needs.
+    """
+
+    def __init__(self, persons: Mapping[str, Person], validation_ids: Iterable[str] = ()) -> None:
+        self._persons = dict(persons)
+        self._validation = frozenset(validation_ids)
+
+    @classmethod
+    def from_files(cls, persons_file: Path | None, validation_file: Path | None) -> FilePersonLookup:
+        persons = _read_persons(persons_file) if persons_file else {}
+        validation: list[str] = []
+        if validation_file:
+            for line in validation_file.read_text(encoding="utf-8").splitlines():
+                line = line.split("#", 1)[0].strip().replace("-", "")
+                if line:
+                    validation.append(line)
+        return cls(persons, validation)
+
+    def lookup(self, person_id: str) -> Person:
+        person = self._persons.get(person_id, Person(person_id))
+        if person_id in self._validation:
+            return Person(**{**person.__dict__, "validation": True})
+        return person
+
+
+_FLAGS = ("exists", "test", "validation", "protected", "deceased")
+
+
+def _read_persons(path: Path) -> dict[str, Person]:
+    try:
+        if path.suffix.lower() == ".csv":
+            with path.open(newline="", encoding="utf-8") as handle:
+                rows: list[dict[str, object]] = list(csv.DictReader(handle))
+        else:
+            rows = tomllib.loads(path.read_text(encoding="utf-8")).get("person", [])
+    except (OSError, tomllib.TOMLDecodeError, csv.Error) as exc:
+        raise ValueError(f"persons file {path}: {exc}") from exc
+    persons: dict[str, Person] = {}
+    for index, row in enumerate(rows, start=1):
+        person_id = str(row.get("id", "")).replace("-", "").strip()
+        if len(person_id) != 12 or not person_id.isdigit():
+            raise ValueError(f"persons file {path}, entry {index}: id must be 12 digits")
+        flags = {name: _truthy(row.get(name), default=(name == "exists")) for name in _FLAGS}
+        persons[person_id] = Person(
+            person_id,
+            first_name=str(row.get("first_name", "") or ""),
+            last_name=str(row.get("last_name", "") or ""),
+            **flags,
+        )
+    return persons
+
+
+def _truthy(value: object, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "ja")

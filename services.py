@@ -1,0 +1,45 @@
+"""The long-lived collaborators a request needs, built once at start-up from Settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .contracts.certtypes import CertificateTypes
+from .contracts.registry import ContractRegistry
+from .persistence.db import Database
+from .persons import FilePersonLookup, PersonLookup
+from .settings import Settings
+
+
+def utc_now() -> dt.datetime:
+    """Naive UTC, the form stored in the database; rendered as local-less ISO times."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    contracts: ContractRegistry
+    certificate_types: CertificateTypes
+    persons: PersonLookup
+    clock: Callable[[], dt.datetime] = utc_now
+    # Optional collaborators added by later layers (authorization, recipients, outbox, ...).
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, **overrides: Any) -> Services:
+        db = overrides.pop("db", None) or Database(settings.effective_database_url)
+        extra_type_dirs = [settings.certificate_types_dir] if settings.certificate_types_dir else []
+        return cls(
+            settings=settings,
+            db=db,
+            contracts=overrides.pop("contracts", None) or ContractRegistry.load(),
+            certificate_types=overrides.pop("certificate_types", None) or CertificateTypes.load(extra_type_dirs),
+            persons=overrides.pop("persons", None)
+            or FilePersonLookup.from_files(settings.persons_file, settings.validation_persons_file),
+            **overrides,
+        )

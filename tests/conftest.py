@@ -1,0 +1,161 @@
+"""Shared fixtures: a migrated database (SQLite, or PostgreSQL when INTYG_TEST_DATABASE_URL is set),
+the service wired to it, an in-process client, and a real server in a second process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
+
+from intygstjanst.app import create_app
+from intygstjanst.persistence.db import Database
+from intygstjanst.persistence.models import Base
+from intygstjanst.persons import FilePersonLookup, Person
+from intygstjanst.services import Services
+from intygstjanst.settings import Settings
+
+from intygstjanst.tests.soap import TEST_PERSON, VALIDATION_PERSON
+from intygstjanst.tests.support import REPO_DIR
+
+TEST_DATABASE_URL = os.environ.get("INTYG_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of its own for this test session.
+
+    On PostgreSQL a fresh database is created next to the configured one (and dropped at the end),
+    so concurrent test runs on one server never see each other's rows.
+    """
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    base = make_url(TEST_DATABASE_URL)
+    name = f"intyg_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    database.upgrade()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def db(migrated_db: Database) -> Database:
+    """The session database, emptied before each test."""
+    with migrated_db.transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
+    return migrated_db
+
+
+
+
+@pytest.fixture
+def persons() -> FilePersonLookup:
+    return FilePersonLookup({TEST_PERSON: Person(TEST_PERSON, first_name="Tolvan", last_name="Tolvansson")}, [VALIDATION_PERSON])
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path)
+
+
+@pytest.fixture
+def services(settings: Settings, db: Database, persons: FilePersonLookup) -> Services:
+    return Services.build(settings, db=db, persons=persons)
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(services=services), raise_server_exceptions=True) as test_client:
+        yield test_client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(args: list[str], env: dict[str, str], log_path: Path, health_url: str, verify: object = True) -> subprocess.Popen[bytes]:
+    """Start ``intygstjanst <args>`` in a second process and wait until ``health_url`` answers."""
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "intygstjanst.cli", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **env},
+        cwd=REPO_DIR,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+        try:
+            if httpx.get(health_url, timeout=1, verify=verify).status_code == 200:  # type: ignore[arg-type]
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start in 30 s:\n{log_path.read_text(errors='replace')}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, database_url: str, db: Database) -> Iterator[LiveServer]:
+    """The real ``intygstjanst serve`` in a second process, plain HTTP, on the test database."""
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    base = f"http://127.0.0.1:{port}"
+    process = start_server(
+        ["serve", "--port", str(port), "--database-url", database_url, "--data-dir", str(tmp_path / "data")],
+        {"INTYG_TLS_MODE": "off"},
+        log_path,
+        f"{base}/health",
+    )
+    try:
+        yield LiveServer(base, process, log_path)
+    finally:
+        stop_server(process)
