@@ -71,6 +71,9 @@ class HardenedParser:
         try:
             root = etree.fromstring(data, _PARSER)
         except etree.XMLSyntaxError as exc:
+            if "Excessive depth" in exc.msg:
+                # libxml2's own guard (256 levels without huge_tree) fired before ours could.
+                raise UnsafeXml(f"the message is nested deeper than the limit of {limits.max_depth} levels") from None
             raise UnsafeXml(f"the message is not well-formed XML: {exc.msg}") from None
         docinfo = root.getroottree().docinfo
         if docinfo.doctype or docinfo.internalDTD is not None:

@@ -160,6 +160,7 @@ def get_certificate(call: Call) -> etree._Element:
             raise SoapFault(f"certificate {certificate_id} is a test certificate and cannot be read by part {part}")
         states = repo.states(session, certificate_id)
     intyg = stored_intyg(certificate.canonical or certificate.original)
+    intyg.tag = f"{{{call.contract.namespace}}}intyg"  # the element belongs to the answering contract
     set_statuses(intyg, status_elements(visible_states(states, part)))
     response = etree.Element(f"{{{call.contract.namespace}}}{call.contract.response}", nsmap={None: call.contract.namespace})
     response.append(intyg)

@@ -143,9 +143,11 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-@pytest.fixture
-def live_server(tmp_path: Path, database_url: str, db: Database) -> Iterator[LiveServer]:
-    """The real ``intygstjanst serve`` in a second process, plain HTTP, on the test database."""
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory, database_url: str, migrated_db: Database) -> Iterator[LiveServer]:
+    """The real ``intygstjanst serve`` in a second process, plain HTTP, on the test database; one
+    per test module (tests using it pick unique certificate ids)."""
+    tmp_path = tmp_path_factory.mktemp("server")
     port = free_port()
     log_path = tmp_path / "server.log"
     base = f"http://127.0.0.1:{port}"

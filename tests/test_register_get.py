@@ -150,7 +150,10 @@ def test_get_certificate_returns_intyg_with_filtered_status(client, db, services
         response = post(client, GET, envelope(get_request("c-get", part)))
         assert response.status_code == 200, response.text
         root = etree.fromstring(response.content)
-        intyg = root.find(".//{*}intyg")
+        answer = root.find(".//{*}GetCertificateResponse")
+        schema = services.contracts.by_path(GET).schema
+        assert schema.validate(answer), schema.error_log
+        intyg = answer.find("{*}intyg")
         assert intyg.findtext(f"{{{CORE}}}intygs-id/{{{TYPES}}}extension") == "c-get"
         return [
             (s.findtext(f"{{{CORE}}}status/{{{TYPES}}}code"), s.findtext(f"{{{CORE}}}part/{{{TYPES}}}code"))
