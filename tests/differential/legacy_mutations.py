@@ -1,0 +1,638 @@
+"""Differential schema tests for the legacy and helper contract families.
+
+The project's own XSDs must accept and reject exactly what the official ones
+do. This module holds the machinery shared by the family test modules
+(``test_insuranceprocess_*``, ``test_transportstyrelsen_*``,
+``test_rehabilitation_*``, ``test_intyghelpers_*``): a description of each
+contract (`Case`), sample loading (bare payloads or SOAP envelopes), a
+deterministic corpus of mutations of valid base instances, verdict comparison,
+WSDL checks and planted-fault checks that prove the corpus has teeth.
+
+The mutations are schema-agnostic: they follow the shape of the instance
+(which elements exist, which are leaves, which carry attributes) plus a few
+names read from the official schema set (global elements, attributes, codes),
+so they probe required/optional elements, ordering, cardinality, namespaces,
+simple-type facets and wildcards without restating either schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import zeep
+from lxml import etree
+
+SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
+XSD_NS = "http://www.w3.org/2001/XMLSchema"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+WSA_TO = etree.QName("http://www.w3.org/2005/08/addressing", "To")
+LOGICAL_ADDRESS = etree.QName("urn:riv:itintegration:registry:1", "LogicalAddress")
+# A namespace no schema declares: an element moved here is "##other" to every contract.
+FOREIGN_NS = "urn:example:differential:foreign"
+# Replacement values for leaf elements and attributes. Each one probes a facet
+# class: emptiness, whitespace handling, date/time lexical rules, booleans,
+# numbers and ranges, enumerations, patterns and length.
+LEAF_VALUES: tuple[str, ...] = (
+    "",
+    "   ",
+    " padded ",
+    "x" * 4000,
+    "2011-13-45",
+    "2011-02-30",
+    "2013-08-12",
+    "2013-08-12T15:57:00",
+    "2013-08-12T15:57:00Z",
+    "2013-08-12T24:00:01",
+    "2013-08-12T15:57:00.123",
+    "12-08-2013",
+    "2013",
+    "20130812",
+    "true",
+    "false",
+    "1",
+    "0",
+    "yes",
+    "TRUE",
+    "-1",
+    "15",
+    "100",
+    "101",
+    "0.5",
+    "1e3",
+    "NaN",
+    "INF",
+    "abc",
+    "UNKNOWN_CODE",
+    "191212121212",
+    "19121212-1212",
+    "1.2.752.129.2.1.4.1",
+)
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SHARED_DIR = (PROJECT_DIR / ".." / "shared" / "riv-contracts").resolve()
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
+
+
+def require_shared() -> Path:
+    """The official reference tree; skips the calling test module when it is absent."""
+    if not SHARED_DIR.is_dir():
+        pytest.skip(f"official contracts not available at {SHARED_DIR}", allow_module_level=True)
+    return SHARED_DIR
+
+
+# --- contract cases ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfficialFix:
+    """An xs:import missing from an official file, added to a temporary copy of its tree only."""
+
+    tree: str  # directory under the shared tree that is copied, e.g. ".../schemas"
+    file: str  # the file to patch, relative to `tree`
+    namespace: str
+    location: str  # schemaLocation, relative to the patched file
+
+
+@dataclass(frozen=True)
+class Case:
+    """One contract under differential test."""
+
+    name: str  # interaction name, e.g. "RegisterTSBas"
+    schema_version: str  # responder schema version
+    wsdl_version: str
+    profile: str  # "RIVTABP20" or "RIVTABP21"
+    official_dir: str  # the interaction's folder under the shared tree
+    namespace: str  # payload namespace
+    request: str  # local names of the payload elements
+    response: str
+    hand_written: tuple[str, ...] = ()  # valid instances written for the test
+    samples: str | None = None  # folder under samples/
+    minimum_mutations: int = 50
+    fix: OfficialFix | None = None
+
+    @property
+    def responder(self) -> str:
+        return f"{self.name}Responder_{self.schema_version}.xsd"
+
+    @property
+    def our_xsd(self) -> Path:
+        return PROJECT_DIR / "xsd" / "interactions" / self.responder
+
+    @property
+    def our_wsdl(self) -> Path:
+        return PROJECT_DIR / "wsdl" / f"{self.name}Interaction_{self.wsdl_version}_{self.profile}.wsdl"
+
+    @property
+    def official_wsdl(self) -> Path:
+        folder = SHARED_DIR / self.official_dir
+        (wsdl,) = [p for p in folder.glob("*.wsdl") if f"_{self.wsdl_version}" in p.name]
+        return wsdl
+
+
+_TEMP_DIRS: list[tempfile.TemporaryDirectory[str]] = []
+
+
+@functools.cache
+def _patched_tree(fix: OfficialFix) -> Path:
+    # Kept for the whole session (the compiled schema is cached); removed at interpreter exit.
+    holder = tempfile.TemporaryDirectory(prefix="official-fixed-")
+    _TEMP_DIRS.append(holder)
+    target = Path(holder.name) / "schemas"
+    shutil.copytree(SHARED_DIR / fix.tree, target)
+    patched = target / fix.file
+    root = etree.parse(str(patched))
+    schema = root.getroot()
+    imports = schema.findall(f"{{{XSD_NS}}}import")
+    new_import = etree.Element(f"{{{XSD_NS}}}import", namespace=fix.namespace, schemaLocation=fix.location)
+    if imports:
+        imports[-1].addnext(new_import)
+    else:
+        schema.insert(0, new_import)
+    root.write(str(patched), xml_declaration=True, encoding="UTF-8")
+    return target
+
+
+def official_xsd(case: Case) -> Path:
+    """The official responder schema, or its import-fixed temporary copy when the case needs one."""
+    original = SHARED_DIR / case.official_dir / case.responder
+    if case.fix is None:
+        return original
+    return _patched_tree(case.fix) / original.relative_to(SHARED_DIR / case.fix.tree)
+
+
+def compile_schema(path: Path) -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(path)))
+
+
+@functools.cache
+def schemas(case: Case) -> tuple[etree.XMLSchema, etree.XMLSchema]:
+    """(official, ours), compiled once per session."""
+    return compile_schema(official_xsd(case)), compile_schema(case.our_xsd)
+
+
+def payload_of(document: etree._Element) -> etree._Element:
+    """The payload element of a message: the Body child of a SOAP envelope, else the root."""
+    if document.tag == f"{{{SOAP11_ENV}}}Envelope":
+        body = document.find(f"{{{SOAP11_ENV}}}Body")
+        children = [] if body is None else [c for c in body if isinstance(c.tag, str)]
+        if len(children) != 1:
+            raise ValueError(f"SOAP envelope must hold exactly one Body element, found {len(children)}")
+        return children[0]
+    return document
+
+
+def sample_payloads(case: Case) -> list[tuple[str, etree._Element]]:
+    """The payload of every sample file of the case, each as the root of its own document."""
+    if case.samples is None:
+        return []
+    files = sorted((SHARED_DIR / "samples" / case.samples).glob("*.xml"))
+    assert files, f"{case.name}: no sample files under samples/{case.samples}"
+    return [(f.name, _standalone(payload_of(etree.parse(str(f), _PARSER).getroot()))) for f in files]
+
+
+def _standalone(element: etree._Element) -> etree._Element:
+    return etree.fromstring(etree.tostring(element))
+
+
+def valid_bases(case: Case, local_name: str) -> list[tuple[str, etree._Element]]:
+    """Instances of one payload element that the official schema accepts.
+
+    Hand-written ones come first (and must be valid), then the samples,
+    largest first: the corpus keeps the first edit per place, so the richest
+    messages decide the coverage.
+    """
+    official, _ = schemas(case)
+    tag = f"{{{case.namespace}}}{local_name}"
+    written = [(f"hand-written[{i}]", etree.fromstring(text)) for i, text in enumerate(case.hand_written)]
+    written = [(label, doc) for label, doc in written if doc.tag == tag]
+    for label, doc in written:
+        assert official.validate(doc), f"{case.name} {label} is invalid: {official.error_log}"
+    samples = [(label, doc) for label, doc in sample_payloads(case) if doc.tag == tag and official.validate(doc)]
+    samples.sort(key=lambda sample: -sum(1 for _ in sample[1].iter()))
+    return written + samples
+
+
+@functools.cache
+def mutation_corpus(case: Case) -> tuple[Variant, ...]:
+    """Mutations of the request and of the response payload of `case`."""
+    probes = schema_probes(official_xsd(case))
+    requests, responses = valid_bases(case, case.request), valid_bases(case, case.response)
+    assert requests and responses, f"{case.name}: need a valid request and a valid response to mutate"
+    return tuple(corpus(requests, probes) + corpus(responses, probes))
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One instance to compare; `label` names the base and the mutation applied."""
+
+    label: str
+    document: etree._Element
+
+
+@dataclass
+class Comparison:
+    """Outcome of comparing two schemas over a corpus."""
+
+    compared: int = 0
+    valid: int = 0  # by the official schema's verdict
+    invalid: int = 0
+    disagreements: list[str] = field(default_factory=list)
+
+
+def compare(official: etree.XMLSchema, ours: etree.XMLSchema, variants: Iterable[Variant]) -> Comparison:
+    """Validate every variant with both schemas and record where the verdicts differ."""
+    result = Comparison()
+    for variant in variants:
+        tree = etree.ElementTree(variant.document)
+        expected = official.validate(tree)
+        actual = ours.validate(tree)
+        result.compared += 1
+        if expected:
+            result.valid += 1
+        else:
+            result.invalid += 1
+        if expected != actual:
+            rejecting = ours if expected else official
+            errors = str(rejecting.error_log).splitlines()
+            reason = errors[-1] if errors else "no message"
+            result.disagreements.append(
+                f"{variant.label}: official {'accepts' if expected else 'rejects'}, "
+                f"ours {'accepts' if actual else 'rejects'} ({reason})"
+            )
+    return result
+
+
+def assert_agreement(result: Comparison, *, minimum: int, min_share: float = 0.2) -> None:
+    """No disagreement, at least `minimum` instances, and both verdicts well represented."""
+    assert not result.disagreements, "schemas disagree on {} of {} instances:\n{}".format(
+        len(result.disagreements), result.compared, "\n".join(result.disagreements[:25])
+    )
+    assert result.compared >= minimum, f"only {result.compared} instances compared, need {minimum}"
+    for verdict, count in (("valid", result.valid), ("invalid", result.invalid)):
+        assert count >= min_share * result.compared, f"one-sided corpus: {count} {verdict} of {result.compared}"
+
+
+def assert_same_global_elements(case: Case) -> None:
+    # Lax wildcards validate any element whose name the schema set declares, so
+    # the declared names must match exactly, not just the responder's own two.
+    assert declared_global_elements(case.our_xsd) == declared_global_elements(official_xsd(case))
+
+
+def assert_planted_fault_detected(case: Case, file: str, old: str, new: str) -> None:
+    """Break a temporary copy of our schemas (`old` -> `new` in xsd/`file`); the corpus must notice."""
+    with tempfile.TemporaryDirectory(prefix="planted-fault-") as tmp:
+        copy_root = Path(tmp) / "xsd"
+        shutil.copytree(PROJECT_DIR / "xsd", copy_root)
+        target = copy_root / file
+        text = target.read_text(encoding="utf-8")
+        assert text.count(old) == 1, f"planted fault: {old!r} must occur exactly once in xsd/{file}"
+        target.write_text(text.replace(old, new), encoding="utf-8")
+        broken = compile_schema(copy_root / "interactions" / case.responder)
+    official, _ = schemas(case)
+    variants = [*mutation_corpus(case), *(Variant(label, doc) for label, doc in sample_payloads(case))]
+    result = compare(official, broken, variants)
+    assert result.disagreements, f"no instance tells {old!r} -> {new!r} in xsd/{file} apart from the official schema"
+
+
+def assert_wsdl_matches_official(case: Case, header: etree.QName) -> None:
+    """Our WSDL loads in zeep and binds like the official one: names, soapAction, header, body."""
+    client = zeep.Client(str(case.our_wsdl))
+    port = client.wsdl.services[f"{case.name}ResponderService"].ports[f"{case.name}ResponderPort"]
+    assert port.binding.name.localname == f"{case.name}ResponderBinding"
+    assert port.binding.port_name.localname == f"{case.name}ResponderInterface"
+    operation = port.binding.get(case.name)
+    official = etree.parse(str(case.official_wsdl)).find(f".//{{{WSDL_SOAP}}}operation")
+    assert official is not None
+    assert operation.soapaction == official.get("soapAction")
+    assert operation.input.body.qname == etree.QName(case.namespace, case.request)
+    assert operation.output.body.qname == etree.QName(case.namespace, case.response)
+    parts = [(name, element.qname) for name, element in operation.input.header.type.elements]
+    assert parts == [("LogicalAddress", header)]
+
+
+# --- mutations -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A single change to one element of a base instance, not yet applied."""
+
+    base: int  # index into the list of bases
+    position: int  # index of the element in document order
+    label: str
+    key: tuple[str, str]  # (place or type scope, change): edits with equal keys are redundant
+    apply: Callable[[etree._Element], None]
+
+
+@dataclass(frozen=True)
+class Probes:
+    """Names taken from the official schema set, to probe declarations the bases do not use.
+
+    `elements` are inserted wherever an element may go: lax wildcards validate
+    any element whose name the schema set declares, so both sets must declare
+    the same global elements. `attributes` are added to every element that
+    already carries attributes, to catch a declared attribute we forgot.
+    `values` are tried wherever an enumerated value already is.
+    """
+
+    elements: tuple[etree._Element, ...] = ()
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, codes of its type if enumerated)
+    values: tuple[str, ...] = ()  # every enumerated value
+
+
+def _path(element: etree._Element) -> str:
+    steps = []
+    node: etree._Element | None = element
+    while node is not None:
+        parent = node.getparent()
+        local = etree.QName(node).localname
+        if parent is None:
+            steps.append(local)
+        else:
+            same = [c for c in parent if c.tag == node.tag]
+            steps.append(f"{local}[{same.index(node) + 1}]" if len(same) > 1 else local)
+        node = parent
+    return "/" + "/".join(reversed(steps))
+
+
+def _elements(root: etree._Element) -> list[etree._Element]:
+    return [e for e in root.iter() if isinstance(e.tag, str)]
+
+
+def _element_children(element: etree._Element) -> list[etree._Element]:
+    return [c for c in element if isinstance(c.tag, str)]
+
+
+def _next_element(element: etree._Element) -> etree._Element | None:
+    node = element.getnext()
+    while node is not None and not isinstance(node.tag, str):
+        node = node.getnext()
+    return node
+
+
+def _swap_with_next(element: etree._Element) -> None:
+    following = _next_element(element)
+    assert following is not None
+    following.addnext(element)
+
+
+def _drop(element: etree._Element) -> None:
+    parent = element.getparent()
+    assert parent is not None
+    parent.remove(element)
+
+
+def _clear_children(element: etree._Element) -> None:
+    for child in list(element):
+        element.remove(child)
+
+
+def _reverse_children(element: etree._Element) -> None:
+    children = _element_children(element)
+    for child in children:
+        element.remove(child)
+    for child in reversed(children):
+        element.append(child)
+
+
+def _foreign_element() -> etree._Element:
+    extra = etree.Element(f"{{{FOREIGN_NS}}}extension")
+    extra.text = "added by a newer sender"
+    return extra
+
+
+Apply = Callable[[etree._Element], None]
+
+
+def _set_text(value: str) -> Apply:
+    def apply(element: etree._Element) -> None:
+        element.text = value
+
+    return apply
+
+
+def _set_tag(tag: str) -> Apply:
+    def apply(element: etree._Element) -> None:
+        element.tag = tag
+
+    return apply
+
+
+def _set_attribute(name: str, value: str) -> Apply:
+    def apply(element: etree._Element) -> None:
+        element.set(name, value)
+
+    return apply
+
+
+def _drop_attribute(name: str) -> Apply:
+    def apply(element: etree._Element) -> None:
+        del element.attrib[name]
+
+    return apply
+
+
+def _insert(make: Callable[[], etree._Element], where: str) -> Apply:
+    """Insert a fresh element `after` the target, or as its `first` or `last` child."""
+
+    def apply(element: etree._Element) -> None:
+        new = make()
+        if where == "after":
+            element.addnext(new)
+        elif where == "first":
+            element.insert(0, new)
+        else:
+            element.append(new)
+
+    return apply
+
+
+def _duplicate(element: etree._Element) -> None:
+    element.addnext(copy.deepcopy(element))
+
+
+def _edits_for(
+    element: etree._Element, is_root: bool, probes: Probes, peer_values: Sequence[str]
+) -> Iterator[tuple[str, Apply, str | None]]:
+    """Every mutation that applies to `element`, as (description, in-place edit, scope).
+
+    Edits with scope None count as distinct per place in the message; edits
+    with a scope are distinct per scope only, for probes that test a type
+    rather than a place (see `corpus`).
+    """
+    qname = etree.QName(element)
+    children = _element_children(element)
+
+    if is_root:
+        yield "renamed", _set_tag(f"{{{qname.namespace}}}{qname.localname}Typo"), None
+        yield "foreign-namespace", _set_tag(f"{{{FOREIGN_NS}}}{qname.localname}"), None
+    else:
+        yield "drop", _drop, None
+        yield "duplicate", _duplicate, None
+        following = _next_element(element)
+        if following is not None and following.tag != element.tag:
+            yield "swap-with-next", _swap_with_next, None
+        yield "foreign-namespace", _set_tag(f"{{{FOREIGN_NS}}}{qname.localname}"), None
+        if qname.namespace:
+            yield "no-namespace", _set_tag(qname.localname), None
+        unknown = f"{{{qname.namespace}}}unexpected" if qname.namespace else "unexpected"
+        yield "unknown-sibling", _insert(lambda: etree.Element(unknown), "after"), None
+        yield "foreign-sibling", _insert(_foreign_element, "after"), None
+        for probe in probes.elements:
+            yield f"probe-sibling {probe.tag}", _insert(functools.partial(copy.deepcopy, probe), "after"), None
+
+    yield "foreign-last-child", _insert(_foreign_element, "last"), None
+    yield "foreign-first-child", _insert(_foreign_element, "first"), None
+    for probe in probes.elements:
+        yield f"probe-last-child {probe.tag}", _insert(functools.partial(copy.deepcopy, probe), "last"), None
+    yield "foreign-attribute", _set_attribute(f"{{{FOREIGN_NS}}}note", "x"), None
+    yield "unqualified-attribute", _set_attribute("unexpectedAttribute", "x"), None
+    yield "xsi-nil", _set_attribute(f"{{{XSI}}}nil", "true"), None
+
+    attributes = {str(name): str(value) for name, value in element.attrib.items()}
+    if attributes:
+        # Elements with the same attribute names very likely share a type, so a
+        # declared-attribute probe needs to run on one of them only.
+        signature = "attributes " + ",".join(sorted(attributes))
+        for name, codes in probes.attributes:
+            if name not in attributes:
+                for value in ("x", *codes):
+                    yield f"add-attribute {name}={value!r}", _set_attribute(name, value), signature
+    for name, current in attributes.items():
+        yield f"drop-attribute {name}", _drop_attribute(name), None
+        values = ["", "   ", "x" * 300, "UNKNOWN_CODE", "1.2.752.129.2.1.3.1"]
+        if current in probes.values:
+            values += probes.values
+        for value in dict.fromkeys(values):
+            if value != current:
+                yield f"attribute {name}={value[:12]!r}", _set_attribute(name, value), None
+
+    if children:
+        yield "text-in-complex", _set_text("stray text"), None
+        yield "empty-complex", _clear_children, None
+        if len(children) > 1:
+            yield "reverse-children", _reverse_children, None
+        return
+
+    original = element.text or ""
+    # Values seen in same-named leaves elsewhere mostly stay within the
+    # element's type; an enumerated leaf also gets every declared code, to
+    # catch a code missing from one schema.
+    candidates = list(peer_values)
+    if original in probes.values:
+        candidates += probes.values
+    candidates += LEAF_VALUES
+    if original:
+        candidates += [original.lower(), original.upper(), f" {original} ", original + original]
+    for value in dict.fromkeys(candidates):
+        if value != original:
+            yield f"value={value[:16]!r}", _set_text(value), None
+    yield "child-in-leaf", _insert(lambda: etree.Element(qname.text), "last"), None
+
+
+def edits(base: etree._Element, base_index: int, label: str, probes: Probes) -> list[Edit]:
+    """All single-edit mutations of `base`, in document order."""
+    elements = _elements(base)
+    peers: dict[object, list[str]] = {}
+    for element in elements:
+        if not _element_children(element) and element.text:
+            values = peers.setdefault(element.tag, [])
+            if element.text not in values:
+                values.append(element.text)
+    out = []
+    for position, element in enumerate(elements):
+        path = re.sub(r"\[\d+\]", "", _path(element))
+        for detail, apply, scope in _edits_for(element, position == 0, probes, peers.get(element.tag, [])):
+            key = (scope or path, detail)
+            out.append(Edit(base_index, position, f"{label}{_path(element)} {detail}", key, apply))
+    return out
+
+
+def materialize(bases: Sequence[tuple[str, etree._Element]], edit: Edit) -> Variant:
+    document = copy.deepcopy(bases[edit.base][1])
+    edit.apply(_elements(document)[edit.position])
+    return Variant(edit.label, document)
+
+
+def corpus(bases: Sequence[tuple[str, etree._Element]], probes: Probes) -> list[Variant]:
+    """Every distinct single-edit mutation of the given valid bases, in a fixed order.
+
+    Two edits are the same when they make the same change at the same place in
+    the message structure (the element path without repetition indexes); only
+    the first is kept, so the richest base should come first. Enumerating all
+    of them, rather than sampling, guarantees that every element is dropped,
+    duplicated, moved and rewritten at least once.
+    """
+    seen: set[tuple[str, str]] = set()
+    chosen: list[Variant] = []
+    for index, (label, base) in enumerate(bases):
+        for edit in edits(base, index, label, probes):
+            if edit.key not in seen:
+                seen.add(edit.key)
+                chosen.append(materialize(bases, edit))
+    return chosen
+
+
+
+def _schema_files(xsd: Path) -> list[Path]:
+    """`xsd` and every file it reaches through import/include, each once."""
+    seen: list[Path] = []
+    pending = [xsd.resolve()]
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.append(path)
+        root = etree.parse(str(path)).getroot()
+        for ref in root.findall(f"{{{XSD_NS}}}import") + root.findall(f"{{{XSD_NS}}}include"):
+            location = ref.get("schemaLocation")
+            if location:
+                pending.append((path.parent / location).resolve())
+    return seen
+
+
+def declared_global_elements(xsd: Path) -> set[str]:
+    """Clark names of all top-level element declarations of the schema set rooted at `xsd`."""
+    names: set[str] = set()
+    for path in _schema_files(xsd):
+        root = etree.parse(str(path)).getroot()
+        namespace = root.get("targetNamespace", "")
+        names.update(f"{{{namespace}}}{d.get('name')}" for d in root.findall(f"{{{XSD_NS}}}element"))
+    return names
+
+
+def schema_probes(xsd: Path) -> Probes:
+    """Probes for the schema set rooted at `xsd` (normally the official one)."""
+    roots = [etree.parse(str(path)).getroot() for path in _schema_files(xsd)]
+    codes_by_type: dict[str, tuple[str, ...]] = {}
+    for root in roots:
+        for simple in root.iter(f"{{{XSD_NS}}}simpleType"):
+            codes = tuple(str(v.get("value")) for v in simple.iter(f"{{{XSD_NS}}}enumeration"))
+            name = simple.get("name")
+            if name and codes:
+                codes_by_type[name] = codes
+    attributes: dict[str, set[str]] = {}
+    for root in roots:
+        for attribute in root.iter(f"{{{XSD_NS}}}attribute"):
+            name = attribute.get("name")
+            if name:
+                type_name = (attribute.get("type") or "").rpartition(":")[2]
+                attributes.setdefault(name, set()).update(codes_by_type.get(type_name, ()))
+    values = sorted({code for codes in codes_by_type.values() for code in codes})
+    return Probes(
+        elements=tuple(etree.Element(name) for name in sorted(declared_global_elements(xsd))),
+        attributes=tuple((name, tuple(sorted(codes))) for name, codes in sorted(attributes.items())),
+        values=tuple(values),
+    )
