@@ -1,0 +1,222 @@
+"""Seed messages for the mutation corpus.
+
+Seeds are official sample messages read from ``../shared`` at test time, messages derived from them
+in memory (to reach optional parts no sample has: svarPa, status, relation, underskrift, ...), and
+small messages written here for contracts without samples. Nothing from ``../shared`` is stored.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from lxml import etree
+
+from intygstjanst.tests.differential.mutations import (
+    CORE_NS,
+    DS_NS,
+    EXT32_NS,
+    FOREIGN_NS,
+    TYPES_NS,
+    Seed,
+)
+from intygstjanst.tests.support import payload_of
+
+RESPONDER_PREFIX = "urn:riv:clinicalprocess:healthcond:certificate:"
+NSMAP = {"core": CORE_NS, "types": TYPES_NS}
+
+PART_CODE_SYSTEM = "769bb12b-bd9f-4203-a5cd-fd14f2eb3b80"
+STATUS_CODE_SYSTEM = "9871cd17-8755-4ed9-b894-ff3729e775a4"
+RELATION_CODE_SYSTEM = "c2362fcd-eda0-4f9a-bd13-b3bbaf7f2146"
+AMNE_CODE_SYSTEM = "ffa59d8f-8d7e-46ae-ac9e-31804e8e8499"
+LEGITIMERAT_YRKE_CODE_SYSTEM = "1.2.752.29.23.1.6"
+LISJP_SAMPLE = "common__fk-lisjp-v1-transport-lisjp.xml"
+SIGNED_SAMPLE = "webcert__signed-signed-lisjp-i18n.xml"
+
+
+def responder_ns(contract: str, major: int) -> str:
+    return f"{RESPONDER_PREFIX}{contract}Responder:{major}"
+
+
+def register_sample(shared: Path, name: str) -> etree._Element:
+    return payload_of(shared / "samples" / "RegisterCertificate" / name)
+
+
+def _core(local: str) -> str:
+    return f"{{{CORE_NS}}}{local}"
+
+
+def _types(local: str) -> str:
+    return f"{{{TYPES_NS}}}{local}"
+
+
+def _code(tag: str, code: str, code_system: str, display: str | None = None) -> etree._Element:
+    element = etree.Element(tag, nsmap=NSMAP)
+    etree.SubElement(element, _types("code")).text = code
+    etree.SubElement(element, _types("codeSystem")).text = code_system
+    if display is not None:
+        etree.SubElement(element, _types("displayName")).text = display
+    return element
+
+
+def _identifier(tag: str, root: str, extension: str) -> etree._Element:
+    element = etree.Element(tag, nsmap=NSMAP)
+    etree.SubElement(element, _types("root")).text = root
+    etree.SubElement(element, _types("extension")).text = extension
+    return element
+
+
+def _status(code: str, part: str, when: str) -> etree._Element:
+    status = etree.Element(_core("status"), nsmap=NSMAP)
+    status.append(_code(_core("part"), part, PART_CODE_SYSTEM))
+    status.append(_code(_core("status"), code, STATUS_CODE_SYSTEM))
+    etree.SubElement(status, _core("tidpunkt")).text = when
+    return status
+
+
+def intyg_of(register: etree._Element) -> etree._Element:
+    """The ``intyg`` child of a RegisterCertificate payload (a copy)."""
+    found = [child for child in register if isinstance(child.tag, str) and etree.QName(child).localname == "intyg"]
+    assert len(found) == 1, "a RegisterCertificate payload has exactly one intyg"
+    return copy.deepcopy(found[0])
+
+
+def enriched_register(shared: Path) -> etree._Element:
+    """The LISJP sample with every optional part of the certificate filled in.
+
+    Adds svarPa, mottagare, mellannamn, relation, two status entries, specialistkompetens,
+    legitimeratYrke, an extension element in enhet and one after the intyg, so that mutations
+    reach those parts too.
+    """
+    register = register_sample(shared, LISJP_SAMPLE)
+    intyg = register.find(f"{{{responder_ns('RegisterCertificate', 3)}}}intyg")
+    assert intyg is not None
+    svar_pa = etree.Element(f"{{{responder_ns('RegisterCertificate', 3)}}}svarPa", nsmap=NSMAP)
+    etree.SubElement(svar_pa, _core("meddelande-id")).text = "meddelande-1"
+    etree.SubElement(svar_pa, _core("referens-id")).text = "referens-1"
+    intyg.addprevious(svar_pa)
+
+    typ = intyg.find(_core("typ"))
+    assert typ is not None
+    typ.addprevious(_code(_core("mottagare"), "FKASSA", PART_CODE_SYSTEM))
+
+    skapad_av = intyg.find(_core("skapadAv"))
+    assert skapad_av is not None
+    relation = etree.Element(_core("relation"), nsmap=NSMAP)
+    relation.append(_code(_core("typ"), "ERSATT", RELATION_CODE_SYSTEM))
+    relation.append(_identifier(_core("intygs-id"), "SE2321000016-ABCD", "0ab2b4c6-0000-4000-8000-000000000001"))
+    received = _status("RECEIVED", "HSVARD", "2016-08-10T08:59:13")
+    sent = _status("SENT", "FKASSA", "2016-08-10T09:00:00")
+    skapad_av.addnext(relation)
+    relation.addnext(received)
+    received.addnext(sent)
+
+    efternamn = intyg.find(f"{_core('patient')}/{_core('efternamn')}")
+    assert efternamn is not None
+    mellannamn = etree.Element(_core("mellannamn"))
+    mellannamn.text = "Mellan"
+    efternamn.addnext(mellannamn)
+
+    enhet = skapad_av.find(_core("enhet"))
+    assert enhet is not None
+    enhet.append(etree.Element(f"{{{FOREIGN_NS}}}lokalKod"))
+    specialist = etree.SubElement(skapad_av, _core("specialistkompetens"))
+    etree.SubElement(specialist, _types("code")).text = "Allmänmedicin"
+    skapad_av.append(_code(f"{{{EXT32_NS}}}legitimeratYrke", "LK", LEGITIMERAT_YRKE_CODE_SYSTEM, "Läkare"))
+
+    intyg.addnext(etree.Element(f"{{{FOREIGN_NS}}}tillagg"))
+    return register
+
+
+def underskrift_register(shared: Path) -> etree._Element:
+    """The signed webcert sample with its ds:Signature wrapped in 3.2 ``underskrift``.
+
+    The sample puts the signature directly in ``intyg``, which the contract rejects; wrapped, it is
+    a valid signed certificate and the mutations probe the signature content model.
+    """
+    register = register_sample(shared, SIGNED_SAMPLE)
+    signature = register.find(f".//{{{DS_NS}}}Signature")
+    assert signature is not None
+    underskrift = etree.Element(f"{{{EXT32_NS}}}underskrift")
+    signature.addprevious(underskrift)
+    underskrift.append(signature)
+    return register
+
+
+def result_response(contract: str, major: int, result_xml: str) -> etree._Element:
+    """A ``<contract>Response`` whose only content is a core ResultType."""
+    ns = responder_ns(contract, major)
+    return etree.fromstring(
+        f'<r:{contract}Response xmlns:r="{ns}" xmlns:core="{CORE_NS}">'
+        f"<r:result>{result_xml}</r:result></r:{contract}Response>"
+    )
+
+
+# The result shapes the service produces: OK, INFO with a text, ERROR with errorId and text.
+RESULTS: dict[str, str] = {
+    "ok": "<core:resultCode>OK</core:resultCode>",
+    "info": "<core:resultCode>INFO</core:resultCode><core:resultText>Certificate already exists</core:resultText>",
+    "error": (
+        "<core:resultCode>ERROR</core:resultCode>"
+        "<core:resultText>Validation failed: patient person-id is not a valid personnummer</core:resultText>"
+        "<core:errorId>VALIDATION_ERROR</core:errorId>"
+    ),
+}
+
+
+def result_seeds(contract: str, major: int) -> list[Seed]:
+    return [Seed(f"{contract}Response/{name}", result_response(contract, major, xml)) for name, xml in RESULTS.items()]
+
+
+def register_certificate_seeds(shared: Path) -> list[Seed]:
+    envelope = shared / "samples" / "RegisterCertificate" / "intyg-mock-service__soap-register-certificate-2.xml"
+    return [
+        Seed("lisjp", register_sample(shared, LISJP_SAMPLE)),
+        Seed("db (kallaAdressuppgifter)", register_sample(shared, "common__sos-db-v1-transport-scenarios-pass-2.xml")),
+        Seed(
+            "ts-diabetes v4 (partialDate)",
+            register_sample(shared, "common__ts-ts-diabetes-v4-transport-scenarios-pass-minimal.xml"),
+        ),
+        Seed("signed lisjp with underskrift", underskrift_register(shared)),
+        Seed("enriched lisjp", enriched_register(shared)),
+        Seed("envelope sample", payload_of(envelope)),
+    ]
+
+
+def get_certificate_request_seeds() -> list[Seed]:
+    ns = responder_ns("GetCertificate", 2)
+    plain = etree.fromstring(
+        f'<g:GetCertificate xmlns:g="{ns}" xmlns:t="{TYPES_NS}">'
+        "<g:intygs-id><t:root>SE2321000016-ABCD</t:root><t:extension>9f02dd2f-f57c-4a73</t:extension></g:intygs-id>"
+        f"<g:part><t:code>FKASSA</t:code><t:codeSystem>{PART_CODE_SYSTEM}</t:codeSystem>"
+        "<t:displayName>Försäkringskassan</t:displayName></g:part>"
+        "</g:GetCertificate>"
+    )
+    extended = copy.deepcopy(plain)
+    extended.append(etree.Element(f"{{{FOREIGN_NS}}}kanal"))
+    return [Seed("GetCertificate", plain), Seed("GetCertificate with extension", extended)]
+
+
+def wrap_intyg(contract: str, major: int, root_local: str, register: etree._Element) -> etree._Element:
+    """A ``<root_local>`` payload of the contract holding the certificate of ``register``."""
+    ns = responder_ns(contract, major)
+    root = etree.Element(f"{{{ns}}}{root_local}", nsmap={"r": ns, **NSMAP})
+    intyg = intyg_of(register)
+    intyg.tag = f"{{{ns}}}intyg"
+    root.append(intyg)
+    return root
+
+
+def get_certificate_response_seeds(shared: Path) -> list[Seed]:
+    sample = payload_of(shared / "samples" / "GetCertificate" / "common__fk-fk-parent-getCertificate.xml")
+    return [
+        Seed("GetCertificateResponse sample", sample),
+        Seed(
+            "GetCertificateResponse with status history",
+            wrap_intyg("GetCertificate", 2, "GetCertificateResponse", enriched_register(shared)),
+        ),
+        Seed(
+            "GetCertificateResponse signed",
+            wrap_intyg("GetCertificate", 2, "GetCertificateResponse", underskrift_register(shared)),
+        ),
+    ]

@@ -1,0 +1,51 @@
+"""Helpers shared by the test suites.
+
+The official RIV-TA files under ``../shared/riv-contracts`` are test oracles only: tests read them
+from there (never from a copy inside the repository) and skip with a clear message when the folder
+is absent, e.g. in a bare checkout.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+REPO_DIR = Path(__file__).resolve().parents[1]
+
+SOAP11_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+
+# Samples come from outside the project: never resolve entities or touch the network for them.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+
+def shared_dir() -> Path:
+    """``<repo>/../shared/riv-contracts``: the official schemas, Schematron files and samples."""
+    return (REPO_DIR / ".." / "shared" / "riv-contracts").resolve()
+
+
+def require_shared() -> Path:
+    """Return :func:`shared_dir`, or skip the calling test when it does not exist."""
+    path = shared_dir()
+    if not path.is_dir():
+        pytest.skip(f"../shared/riv-contracts not found: {path}")
+    return path
+
+
+def payload_of(path: Path | str) -> etree._Element:
+    """The payload element of a sample file.
+
+    A sample is either the bare payload element or a whole SOAP 1.1 envelope; for an envelope the
+    payload is the first element child of ``Body``.
+    """
+    root = etree.parse(str(path), _PARSER).getroot()
+    if root.tag != f"{{{SOAP11_ENV_NS}}}Envelope":
+        return root
+    body = root.find(f"{{{SOAP11_ENV_NS}}}Body")
+    if body is None:
+        raise ValueError(f"{path}: SOAP 1.1 Envelope has no Body element")
+    for child in body:
+        if isinstance(child.tag, str):
+            return child
+    raise ValueError(f"{path}: SOAP 1.1 Body has no payload element")
