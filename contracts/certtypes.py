@@ -12,6 +12,7 @@ use (``1`` and ``1.0`` are the same version; ``6.7`` and ``6.8`` are both covere
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,24 +21,23 @@ from typing import Any
 
 from lxml import etree
 
+from intygstjanst.contracts.rules import (
+    CertificateFacts,
+    DefinitionError,
+    Engine,
+    FactsSpec,
+    RuleViolation,
+    compile_definition,
+    compile_facts,
+)
+
+__all__ = ["CertificateType", "CertificateTypeError", "CertificateTypes", "RuleViolation", "CertificateFacts"]
+
 BUILTIN_DIR = Path(__file__).resolve().parent / "certificate_types"
 
 
 class CertificateTypeError(ValueError):
     """A certificate-type file is unreadable or inconsistent; the message names file and field."""
-
-
-@dataclass(frozen=True, slots=True)
-class RuleViolation:
-    """One failed business rule in a certificate."""
-
-    type_code: str
-    rule_id: str
-    path: str  # XPath-like location of the offending element, e.g. /intyg/svar[@id='6'][1]/delsvar[@id='6.2']
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.type_code} {self.rule_id} at {self.path}: {self.message}"
 
 
 def normalize_code(code: str) -> str:
@@ -60,10 +60,20 @@ class CertificateType:
     # used only by the optional official-Schematron validator.
     schematron: str | None = None
     source: Path | None = None
+    engine: Engine | None = None
+    facts: FactsSpec = field(default_factory=FactsSpec)
 
-    def validate(self, intyg: etree._Element) -> list[RuleViolation]:
-        """Every business rule this certificate breaks (empty list = valid)."""
-        return []
+    def validate(self, intyg: etree._Element, today: dt.date | None = None) -> list[RuleViolation]:
+        """Every business rule this certificate breaks (empty list = valid).
+
+        ``intyg`` is the RegisterCertificate ``intyg`` element; ``today`` (default: the real
+        date) is what rules about "not in the future" compare with.
+        """
+        return self.engine.validate(intyg, today) if self.engine is not None else []
+
+    def extract(self, intyg: etree._Element) -> CertificateFacts:
+        """Diagnoses, sick-leave periods and other facts, located as this type's file says."""
+        return self.facts.extract(intyg)
 
     @property
     def codes(self) -> list[str]:
@@ -128,7 +138,17 @@ def load_file(path: Path) -> CertificateType:
     return _build(path, data)
 
 
+_TOP_LEVEL = {
+    "code", "version", "name", "recipients", "aliases", "schematron",
+    "closed", "supplementary_questions", "positive_instances", "question", "rule", "facts",
+}
+
+
 def _build(path: Path, data: dict[str, Any]) -> CertificateType:
+    unknown = sorted(set(data) - _TOP_LEVEL)
+    if unknown:
+        raise CertificateTypeError(f"{path}: unknown field(s) {', '.join(unknown)}")
+
     def text(key: str, required: bool = True) -> str | None:
         value = data.get(key)
         if value is None:
@@ -152,6 +172,11 @@ def _build(path: Path, data: dict[str, Any]) -> CertificateType:
     code = text("code")
     name = text("name")
     assert code is not None and name is not None
+    try:
+        definition = compile_definition(code, data)
+        facts = compile_facts(data.get("facts"), set(definition.label_of))
+    except DefinitionError as e:
+        raise CertificateTypeError(f"{path}: {e}") from e
     return CertificateType(
         code=code,
         version=version,
@@ -160,4 +185,6 @@ def _build(path: Path, data: dict[str, Any]) -> CertificateType:
         aliases=strings("aliases"),
         schematron=text("schematron", required=False),
         source=path,
+        engine=Engine(definition),
+        facts=facts,
     )

@@ -1,0 +1,421 @@
+"""The condition language used in certificate-type files (``when`` and ``check`` of a rule).
+
+A small, safe expression language, compiled once into Python closures. Examples::
+
+    exists(33.2)                                  a sub-answer 33.2 is present
+    count(40) <= 8 or count(27) = 1               question counts
+    true(27.1)                                     sub-answer 27.1 is answered yes
+    code(32.1) in ['HALFTEN', 'EN_FJARDEDEL']      a code among a set
+    date(2.1) <= date(1.2)                         date order
+    date(2.2) <= birthdate() + days(28)            date arithmetic
+    number(8.2) < 0.1 and matches(text(18.1), 'E11')
+
+References are question ids (``6``) or sub-answer ids (``6.2``); ``.`` is the element the rule is
+checking. A sub-answer of the question a rule is anchored on (``for_each``) means the one in the
+same answer instance; every other reference looks at the whole certificate.
+
+Value functions return sequences, and comparisons hold when any pair of values satisfies them
+(as XPath general comparisons do), so ``code(40.1) = 'EJ_AKTUELLT'`` reads "some 40.1 has that
+code" and an absent answer makes every comparison false.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lxml import etree
+
+from intygstjanst.contracts.rules import values as v
+
+
+class ExpressionError(ValueError):
+    """The expression is malformed; the message says where."""
+
+
+class Context(Protocol):
+    """What an expression can see while it is evaluated."""
+
+    today: dt.date
+
+    def resolve(self, ref: str) -> list[etree._Element]: ...
+
+    def questions(self, qid: str) -> list[etree._Element]: ...
+
+    def parts(self, pid: str, qid: str) -> list[etree._Element]: ...
+
+    def itself(self) -> list[etree._Element]: ...
+
+    def birthdate(self) -> list[dt.date]: ...
+
+    def birthyear(self) -> list[float]: ...
+
+
+Fn = Callable[[Context], Any]
+
+# Value types, checked when a file is loaded so that a typo fails at start-up, not per request.
+BOOL, NUM, STR, DATE, DAYS = "boolean", "number", "text", "date", "days"
+
+
+@dataclass(frozen=True)
+class Compiled:
+    fn: Fn
+    type: str
+    const: Any = None  # the value, for literals (lets comparisons specialize)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A compiled condition: call ``fn(context)``; ``refs`` are the ids it mentions."""
+
+    fn: Callable[[Context], bool]
+    refs: frozenset[str]
+    text: str
+
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op><=|>=|!=|[=<>+\-(),\[\].])|(?P<word>[A-Za-z_][A-Za-z_0-9]*))"
+)
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise ExpressionError(f"unexpected character at position {pos + 1} in {text!r}")
+        kind = m.lastgroup
+        assert kind is not None
+        tokens.append((kind, m.group(kind)))
+        pos = m.end()
+    tokens.append(("end", ""))
+    return tokens
+
+
+# -- value functions ----------------------------------------------------------------------------
+
+
+def _codes(elements: list[etree._Element]) -> list[str]:
+    return [v.normalize_space(v.string_value(c)) for e in elements for c in v.descendants_path(e, v.CV, v.CODE)]
+
+
+def _code_systems(elements: list[etree._Element]) -> list[str]:
+    return [v.normalize_space(v.string_value(c)) for e in elements for c in v.descendants_path(e, v.CV, v.CODE_SYSTEM)]
+
+
+def _texts(elements: list[etree._Element]) -> list[str]:
+    return [v.normalize_space(v.string_value(e)) for e in elements]
+
+
+def _scalar_source(e: etree._Element) -> str:
+    # A date, number or year is either the element's own text or the value of a typed child.
+    for tag in (v.PARTIAL_DATE, v.PQ):
+        typed = v.descendants_path(e, tag, v.VALUE)
+        if typed:
+            return v.string_value(typed[0])
+    return v.string_value(e)
+
+
+def _dates(elements: list[etree._Element]) -> list[dt.date]:
+    return [d for e in elements if (d := v.parse_xs_date(_scalar_source(e))) is not None]
+
+
+def _period_edge(tag: str) -> Callable[[list[etree._Element]], list[dt.date]]:
+    def read(elements: list[etree._Element]) -> list[dt.date]:
+        return [
+            d
+            for e in elements
+            for edge in v.descendants_path(e, v.DATE_PERIOD, tag)
+            if (d := v.parse_xs_date(v.string_value(edge))) is not None
+        ]
+
+    return read
+
+
+def _numbers(elements: list[etree._Element]) -> list[float]:
+    return [n for e in elements if (n := v.xpath_number(_scalar_source(e))) == n]  # drops NaN
+
+
+def _booleans(wanted: str) -> Callable[[list[etree._Element]], bool]:
+    accepted = ("true", "1") if wanted == "true" else ("false", "0")
+
+    def test(elements: list[etree._Element]) -> bool:
+        return any(v.normalize_space(v.string_value(e)) in accepted for e in elements)
+
+    return test
+
+
+# name -> (result type, reader over the referenced elements); all take one or more references.
+_REF_FUNCTIONS: dict[str, tuple[str, Callable[[list[etree._Element]], Any]]] = {
+    "count": (NUM, lambda es: [float(len(es))]),
+    "exists": (BOOL, lambda es: bool(es)),
+    "true": (BOOL, _booleans("true")),
+    "false": (BOOL, _booleans("false")),
+    "code": (STR, _codes),
+    "code_system": (STR, _code_systems),
+    "text": (STR, _texts),
+    "date": (DATE, _dates),
+    "start": (DATE, _period_edge(v.START)),
+    "end": (DATE, _period_edge(v.END)),
+    "number": (NUM, _numbers),
+}
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _getter(ref: str) -> Callable[[Context], list[etree._Element]]:
+    """Resolve a reference at compile time into the fastest lookup for it."""
+    if ref == ".":
+        return lambda c: c.itself()
+    qid, dot, _ = ref.partition(".")
+    if dot:
+        return lambda c: c.parts(ref, qid)
+    return lambda c: c.questions(ref)
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.pos = 0
+        self.refs: set[str] = set()
+
+    # -- token helpers
+
+    def peek(self) -> tuple[str, str]:
+        return self.tokens[self.pos]
+
+    def take(self) -> tuple[str, str]:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def accept(self, value: str) -> bool:
+        if self.peek()[1] == value and self.peek()[0] in ("op", "word"):
+            self.pos += 1
+            return True
+        return False
+
+    def expect(self, value: str) -> None:
+        if not self.accept(value):
+            raise self.error(f"expected '{value}'")
+
+    def error(self, what: str) -> ExpressionError:
+        kind, value = self.peek()
+        found = "end of expression" if kind == "end" else repr(value)
+        return ExpressionError(f"{what}, found {found} in {self.text!r}")
+
+    # -- grammar
+
+    def parse(self) -> Compiled:
+        result = self.or_expr()
+        if self.peek()[0] != "end":
+            raise self.error("unexpected text after the expression")
+        return result
+
+    def or_expr(self) -> Compiled:
+        left = self.and_expr()
+        while self.accept("or"):
+            right = self.and_expr()
+            self.need(left, BOOL, "or")
+            self.need(right, BOOL, "or")
+            lf, rf = left.fn, right.fn
+            left = Compiled(lambda c, lf=lf, rf=rf: lf(c) or rf(c), BOOL)
+        return left
+
+    def and_expr(self) -> Compiled:
+        left = self.not_expr()
+        while self.accept("and"):
+            right = self.not_expr()
+            self.need(left, BOOL, "and")
+            self.need(right, BOOL, "and")
+            lf, rf = left.fn, right.fn
+            left = Compiled(lambda c, lf=lf, rf=rf: lf(c) and rf(c), BOOL)
+        return left
+
+    def not_expr(self) -> Compiled:
+        if self.accept("not"):
+            inner = self.not_expr()
+            self.need(inner, BOOL, "not")
+            f = inner.fn
+            return Compiled(lambda c: not f(c), BOOL)
+        return self.comparison()
+
+    def comparison(self) -> Compiled:
+        left = self.additive()
+        kind, value = self.peek()
+        if kind == "op" and value in _COMPARE:
+            self.take()
+            right = self.additive()
+            return self._compare(left, value, right)
+        if self.accept("in"):
+            options = self.literal_list()
+            self.need(left, STR if isinstance(options[0], str) else NUM, "in")
+            wanted = frozenset(options)
+            lf = left.fn
+            return Compiled(lambda c: not wanted.isdisjoint(lf(c)), BOOL)
+        if self.accept("matches"):
+            pattern = self.string_literal()
+            self.need(left, STR, "matches")
+            try:
+                regex = re.compile(pattern)
+            except re.error as e:
+                raise ExpressionError(f"bad regular expression {pattern!r} in {self.text!r}: {e}") from e
+            lf = left.fn
+            return Compiled(lambda c: any(regex.search(x) for x in lf(c)), BOOL)
+        return left
+
+    def _compare(self, left: Compiled, op: str, right: Compiled) -> Compiled:
+        if left.type != right.type or left.type in (BOOL, DAYS):
+            raise ExpressionError(f"cannot compare {left.type} with {right.type} using '{op}' in {self.text!r}")
+        test = _COMPARE[op]
+        lf, rf = left.fn, right.fn
+        if right.const is not None:
+            # Comparing with a literal is the common case; avoid building pairs.
+            k = right.const
+            if op == "=":
+                return Compiled(lambda c: k in lf(c), BOOL)
+
+            def compare_constant(c: Context) -> bool:
+                for a in lf(c):
+                    if test(a, k):
+                        return True
+                return False
+
+            return Compiled(compare_constant, BOOL)
+
+        def compare(c: Context) -> bool:
+            rs = rf(c)
+            for a in lf(c):
+                for b in rs:
+                    if test(a, b):
+                        return True
+            return False
+
+        return Compiled(compare, BOOL)
+
+    def additive(self) -> Compiled:
+        left = self.primary()
+        while self.peek() in (("op", "+"), ("op", "-")):
+            op = self.take()[1]
+            right = self.primary()
+            if left.type != DATE or right.type != DAYS:
+                raise ExpressionError(f"'{op}' only adds days to dates, here {left.type} {op} {right.type} in {self.text!r}")
+            sign = 1 if op == "+" else -1
+            lf, rf = left.fn, right.fn
+            left = Compiled(lambda c, lf=lf, rf=rf, s=sign: [d + s * rf(c) for d in lf(c)], DATE)
+        return left
+
+    def primary(self) -> Compiled:
+        kind, value = self.peek()
+        if kind == "num":
+            self.take()
+            number = float(value)
+            return Compiled(lambda c: [number], NUM, number)
+        if kind == "str":
+            text = self.string_literal()
+            return Compiled(lambda c: [text], STR, text)
+        if self.accept("("):
+            inner = self.or_expr()
+            self.expect(")")
+            return inner
+        if kind == "word":
+            self.take()
+            return self.call(value)
+        raise self.error("expected a value, a function call or '('")
+
+    def call(self, name: str) -> Compiled:
+        self.expect("(")
+        if name in _REF_FUNCTIONS:
+            result_type, reader = _REF_FUNCTIONS[name]
+            refs = [self.reference()]
+            while self.accept(","):
+                refs.append(self.reference())
+            self.expect(")")
+            if len(refs) > 1 and name not in ("count", "exists"):
+                raise ExpressionError(f"{name}() takes one reference in {self.text!r}")
+            if len(refs) == 1:
+                get = _getter(refs[0])
+                return Compiled(lambda c: reader(get(c)), result_type)
+            getters = [_getter(r) for r in refs]
+            return Compiled(lambda c: reader([e for g in getters for e in g(c)]), result_type)
+        if name == "days":
+            kind, value = self.take()
+            if kind != "num" or "." in value:
+                raise ExpressionError(f"days() takes a whole number in {self.text!r}")
+            self.expect(")")
+            delta = dt.timedelta(days=int(value))
+            return Compiled(lambda c: delta, DAYS)
+        if name == "year":
+            inner = self.or_expr()
+            self.expect(")")
+            self.need(inner, DATE, "year()")
+            f = inner.fn
+            return Compiled(lambda c: [float(d.year) for d in f(c)], NUM)
+        self.expect(")")
+        if name == "today":
+            return Compiled(lambda c: [c.today], DATE)
+        if name == "birthdate":
+            return Compiled(lambda c: c.birthdate(), DATE)
+        if name == "birthyear":
+            return Compiled(lambda c: c.birthyear(), NUM)
+        raise ExpressionError(f"unknown function {name}() in {self.text!r}")
+
+    def reference(self) -> str:
+        kind, value = self.take()
+        if kind == "op" and value == ".":
+            return "."
+        if kind != "num":
+            raise ExpressionError(f"expected a question or sub-answer id, found {value!r} in {self.text!r}")
+        self.refs.add(value)
+        return value
+
+    def string_literal(self) -> str:
+        kind, value = self.take()
+        if kind != "str":
+            raise ExpressionError(f"expected a quoted string, found {value!r} in {self.text!r}")
+        return value[1:-1]
+
+    def literal_list(self) -> Sequence[Any]:
+        self.expect("[")
+        items: list[Any] = []
+        while True:
+            kind, value = self.take()
+            if kind == "str":
+                items.append(value[1:-1])
+            elif kind == "num":
+                items.append(float(value))
+            else:
+                raise ExpressionError(f"lists hold quoted strings or numbers, found {value!r} in {self.text!r}")
+            if not self.accept(","):
+                break
+        self.expect("]")
+        if len({type(i) for i in items}) > 1:
+            raise ExpressionError(f"a list mixes strings and numbers in {self.text!r}")
+        return items
+
+    def need(self, value: Compiled, wanted: str, where: str) -> None:
+        if value.type != wanted:
+            raise ExpressionError(f"{where} needs a {wanted} value, got a {value.type} value in {self.text!r}")
+
+
+def compile_condition(text: str) -> Condition:
+    """Compile a condition; it must be true/false valued."""
+    parser = _Parser(text)
+    result = parser.parse()
+    if result.type != BOOL:
+        raise ExpressionError(f"{text!r} is a {result.type} value, not a condition (compare it with something)")
+    return Condition(result.fn, frozenset(parser.refs), text)
