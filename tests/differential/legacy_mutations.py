@@ -74,8 +74,28 @@ LEAF_VALUES: tuple[str, ...] = (
     "UNKNOWN_CODE",
     "191212121212",
     "19121212-1212",
+    # Non-ASCII decimal digits: \d admits them, [0-9] does not.
+    "\u0661\u0669\u0661\u0662",
+    "\u0662\u0660\u0661\u0663-\u0660\u0668-\u0661\u0662",
     "1.2.752.129.2.1.4.1",
 )
+
+# Text for foreign elements typed (xsi:type) with a simple type: one value per
+# lexical space the contracts use, plus the type's own codes.
+SIMPLE_TYPE_VALUES: tuple[str, ...] = (
+    "",
+    "abc",
+    "1",
+    "1.5",
+    "2013-08-12",
+    "2013-08-12T15:57:00",
+    "2013-08-12T15:57:00.123",
+    "191212121212",
+    "\u0662\u0660\u0661\u0663",
+)
+
+# Same digits, other script: tells a \d pattern from a [0-9] one.
+_ARABIC_INDIC_DIGITS = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SHARED_DIR = (PROJECT_DIR / ".." / "shared" / "riv-contracts").resolve()
@@ -115,6 +135,9 @@ class Case:
     request: str  # local names of the payload elements
     response: str
     hand_written: tuple[str, ...] = ()  # valid instances written for the test
+    # Valid fragments, each appended to the first request base's root wildcard to make a
+    # further base: they exercise types and global elements the messages themselves never use.
+    embedded: tuple[str, ...] = ()
     samples: str | None = None  # folder under samples/
     minimum_mutations: int = 50
     fix: OfficialFix | None = None
@@ -208,7 +231,8 @@ def valid_bases(case: Case, local_name: str) -> list[tuple[str, etree._Element]]
 
     Hand-written ones come first (and must be valid), then the samples,
     largest first: the corpus keeps the first edit per place, so the richest
-    messages decide the coverage.
+    messages decide the coverage. Requests also get one base per embedded
+    fragment.
     """
     official, _ = schemas(case)
     tag = f"{{{case.namespace}}}{local_name}"
@@ -218,7 +242,14 @@ def valid_bases(case: Case, local_name: str) -> list[tuple[str, etree._Element]]
         assert official.validate(doc), f"{case.name} {label} is invalid: {official.error_log}"
     samples = [(label, doc) for label, doc in sample_payloads(case) if doc.tag == tag and official.validate(doc)]
     samples.sort(key=lambda sample: -sum(1 for _ in sample[1].iter()))
-    return written + samples
+    bases = written + samples
+    if local_name == case.request:
+        for index, fragment in enumerate(case.embedded):
+            document = copy.deepcopy(bases[0][1])
+            document.append(etree.fromstring(fragment))
+            assert official.validate(document), f"{case.name} embedded[{index}] is invalid: {official.error_log}"
+            bases.append((f"embedded[{index}]", document))
+    return bases
 
 
 @functools.cache
@@ -284,10 +315,11 @@ def assert_agreement(result: Comparison, *, minimum: int, min_share: float = 0.2
         assert count >= min_share * result.compared, f"one-sided corpus: {count} {verdict} of {result.compared}"
 
 
-def assert_same_global_elements(case: Case) -> None:
-    # Lax wildcards validate any element whose name the schema set declares, so
-    # the declared names must match exactly, not just the responder's own two.
-    assert declared_global_elements(case.our_xsd) == declared_global_elements(official_xsd(case))
+def assert_same_global_declarations(case: Case) -> None:
+    ours, official = global_declarations(case.our_xsd), global_declarations(official_xsd(case))
+    missing = {k: v for k, v in official.items() if ours.get(k) != v}
+    extra = {k: v for k, v in ours.items() if k not in official}
+    assert not missing and not extra, f"differs from official: missing/different {missing}, extra {extra}"
 
 
 def assert_planted_fault_detected(case: Case, file: str, old: str, new: str) -> None:
@@ -344,12 +376,18 @@ class Probes:
     any element whose name the schema set declares, so both sets must declare
     the same global elements. `attributes` are added to every element that
     already carries attributes, to catch a declared attribute we forgot.
-    `values` are tried wherever an enumerated value already is.
+    `values` are tried wherever an enumerated value already is. `types` are
+    named in xsi:type, both on existing elements (is the type derived from the
+    declared one?) and on a foreign element in the root's wildcard (is the
+    type declared at all, and does it accept empty content?). `simple_types`
+    are also tried with text content, to compare their facets.
     """
 
     elements: tuple[etree._Element, ...] = ()
     attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, codes of its type if enumerated)
     values: tuple[str, ...] = ()  # every enumerated value
+    types: tuple[str, ...] = ()  # Clark names of the global types, for xsi:type
+    simple_types: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (Clark name, its codes if enumerated)
 
 
 def _path(element: etree._Element) -> str:
@@ -459,12 +497,43 @@ def _insert(make: Callable[[], etree._Element], where: str) -> Apply:
     return apply
 
 
+def _prefix_for(element: etree._Element, namespace: str) -> str:
+    """A prefix bound to `namespace` on `element`, declaring one if needed."""
+    for prefix, uri in element.nsmap.items():
+        if uri == namespace and prefix:
+            return prefix
+    # lxml declares a namespace for an attribute in it and keeps the declaration when the attribute goes.
+    marker = f"{{{namespace}}}marker"
+    element.set(marker, "")
+    del element.attrib[marker]
+    return next(prefix for prefix, uri in element.nsmap.items() if uri == namespace and prefix)
+
+
+def _set_xsi_type(type_name: str) -> Apply:
+    namespace, local = etree.QName(type_name).namespace, etree.QName(type_name).localname
+
+    def apply(element: etree._Element) -> None:
+        element.set(f"{{{XSI}}}type", f"{_prefix_for(element, str(namespace))}:{local}")
+
+    return apply
+
+
+def _typed_foreign_element(type_name: str, text: str | None = None) -> Callable[[], etree._Element]:
+    def make() -> etree._Element:
+        element = etree.Element(f"{{{FOREIGN_NS}}}typed")
+        _set_xsi_type(type_name)(element)
+        element.text = text
+        return element
+
+    return make
+
+
 def _duplicate(element: etree._Element) -> None:
     element.addnext(copy.deepcopy(element))
 
 
 def _edits_for(
-    element: etree._Element, is_root: bool, probes: Probes, peer_values: Sequence[str]
+    element: etree._Element, position: int, probes: Probes, peer_values: Sequence[str]
 ) -> Iterator[tuple[str, Apply, str | None]]:
     """Every mutation that applies to `element`, as (description, in-place edit, scope).
 
@@ -475,9 +544,15 @@ def _edits_for(
     qname = etree.QName(element)
     children = _element_children(element)
 
-    if is_root:
+    if position == 0:
         yield "renamed", _set_tag(f"{{{qname.namespace}}}{qname.localname}Typo"), None
         yield "foreign-namespace", _set_tag(f"{{{FOREIGN_NS}}}{qname.localname}"), None
+        for type_name in probes.types:
+            yield f"foreign-last-child typed {type_name}", _insert(_typed_foreign_element(type_name), "last"), None
+        for type_name, codes in probes.simple_types:
+            for value in dict.fromkeys((*codes, *SIMPLE_TYPE_VALUES)):
+                typed = _typed_foreign_element(type_name, value)
+                yield f"foreign-last-child typed {type_name} {value[:16]!r}", _insert(typed, "last"), None
     else:
         yield "drop", _drop, None
         yield "duplicate", _duplicate, None
@@ -500,6 +575,12 @@ def _edits_for(
     yield "foreign-attribute", _set_attribute(f"{{{FOREIGN_NS}}}note", "x"), None
     yield "unqualified-attribute", _set_attribute("unexpectedAttribute", "x"), None
     yield "xsi-nil", _set_attribute(f"{{{XSI}}}nil", "true"), None
+    # Two xsi:type probes per element, walking round the type list, so that
+    # every type is named somewhere without multiplying the corpus.
+    for offset in (0, len(probes.types) // 2):
+        if probes.types:
+            type_name = probes.types[(position + offset) % len(probes.types)]
+            yield f"xsi-type {type_name}", _set_xsi_type(type_name), None
 
     attributes = {str(name): str(value) for name, value in element.attrib.items()}
     if attributes:
@@ -536,6 +617,7 @@ def _edits_for(
     candidates += LEAF_VALUES
     if original:
         candidates += [original.lower(), original.upper(), f" {original} ", original + original]
+        candidates.append(original.translate(_ARABIC_INDIC_DIGITS))
     for value in dict.fromkeys(candidates):
         if value != original:
             yield f"value={value[:16]!r}", _set_text(value), None
@@ -554,7 +636,7 @@ def edits(base: etree._Element, base_index: int, label: str, probes: Probes) -> 
     out = []
     for position, element in enumerate(elements):
         path = re.sub(r"\[\d+\]", "", _path(element))
-        for detail, apply, scope in _edits_for(element, position == 0, probes, peers.get(element.tag, [])):
+        for detail, apply, scope in _edits_for(element, position, probes, peers.get(element.tag, [])):
             key = (scope or path, detail)
             out.append(Edit(base_index, position, f"{label}{_path(element)} {detail}", key, apply))
     return out
@@ -603,14 +685,48 @@ def _schema_files(xsd: Path) -> list[Path]:
     return seen
 
 
-def declared_global_elements(xsd: Path) -> set[str]:
-    """Clark names of all top-level element declarations of the schema set rooted at `xsd`."""
-    names: set[str] = set()
+def global_declarations(xsd: Path) -> dict[str, str]:
+    """What instances can see of a schema set: its global elements, attributes and types.
+
+    Maps "kind {namespace}name" to the referenced type (elements, attributes)
+    or base type (types, with " abstract" if so), as Clark names. Lax
+    wildcards validate any declared global element and xsi:type may name any
+    global type, so two schema sets can only agree on every instance if these
+    maps are equal. Groups are left out: instances cannot refer to them.
+    """
+    found: dict[str, str] = {}
     for path in _schema_files(xsd):
         root = etree.parse(str(path)).getroot()
         namespace = root.get("targetNamespace", "")
-        names.update(f"{{{namespace}}}{d.get('name')}" for d in root.findall(f"{{{XSD_NS}}}element"))
-    return names
+        for child in root:
+            if not isinstance(child.tag, str) or child.get("name") is None:
+                continue
+            kind = etree.QName(child).localname
+            if kind in ("element", "attribute"):
+                target = _resolve(child, child.get("type"))
+            elif kind in ("complexType", "simpleType"):
+                derivation = child.find(f".//{{{XSD_NS}}}restriction[@base]")
+                if derivation is None:
+                    derivation = child.find(f".//{{{XSD_NS}}}extension[@base]")
+                target = "" if derivation is None else _resolve(derivation, derivation.get("base"))
+                if child.get("abstract") == "true":
+                    target += " abstract"
+            else:
+                continue
+            found[f"{kind} {{{namespace}}}{child.get('name')}"] = target
+    return found
+
+
+def _resolve(node: etree._Element, prefixed: str | None) -> str:
+    if not prefixed:
+        return ""
+    prefix, _, local = prefixed.rpartition(":")
+    return f"{{{node.nsmap.get(prefix or None, '')}}}{local}"
+
+
+def declared_global_elements(xsd: Path) -> set[str]:
+    """Clark names of the global elements of the schema set rooted at `xsd`."""
+    return {key.partition(" ")[2] for key in global_declarations(xsd) if key.startswith("element ")}
 
 
 def schema_probes(xsd: Path) -> Probes:
@@ -631,8 +747,13 @@ def schema_probes(xsd: Path) -> Probes:
                 type_name = (attribute.get("type") or "").rpartition(":")[2]
                 attributes.setdefault(name, set()).update(codes_by_type.get(type_name, ()))
     values = sorted({code for codes in codes_by_type.values() for code in codes})
+    declarations = global_declarations(xsd)
+    types = sorted(key.partition(" ")[2] for key in declarations if key.split(" ")[0] in ("complexType", "simpleType"))
+    simple = [key.partition(" ")[2] for key in declarations if key.startswith("simpleType ")]
     return Probes(
         elements=tuple(etree.Element(name) for name in sorted(declared_global_elements(xsd))),
         attributes=tuple((name, tuple(sorted(codes))) for name, codes in sorted(attributes.items())),
         values=tuple(values),
+        types=(*types, f"{{{XSD_NS}}}string", f"{{{XSD_NS}}}anyType"),
+        simple_types=tuple((name, codes_by_type.get(etree.QName(name).localname, ())) for name in sorted(simple)),
     )
