@@ -5,6 +5,7 @@ A small, safe expression language, compiled once into Python closures. Examples:
     exists(33.2)                                  a sub-answer 33.2 is present
     count(40) <= 8 or count(27) = 1               question counts
     true(27.1)                                     sub-answer 27.1 is answered yes
+    valid_date(2.2)                                2.2 holds a valid date
     code(32.1) in ['HALFTEN', 'EN_FJARDEDEL']      a code among a set
     date(2.1) <= date(1.2)                         date order
     date(2.2) <= birthdate() + days(28)            date arithmetic
@@ -151,6 +152,14 @@ def _booleans(wanted: str) -> Callable[[list[etree._Element]], bool]:
     return test
 
 
+def _valid_dates(elements: list[etree._Element]) -> bool:
+    return any(v.is_xs_date(_scalar_source(e)) for e in elements)
+
+
+def _valid_booleans(elements: list[etree._Element]) -> bool:
+    return any(v.is_xs_boolean(v.string_value(e)) for e in elements)
+
+
 # name -> (result type, reader over the referenced elements); all take one or more references.
 _REF_FUNCTIONS: dict[str, tuple[str, Callable[[list[etree._Element]], Any]]] = {
     "count": (NUM, lambda es: [float(len(es))]),
@@ -164,6 +173,8 @@ _REF_FUNCTIONS: dict[str, tuple[str, Callable[[list[etree._Element]], Any]]] = {
     "start": (DATE, _period_edge(v.START)),
     "end": (DATE, _period_edge(v.END)),
     "number": (NUM, _numbers),
+    "valid_date": (BOOL, _valid_dates),
+    "valid_boolean": (BOOL, _valid_booleans),
 }
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {

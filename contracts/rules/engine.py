@@ -91,6 +91,8 @@ class Question:
     closed: bool
     unique: str | None
     no_overlap: str | None
+    descending: str | None
+    consecutive_instances: bool
     parts: dict[str, Part]
 
 
@@ -222,7 +224,11 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
     for q in questions_raw:
         qid = q["id"].strip()
         where = f"question {qid}"
-        _reject_unknown(q, {"id", "label", "count", "instance", "closed", "unique", "no_overlap", "part"}, where)
+        _reject_unknown(
+            q,
+            {"id", "label", "count", "instance", "closed", "unique", "no_overlap", "descending", "consecutive_instances", "part"},
+            where,
+        )
         question_parts: dict[str, Part] = {}
         for p in q.get("part", []):
             pid = p["id"].strip()
@@ -236,11 +242,11 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
             )
             question_parts[pid] = parts[pid] = part
             label_of[pid] = part.label
-        for key in ("unique", "no_overlap"):
+        for key in ("unique", "no_overlap", "descending"):
             ref = q.get(key)
             if ref is not None and ref not in question_parts:
                 raise DefinitionError(f"{where}: '{key}' must name one of its own sub-answers, got {ref!r}")
-        for key in ("instance", "closed"):
+        for key in ("instance", "closed", "consecutive_instances"):
             if key in q and not isinstance(q[key], bool):
                 raise DefinitionError(f"{where}: '{key}' must be true or false")
         question = Question(
@@ -251,6 +257,8 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
             closed=q.get("closed", True),
             unique=q.get("unique"),
             no_overlap=q.get("no_overlap"),
+            descending=q.get("descending"),
+            consecutive_instances=q.get("consecutive_instances", False),
             parts=question_parts,
         )
         questions[qid] = question
@@ -472,6 +480,8 @@ class Engine:
                 )
             for answer in answers:
                 self._check_answer(question, answer, cert, fail)
+            if question.descending is not None or question.consecutive_instances:
+                self._check_instance_order(question, answers, fail)
         for answer in cert.answers:
             if answer.id in d.questions:
                 continue
@@ -531,6 +541,36 @@ class Engine:
                         )
                         break
 
+    def _check_instance_order(
+        self, question: Question, answers: list[_Answer], fail: Callable[[str, etree._Element | None, str], None]
+    ) -> None:
+        numbered = [(_instance_number(a), a) for a in answers]
+        if question.consecutive_instances:
+            for n, answer in numbered:
+                if n >= 2 and sum(1 for m, _ in numbered if m == n - 1) != 1:
+                    fail(
+                        f"{question.id}.instance-sequence",
+                        answer.element,
+                        f"Instance numbers of question {question.id} must run 1, 2, 3...; instance {n:g} has no single instance {n - 1:g} before it",
+                    )
+        pid = question.descending
+        if pid is not None:
+            for n, answer in numbered:
+                mine = [d for e in answer.parts.get(pid, ()) if (d := v.parse_xs_date(v.string_value(e))) is not None]
+                lower = [
+                    d
+                    for m, other in numbered
+                    if m < n
+                    for e in other.parts.get(pid, ())
+                    if (d := v.parse_xs_date(v.string_value(e))) is not None
+                ]
+                if any(d < own for d in lower for own in mine):
+                    fail(
+                        f"{pid}.chronology",
+                        answer.parts[pid][0],
+                        f"Date in {pid} of instance {n:g} must not be after the date of an answer with a lower instance number",
+                    )
+
     def _check_supplementary(
         self, answer: _Answer, cert: Certificate, fail: Callable[[str, etree._Element | None, str], None]
     ) -> None:
@@ -580,6 +620,11 @@ class Engine:
 
 
 _SUPPLEMENTARY_TEXT = kinds.build("text", {})
+
+
+def _instance_number(answer: _Answer) -> float:
+    # XPath number() of the instance element: NaN when absent, so every comparison fails.
+    return v.xpath_number(v.string_value(answer.instances[0])) if len(answer.instances) == 1 else float("nan")
 
 
 def _codes(elements: list[etree._Element]) -> list[str]:

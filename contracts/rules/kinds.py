@@ -150,7 +150,7 @@ def _date() -> KindCheck:
     return check
 
 
-def _period() -> KindCheck:
+def _period(ordered: bool = True) -> KindCheck:
     def edge(e: etree._Element, tag: str, name: str, out: list[Problem]) -> str:
         elements = v.descendants_path(e, v.DATE_PERIOD, tag)
         _any_plain(elements, f"period {name}", out, f"{name}-plain")
@@ -167,7 +167,7 @@ def _period() -> KindCheck:
             return [Problem("period", "must contain a datePeriod element")]
         start = edge(e, v.START, "start", out)
         end = edge(e, v.END, "end", out)
-        if start > end:
+        if ordered and start > end:
             out.append(Problem("period-order", f"period starts ({start}) after it ends ({end})"))
         return out
 
@@ -278,6 +278,7 @@ OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "code_systems": list,
     "codes": list,
     "max_abs": (int, float),
+    "ordered": bool,
 }
 
 
@@ -291,7 +292,7 @@ def build(kind: str, options: dict[str, Any]) -> KindCheck:
         if name not in accepted:
             raise KindError(f"kind {kind!r} has no option {name!r}" + (f" (options: {', '.join(accepted)})" if accepted else ""))
         expected = OPTION_TYPES[name]
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise KindError(f"option {name!r} has the wrong type")
         if isinstance(value, list) and not all(isinstance(x, str) and x for x in value):
             raise KindError(f"option {name!r} must be a list of non-empty strings")
