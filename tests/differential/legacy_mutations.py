@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import re
 import shutil
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,9 +246,12 @@ def valid_bases(case: Case, local_name: str) -> list[tuple[str, etree._Element]]
     samples.sort(key=lambda sample: -sum(1 for _ in sample[1].iter()))
     bases = written + samples
     if local_name == case.request:
+        first = etree.tostring(bases[0][1], encoding="unicode")
+        end = first.rindex("</")
         for index, fragment in enumerate(case.embedded):
-            document = copy.deepcopy(bases[0][1])
-            document.append(etree.fromstring(fragment))
+            # Spliced as text: moving a parsed element could drop the namespace
+            # declarations its xsi:type values rely on.
+            document = etree.fromstring(first[:end] + fragment + first[end:])
             assert official.validate(document), f"{case.name} embedded[{index}] is invalid: {official.error_log}"
             bases.append((f"embedded[{index}]", document))
     return bases
@@ -282,10 +287,17 @@ class Comparison:
     disagreements: list[str] = field(default_factory=list)
 
 
-def compare(official: etree.XMLSchema, ours: etree.XMLSchema, variants: Iterable[Variant]) -> Comparison:
-    """Validate every variant with both schemas and record where the verdicts differ."""
+def compare(
+    official: etree.XMLSchema, ours: etree.XMLSchema, variants: Iterable[Variant], *, first_only: bool = False
+) -> Comparison:
+    """Validate every variant with both schemas and record where the verdicts differ.
+
+    With `first_only`, stop at the first disagreement (enough to show that two schemas differ).
+    """
     result = Comparison()
     for variant in variants:
+        if first_only and result.disagreements:
+            break
         tree = etree.ElementTree(variant.document)
         expected = official.validate(tree)
         actual = ours.validate(tree)
@@ -334,7 +346,7 @@ def assert_planted_fault_detected(case: Case, file: str, old: str, new: str) -> 
         broken = compile_schema(copy_root / "interactions" / case.responder)
     official, _ = schemas(case)
     variants = [*mutation_corpus(case), *(Variant(label, doc) for label, doc in sample_payloads(case))]
-    result = compare(official, broken, variants)
+    result = compare(official, broken, variants, first_only=True)
     assert result.disagreements, f"no instance tells {old!r} -> {new!r} in xsd/{file} apart from the official schema"
 
 
@@ -406,7 +418,7 @@ def _path(element: etree._Element) -> str:
 
 
 def _elements(root: etree._Element) -> list[etree._Element]:
-    return [e for e in root.iter() if isinstance(e.tag, str)]
+    return list(root.iter(etree.Element))
 
 
 def _element_children(element: etree._Element) -> list[etree._Element]:
@@ -452,6 +464,11 @@ def _foreign_element() -> etree._Element:
 
 
 Apply = Callable[[etree._Element], None]
+
+
+def _show(value: str) -> str:
+    """A value for a label; distinct values must give distinct labels (they are dedup keys)."""
+    return repr(value) if len(value) <= 40 else f"{value[:12]!r}...({len(value)} chars, crc {zlib.crc32(value.encode()):08x})"
 
 
 def _set_text(value: str) -> Apply:
@@ -518,18 +535,30 @@ def _set_xsi_type(type_name: str) -> Apply:
     return apply
 
 
-def _typed_foreign_element(type_name: str, text: str | None = None) -> Callable[[], etree._Element]:
-    def make() -> etree._Element:
-        element = etree.Element(f"{{{FOREIGN_NS}}}typed")
-        _set_xsi_type(type_name)(element)
-        element.text = text
-        return element
+def _append_typed(type_name: str, text: str | None = None) -> Apply:
+    """Append a foreign element that names `type_name` in xsi:type, for lax wildcards to check."""
 
-    return make
+    def apply(element: etree._Element) -> None:
+        typed = etree.SubElement(element, f"{{{FOREIGN_NS}}}typed")
+        typed.text = text
+        # Only once the element sits in its final place: lxml may drop namespace
+        # declarations it thinks redundant when an element moves, and a prefix
+        # inside an attribute value does not count as a use.
+        _set_xsi_type(type_name)(typed)
+
+    return apply
 
 
 def _duplicate(element: etree._Element) -> None:
     element.addnext(copy.deepcopy(element))
+
+
+def _add_copies(copies: int) -> Apply:
+    def apply(element: etree._Element) -> None:
+        for _ in range(copies):
+            element.addnext(copy.deepcopy(element))
+
+    return apply
 
 
 def _edits_for(
@@ -548,14 +577,19 @@ def _edits_for(
         yield "renamed", _set_tag(f"{{{qname.namespace}}}{qname.localname}Typo"), None
         yield "foreign-namespace", _set_tag(f"{{{FOREIGN_NS}}}{qname.localname}"), None
         for type_name in probes.types:
-            yield f"foreign-last-child typed {type_name}", _insert(_typed_foreign_element(type_name), "last"), None
+            yield f"foreign-last-child typed {type_name}", _append_typed(type_name), None
         for type_name, codes in probes.simple_types:
             for value in dict.fromkeys((*codes, *SIMPLE_TYPE_VALUES)):
-                typed = _typed_foreign_element(type_name, value)
-                yield f"foreign-last-child typed {type_name} {value[:16]!r}", _insert(typed, "last"), None
+                yield f"foreign-last-child typed {type_name} {_show(value)}", _append_typed(type_name, value), None
     else:
         yield "drop", _drop, None
         yield "duplicate", _duplicate, None
+        # Repeat up to a total of 3..6, to find a maxOccurs both schemas must share.
+        count = sum(1 for sibling in element.itersiblings(preceding=True) if sibling.tag == element.tag) + sum(
+            1 for sibling in element.itersiblings() if sibling.tag == element.tag
+        ) + 1
+        for total in range(max(3, count + 2), 7):
+            yield f"repeat-to-{total}", _add_copies(total - count), None
         following = _next_element(element)
         if following is not None and following.tag != element.tag:
             yield "swap-with-next", _swap_with_next, None
@@ -598,7 +632,7 @@ def _edits_for(
             values += probes.values
         for value in dict.fromkeys(values):
             if value != current:
-                yield f"attribute {name}={value[:12]!r}", _set_attribute(name, value), None
+                yield f"attribute {name}={_show(value)}", _set_attribute(name, value), None
 
     if children:
         yield "text-in-complex", _set_text("stray text"), None
@@ -617,10 +651,14 @@ def _edits_for(
     candidates += LEAF_VALUES
     if original:
         candidates += [original.lower(), original.upper(), f" {original} ", original + original]
-        candidates.append(original.translate(_ARABIC_INDIC_DIGITS))
+        candidates += [original[:-1], original[:-3]]
+        # One non-ASCII digit at a time: a \d in a pattern may sit at any position.
+        digits = [i for i, char in enumerate(original) if char in "0123456789"]
+        for i in digits[:16]:
+            candidates.append(original[:i] + original[i].translate(_ARABIC_INDIC_DIGITS) + original[i + 1 :])
     for value in dict.fromkeys(candidates):
         if value != original:
-            yield f"value={value[:16]!r}", _set_text(value), None
+            yield f"value={_show(value)}", _set_text(value), None
     yield "child-in-leaf", _insert(lambda: etree.Element(qname.text), "last"), None
 
 
@@ -635,16 +673,16 @@ def edits(base: etree._Element, base_index: int, label: str, probes: Probes) -> 
                 values.append(element.text)
     out = []
     for position, element in enumerate(elements):
-        path = re.sub(r"\[\d+\]", "", _path(element))
+        path = _path(element)
+        place = re.sub(r"\[\d+\]", "", path)
         for detail, apply, scope in _edits_for(element, position, probes, peers.get(element.tag, [])):
-            key = (scope or path, detail)
-            out.append(Edit(base_index, position, f"{label}{_path(element)} {detail}", key, apply))
+            out.append(Edit(base_index, position, f"{label}{path} {detail}", (scope or place, detail), apply))
     return out
 
 
 def materialize(bases: Sequence[tuple[str, etree._Element]], edit: Edit) -> Variant:
     document = copy.deepcopy(bases[edit.base][1])
-    edit.apply(_elements(document)[edit.position])
+    edit.apply(next(itertools.islice(document.iter(etree.Element), edit.position, None)))
     return Variant(edit.label, document)
 
 
