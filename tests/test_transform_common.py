@@ -5,23 +5,24 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lxml import etree
-
-from intygstjanst.transform.common import (
+from intygstjanst.transform.carrier import (
     CARRIER,
-    RC,
-    TransformError,
     apply_edit,
     attach_carrier,
     canonical,
     equivalent,
     has_carrier,
     make_edit,
-    person_id_digits,
     restore,
     strip_carrier,
+)
+from intygstjanst.transform.common import (
+    RC,
+    TransformError,
+    person_id_digits,
     v3_timestamp,
 )
+from lxml import etree
 
 
 def xml(text: str) -> etree._Element:
@@ -60,8 +61,8 @@ NAMES = ["a", "b", "c"]
 
 @st.composite
 def trees(draw: st.DrawFn, depth: int = 0) -> etree._Element:
-    el = etree.Element("{urn:t}" + draw(st.sampled_from(NAMES)))
-    for name in draw(st.lists(st.sampled_from(["k", "m"]), unique=True, max_size=2)):
+    el = etree.Element(draw(st.sampled_from(["{urn:t}", "{urn:u}"])) + draw(st.sampled_from(NAMES)))
+    for name in draw(st.lists(st.sampled_from(["k", "m", "{urn:q}k"]), unique=True, max_size=3)):
         el.set(name, draw(st.sampled_from(["1", "2", " x\n"])))
     if depth < 3 and draw(st.booleans()):
         for _ in range(draw(st.integers(0, 4))):
@@ -112,21 +113,35 @@ def _payload() -> etree._Element:
     return xml(f'<rg:RegisterCertificate xmlns:rg="{RC}"><rg:intyg/></rg:RegisterCertificate>')
 
 
+def _to_v3(legacy: etree._Element) -> etree._Element:
+    """A toy legacy -> v3 conversion: the v3 form holds the value of <a>."""
+    payload = _payload()
+    payload[0].text = legacy.findtext("{urn:l}a")
+    return payload
+
+
 def test_carrier_restores_the_original_and_is_bound_to_its_base() -> None:
     built = xml('<l xmlns="urn:l"><a>1</a></l>')
     original = xml('<l xmlns="urn:l"><a>1</a><b>2</b></l>')
-    payload = _payload()
+    payload = _to_v3(original)
     attach_carrier(payload, "L:1", "7", built, original)
     assert has_carrier(payload)
     stored = etree.fromstring(etree.tostring(payload))
-    assert equivalent(restore(stored, "L:1", "7", built), original)
+    assert equivalent(restore(stored, "L:1", "7", built, _to_v3), original)
     with pytest.raises(TransformError, match="no longer matches"):
-        restore(stored, "L:1", "7", xml('<l xmlns="urn:l"><a>changed</a></l>'))
+        restore(stored, "L:1", "7", xml('<l xmlns="urn:l"><a>changed</a></l>'), _to_v3)
     with pytest.raises(TransformError, match="mapping version"):
-        restore(stored, "L:1", "8", built)
+        restore(stored, "L:1", "8", built, _to_v3)
     # A carrier of another format is not used.
-    assert restore(stored, "M:1", "7", built) is not None
-    assert equivalent(restore(stored, "M:1", "7", built), built)
+    assert restore(stored, "M:1", "7", built, _to_v3) is built
+
+
+def test_a_carrier_that_changes_the_content_is_refused() -> None:
+    built = xml('<l xmlns="urn:l"><a>1</a></l>')
+    payload = _to_v3(built)
+    attach_carrier(payload, "L:1", "1", built, xml('<l xmlns="urn:l"><a>2</a></l>'))
+    with pytest.raises(TransformError, match="changes what the certificate says"):
+        restore(payload, "L:1", "1", built, _to_v3)
 
 
 def test_no_carrier_when_nothing_is_left_over_and_strip_removes_it() -> None:

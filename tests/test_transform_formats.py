@@ -1,7 +1,7 @@
 """The format conversions against the official files in ../shared/riv-contracts.
 
 * Every legacy sample that passes the official legacy XSD goes legacy -> v3 -> legacy and comes
-  back equal (``common.canonical``: C14N 2.0 with prefixes rewritten, comments and indentation
+  back equal (``carrier.canonical``: exclusive C14N with prefixes rewritten, comments and indentation
   left out; every element, attribute and value counts).
 * Every produced v3 document passes the official RegisterCertificate 3.1 XSD and, where the owner
   publishes one, the official Schematron (run by ``contracts.schematron``); samples whose content
@@ -21,12 +21,12 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from lxml import etree
-
 from intygstjanst.tests.support import payload_of, shared_dir
-from intygstjanst.transform import common, fk7263, formats, revoke, ts
-from intygstjanst.transform.common import CARRIER, GN, TP, TransformError
+from intygstjanst.transform import carrier, fk7263, formats, revoke, ts
+from intygstjanst.transform.carrier import CARRIER
+from intygstjanst.transform.common import GN, RC, TP, TransformError
 from intygstjanst.transform.formats import Format
+from lxml import etree
 
 SHARED = shared_dir()
 SAMPLES = SHARED / "samples"
@@ -148,7 +148,7 @@ def test_legacy_round_trip_is_lossless(kind: str, path: Path) -> None:
     # Through bytes, as it is stored.
     stored = etree.fromstring(etree.tostring(v3))
     back = legacy.from_v3(stored)
-    assert common.canonical(back) == common.canonical(original)
+    assert carrier.canonical(back) == carrier.canonical(original)
     assert xsd_errors(legacy.xsd, back) == ""
 
 
@@ -177,8 +177,8 @@ def test_identifiers_the_v3_form_cannot_hold_are_refused(name: str) -> None:
 
 def carried_names(v3: etree._Element) -> set[str]:
     """Local names of the legacy elements the carrier edits or inserts, '@attr' for attributes."""
-    carrier = v3.find(f"{{{CARRIER}}}legacy")
-    if carrier is None:
+    element = v3.find(f"{{{CARRIER}}}legacy")
+    if element is None:
         return set()
     names: set[str] = set()
 
@@ -202,9 +202,9 @@ def carried_names(v3: etree._Element) -> set[str]:
                         walk(child_op, children[pos])
                         pos += 1
 
-    legacy = next(legacy for legacy in LEGACY.values() if legacy.fmt.value == carrier.get("format"))
+    legacy = next(legacy for legacy in LEGACY.values() if legacy.fmt.value == element.get("format"))
     # Without its carrier a certificate converts to the document the edit script starts from.
-    walk(carrier[0], legacy.from_v3(common.strip_carrier(v3)))
+    walk(element[0], legacy.from_v3(carrier.strip_carrier(v3)))
     return names
 
 
@@ -247,10 +247,26 @@ def test_the_v3_answers_drive_the_legacy_document() -> None:
     grad.text = "HELT_NEDSATT"
     with pytest.raises(TransformError, match="no longer matches"):
         fk7263.v3_to_legacy(v3)
-    legacy = fk7263.v3_to_legacy(common.strip_carrier(v3))
+    legacy = fk7263.v3_to_legacy(carrier.strip_carrier(v3))
     grades = [e.text for e in legacy.iter(f"{{{fk7263.MU}}}nedsattningsgrad")]
     assert grades == ["Helt_nedsatt", "Nedsatt_med_1/2", "Nedsatt_med_3/4", "Helt_nedsatt"]
     assert xsd_errors(LEGACY["fk7263"].xsd, legacy) == ""
+
+
+def test_a_carrier_cannot_change_what_the_certificate_says() -> None:
+    path = SAMPLES / "RegisterMedicalCertificate/common__fk7263-scenarios-transport-valid-scenario1.xml"
+    original = payload_of(path)
+    stored = carrier.strip_carrier(fk7263.legacy_to_v3(original))
+    forged = copy.deepcopy(original)
+    person = forged.find(f".//{{{fk7263.HR}}}person-id")
+    assert person is not None
+    person.set("extension", "19101010-1010")
+    carrier.attach_carrier(stored, fk7263.FORMAT, fk7263.MAPPING, fk7263.v3_to_legacy(stored), forged)
+    assert carrier.has_carrier(stored)
+    with pytest.raises(TransformError, match="changes what the certificate says"):
+        fk7263.v3_to_legacy(stored)
+    # A certificate received as v3 never keeps such a carrier.
+    assert not carrier.has_carrier(formats.inbound(stored))
 
 
 # -- agreement with the reference service -------------------------------------------------------
@@ -270,11 +286,11 @@ def answers(payload: etree._Element) -> list[tuple[str, ...]]:
 
 
 def header(payload: etree._Element) -> bytes:
-    intyg = copy.deepcopy(payload.find(f".//{{{common.RC}}}intyg"))
+    intyg = copy.deepcopy(payload.find(f".//{{{RC}}}intyg"))
     assert intyg is not None
     for svar in intyg.findall(f"{{{GN}}}svar"):
         intyg.remove(svar)
-    return common.canonical(intyg)
+    return carrier.canonical(intyg)
 
 
 REFERENCE_PAIRS = [
@@ -303,8 +319,11 @@ def test_v3_agrees_with_the_reference_service(kind: str, legacy_name: str, refer
     assert header(ours) == header(reference)
     assert answers(ours) == answers(reference)
     # The reference also kept the display names.
-    names = lambda p: sorted(e.text or "" for e in p.iter(f"{{{TP}}}displayName"))  # noqa: E731
-    assert names(ours) == names(reference)
+    assert display_names(ours) == display_names(reference)
+
+
+def display_names(payload: etree._Element) -> list[str]:
+    return sorted(e.text or "" for e in payload.iter(f"{{{TP}}}displayName"))
 
 
 # -- certificates registered as v3, sent in a legacy format -------------------------------------
@@ -353,12 +372,15 @@ def test_every_fk7263_v3_sample_converts() -> None:
 def _revocation_for(stored: etree._Element) -> etree._Element:
     """The RevokeCertificate v2 sample, pointed at ``stored``'s certificate and patient."""
     request = payload_of(SAMPLES / "RevokeCertificate/common__ts-ts-diabetes-v4-revokerequest.xml")
-    ext = lambda p, path: p.find(path + f"/{{{TP}}}extension")  # noqa: E731
-    target = ext(request, f"{{{revoke.RCV}}}intygs-id")
-    target.text = stored.findtext(f".//{{{GN}}}intygs-id/{{{TP}}}extension")
-    patient = ext(request, f"{{{revoke.RCV}}}patientPerson-id")
-    patient.text = stored.findtext(f".//{{{GN}}}person-id/{{{TP}}}extension")
+    for revoke_local, stored_local in (("intygs-id", "intygs-id"), ("patientPerson-id", "person-id")):
+        target = request.find(f"{{{revoke.RCV}}}{revoke_local}/{{{TP}}}extension")
+        assert target is not None
+        target.text = stored.findtext(f".//{{{GN}}}{stored_local}/{{{TP}}}extension")
     return request
+
+
+def text_at(el: etree._Element, ns: str, local: str) -> str | None:
+    return el.findtext(f".//{{{ns}}}{local}")
 
 
 @pytest.mark.parametrize(("kind", "path"), [(k, p) for k, p in ROUND_TRIP if k == "fk7263"], ids=lambda v: getattr(v, "name", v))
@@ -368,18 +390,19 @@ def test_revocation_in_the_legacy_format(kind: str, path: Path) -> None:
     request = _revocation_for(stored)
     legacy = formats.outbound_revoke(request, stored, Format.REGISTER_MEDICAL_CERTIFICATE_3, reference_id="ref-1")
     assert xsd_errors(REVOKE_LEGACY_XSD, legacy) == ""
-    q = lambda local: legacy.findtext(f".//{{{revoke.QA}}}{local}")  # noqa: E731
-    registered = lambda local: original.findtext(f".//{{{fk7263.MU}}}{local}")  # noqa: E731
     # The certificate is named exactly as it was registered ...
-    assert q("lakarutlatande-id") == registered("lakarutlatande-id")
-    assert q("signeringsTidpunkt") == registered("signeringsdatum")
+    assert text_at(legacy, revoke.QA, "lakarutlatande-id") == text_at(original, fk7263.MU, "lakarutlatande-id")
+    assert text_at(legacy, revoke.QA, "signeringsTidpunkt") == text_at(original, fk7263.MU, "signeringsdatum")
     reg_patient = original.find(f".//{{{fk7263.MU}}}patient")
     rev_patient = legacy.find(f".//{{{revoke.QA}}}patient")
     assert reg_patient is not None and rev_patient is not None
-    assert [common.canonical(c) for c in rev_patient] == [common.canonical(c) for c in reg_patient if isinstance(c.tag, str)]
+    assert [carrier.canonical(c) for c in rev_patient] == [carrier.canonical(c) for c in reg_patient if isinstance(c.tag, str)]
     # ... and the revocation itself comes from the request.
-    r = lambda local: legacy.findtext(f".//{{{revoke.RMR}}}{local}")  # noqa: E731
-    assert (r("vardReferens-id"), r("meddelande"), r("avsantTidpunkt")) == ("ref-1", "meddelande", "2021-11-05T12:49:45")
+    assert [text_at(legacy, revoke.RMR, local) for local in ("vardReferens-id", "meddelande", "avsantTidpunkt")] == [
+        "ref-1",
+        "meddelande",
+        "2021-11-05T12:49:45",
+    ]
     assert legacy.findtext(f".//{{{revoke.QA}}}hosPersonal/{{{fk7263.HR}}}forskrivarkod") == "forskrivarkod"
 
 
@@ -418,9 +441,51 @@ def test_inbound_and_outbound_pick_the_converter() -> None:
         formats.outbound(lisjp, "RegisterTSBas:1")
     tsbas = payload_of(SAMPLES / "RegisterTSBas/common__ts-ts-bas-v6-scenarios-transport-valid-maximal.xml")
     stored = formats.inbound(tsbas)
-    assert common.has_carrier(stored)
-    assert common.canonical(formats.outbound(stored, "RegisterTSBas:1")) == common.canonical(tsbas)
+    assert carrier.has_carrier(stored)
+    assert carrier.canonical(formats.outbound(stored, "RegisterTSBas:1")) == carrier.canonical(tsbas)
     sent_as_v3 = formats.outbound(stored, Format.REGISTER_CERTIFICATE_3)
-    assert not common.has_carrier(sent_as_v3) and common.has_carrier(stored)
+    assert not carrier.has_carrier(sent_as_v3) and carrier.has_carrier(stored)
     with pytest.raises(formats.UnsupportedConversion, match="is not a certificate payload"):
         formats.inbound(etree.fromstring("<x/>"))
+
+
+# -- what cannot be converted is refused, naming the place ---------------------------------------
+
+NS = {"gn": GN, "tp": TP, "mu": fk7263.MU, "tsc": ts.CORE}
+FK_V3 = "RegisterCertificate/common__fk7263-scenarios-rivtav3-valid-scenario11.xml"
+TS_V3 = "RegisterCertificate/common__ts-ts-bas-v6-scenarios-rivtav3-transportToV3xml-valid-minimal.xml"
+FK_LEGACY = "RegisterMedicalCertificate/common__fk7263-scenarios-transport-valid-scenario3.xml"
+TS_LEGACY = "RegisterTSBas/common__ts-ts-bas-v6-scenarios-transport-valid-minimal.xml"
+
+REFUSALS = [
+    # (sample, xpath, new text or None to remove, converter, expected message)
+    (FK_V3, ".//gn:svar[@id='28']//tp:code", "STUDIER", fk7263.v3_to_legacy, "sysselsättning 'STUDIER' has no counterpart"),
+    (FK_V3, ".//gn:svar[@id='1']//tp:code", "ANHORIG", fk7263.v3_to_legacy, "grund 'ANHORIG' has no counterpart"),
+    (FK_V3, ".//gn:svar[@id='32']", None, fk7263.v3_to_legacy, "needs at least one sjukskrivning"),
+    (FK_V3, ".//gn:typ/tp:code", "LISJP", fk7263.v3_to_legacy, "certificate type 'LISJP' is not FK7263"),
+    (FK_V3, ".//gn:delsvar[@id='10005.1']", "maybe", fk7263.v3_to_legacy, r"'maybe' is not a boolean"),
+    (TS_V3, ".//gn:svar[@id='3']", None, ts.v3_to_bas, "delsvar 3.1 is required for the legacy element 'synfunktion/harSynfaltsdefekt'"),
+    (TS_V3, ".//gn:svar[@id='2']//tp:code", "IDK9", ts.v3_to_bas, "delsvar 2.1 .identitet styrkt. must be one of IDK1-IDK6"),
+    (FK_LEGACY, ".//mu:prognosangivelse", "Kanske", fk7263.legacy_to_v3, "prognosangivelse: unknown prognosangivelse 'Kanske'"),
+    (TS_LEGACY, ".//tsc:idkontroll", "IDK9", ts.bas_to_v3, "identitetStyrkt/idkontroll: unknown idkontroll 'IDK9'"),
+    (TS_LEGACY, ".//tsc:utgava", "sju", ts.bas_to_v3, "utgava 'sju' must be numbers"),
+]
+
+
+@pytest.mark.parametrize(("sample", "xpath", "value", "convert", "message"), REFUSALS, ids=[r[4] for r in REFUSALS])
+def test_what_has_no_counterpart_is_refused(
+    sample: str, xpath: str, value: str | None, convert: Callable[[etree._Element], etree._Element], message: str
+) -> None:
+    payload = payload_of(SAMPLES / sample)
+    found = payload.xpath(xpath, namespaces=NS)
+    assert isinstance(found, list) and found, xpath
+    for el in found:
+        assert isinstance(el, etree._Element)
+        if value is None:
+            parent = el.getparent()
+            assert parent is not None
+            parent.remove(el)
+        else:
+            el.text = value
+    with pytest.raises(TransformError, match=message):
+        convert(payload)

@@ -42,15 +42,14 @@ id, "ressätt ej aktuellt", element order, extension elements...) travels in the
 
 from __future__ import annotations
 
-from lxml import etree
-
+from intygstjanst.transform.carrier import attach_carrier, restore
 from intygstjanst.transform.common import (
     ARBETSPLATSKOD_ROOT,
     HSA_ROOT,
     ICD10_SE,
     NOT_AVAILABLE,
-    AnswerView,
     Answers,
+    AnswerView,
     Element,
     Enhet,
     Header,
@@ -60,13 +59,13 @@ from intygstjanst.transform.common import (
     TransformError,
     Vardgivare,
     add,
-    attach_carrier,
     bool_text,
     delsvar,
     delsvar_cv,
     delsvar_period,
     intyg_of,
     join_name,
+    lookup,
     new_certificate,
     path_of,
     person_id_dashed,
@@ -74,10 +73,10 @@ from intygstjanst.transform.common import (
     qn,
     read_header,
     require_type,
-    restore,
     split_name,
     v3_timestamp,
 )
+from lxml import etree
 
 RMC = "urn:riv:insuranceprocess:healthreporting:RegisterMedicalCertificateResponder:3"
 MU = "urn:riv:insuranceprocess:healthreporting:mu7263:3"
@@ -156,6 +155,13 @@ def legacy_to_v3(payload: Element) -> Element:
     Raises :class:`TransformError` when the document cannot be held by the v3 form at all (e.g. a
     patient identifier that is neither personnummer nor samordningsnummer).
     """
+    result = _content(payload)
+    attach_carrier(result, FORMAT, MAPPING, _rebuild(result), payload)
+    return result
+
+
+def _content(payload: Element) -> Element:
+    """The v3 form of what the legacy document says, without the carrier."""
     if payload.tag != qn(RMC, "RegisterMedicalCertificate"):
         raise TransformError(f"{path_of(payload)}: expected a RegisterMedicalCertificate payload ({RMC})")
     la = _MU.req(payload, "lakarutlatande", RMC)
@@ -182,7 +188,6 @@ def legacy_to_v3(payload: Element) -> Element:
 
     result, intyg = new_certificate(header)
     answers.write_into(intyg)
-    attach_carrier(result, FORMAT, MAPPING, _rebuild(result), payload)
     return result
 
 
@@ -239,12 +244,9 @@ def _grund(la: Element, answers: Answers) -> None:
         ("referens", "referenstyp", "datum", REFERENS),
     ):
         for el in _MU.all(la, local):
-            kind = _MU.req_text(el, kind_el)
-            if kind not in table:
-                raise TransformError(f"{path_of(el)}: unknown {kind_el} '{kind}'")
+            code, display = lookup(table, _MU.req(el, kind_el), kind_el)
             instans += 1
             svar = answers.svar("1", instans)
-            code, display = table[kind]
             delsvar_cv(svar, "1.1", code, KV_GRUND, display)
             date = _MU.text(el, date_el)
             if date is not None:
@@ -324,22 +326,22 @@ def _arbetsformaga(af: Element, answers: Answers) -> None:
     motivering = _MU.text(af, "motivering")
     if motivering is not None:
         delsvar(answers.svar("37"), "37.1", motivering)
-    prognos = _MU.text(af, "prognosangivelse")
+    prognos = _MU.opt(af, "prognosangivelse")
     if prognos is not None:
-        delsvar(answers.svar("10006"), PROGNOS[prognos], "true")
+        delsvar(answers.svar("10006"), lookup(PROGNOS, prognos, "prognosangivelse"), "true")
     uppgift = _MU.opt(af, "arbetsuppgift")
     if uppgift is not None:
         delsvar(answers.svar("29"), "29.1", _MU.req_text(uppgift, "typAvArbetsuppgift"))
     for instans, n in enumerate(_MU.all(af, "arbetsformagaNedsattning"), start=1):
         svar = answers.svar("32", instans)
-        code, display = NEDSATTNING[_MU.req_text(n, "nedsattningsgrad")]
+        code, display = lookup(NEDSATTNING, _MU.req(n, "nedsattningsgrad"), "nedsattningsgrad")
         delsvar_cv(svar, "32.1", code, KV_GRAD, display)
         delsvar_period(svar, "32.2", _MU.req_text(n, "varaktighetFrom"), _MU.req_text(n, "varaktighetTom"))
     sysselsattning = _MU.all(af, "sysselsattning")
     for instans, s in enumerate(sysselsattning, start=1):
         # A single occurrence carries no instans, like the reference's documents.
         svar = answers.svar("28", instans if len(sysselsattning) > 1 else None)
-        code, display = SYSSELSATTNING[_MU.req_text(s, "typAvSysselsattning")]
+        code, display = lookup(SYSSELSATTNING, _MU.req(s, "typAvSysselsattning"), "typAvSysselsattning")
         delsvar_cv(svar, "28.1", code, KV_SYSSELSATTNING, display)
 
 
@@ -353,7 +355,7 @@ def v3_to_legacy(payload: Element) -> Element:
     A certificate that came in as RegisterMedicalCertificate gives back that document exactly; one
     that came in as v3 gives the legacy document the v3 content maps to.
     """
-    return restore(payload, FORMAT, MAPPING, _rebuild(payload))
+    return restore(payload, FORMAT, MAPPING, _rebuild(payload), _content)
 
 
 def _rebuild(payload: Element) -> Element:

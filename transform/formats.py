@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from intygstjanst.transform import fk7263, revoke, ts
+from intygstjanst.transform.carrier import strip_carrier
 from intygstjanst.transform.common import (
     RC,
     Element,
@@ -22,7 +23,6 @@ from intygstjanst.transform.common import (
     path_of,
     qn,
     read_header,
-    strip_carrier,
 )
 
 
@@ -100,9 +100,13 @@ def outbound(stored: Element, fmt: Format | str) -> Element:
 
 
 def inbound(payload: Element) -> Element:
-    """The stored form (RegisterCertificate v3) of a received certificate payload."""
+    """The stored form (RegisterCertificate v3) of a received certificate payload.
+
+    A RegisterCertificate is stored as received (the same element), less a carrier if it has one:
+    only this code may make a carrier (see ``carrier``).
+    """
     if payload.tag == qn(RC, "RegisterCertificate"):
-        return payload
+        return strip_carrier(payload)
     for conversion in LEGACY:
         if payload.tag == conversion.payload:
             return conversion.to_v3(payload)

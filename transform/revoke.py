@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from copy import deepcopy
 
-from lxml import etree
-
 from intygstjanst.transform import fk7263
 from intygstjanst.transform.common import (
     GN,
@@ -27,6 +25,7 @@ from intygstjanst.transform.common import (
     qn,
     read_hos_personal,
 )
+from lxml import etree
 
 RCV = "urn:riv:clinicalprocess:healthcond:certificate:RevokeCertificateResponder:2"
 RMR = "urn:riv:insuranceprocess:healthreporting:RevokeMedicalCertificateResponder:1"

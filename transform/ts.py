@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 
-from lxml import etree
-
+from intygstjanst.transform.carrier import attach_carrier, restore
 from intygstjanst.transform.common import (
     HSA_ROOT,
     ICD10_SE,
     NOT_AVAILABLE,
-    AnswerView,
     Answers,
+    AnswerView,
     Element,
     Enhet,
     Header,
@@ -35,14 +35,13 @@ from intygstjanst.transform.common import (
     TransformError,
     Vardgivare,
     add,
-    attach_carrier,
     delsvar,
     delsvar_cv,
     delsvar_year,
-    elements,
     intyg_of,
-    local_name,
     join_name,
+    local_name,
+    lookup,
     new_certificate,
     path_of,
     person_id_dashed,
@@ -50,8 +49,8 @@ from intygstjanst.transform.common import (
     qn,
     read_header,
     require_type,
-    restore,
 )
+from lxml import etree
 
 CORE = "urn:local:se:intygstjanster:services:1"
 TYPES = "urn:local:se:intygstjanster:services:types:1"
@@ -315,7 +314,7 @@ def bas_to_v3(payload: Element) -> Element:
 
 def v3_to_bas(payload: Element) -> Element:
     """RegisterCertificate v3 (TSTRK1007, version 6.x) -> RegisterTSBas v1."""
-    return restore(payload, BAS.format, MAPPING, _rebuild(BAS, payload))
+    return restore(payload, BAS.format, MAPPING, _rebuild(BAS, payload), partial(_content, BAS))
 
 
 def diabetes_to_v3(payload: Element) -> Element:
@@ -325,7 +324,7 @@ def diabetes_to_v3(payload: Element) -> Element:
 
 def v3_to_diabetes(payload: Element) -> Element:
     """RegisterCertificate v3 (TSTRK1031, version 2.x) -> RegisterTSDiabetes v1."""
-    return restore(payload, DIABETES.format, MAPPING, _rebuild(DIABETES, payload))
+    return restore(payload, DIABETES.format, MAPPING, _rebuild(DIABETES, payload), partial(_content, DIABETES))
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,6 +332,13 @@ def v3_to_diabetes(payload: Element) -> Element:
 
 
 def _legacy_to_v3(form: Form, payload: Element) -> Element:
+    result = _content(form, payload)
+    attach_carrier(result, form.format, MAPPING, _rebuild(form, result), payload)
+    return result
+
+
+def _content(form: Form, payload: Element) -> Element:
+    """The v3 form of what the legacy document says, without the carrier."""
     if payload.tag != qn(form.payload_ns, form.payload):
         raise TransformError(f"{path_of(payload)}: expected a {form.payload} payload ({form.payload_ns})")
     intyg = _C.req(payload, "intyg", form.payload_ns)
@@ -354,16 +360,13 @@ def _legacy_to_v3(form: Form, payload: Element) -> Element:
     for instans, typ in enumerate(_C.all(_C.req(intyg, "intygAvser"), "korkortstyp"), start=1):
         iav, _, name = _behorighet(typ)
         delsvar_cv(answers.svar("1", instans), "1.1", iav, KV_INTYGET_AVSER, name)
-    idk = _C.req_text(_C.req(intyg, "identitetStyrkt"), "idkontroll")
-    if idk not in ID_KONTROLL:
-        raise TransformError(f"{path_of(intyg)}/identitetStyrkt/idkontroll: unknown value '{idk}'")
-    delsvar_cv(answers.single("2"), "2.1", idk, KV_ID_KONTROLL, ID_KONTROLL[idk])
+    idk = _C.req(_C.req(intyg, "identitetStyrkt"), "idkontroll")
+    delsvar_cv(answers.single("2"), "2.1", idk.text or "", KV_ID_KONTROLL, lookup(ID_KONTROLL, idk, "idkontroll"))
     _read_fields(form.fields, intyg, answers)
     _read_bedomning(form, _C.req(intyg, "bedomning"), answers)
 
     result, v3_intyg = new_certificate(header)
     answers.write_into(v3_intyg)
-    attach_carrier(result, form.format, MAPPING, _rebuild(form, result), payload)
     return result
 
 
@@ -418,10 +421,7 @@ def _read_patient(el: Element) -> Patient:
 
 
 def _behorighet(el: Element) -> tuple[str, str, str]:
-    value = el.text or ""
-    if value not in BEHORIGHET:
-        raise TransformError(f"{path_of(el)}: unknown körkortsbehörighet '{value}'")
-    return BEHORIGHET[value]
+    return lookup(BEHORIGHET, el, "körkortsbehörighet")
 
 
 def _read_fields(spec: Spec, parent: Element, answers: Answers) -> None:
@@ -437,9 +437,7 @@ def _read_fields(spec: Spec, parent: Element, answers: Answers) -> None:
         if item.kind is Kind.YEAR:
             delsvar_year(svar, item.delsvar, value)
         elif item.kind is Kind.DIABETES_TYP:
-            if value not in DIABETES_TYP:
-                raise TransformError(f"{path_of(el)}: unknown diabetes type '{value}'")
-            code, name = DIABETES_TYP[value]
+            code, name = lookup(DIABETES_TYP, el, "diabetes type")
             delsvar_cv(svar, item.delsvar, code, ICD10_SE, name)
         else:
             delsvar(svar, item.delsvar, value)
