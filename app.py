@@ -89,6 +89,11 @@ def create_app(
     return app
 
 
+def app_from_environment() -> Starlette:
+    """Factory for uvicorn worker processes: settings come from INTYG_* variables."""
+    return create_app(Settings.load())
+
+
 def _describe(request: Request, contract: Contract) -> Response:
     if "wsdl" in {key.lower() for key in request.query_params}:
         return Response(render_wsdl(contract, _base_url(request)), media_type=_XML)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = Settings.load(_flag_overrides(args), config_file=getattr(args, "config", None))
     except SettingsError as exc:
@@ -85,7 +87,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     for contract in app.state.services.contracts:
         print(f"  {contract.name} {contract.version}: {base}{contract.path}  WSDL {base}{contract.path}?wsdl")
     sys.stdout.flush()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    options = {"host": settings.host, "port": settings.port, "log_level": "warning", "access_log": False}
+    if settings.workers > 1:
+        # Worker processes build their own app from the environment, so hand the settings over there.
+        os.environ.update(settings.as_environment())
+        uvicorn.run("intygstjanst.app:app_from_environment", factory=True, workers=settings.workers, **options)
+    else:
+        uvicorn.run(app, **options)
     return 0
 
 

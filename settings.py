@@ -94,6 +94,17 @@ class Settings:
         values.update(_coerce_all({k: v for k, v in (overrides or {}).items() if v is not None}, "flag"))
         return cls(**values)
 
+    def as_environment(self) -> dict[str, str]:
+        """These settings as INTYG_* variables (for child processes), defaults left out."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra" or value == f.default or value is None:
+                continue
+            text = ",".join(value) if isinstance(value, tuple) else str(value)
+            out[f"INTYG_{f.name.upper()}"] = text
+        return out
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 

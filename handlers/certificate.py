@@ -100,8 +100,8 @@ def register_certificate(call: Call) -> etree._Element:
             f"relation type {bad_relations[0]} is not one of {', '.join(sorted(RELATION_KINDS))}",
         )
 
-    with services.db.read() as session:
-        stored_patient = repo.patient_of(session, intyg.id)
+    with services.db.read() as conn:
+        stored_patient = repo.patient_of(conn, intyg.id)
     if stored_patient is not None:
         return _duplicate_answer(call, stored_patient, patient_id)
 
@@ -131,12 +131,12 @@ def register_certificate(call: Call) -> etree._Element:
         original=call.body,
     )
     try:
-        with services.db.transaction() as session:
-            repo.insert_certificate(session, new, services.clock(), intyg.relations())
+        with services.db.transaction() as conn:
+            repo.insert_certificate(conn, new, services.clock(), intyg.relations())
     except repo.AlreadyStored:
         # Lost a race with a concurrent registration of the same id: answer as for any duplicate.
-        with services.db.read() as session:
-            stored_patient = repo.patient_of(session, intyg.id)
+        with services.db.read() as conn:
+            stored_patient = repo.patient_of(conn, intyg.id)
         return _duplicate_answer(call, stored_patient or "", patient_id)
     return result_response(call.contract.namespace, call.contract.response, ResultCode.OK)
 
@@ -152,13 +152,13 @@ def _duplicate_answer(call: Call, stored_patient: str, patient_id: str) -> etree
 def get_certificate(call: Call) -> etree._Element:
     certificate_id = text_of(call.request, "{*}intygs-id/types:extension") or ""
     part = text_of(call.request, "{*}part/types:code") or ""
-    with call.services.db.read() as session:
-        certificate = repo.get(session, certificate_id)
+    with call.services.db.read() as conn:
+        certificate = repo.get(conn, certificate_id)
         if certificate is None or certificate.deleted_by_care_giver:
             raise SoapFault(f"certificate {certificate_id} does not exist")
         if certificate.is_test and part not in (CARE, CITIZEN):
             raise SoapFault(f"certificate {certificate_id} is a test certificate and cannot be read by part {part}")
-        states = repo.states(session, certificate_id)
+        states = repo.states(conn, certificate_id)
     intyg = stored_intyg(certificate.canonical or certificate.original)
     intyg.tag = f"{{{call.contract.namespace}}}intyg"  # the element belongs to the answering contract
     set_statuses(intyg, status_elements(visible_states(states, part)))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Row
 
 from .models import Certificate, CertificateRelation, CertificateState
 
@@ -50,12 +51,23 @@ class AlreadyStored(Exception):
     """Another transaction stored the same certificate id first."""
 
 
-def patient_of(session: Session, certificate_id: str) -> str | None:
-    return session.execute(select(Certificate.patient_id).where(Certificate.id == certificate_id)).scalar_one_or_none()
+# Statements are built once: building them per call (``.values(**row)``) cost more than running them.
+_CERTIFICATES = Certificate.__table__
+_STATES = CertificateState.__table__
+_RELATIONS = CertificateRelation.__table__
+_INSERT_CERTIFICATE = _CERTIFICATES.insert()
+_INSERT_STATE = _STATES.insert()
+_INSERT_RELATION = _RELATIONS.insert()
+_PATIENT_OF = select(_CERTIFICATES.c.patient_id).where(_CERTIFICATES.c.id == bindparam("id"))
+_GET = select(_CERTIFICATES).where(_CERTIFICATES.c.id == bindparam("id"))
+
+
+def patient_of(conn: Connection, certificate_id: str) -> str | None:
+    return conn.execute(_PATIENT_OF, {"id": certificate_id}).scalar_one_or_none()
 
 
 def insert_certificate(
-    session: Session,
+    conn: Connection,
     new: NewCertificate,
     received_at: dt.datetime,
     relations: Sequence[RelationEntry] = (),
@@ -67,19 +79,13 @@ def insert_certificate(
     then no longer usable.
     """
     try:
-        session.execute(
-            insert(Certificate).values(
-                **new.__dict__,
-                deleted_by_care_giver=False,
-                received_at=received_at,
-            )
-        )
+        conn.execute(_INSERT_CERTIFICATE, {**new.__dict__, "deleted_by_care_giver": False, "received_at": received_at})
     except IntegrityError as exc:
         raise AlreadyStored(new.id) from exc
-    add_state(session, new.id, "RECEIVED", "HSVARD", received_at)
+    add_state(conn, new.id, "RECEIVED", "HSVARD", received_at)
     if relations:
-        session.execute(
-            insert(CertificateRelation),
+        conn.execute(
+            _INSERT_RELATION,
             [
                 {"from_id": new.id, "to_id": r.to_id, "kind": r.kind, "created_at": received_at}
                 for r in relations
@@ -87,16 +93,16 @@ def insert_certificate(
         )
 
 
-def add_state(session: Session, certificate_id: str, state: str, target: str, at: dt.datetime) -> None:
-    session.execute(insert(CertificateState).values(certificate_id=certificate_id, state=state, target=target, at=at))
+def add_state(conn: Connection, certificate_id: str, state: str, target: str, at: dt.datetime) -> None:
+    conn.execute(_INSERT_STATE, {"certificate_id": certificate_id, "state": state, "target": target, "at": at})
 
 
-def get(session: Session, certificate_id: str) -> Certificate | None:
-    return session.get(Certificate, certificate_id)
+def get(conn: Connection, certificate_id: str) -> Row[Any] | None:
+    return conn.execute(_GET, {"id": certificate_id}).first()
 
 
-def states(session: Session, certificate_id: str) -> list[StateEntry]:
-    rows = session.execute(
+def states(conn: Connection, certificate_id: str) -> list[StateEntry]:
+    rows = conn.execute(
         select(CertificateState.state, CertificateState.target, CertificateState.at)
         .where(CertificateState.certificate_id == certificate_id)
         .order_by(CertificateState.at, CertificateState.id)
@@ -104,12 +110,12 @@ def states(session: Session, certificate_id: str) -> list[StateEntry]:
     return [StateEntry(state, target, at) for state, target, at in rows]
 
 
-def states_for(session: Session, certificate_ids: Iterable[str]) -> dict[str, list[StateEntry]]:
+def states_for(conn: Connection, certificate_ids: Iterable[str]) -> dict[str, list[StateEntry]]:
     ids = list(certificate_ids)
     out: dict[str, list[StateEntry]] = {i: [] for i in ids}
     if not ids:
         return out
-    rows = session.execute(
+    rows = conn.execute(
         select(CertificateState.certificate_id, CertificateState.state, CertificateState.target, CertificateState.at)
         .where(CertificateState.certificate_id.in_(ids))
         .order_by(CertificateState.at, CertificateState.id)

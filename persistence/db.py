@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -29,9 +29,9 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads take SQLite's shared lock only (plain BEGIN); writes take the write lock up front.
-        self._read_sessions = sessionmaker(self.engine.execution_options(read_only=True), expire_on_commit=False)
+        self._read_engine = self.engine.execution_options(read_only=True)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @staticmethod
     def _prepare_sqlite_dir(url: str) -> None:
@@ -40,14 +40,24 @@ class Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: committed when the block ends, rolled back if it raises."""
-        with self._sessions.begin() as session:
-            yield session
+    def transaction(self) -> Iterator[Connection]:
+        """One unit of work: committed when the block ends, rolled back if it raises.
+
+        Repositories work on Core connections: on the request path the ORM's unit-of-work
+        bookkeeping cost more than the SQL itself.
+        """
+        with self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
-        with self._read_sessions() as session:
+    def read(self) -> Iterator[Connection]:
+        with self._read_engine.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """An ORM session in one transaction, for tooling and tests that want mapped objects."""
+        with self._sessions.begin() as session:
             yield session
 
     def ping(self) -> None:

@@ -43,7 +43,7 @@ def test_stored_metadata_state_and_original(client, db) -> None:
     payload = certificate("c-meta")
     body = envelope(payload)
     post(client, REGISTER, body)
-    with db.read() as session:
+    with db.session() as session:
         row = session.get(Certificate, "c-meta")
         assert row is not None
         assert (row.type_code, row.patient_id, row.is_test) == ("LISJP", "191212121212", False)
@@ -59,7 +59,7 @@ def test_concurrent_duplicates_store_exactly_one(client, db) -> None:
         answers = list(pool.map(lambda _: result(post(client, REGISTER, body).content)[0], range(50)))
     assert answers.count("OK") == 1
     assert answers.count("INFO") == 49
-    with db.read() as session:
+    with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Certificate)) == 1
         assert session.scalar(select(func.count()).select_from(CertificateState)) == 1
 
@@ -100,7 +100,7 @@ def test_validation_person_stored_as_test(client, db) -> None:
     payload = certificate("c-test", patient=VALIDATION_PERSON)
     payload.find(f".//{{{CORE}}}person-id/{{{TYPES}}}root").text = "1.2.752.129.2.1.3.3"
     assert register(client, payload)[0] == "OK"
-    with db.read() as session:
+    with db.session() as session:
         assert session.get(Certificate, "c-test").is_test
     # A test certificate is for care and the citizen only.
     assert "test certificate" in fault(post(client, GET, envelope(get_request("c-test", "FKASSA"))).content)
@@ -131,7 +131,7 @@ def test_relation_is_stored(client, db) -> None:
     etree.SubElement(ref, f"{{{TYPES}}}extension").text = "c-old"
     intyg.insert(intyg.index(intyg.find(f"{{{CORE}}}skapadAv")) + 1, relation)
     assert register(client, payload)[0] == "OK"
-    with db.read() as session:
+    with db.session() as session:
         rows = session.execute(select(CertificateRelation.from_id, CertificateRelation.to_id, CertificateRelation.kind)).all()
     assert rows == [("c-new", "c-old", "ERSATT")]
 
@@ -141,10 +141,10 @@ def test_get_certificate_returns_intyg_with_filtered_status(client, db, services
 
     assert register(client, certificate("c-get"))[0] == "OK"
     now = services.clock()
-    with db.transaction() as session:
-        repo.add_state(session, "c-get", "SENT", "FKASSA", now)
-        repo.add_state(session, "c-get", "SENT", "TRANSP", now)
-        repo.add_state(session, "c-get", "DELETED", "INVANA", now)
+    with db.transaction() as conn:
+        repo.add_state(conn, "c-get", "SENT", "FKASSA", now)
+        repo.add_state(conn, "c-get", "SENT", "TRANSP", now)
+        repo.add_state(conn, "c-get", "DELETED", "INVANA", now)
 
     def statuses(part: str) -> list[tuple[str, str]]:
         response = post(client, GET, envelope(get_request("c-get", part)))
@@ -170,6 +170,6 @@ def test_get_unknown_or_deleted_certificate_is_a_fault(client, db) -> None:
     assert response.status_code == 500
     assert "nope" in fault(response.content)
     assert register(client, certificate("c-erased"))[0] == "OK"
-    with db.transaction() as session:
+    with db.session() as session:
         session.get(Certificate, "c-erased").deleted_by_care_giver = True
     assert "does not exist" in fault(post(client, GET, envelope(get_request("c-erased"))).content)
