@@ -172,8 +172,8 @@ def _content(payload: Element) -> Element:
         type_code=TYPE_CODE,
         type_name=TYPE_NAME,
         version=V3_VERSION,
-        signed=v3_timestamp(_MU.req_text(la, "signeringsdatum"), path_of(_MU.req(la, "signeringsdatum"))),
-        sent=v3_timestamp(_MU.req_text(la, "skickatDatum"), path_of(_MU.req(la, "skickatDatum"))),
+        signed=_timestamp(la, "signeringsdatum"),
+        sent=_timestamp(la, "skickatDatum"),
         patient=_read_patient(_MU.req(la, "patient")),
         author=author,
     )
@@ -189,6 +189,11 @@ def _content(payload: Element) -> Element:
     result, intyg = new_certificate(header)
     answers.write_into(intyg)
     return result
+
+
+def _timestamp(la: Element, local: str) -> str:
+    el = _MU.req(la, local)
+    return v3_timestamp(el.text or "", path_of(el))
 
 
 def read_legacy_hos_personal(el: Element) -> HosPersonal:

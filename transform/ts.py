@@ -269,6 +269,7 @@ class Form:
     type_code: str
     type_name: str
     major: int
+    behorigheter: frozenset[str]  # the körkortsbehörigheter the legacy form admits
     fields: Spec
     # bedomning leaves after korkortstyp/kanInteTaStallning, in schema order
     bedomning: tuple[Leaf, ...]
@@ -285,6 +286,7 @@ BAS = Form(
     type_code="TSTRK1007",
     type_name="Transportstyrelsens läkarintyg",
     major=6,
+    behorigheter=frozenset({"C1", "C1E", "C", "CE", "D1", "D1E", "D", "DE", "TAXI", "ANNAT"}),
     fields=BAS_FIELDS,
     bedomning=(Leaf("behovAvLakareSpecialistKompetens", "34.1", False),),
 )
@@ -295,6 +297,7 @@ DIABETES = Form(
     type_code="TSTRK1031",
     type_name="Transportstyrelsens läkarintyg, diabetes",
     major=2,
+    behorigheter=frozenset(set(BEHORIGHET) - {"ANNAT"}),
     fields=DIABETES_FIELDS,
     bedomning=(
         Leaf("lamplighetInnehaBehorighetSpecial", "45.1", False),  # inferred from the 3.x form
@@ -488,7 +491,10 @@ def _rebuild(form: Form, payload: Element) -> Element:
     _write_patient(add(grund, CORE, "patient"), header.patient)
 
     avser = add(intyg, CORE, "intygAvser")
-    by_iav = {iav: legacy for legacy, (iav, _, _) in BEHORIGHET.items()}
+    allowed = {legacy: codes for legacy, codes in BEHORIGHET.items() if legacy in form.behorigheter}
+    by_iav = {iav: legacy for legacy, (iav, _, _) in allowed.items()}
+    if not view.has("1"):
+        raise TransformError(f"{path_of(intyg_el)}: svar 1 (intyget avser) is required for the legacy form")
     for svar in view.all("1"):
         add(avser, CORE, "korkortstyp", _decode(view, svar, "1.1", by_iav, "intyget avser"))
     idk = view.code("2.1")
@@ -499,7 +505,7 @@ def _rebuild(form: Form, payload: Element) -> Element:
     intyg.extend(_write_fields(form.fields, view)[0])
     _check_required(form.fields, intyg, intyg_el)
     bedomning = add(intyg, CORE, "bedomning")
-    by_var = {var: legacy for legacy, (_, var, _) in BEHORIGHET.items()}
+    by_var = {var: legacy for legacy, (_, var, _) in allowed.items()}
     by_var[KAN_INTE_TA_STALLNING[0]] = ""
     kan_inte = False
     for svar in view.all("33"):
@@ -518,7 +524,7 @@ def _decode(view: AnswerView, svar: Element, delsvar_id: str, table: dict[str, s
     code = view.code(delsvar_id, svar)
     if code is None or code.code not in table:
         found = "nothing" if code is None else f"'{code.code}'"
-        raise TransformError(f"{path_of(svar)}: {what} {found} has no counterpart in the legacy form")
+        raise TransformError(f"{path_of(svar)}: {what} {found} has no counterpart in the legacy form ({', '.join(table)})")
     return table[code.code]
 
 
