@@ -443,7 +443,9 @@ def _candidates(element: etree._Element, is_root: bool, vocabulary: Vocabulary, 
     if not is_root:
         yield "remove", "", _remove
         yield "duplicate", "", _duplicate
-        yield "repeat", "5 in a row", _repeat(4)
+        # Several lengths, to land just past whatever maxOccurs a place has.
+        for extra in (2, 3, 4):
+            yield "repeat", f"{extra} extra copies", _repeat(extra)
         if _next_element(element) is not None:
             yield "swap-with-next", "", _swap_with_next
         # Names declared in the element's own namespace: the ones a schema could allow here.
@@ -507,7 +509,7 @@ def generate(
     rng_seed: int,
     caps: Mapping[str, int],
     default_cap: int,
-) -> list[Mutant]:
+) -> Iterator[Mutant]:
     """The mutants of ``seeds``, at most ``caps[operator]`` (or ``default_cap``) per operator and payload.
 
     Edits are proposed on one representative element per context (see :func:`_context`). When an
@@ -528,7 +530,6 @@ def generate(
         for operator, detail, edit in _candidates(element, position == 0, vocabulary, namespaces):
             by_context = pools.setdefault((payload, operator), {})
             by_context.setdefault(path, []).append(_Candidate(seed, operator, position, path, detail, edit))
-    mutants: list[Mutant] = []
     for (_, operator), by_context in sorted(pools.items(), key=lambda item: item[0]):
         queues = [rng.sample(found, len(found)) for found in by_context.values()]
         picked: list[_Candidate] = []
@@ -538,8 +539,8 @@ def generate(
                 if len(picked) < cap:
                     picked.append(queue.pop())
             queues = [queue for queue in queues if queue]
-        mutants.extend(_apply(chosen) for chosen in picked)
-    return mutants
+        # Built one at a time: a corpus is too big to hold, and callers may stop early.
+        yield from (_apply(chosen) for chosen in picked)
 
 
 def _apply(chosen: _Candidate) -> Mutant:

@@ -8,6 +8,7 @@ small messages written here for contracts without samples. Nothing from ``../sha
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 
 from lxml import etree
@@ -219,4 +220,222 @@ def get_certificate_response_seeds(shared: Path) -> list[Seed]:
             "GetCertificateResponse signed",
             wrap_intyg("GetCertificate", 2, "GetCertificateResponse", underskrift_register(shared)),
         ),
+    ]
+
+
+def hos_personal(shared: Path, tag: str) -> etree._Element:
+    """The ``skapadAv`` of the LISJP sample as a HosPersonal element named ``tag``."""
+    skapad_av = intyg_of(register_sample(shared, LISJP_SAMPLE)).find(_core("skapadAv"))
+    assert skapad_av is not None
+    skapad_av.tag = tag
+    return skapad_av
+
+
+def _payload(contract: str, major: int, local: str, body: str) -> etree._Element:
+    """``<local>`` in the contract's namespace (prefix r), with core/types prefixes declared."""
+    ns = responder_ns(contract, major)
+    return etree.fromstring(
+        f'<r:{local} xmlns:r="{ns}" xmlns:core="{CORE_NS}" xmlns:types="{TYPES_NS}">{body}</r:{local}>'
+    )
+
+
+def _ii(tag: str, root: str, extension: str) -> str:
+    return f"<{tag}><types:root>{root}</types:root><types:extension>{extension}</types:extension></{tag}>"
+
+
+def _cv(tag: str, code: str, code_system: str) -> str:
+    return f"<{tag}><types:code>{code}</types:code><types:codeSystem>{code_system}</types:codeSystem></{tag}>"
+
+
+PATIENT = ("1.2.752.129.2.1.3.1", "191212121212")
+INTYG_ID = ("SE2321000016-ABCD", "9f02dd2f-f57c-4a73-8190-2fe602cd6e27")
+HSA_ROOT = "1.2.752.129.2.1.4.1"
+
+
+def revoke_certificate_seeds(shared: Path) -> list[Seed]:
+    folder = shared / "samples" / "RevokeCertificate"
+    return [
+        *(Seed(f"RevokeCertificate sample {path.name}", payload_of(path)) for path in sorted(folder.glob("*.xml"))),
+        *result_seeds("RevokeCertificate", 2),
+    ]
+
+
+def send_certificate_to_recipient_seeds(shared: Path) -> list[Seed]:
+    head = (
+        "<r:skickatTidpunkt>2021-06-15T10:11:12</r:skickatTidpunkt>"
+        + _ii("r:intygs-id", *INTYG_ID)
+        + _ii("r:patientPerson-id", *PATIENT)
+        + _cv("r:mottagare", "FKASSA", PART_CODE_SYSTEM)
+    )
+    by_citizen = _payload(
+        "SendCertificateToRecipient",
+        2,
+        "SendCertificateToRecipient",
+        head + "<r:skickatAv>" + _ii("r:person-id", *PATIENT) + "</r:skickatAv>",
+    )
+    by_doctor = _payload("SendCertificateToRecipient", 2, "SendCertificateToRecipient", head + "<r:skickatAv/>")
+    skickat_av = by_doctor.find(f"{{{responder_ns('SendCertificateToRecipient', 2)}}}skickatAv")
+    assert skickat_av is not None
+    skickat_av.append(hos_personal(shared, f"{{{responder_ns('SendCertificateToRecipient', 2)}}}hosPersonal"))
+    return [
+        Seed("SendCertificateToRecipient by citizen", by_citizen),
+        Seed("SendCertificateToRecipient by care", by_doctor),
+        *result_seeds("SendCertificateToRecipient", 2),
+    ]
+
+
+def set_certificate_status_seeds(_: Path) -> list[Seed]:
+    request = _payload(
+        "SetCertificateStatus",
+        2,
+        "SetCertificateStatus",
+        _ii("r:intygs-id", *INTYG_ID)
+        + _cv("r:part", "INVANA", PART_CODE_SYSTEM)
+        + _cv("r:status", "ARCHIVED", STATUS_CODE_SYSTEM)
+        + "<r:tidpunkt>2021-06-15T10:11:12</r:tidpunkt>",
+    )
+    return [Seed("SetCertificateStatus", request), *result_seeds("SetCertificateStatus", 2)]
+
+
+def list_certificates_for_care_seeds(shared: Path) -> list[Seed]:
+    person = _ii("r:person-id", *PATIENT)
+    by_vardgivare = _payload(
+        "ListCertificatesForCare", 3, "ListCertificatesForCare", person + _ii("r:vardgivar-id", HSA_ROOT, "SE2321000016-VG1")
+    )
+    by_enheter = _payload(
+        "ListCertificatesForCare",
+        3,
+        "ListCertificatesForCare",
+        person + _ii("r:enhets-id", HSA_ROOT, "SE2321000016-E1") + _ii("r:enhets-id", HSA_ROOT, "SE2321000016-E2"),
+    )
+    return [
+        Seed("ListCertificatesForCare by care giver", by_vardgivare),
+        Seed("ListCertificatesForCare by care units", by_enheter),
+        *certificate_list_seeds(shared, "ListCertificatesForCare", 3, with_result=False),
+    ]
+
+
+def certificate_list_seeds(shared: Path, contract: str, major: int, *, with_result: bool) -> list[Seed]:
+    """``<contract>Response`` seeds: empty, two small certificates, one certificate with every part.
+
+    Kept apart rather than in one list so that each part of a certificate is mutated in the
+    smallest message that has it.
+    """
+    ns = responder_ns(contract, major)
+    result = f"<r:result>{RESULTS['ok']}</r:result>" if with_result else ""
+    db = register_sample(shared, "common__sos-db-v1-transport-scenarios-pass-2.xml")
+    contents: dict[str, list[etree._Element]] = {"empty": [], "two small certificates": [db, db], "one enriched certificate": [enriched_register(shared)]}
+    seeds: list[Seed] = []
+    for label, registers in contents.items():
+        response = _payload(contract, major, f"{contract}Response", f"<r:intygsLista/>{result}")
+        lista = response.find(f"{{{ns}}}intygsLista")
+        assert lista is not None
+        for register in registers:
+            intyg = intyg_of(register)
+            intyg.tag = f"{{{ns}}}intyg"
+            lista.append(intyg)
+        seeds.append(Seed(f"{contract}Response {label}", response))
+    return seeds
+
+
+def list_certificates_for_citizen_seeds(major: int) -> Callable[[Path], list[Seed]]:
+    def seeds(shared: Path) -> list[Seed]:
+        contract = "ListCertificatesForCitizen"
+        person = _ii("r:person-id", *PATIENT)
+        part = _cv("r:part", "INVANA", PART_CODE_SYSTEM)
+        minimal = _payload(contract, major, contract, person + "<r:arkiverade>false</r:arkiverade>" + part)
+        filtered = _payload(
+            contract,
+            major,
+            contract,
+            person
+            + _cv("r:intygTyp", "LISJP", "b64ea353-e8f6-4832-b563-fc7d46f29548")
+            + _cv("r:intygTyp", "TSTRK1007", "f6fb361a-e31d-48b8-8657-99b63912dd9b")
+            + "<r:arkiverade>true</r:arkiverade><r:fromDatum>2020-01-01</r:fromDatum>"
+            + "<r:tomDatum>2021-12-31</r:tomDatum>"
+            + part,
+        )
+        return [
+            Seed(f"{contract} minimal", minimal),
+            Seed(f"{contract} filtered", filtered),
+            *certificate_list_seeds(shared, contract, major, with_result=major == 3),
+        ]
+
+    return seeds
+
+
+def send_message_to_care_seeds(shared: Path) -> list[Seed]:
+    sample = payload_of(shared / "samples" / "SendMessageToCare" / "statistik__specifications-sendMessageToCare.xml")
+    complete = _payload(
+        "SendMessageToCare",
+        2,
+        "SendMessageToCare",
+        "<r:meddelande-id>m-2</r:meddelande-id><r:referens-id>ref-2</r:referens-id>"
+        "<r:skickatTidpunkt>2021-06-15T10:11:12</r:skickatTidpunkt>"
+        + _ii("r:intygs-id", *INTYG_ID)
+        + _ii("r:patientPerson-id", *PATIENT)
+        + "<r:logiskAdressMottagare>SE2321000016-E1</r:logiskAdressMottagare>"
+        + _cv("r:amne", "KOMPLT", AMNE_CODE_SYSTEM)
+        + "<r:rubrik>Komplettering</r:rubrik><r:meddelande>Komplettera fråga 1 och 32.</r:meddelande>"
+        "<r:paminnelseMeddelande-id>m-1</r:paminnelseMeddelande-id>"
+        "<r:svarPa><core:meddelande-id>m-0</core:meddelande-id></r:svarPa>"
+        "<r:skickatAv>"
+        + _cv("r:part", "FKASSA", PART_CODE_SYSTEM)
+        + "<r:kontaktInfo>Handläggare A</r:kontaktInfo><r:kontaktInfo>010-1234567</r:kontaktInfo></r:skickatAv>"
+        "<r:komplettering><r:frage-id>1</r:frage-id><r:instans>2</r:instans><r:text>Datum saknas</r:text></r:komplettering>"
+        "<r:komplettering><r:frage-id>32</r:frage-id><r:text>Oklar grad</r:text></r:komplettering>"
+        "<r:sistaDatumForSvar>2021-07-15</r:sistaDatumForSvar>",
+    )
+    return [
+        Seed("SendMessageToCare sample", sample),
+        Seed("SendMessageToCare with everything", complete),
+        *result_seeds("SendMessageToCare", 2),
+    ]
+
+
+def send_message_to_recipient_seeds(shared: Path) -> list[Seed]:
+    folder = shared / "samples" / "SendMessageToRecipient"
+    return [
+        *(Seed(f"SendMessageToRecipient sample {path.name}", payload_of(path)) for path in sorted(folder.glob("*.xml"))),
+        *result_seeds("SendMessageToRecipient", 2),
+    ]
+
+
+def list_sick_leaves_for_care_seeds(_: Path) -> list[Seed]:
+    contract = "ListSickLeavesForCare"
+    minimal = _payload(
+        contract, 1, contract, _ii("r:enhets-id", HSA_ROOT, "SE2321000016-E1") + "<r:maxDagarMellanIntyg>5</r:maxDagarMellanIntyg>"
+    )
+    filtered = _payload(
+        contract,
+        1,
+        contract,
+        _ii("r:enhets-id", HSA_ROOT, "SE2321000016-E1")
+        + "<r:maxDagarMellanIntyg>5</r:maxDagarMellanIntyg>"
+        + "<r:minstaSjukskrivningslangd>14</r:minstaSjukskrivningslangd>"
+        + "<r:maxSjukskrivningslangd>365</r:maxSjukskrivningslangd>"
+        + _ii("r:personal-id", HSA_ROOT, "SE2321000016-L1")
+        + _ii("r:personal-id", HSA_ROOT, "SE2321000016-L2"),
+    )
+    sjukfall = (
+        "<r:sjukfall>"
+        + _ii("r:person-id", *PATIENT)
+        + "<r:patientFullstandigtNamn>Tolvan Tolvansson</r:patientFullstandigtNamn>"
+        + _ii("r:enhets-id", HSA_ROOT, "SE2321000016-E1")
+        + _ii("r:personal-id", HSA_ROOT, "SE2321000016-L1")
+        + "<r:startdatum>2021-01-04</r:startdatum><r:slutdatum>2021-03-01</r:slutdatum>"
+        "<r:diagnoskod><r:code>F32</r:code><r:codeSystem>1.2.752.116.1.1.1.1.3</r:codeSystem>"
+        "<r:displayName>Depressiv episod</r:displayName></r:diagnoskod>"
+        "<r:antalIntyg>2</r:antalIntyg><r:sjukskrivningslangd>57</r:sjukskrivningslangd>"
+        "<r:sjukskrivningsgrad><r:aktivGrad>50</r:aktivGrad>"
+        "<r:grader><r:grad>100</r:grad><r:grad>50</r:grad></r:grader></r:sjukskrivningsgrad>"
+        "</r:sjukfall>"
+    )
+    response = _payload(contract, 1, f"{contract}Response", f"<r:sjukfallLista>{sjukfall}{sjukfall}</r:sjukfallLista>")
+    empty = _payload(contract, 1, f"{contract}Response", "<r:sjukfallLista/>")
+    return [
+        Seed(f"{contract} minimal", minimal),
+        Seed(f"{contract} filtered", filtered),
+        Seed(f"{contract}Response with two cases", response),
+        Seed(f"{contract}Response empty", empty),
     ]
