@@ -1,0 +1,25 @@
+"""The README's promises that can drift from the code: its two commands and its endpoint table."""
+
+from __future__ import annotations
+
+import re
+
+from intygstjanst.contracts.registry import ContractRegistry
+from intygstjanst.tests.support import REPO_DIR
+
+README = (REPO_DIR / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_served_contract_is_in_the_endpoint_table() -> None:
+    rows = set(re.findall(r"^\| `(/[^`]+)` \| (\w+) \| ([\d.]+) \| `([^`]+)` \|", README, re.MULTILINE))
+    served = {(c.path, c.name, c.version, c.namespace) for c in ContractRegistry.load()}
+    assert served - rows == set(), "contracts missing from the README endpoint table"
+    assert rows - served == set(), "README lists contracts that are not served"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    commands = re.search(r"```sh\n(.*?)```", README, re.DOTALL)
+    assert commands is not None
+    test_line = [line for line in commands.group(1).splitlines() if "pytest" in line][0]
+    test_command = test_line.split(" && ", 2)[2]  # after creating and activating the venv
+    assert test_command in (REPO_DIR / ".ci" / "run").read_text(encoding="utf-8")
