@@ -42,6 +42,7 @@ class Context(Protocol):
     """What an expression can see while it is evaluated."""
 
     today: dt.date
+    memo: dict[str, dict[etree._Element, Any]]  # per-certificate cache of values read from elements
 
     def resolve(self, ref: str) -> list[etree._Element]: ...
 
@@ -67,6 +68,7 @@ class Compiled:
     fn: Fn
     type: str
     const: Any = None  # the value, for literals (lets comparisons specialize)
+    size: Callable[[Context], int] | None = None  # for count(): the count as a plain int
 
 
 @dataclass(frozen=True)
@@ -102,20 +104,16 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 # -- value functions ----------------------------------------------------------------------------
 
 
-def _codes(elements: list[etree._Element]) -> list[str]:
-    return [v.normalize_space(v.string_value(c)) for e in elements for c in v.descendants_path(e, v.CV, v.CODE)]
-
-
-def _code_systems(elements: list[etree._Element]) -> list[str]:
-    return [v.normalize_space(v.string_value(c)) for e in elements for c in v.descendants_path(e, v.CV, v.CODE_SYSTEM)]
-
-
-def _texts(elements: list[etree._Element]) -> list[str]:
-    return [v.normalize_space(v.string_value(e)) for e in elements]
+# Values are read per element and memoized per certificate (Context.memo), because several
+# rules often look at the same sub-answer (e.g. the date of death in most death-certificate rules).
+Memo = dict[str, dict[etree._Element, Any]]
+Reader = Callable[[Memo, list[etree._Element]], Any]
 
 
 def _scalar_source(e: etree._Element) -> str:
     # A date, number or year is either the element's own text or the value of a typed child.
+    if not len(e):
+        return e.text or ""
     for tag in (v.PARTIAL_DATE, v.PQ):
         typed = v.descendants_path(e, tag, v.VALUE)
         if typed:
@@ -123,59 +121,80 @@ def _scalar_source(e: etree._Element) -> str:
     return v.string_value(e)
 
 
-def _dates(elements: list[etree._Element]) -> list[dt.date]:
-    return [d for e in elements if (d := v.parse_xs_date(_scalar_source(e))) is not None]
+def _text(e: etree._Element) -> tuple[str, ...]:
+    return (v.normalize_space(v.string_value(e)),)
 
 
-def _period_edge(tag: str) -> Callable[[list[etree._Element]], list[dt.date]]:
-    def read(elements: list[etree._Element]) -> list[dt.date]:
-        return [
-            d
-            for e in elements
-            for edge in v.descendants_path(e, v.DATE_PERIOD, tag)
-            if (d := v.parse_xs_date(v.string_value(edge))) is not None
-        ]
+def _children_text(*path: str) -> Callable[[etree._Element], tuple[str, ...]]:
+    return lambda e: tuple(v.normalize_space(v.string_value(c)) for c in v.descendants_path(e, *path))
+
+
+def _date(e: etree._Element) -> tuple[dt.date, ...]:
+    d = v.parse_xs_date(_scalar_source(e))
+    return () if d is None else (d,)
+
+
+def _period_edge(tag: str) -> Callable[[etree._Element], tuple[dt.date, ...]]:
+    def read(e: etree._Element) -> tuple[dt.date, ...]:
+        edges = (v.parse_xs_date(v.string_value(x)) for x in v.descendants_path(e, v.DATE_PERIOD, tag))
+        return tuple(d for d in edges if d is not None)
 
     return read
 
 
-def _numbers(elements: list[etree._Element]) -> list[float]:
-    return [n for e in elements if (n := v.xpath_number(_scalar_source(e))) == n]  # drops NaN
+def _number(e: etree._Element) -> tuple[float, ...]:
+    n = v.xpath_number(_scalar_source(e))
+    return () if n != n else (n,)  # NaN compares false with everything, like XPath
 
 
-def _booleans(wanted: str) -> Callable[[list[etree._Element]], bool]:
-    accepted = ("true", "1") if wanted == "true" else ("false", "0")
+def _values(name: str, per_element: Callable[[etree._Element], tuple[Any, ...]]) -> Reader:
+    def read(memo: Memo, elements: list[etree._Element]) -> list[Any]:
+        cache = memo.get(name)
+        if cache is None:
+            cache = memo[name] = {}
+        out: list[Any] = []
+        for e in elements:
+            found = cache.get(e)
+            if found is None:
+                found = cache[e] = per_element(e)
+            out.extend(found)
+        return out
 
-    def test(elements: list[etree._Element]) -> bool:
-        return any(v.normalize_space(v.string_value(e)) in accepted for e in elements)
-
-    return test
+    return read
 
 
-def _valid_dates(elements: list[etree._Element]) -> bool:
-    return any(v.is_xs_date(_scalar_source(e)) for e in elements)
+_texts = _values("text", _text)
 
 
-def _valid_booleans(elements: list[etree._Element]) -> bool:
-    return any(v.is_xs_boolean(v.string_value(e)) for e in elements)
+def _any_text(test: Callable[[str], bool]) -> Reader:
+    def read(memo: Memo, elements: list[etree._Element]) -> bool:
+        return any(test(t) for t in _texts(memo, elements))
+
+    return read
+
+
+def _any_value(name: str, test: Callable[[etree._Element], bool]) -> Reader:
+    return _values(name, lambda e: (True,) if test(e) else ())  # non-empty = the test holds
 
 
 # name -> (result type, reader over the referenced elements); all take one or more references.
-_REF_FUNCTIONS: dict[str, tuple[str, Callable[[list[etree._Element]], Any]]] = {
-    "count": (NUM, lambda es: [float(len(es))]),
-    "exists": (BOOL, lambda es: bool(es)),
-    "true": (BOOL, _booleans("true")),
-    "false": (BOOL, _booleans("false")),
-    "code": (STR, _codes),
-    "code_system": (STR, _code_systems),
+_REF_FUNCTIONS: dict[str, tuple[str, Reader]] = {
+    # count and exists take several references and are built directly in _Parser.call.
+    "count": (NUM, lambda memo, es: len(es)),
+    "exists": (BOOL, lambda memo, es: bool(es)),
+    "true": (BOOL, _any_text(lambda t: t in ("true", "1"))),
+    "false": (BOOL, _any_text(lambda t: t in ("false", "0"))),
+    "code": (STR, _values("code", _children_text(v.CV, v.CODE))),
+    "code_system": (STR, _values("code_system", _children_text(v.CV, v.CODE_SYSTEM))),
     "text": (STR, _texts),
-    "date": (DATE, _dates),
-    "start": (DATE, _period_edge(v.START)),
-    "end": (DATE, _period_edge(v.END)),
-    "number": (NUM, _numbers),
-    "valid_date": (BOOL, _valid_dates),
-    "valid_boolean": (BOOL, _valid_booleans),
+    "date": (DATE, _values("date", _date)),
+    "start": (DATE, _values("start", _period_edge(v.START))),
+    "end": (DATE, _values("end", _period_edge(v.END))),
+    "number": (NUM, _values("number", _number)),
+    "valid_date": (BOOL, lambda memo, es: bool(_valid_date(memo, es))),
+    "valid_boolean": (BOOL, lambda memo, es: any(v.is_xs_boolean(t) for t in _texts(memo, es))),
 }
+_valid_date = _any_value("valid_date", lambda e: v.is_xs_date(_scalar_source(e)))
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
@@ -294,6 +313,10 @@ class _Parser:
             raise ExpressionError(f"cannot compare {left.type} with {right.type} using '{op}' in {self.text!r}")
         test = _COMPARE[op]
         lf, rf = left.fn, right.fn
+        if right.const is not None and left.size is not None:
+            # count(x) <op> N: the commonest condition in type files, so compare plain ints.
+            size, n = left.size, right.const
+            return Compiled(lambda c: test(size(c), n), BOOL)
         if right.const is not None:
             # Comparing with a literal is the common case; avoid building pairs.
             k = right.const
@@ -358,11 +381,21 @@ class _Parser:
             self.expect(")")
             if len(refs) > 1 and name not in ("count", "exists"):
                 raise ExpressionError(f"{name}() takes one reference in {self.text!r}")
-            if len(refs) == 1:
-                get = _getter(refs[0])
-                return Compiled(lambda c: reader(get(c)), result_type)
             getters = [_getter(r) for r in refs]
-            return Compiled(lambda c: reader([e for g in getters for e in g(c)]), result_type)
+            if name == "count":
+                if len(getters) == 1:
+                    get = getters[0]
+                    size: Callable[[Context], int] = lambda c: len(get(c))  # noqa: E731
+                else:
+                    size = lambda c: sum(len(g(c)) for g in getters)  # noqa: E731
+                return Compiled(lambda c: [float(size(c))], NUM, size=size)
+            if name == "exists":
+                if len(getters) == 1:
+                    get = getters[0]
+                    return Compiled(lambda c: bool(get(c)), BOOL)
+                return Compiled(lambda c: any(g(c) for g in getters), BOOL)
+            get = getters[0]
+            return Compiled(lambda c: reader(c.memo, get(c)), result_type)
         if name == "days":
             kind, value = self.take()
             if kind != "num" or "." in value:

@@ -94,6 +94,11 @@ class Question:
     descending: str | None
     consecutive_instances: bool
     parts: dict[str, Part]
+    # Flattened once, because _check_answer runs for every answer of every certificate.
+    part_counts: list[tuple[str, int, int | None, Part]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.part_counts = [(p.id, p.count.low, p.count.high, p) for p in self.parts.values()]
 
 
 @dataclass
@@ -335,14 +340,24 @@ def _rule(r: Any, n: int, known: set[str], label_of: dict[str, str]) -> Rule:
 
 
 class _Answer:
-    __slots__ = ("element", "id", "position", "parts", "instances")
+    __slots__ = ("element", "id", "position", "parts", "_instances")
 
     def __init__(self, element: etree._Element, qid: str, position: int) -> None:
         self.element = element
         self.id = qid
         self.position = position  # 1-based among the intyg's svar elements with this id
         self.parts: dict[str, list[etree._Element]] = {}
-        self.instances: list[etree._Element] = []
+        self._instances: list[etree._Element] | None = None
+
+    @property
+    def instances(self) -> list[etree._Element]:
+        if self._instances is None:
+            self._instances = [c for c in self.element if c.tag == v.INSTANS]
+        return self._instances
+
+
+_SVAR = etree.XPath("g:svar", namespaces={"g": v.GN})
+_DELSVAR = etree.XPath("g:svar/g:delsvar", namespaces={"g": v.GN})
 
 
 class Certificate:
@@ -355,37 +370,50 @@ class Certificate:
         self.by_question: dict[str, list[_Answer]] = {}
         self.question_elements: dict[str, list[etree._Element]] = {}
         self.by_part: dict[str, list[etree._Element]] = {}
-        self.owner: dict[etree._Element, _Answer] = {}
+        self._answer_of: dict[etree._Element, _Answer] = {}
         self._birth: tuple[list[dt.date], list[float]] | None = None
-        for child in intyg:
-            if child.tag != v.SVAR:
-                continue
+        self.memo: dict[str, dict[etree._Element, Any]] = {}
+        # Two compiled XPath calls select the elements in C; this is the hot path of every request.
+        by_question, question_elements, answer_of = self.by_question, self.question_elements, self._answer_of
+        for child in _SVAR(intyg):
             qid = child.get("id", "")
-            same = self.by_question.setdefault(qid, [])
+            same = by_question.get(qid)
+            if same is None:
+                same = by_question[qid] = []
+                question_elements[qid] = []
             answer = _Answer(child, qid, len(same) + 1)
             same.append(answer)
-            self.question_elements.setdefault(qid, []).append(child)
+            question_elements[qid].append(child)
             self.answers.append(answer)
-            for sub in child:
-                if sub.tag == v.DELSVAR:
-                    pid = sub.get("id", "")
-                    answer.parts.setdefault(pid, []).append(sub)
-                    self.by_part.setdefault(pid, []).append(sub)
-                    self.owner[sub] = answer
-                elif sub.tag == v.INSTANS:
-                    answer.instances.append(sub)
+            answer_of[child] = answer
+        by_part = self.by_part
+        for sub in _DELSVAR(intyg):
+            pid = sub.get("id", "")
+            parts = answer_of[sub.getparent()].parts
+            if pid in parts:
+                parts[pid].append(sub)
+            else:
+                parts[pid] = [sub]
+            if pid in by_part:
+                by_part[pid].append(sub)
+            else:
+                by_part[pid] = [sub]
+
+    def owner(self, element: etree._Element) -> _Answer | None:
+        """The answer (svar) a sub-answer (delsvar) belongs to."""
+        return self._answer_of.get(element.getparent())  # type: ignore[arg-type]
 
     def path(self, element: etree._Element | None) -> str:
         if element is None or element is self.intyg:
             return "/intyg"
-        answer = self.owner.get(element)
-        if answer is not None:
-            position = answer.parts[element.get("id", "")].index(element) + 1
-            return f"{self._answer_path(answer)}/delsvar[@id='{element.get('id')}'][{position}]"
-        for a in self.answers:
-            if a.element is element:
-                return self._answer_path(a)
-        return "/intyg"
+        if element.tag == v.SVAR:
+            answer = self._answer_of.get(element)
+            return self._answer_path(answer) if answer is not None else "/intyg"
+        answer = self.owner(element)
+        if answer is None:
+            return "/intyg"
+        position = answer.parts[element.get("id", "")].index(element) + 1
+        return f"{self._answer_path(answer)}/delsvar[@id='{element.get('id')}'][{position}]"
 
     @staticmethod
     def _answer_path(answer: _Answer) -> str:
@@ -415,13 +443,14 @@ _NONE: list[etree._Element] = []
 class Scope:
     """Evaluation context of one rule at one anchor (see dsl.Context)."""
 
-    __slots__ = ("cert", "answer", "anchor", "today")
+    __slots__ = ("cert", "answer", "anchor", "today", "memo")
 
     def __init__(self, cert: Certificate, answer: _Answer | None, anchor: etree._Element | None) -> None:
         self.cert = cert
         self.answer = answer
         self.anchor = anchor
         self.today = cert.today
+        self.memo = cert.memo
 
     def resolve(self, ref: str) -> list[etree._Element]:
         if ref == ".":
@@ -464,8 +493,9 @@ class Engine:
 
         self._check_questions(cert, fail)
         self._check_parts(cert, fail)
+        whole = Scope(cert, None, None)
         for rule in self.d.rules:
-            self._run_rule(rule, cert, fail)
+            self._run_rule(rule, cert, fail, whole)
         return out
 
     def _check_questions(self, cert: Certificate, fail: Callable[[str, etree._Element | None, str], None]) -> None:
@@ -483,14 +513,12 @@ class Engine:
             if question.descending is not None or question.consecutive_instances:
                 self._check_instance_order(question, answers, fail)
         for answer in cert.answers:
-            if answer.id in d.questions:
-                continue
-            if d.supplementary and answer.id.isdigit() and int(answer.id) in SUPPLEMENTARY_IDS:
-                self._check_supplementary(answer, cert, fail)
-            elif d.closed:
-                fail("unknown-question", answer.element, f"Question {answer.id} is not part of this certificate type")
-        if d.positive_instances:
-            for answer in cert.answers:
+            if answer.id not in d.questions:
+                if d.supplementary and answer.id.isdigit() and int(answer.id) in SUPPLEMENTARY_IDS:
+                    self._check_supplementary(answer, cert, fail)
+                elif d.closed:
+                    fail("unknown-question", answer.element, f"Question {answer.id} is not part of this certificate type")
+            if d.positive_instances:
                 for instans in answer.instances:
                     if not v.xpath_number(v.string_value(instans)) >= 1:
                         fail("instance-number", answer.element, f"Instance number of question {answer.id} must be 1 or more")
@@ -501,16 +529,17 @@ class Engine:
         qid, el = question.id, answer.element
         if question.instance and len(answer.instances) != 1:
             fail(f"{qid}.instance", el, f"Each answer to question {qid} '{question.label}' must have one instance number")
-        for pid, part in question.parts.items():
-            n = len(answer.parts.get(pid, ()))
-            if not part.count.allows(n):
+        parts = answer.parts
+        for pid, low, high, part in question.part_counts:
+            n = len(parts[pid]) if pid in parts else 0
+            if n < low or (high is not None and n > high):
                 fail(
                     f"{pid}.count",
                     el,
                     f"Sub-answer {pid} '{part.label}' must occur {part.count.describe()} in question {qid} (found {n})",
                 )
-        if question.closed:
-            extra = sorted(p for p in answer.parts if p not in question.parts)
+        if question.closed and not parts.keys() <= question.parts.keys():
+            extra = sorted(p for p in parts if p not in question.parts)
             if extra:
                 allowed = ", ".join(question.parts) or "none"
                 fail(
@@ -595,28 +624,30 @@ class Engine:
                 scope: Scope | None = None
                 for variant in part.variants:
                     if variant.when is not None:
-                        scope = scope or Scope(cert, cert.owner.get(element), element)
+                        scope = scope or Scope(cert, cert.owner(element), element)
                         if not variant.when.fn(scope):
                             continue
                     for problem in variant.check(element):
                         fail(f"{pid}.{problem.check}", element, f"Sub-answer {pid} '{part.label}' {problem.message}")
                     break
 
-    def _run_rule(self, rule: Rule, cert: Certificate, fail: Callable[[str, etree._Element | None, str], None]) -> None:
+    def _run_rule(
+        self, rule: Rule, cert: Certificate, fail: Callable[[str, etree._Element | None, str], None], whole: Scope
+    ) -> None:
         if rule.for_each is None:
-            anchors: list[tuple[_Answer | None, etree._Element | None]] = [(None, None)]
+            scopes = [whole]
         elif "." in rule.for_each:
-            anchors = [(cert.owner.get(e), e) for e in cert.by_part.get(rule.for_each, ())]
+            scopes = [Scope(cert, cert.owner(e), e) for e in cert.by_part.get(rule.for_each, ())]
         else:
-            anchors = [(a, a.element) for a in cert.by_question.get(rule.for_each, ())]
-        for answer, element in anchors:
-            scope = Scope(cert, answer, element)
-            if rule.when is not None and not rule.when.fn(scope):
+            scopes = [Scope(cert, a, a.element) for a in cert.by_question.get(rule.for_each, ())]
+        when = rule.when.fn if rule.when is not None else None
+        for scope in scopes:
+            if when is not None and not when(scope):
                 continue
             failing = rule.check(scope)
             if failing:
-                detail = f" (missing or not allowed: {', '.join(failing)})" if any(failing) else ""
-                fail(rule.id, element, rule.message + detail)
+                detail = f" (missing or not allowed: {', '.join(failing)})" if len(failing) > 1 else ""
+                fail(rule.id, scope.anchor, rule.message + detail)
 
 
 _SUPPLEMENTARY_TEXT = kinds.build("text", {})

@@ -64,8 +64,8 @@ class FactsSpec:
                     continue
                 text = None
                 if text_id is not None:
-                    answer = cert.owner[element]
-                    texts = answer.parts.get(text_id, [])
+                    answer = cert.owner(element)
+                    texts = answer.parts.get(text_id, []) if answer is not None else []
                     text = v.normalize_space(v.string_value(texts[0])) if texts else None
                 diagnoses.append(Diagnosis(code, _first(element, v.CV, v.CODE_SYSTEM), text, rank))
         periods = []

@@ -10,6 +10,7 @@ xs:date and written YYYY-MM-DD.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,27 @@ class Problem:
 
 
 KindCheck = Callable[[etree._Element], list[Problem]]
+# Returned by the fast paths below. Each kind first tries a cheap test that only recognises the
+# common well-formed value and otherwise runs its full check, which is the specification (and
+# writes the messages); tests check that the fast path never accepts what the full check rejects.
+OK: list[Problem] = []
+_XML_WS = " \t\r\n"
+_BOOLEANS = frozenset(("true", "false", "1", "0"))
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _plain_date(text: str | None) -> bool:
+    if text is None or _PLAIN_DATE.fullmatch(text) is None:
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _with_fast_path(fast: Callable[[etree._Element], bool], full: KindCheck) -> KindCheck:
+    return lambda e: OK if fast(e) else full(e)
 
 
 class KindError(ValueError):
@@ -65,6 +87,16 @@ def _any_plain(elements: list[etree._Element], what: str, out: list[Problem], ch
 def _text(max_length: int | None = None, pattern: str | None = None) -> KindCheck:
     regex = re.compile(pattern) if pattern else None
 
+    def fast(e: etree._Element) -> bool:
+        if len(e):
+            return False
+        text = e.text
+        if not text or not text.strip(_XML_WS):
+            return False
+        if max_length is not None and len(text) > max_length:
+            return False  # the normalized text may still fit; let the full check decide
+        return regex is None
+
     def check(e: etree._Element) -> list[Problem]:
         out: list[Problem] = []
         _plain(e, out)
@@ -77,10 +109,13 @@ def _text(max_length: int | None = None, pattern: str | None = None) -> KindChec
             out.append(Problem("format", f"{_shown(text)} does not have the required format"))
         return out
 
-    return check
+    return _with_fast_path(fast, check)
 
 
 def _boolean() -> KindCheck:
+    def fast(e: etree._Element) -> bool:
+        return not len(e) and (e.text or "").strip(_XML_WS) in _BOOLEANS
+
     def check(e: etree._Element) -> list[Problem]:
         out: list[Problem] = []
         _plain(e, out)
@@ -88,7 +123,7 @@ def _boolean() -> KindCheck:
             out.append(Problem("boolean", f"must be true or false (or 1/0), got {_shown(v.string_value(e).strip())}"))
         return out
 
-    return check
+    return _with_fast_path(fast, check)
 
 
 def _code(
@@ -101,6 +136,39 @@ def _code(
     allowed = frozenset(codes) if codes else None
     systems = frozenset(code_systems) if code_systems else None
     regex = re.compile(code_pattern) if code_pattern else None
+
+    def fast(e: etree._Element) -> bool:
+        if len(e) != 1:
+            return False
+        cv = e[0]
+        if cv.tag != v.CV:
+            return False
+        code = system = None
+        displays = 0
+        for child in cv:
+            tag = child.tag
+            if tag == v.CODE:
+                if code is not None or len(child):
+                    return False
+                code = child.text or ""
+            elif tag == v.CODE_SYSTEM:
+                if system is not None or len(child):
+                    return False
+                system = child.text or ""
+            elif tag == v.DISPLAY_NAME:
+                displays += 1
+        if code is None or system is None or displays > 1:
+            return False
+        if code_system is not None and system != code_system:
+            return False
+        if systems is not None and v.normalize_space(system) not in systems:
+            return False
+        code = v.normalize_space(code)
+        if allowed is not None and code not in allowed:
+            return False
+        if regex is not None and regex.fullmatch(code) is None:
+            return False
+        return code_max_length is None or len(code) <= code_max_length
 
     def check(e: etree._Element) -> list[Problem]:
         out: list[Problem] = []
@@ -133,10 +201,13 @@ def _code(
             out.append(Problem("code-length", f"code may be at most {code_max_length} characters long"))
         return out
 
-    return check
+    return _with_fast_path(fast, check)
 
 
 def _date() -> KindCheck:
+    def fast(e: etree._Element) -> bool:
+        return not len(e) and _plain_date(e.text)
+
     def check(e: etree._Element) -> list[Problem]:
         out: list[Problem] = []
         _plain(e, out)
@@ -147,7 +218,7 @@ def _date() -> KindCheck:
             out.append(Problem("date-format", "must be written YYYY-MM-DD without surrounding space"))
         return out
 
-    return check
+    return _with_fast_path(fast, check)
 
 
 def _period(ordered: bool = True) -> KindCheck:
@@ -161,6 +232,20 @@ def _period(ordered: bool = True) -> KindCheck:
             out.append(Problem(f"{name}-format", f"period {name} must be written YYYY-MM-DD"))
         return v.normalize_space(text) if elements else ""
 
+    def fast(e: etree._Element) -> bool:
+        if len(e) != 1 or e[0].tag != v.DATE_PERIOD:
+            return False
+        start = end = None
+        for child in e[0]:
+            tag = child.tag
+            if tag == v.START and start is None and not len(child):
+                start = child.text
+            elif tag == v.END and end is None and not len(child):
+                end = child.text
+            else:
+                return False
+        return _plain_date(start) and _plain_date(end) and (not ordered or start <= end)  # type: ignore[operator]
+
     def check(e: etree._Element) -> list[Problem]:
         out: list[Problem] = []
         if not v.children(e, v.DATE_PERIOD):
@@ -171,7 +256,7 @@ def _period(ordered: bool = True) -> KindCheck:
             out.append(Problem("period-order", f"period starts ({start}) after it ends ({end})"))
         return out
 
-    return check
+    return _with_fast_path(fast, check)
 
 
 def _pq(value_pattern: str | None = None) -> KindCheck:

@@ -40,6 +40,7 @@ _XS_DATE = re.compile(r"(-?)([1-9][0-9]{4,}|[0-9]{4})-([0-9]{2})-([0-9]{2})(Z|[+
 _XS_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 # xs:double/number() lexical forms, used by number(): XPath's number() yields NaN otherwise.
 _XS_DOUBLE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?INF|NaN")
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 ISO_DATE_PREFIX = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -58,6 +59,7 @@ def string_value(element: etree._Element) -> str:
 
 
 def has_child_elements(element: etree._Element) -> bool:
+    # Comments and processing instructions have a non-string tag.
     return bool(len(element)) and any(isinstance(child.tag, str) for child in element)
 
 
@@ -72,6 +74,11 @@ def parse_xs_date(text: str) -> dt.date | None:
     Years outside 1..9999 are treated as not castable: stricter than XML Schema, but no
     certificate date lies there and Python dates cannot hold them.
     """
+    if _PLAIN_DATE.fullmatch(text) is not None:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            return None
     m = _XS_DATE.fullmatch(normalize_space(text))
     if m is None or m.group(1):
         return None
@@ -112,14 +119,14 @@ def xpath_number(text: str) -> float:
 
 
 def children(element: etree._Element, tag: str) -> list[etree._Element]:
-    return element.findall(tag)
+    # Comparing .tag is cheaper than an iterchildren(tag) iterator for the few children here.
+    return [c for c in element if c.tag == tag]
 
 
 def descendants_path(element: etree._Element, *tags: str) -> list[etree._Element]:
     """Elements reached by a child path (like XPath ``a/b``), in document order."""
-    if len(tags) == 2:
-        return [c for e in element.iterchildren(tags[0]) for c in e.iterchildren(tags[1])]
-    current = [element]
-    for tag in tags:
-        current = [c for e in current for c in e.iterchildren(tag)]
+    first, *rest = tags
+    current = [c for c in element if c.tag == first]
+    for tag in rest:
+        current = [c for e in current for c in e if c.tag == tag]
     return current
