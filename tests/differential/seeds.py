@@ -23,63 +23,73 @@ from intygstjanst.tests.differential.mutations import (
 )
 from intygstjanst.tests.support import payload_of
 
-RESPONDER_PREFIX = "urn:riv:clinicalprocess:healthcond:certificate:"
-NSMAP = {"core": CORE_NS, "types": TYPES_NS}
-
 PART_CODE_SYSTEM = "769bb12b-bd9f-4203-a5cd-fd14f2eb3b80"
 STATUS_CODE_SYSTEM = "9871cd17-8755-4ed9-b894-ff3729e775a4"
 RELATION_CODE_SYSTEM = "c2362fcd-eda0-4f9a-bd13-b3bbaf7f2146"
 AMNE_CODE_SYSTEM = "ffa59d8f-8d7e-46ae-ac9e-31804e8e8499"
 LEGITIMERAT_YRKE_CODE_SYSTEM = "1.2.752.29.23.1.6"
+HSA_ROOT = "1.2.752.129.2.1.4.1"
+PATIENT = ("1.2.752.129.2.1.3.1", "191212121212")
+INTYG_ID = ("SE2321000016-ABCD", "9f02dd2f-f57c-4a73-8190-2fe602cd6e27")
+
 LISJP_SAMPLE = "common__fk-lisjp-v1-transport-lisjp.xml"
+DB_SAMPLE = "common__sos-db-v1-transport-scenarios-pass-2.xml"
 SIGNED_SAMPLE = "webcert__signed-signed-lisjp-i18n.xml"
 
 
 def responder_ns(contract: str, major: int) -> str:
-    return f"{RESPONDER_PREFIX}{contract}Responder:{major}"
+    return f"urn:riv:clinicalprocess:healthcond:certificate:{contract}Responder:{major}"
+
+
+# ===== building XML from short strings =====
+# Fragments use the prefixes r (the contract's responder namespace), core, types and ext32.
+
+
+def _fragment(xml: str, responder: str = FOREIGN_NS) -> etree._Element:
+    declarations = f'xmlns:r="{responder}" xmlns:core="{CORE_NS}" xmlns:types="{TYPES_NS}" xmlns:ext32="{EXT32_NS}"'
+    return etree.fromstring(f"<fragment {declarations}>{xml}</fragment>")[0]
+
+
+def _payload(contract: str, major: int, local: str, body: str) -> etree._Element:
+    return _fragment(f"<r:{local}>{body}</r:{local}>", responder_ns(contract, major))
+
+
+def _ii(tag: str, root: str, extension: str) -> str:
+    return f"<{tag}><types:root>{root}</types:root><types:extension>{extension}</types:extension></{tag}>"
+
+
+def _cv(tag: str, code: str, code_system: str, display: str | None = None) -> str:
+    shown = f"<types:displayName>{display}</types:displayName>" if display is not None else ""
+    return f"<{tag}><types:code>{code}</types:code><types:codeSystem>{code_system}</types:codeSystem>{shown}</{tag}>"
+
+
+def _child(parent: etree._Element, path: str) -> etree._Element:
+    found = parent.find(path, {"core": CORE_NS, "types": TYPES_NS})
+    assert found is not None, f"{path} missing in {parent.tag}"
+    return found
+
+
+# ===== certificates =====
 
 
 def register_sample(shared: Path, name: str) -> etree._Element:
     return payload_of(shared / "samples" / "RegisterCertificate" / name)
 
 
-def _core(local: str) -> str:
-    return f"{{{CORE_NS}}}{local}"
-
-
-def _types(local: str) -> str:
-    return f"{{{TYPES_NS}}}{local}"
-
-
-def _code(tag: str, code: str, code_system: str, display: str | None = None) -> etree._Element:
-    element = etree.Element(tag, nsmap=NSMAP)
-    etree.SubElement(element, _types("code")).text = code
-    etree.SubElement(element, _types("codeSystem")).text = code_system
-    if display is not None:
-        etree.SubElement(element, _types("displayName")).text = display
-    return element
-
-
-def _identifier(tag: str, root: str, extension: str) -> etree._Element:
-    element = etree.Element(tag, nsmap=NSMAP)
-    etree.SubElement(element, _types("root")).text = root
-    etree.SubElement(element, _types("extension")).text = extension
-    return element
+def intyg_of(register: etree._Element, tag: str) -> etree._Element:
+    """A copy of the ``intyg`` of a RegisterCertificate payload, renamed ``tag``."""
+    found = [child for child in register if isinstance(child.tag, str) and etree.QName(child).localname == "intyg"]
+    assert len(found) == 1, "a RegisterCertificate payload has exactly one intyg"
+    intyg = copy.deepcopy(found[0])
+    intyg.tag = tag
+    return intyg
 
 
 def _status(code: str, part: str, when: str) -> etree._Element:
-    status = etree.Element(_core("status"), nsmap=NSMAP)
-    status.append(_code(_core("part"), part, PART_CODE_SYSTEM))
-    status.append(_code(_core("status"), code, STATUS_CODE_SYSTEM))
-    etree.SubElement(status, _core("tidpunkt")).text = when
-    return status
-
-
-def intyg_of(register: etree._Element) -> etree._Element:
-    """The ``intyg`` child of a RegisterCertificate payload (a copy)."""
-    found = [child for child in register if isinstance(child.tag, str) and etree.QName(child).localname == "intyg"]
-    assert len(found) == 1, "a RegisterCertificate payload has exactly one intyg"
-    return copy.deepcopy(found[0])
+    return _fragment(
+        f"<core:status>{_cv('core:part', part, PART_CODE_SYSTEM)}{_cv('core:status', code, STATUS_CODE_SYSTEM)}"
+        f"<core:tidpunkt>{when}</core:tidpunkt></core:status>"
+    )
 
 
 def enriched_register(shared: Path) -> etree._Element:
@@ -90,42 +100,35 @@ def enriched_register(shared: Path) -> etree._Element:
     reach those parts too.
     """
     register = register_sample(shared, LISJP_SAMPLE)
-    intyg = register.find(f"{{{responder_ns('RegisterCertificate', 3)}}}intyg")
-    assert intyg is not None
-    svar_pa = etree.Element(f"{{{responder_ns('RegisterCertificate', 3)}}}svarPa", nsmap=NSMAP)
-    etree.SubElement(svar_pa, _core("meddelande-id")).text = "meddelande-1"
-    etree.SubElement(svar_pa, _core("referens-id")).text = "referens-1"
-    intyg.addprevious(svar_pa)
+    responder = responder_ns("RegisterCertificate", 3)
+    intyg = _child(register, f"{{{responder}}}intyg")
+    intyg.addprevious(
+        _fragment(
+            "<r:svarPa><core:meddelande-id>meddelande-1</core:meddelande-id>"
+            "<core:referens-id>referens-1</core:referens-id></r:svarPa>",
+            responder,
+        )
+    )
+    intyg.addnext(etree.Element(f"{{{FOREIGN_NS}}}tillagg"))
+    _child(intyg, "core:typ").addprevious(_fragment(_cv("core:mottagare", "FKASSA", PART_CODE_SYSTEM)))
+    _child(intyg, "core:patient/core:efternamn").addnext(_fragment("<core:mellannamn>Mellan</core:mellannamn>"))
 
-    typ = intyg.find(_core("typ"))
-    assert typ is not None
-    typ.addprevious(_code(_core("mottagare"), "FKASSA", PART_CODE_SYSTEM))
+    skapad_av = _child(intyg, "core:skapadAv")
+    _child(skapad_av, "core:enhet").append(etree.Element(f"{{{FOREIGN_NS}}}lokalKod"))
+    skapad_av.append(_fragment("<core:specialistkompetens><types:code>Allmänmedicin</types:code></core:specialistkompetens>"))
+    skapad_av.append(_fragment(_cv("ext32:legitimeratYrke", "LK", LEGITIMERAT_YRKE_CODE_SYSTEM, "Läkare")))
 
-    skapad_av = intyg.find(_core("skapadAv"))
-    assert skapad_av is not None
-    relation = etree.Element(_core("relation"), nsmap=NSMAP)
-    relation.append(_code(_core("typ"), "ERSATT", RELATION_CODE_SYSTEM))
-    relation.append(_identifier(_core("intygs-id"), "SE2321000016-ABCD", "0ab2b4c6-0000-4000-8000-000000000001"))
+    relation = _fragment(
+        "<core:relation>"
+        + _cv("core:typ", "ERSATT", RELATION_CODE_SYSTEM)
+        + _ii("core:intygs-id", "SE2321000016-ABCD", "0ab2b4c6-0000-4000-8000-000000000001")
+        + "</core:relation>"
+    )
     received = _status("RECEIVED", "HSVARD", "2016-08-10T08:59:13")
     sent = _status("SENT", "FKASSA", "2016-08-10T09:00:00")
     skapad_av.addnext(relation)
     relation.addnext(received)
     received.addnext(sent)
-
-    efternamn = intyg.find(f"{_core('patient')}/{_core('efternamn')}")
-    assert efternamn is not None
-    mellannamn = etree.Element(_core("mellannamn"))
-    mellannamn.text = "Mellan"
-    efternamn.addnext(mellannamn)
-
-    enhet = skapad_av.find(_core("enhet"))
-    assert enhet is not None
-    enhet.append(etree.Element(f"{{{FOREIGN_NS}}}lokalKod"))
-    specialist = etree.SubElement(skapad_av, _core("specialistkompetens"))
-    etree.SubElement(specialist, _types("code")).text = "Allmänmedicin"
-    skapad_av.append(_code(f"{{{EXT32_NS}}}legitimeratYrke", "LK", LEGITIMERAT_YRKE_CODE_SYSTEM, "Läkare"))
-
-    intyg.addnext(etree.Element(f"{{{FOREIGN_NS}}}tillagg"))
     return register
 
 
@@ -136,22 +139,21 @@ def underskrift_register(shared: Path) -> etree._Element:
     a valid signed certificate and the mutations probe the signature content model.
     """
     register = register_sample(shared, SIGNED_SAMPLE)
-    signature = register.find(f".//{{{DS_NS}}}Signature")
-    assert signature is not None
+    signature = _child(register, f".//{{{DS_NS}}}Signature")
     underskrift = etree.Element(f"{{{EXT32_NS}}}underskrift")
     signature.addprevious(underskrift)
     underskrift.append(signature)
     return register
 
 
-def result_response(contract: str, major: int, result_xml: str) -> etree._Element:
-    """A ``<contract>Response`` whose only content is a core ResultType."""
-    ns = responder_ns(contract, major)
-    return etree.fromstring(
-        f'<r:{contract}Response xmlns:r="{ns}" xmlns:core="{CORE_NS}">'
-        f"<r:result>{result_xml}</r:result></r:{contract}Response>"
-    )
+def hos_personal(shared: Path, tag: str) -> etree._Element:
+    """The ``skapadAv`` of the LISJP sample as a HosPersonal element named ``tag``."""
+    skapad_av = _child(intyg_of(register_sample(shared, LISJP_SAMPLE), "intyg"), "core:skapadAv")
+    skapad_av.tag = tag
+    return skapad_av
 
+
+# ===== results =====
 
 # The result shapes the service produces: OK, INFO with a text, ERROR with errorId and text.
 RESULTS: dict[str, str] = {
@@ -165,15 +167,23 @@ RESULTS: dict[str, str] = {
 }
 
 
+def result_response(contract: str, major: int, result_xml: str) -> etree._Element:
+    """A ``<contract>Response`` whose only content is a core ResultType."""
+    return _payload(contract, major, f"{contract}Response", f"<r:result>{result_xml}</r:result>")
+
+
 def result_seeds(contract: str, major: int) -> list[Seed]:
     return [Seed(f"{contract}Response/{name}", result_response(contract, major, xml)) for name, xml in RESULTS.items()]
+
+
+# ===== seeds per contract =====
 
 
 def register_certificate_seeds(shared: Path) -> list[Seed]:
     envelope = shared / "samples" / "RegisterCertificate" / "intyg-mock-service__soap-register-certificate-2.xml"
     return [
         Seed("lisjp", register_sample(shared, LISJP_SAMPLE)),
-        Seed("db (kallaAdressuppgifter)", register_sample(shared, "common__sos-db-v1-transport-scenarios-pass-2.xml")),
+        Seed("db (kallaAdressuppgifter)", register_sample(shared, DB_SAMPLE)),
         Seed(
             "ts-diabetes v4 (partialDate)",
             register_sample(shared, "common__ts-ts-diabetes-v4-transport-scenarios-pass-minimal.xml"),
@@ -181,75 +191,29 @@ def register_certificate_seeds(shared: Path) -> list[Seed]:
         Seed("signed lisjp with underskrift", underskrift_register(shared)),
         Seed("enriched lisjp", enriched_register(shared)),
         Seed("envelope sample", payload_of(envelope)),
+        *result_seeds("RegisterCertificate", 3),
     ]
 
 
-def get_certificate_request_seeds() -> list[Seed]:
-    ns = responder_ns("GetCertificate", 2)
-    plain = etree.fromstring(
-        f'<g:GetCertificate xmlns:g="{ns}" xmlns:t="{TYPES_NS}">'
-        "<g:intygs-id><t:root>SE2321000016-ABCD</t:root><t:extension>9f02dd2f-f57c-4a73</t:extension></g:intygs-id>"
-        f"<g:part><t:code>FKASSA</t:code><t:codeSystem>{PART_CODE_SYSTEM}</t:codeSystem>"
-        "<t:displayName>Försäkringskassan</t:displayName></g:part>"
-        "</g:GetCertificate>"
-    )
-    extended = copy.deepcopy(plain)
-    extended.append(etree.Element(f"{{{FOREIGN_NS}}}kanal"))
-    return [Seed("GetCertificate", plain), Seed("GetCertificate with extension", extended)]
+def get_certificate_seeds(shared: Path) -> list[Seed]:
+    request = _ii("r:intygs-id", *INTYG_ID) + _cv("r:part", "FKASSA", PART_CODE_SYSTEM, "Försäkringskassan")
+    plain = _payload("GetCertificate", 2, "GetCertificate", request)
+    extended = _payload("GetCertificate", 2, "GetCertificate", request + f'<x:kanal xmlns:x="{FOREIGN_NS}"/>')
+    responder = responder_ns("GetCertificate", 2)
 
+    def response(register: etree._Element) -> etree._Element:
+        payload = _payload("GetCertificate", 2, "GetCertificateResponse", "")
+        payload.append(intyg_of(register, f"{{{responder}}}intyg"))
+        return payload
 
-def wrap_intyg(contract: str, major: int, root_local: str, register: etree._Element) -> etree._Element:
-    """A ``<root_local>`` payload of the contract holding the certificate of ``register``."""
-    ns = responder_ns(contract, major)
-    root = etree.Element(f"{{{ns}}}{root_local}", nsmap={"r": ns, **NSMAP})
-    intyg = intyg_of(register)
-    intyg.tag = f"{{{ns}}}intyg"
-    root.append(intyg)
-    return root
-
-
-def get_certificate_response_seeds(shared: Path) -> list[Seed]:
     sample = payload_of(shared / "samples" / "GetCertificate" / "common__fk-fk-parent-getCertificate.xml")
     return [
+        Seed("GetCertificate", plain),
+        Seed("GetCertificate with extension", extended),
         Seed("GetCertificateResponse sample", sample),
-        Seed(
-            "GetCertificateResponse with status history",
-            wrap_intyg("GetCertificate", 2, "GetCertificateResponse", enriched_register(shared)),
-        ),
-        Seed(
-            "GetCertificateResponse signed",
-            wrap_intyg("GetCertificate", 2, "GetCertificateResponse", underskrift_register(shared)),
-        ),
+        Seed("GetCertificateResponse with status history", response(enriched_register(shared))),
+        Seed("GetCertificateResponse signed", response(underskrift_register(shared))),
     ]
-
-
-def hos_personal(shared: Path, tag: str) -> etree._Element:
-    """The ``skapadAv`` of the LISJP sample as a HosPersonal element named ``tag``."""
-    skapad_av = intyg_of(register_sample(shared, LISJP_SAMPLE)).find(_core("skapadAv"))
-    assert skapad_av is not None
-    skapad_av.tag = tag
-    return skapad_av
-
-
-def _payload(contract: str, major: int, local: str, body: str) -> etree._Element:
-    """``<local>`` in the contract's namespace (prefix r), with core/types prefixes declared."""
-    ns = responder_ns(contract, major)
-    return etree.fromstring(
-        f'<r:{local} xmlns:r="{ns}" xmlns:core="{CORE_NS}" xmlns:types="{TYPES_NS}">{body}</r:{local}>'
-    )
-
-
-def _ii(tag: str, root: str, extension: str) -> str:
-    return f"<{tag}><types:root>{root}</types:root><types:extension>{extension}</types:extension></{tag}>"
-
-
-def _cv(tag: str, code: str, code_system: str) -> str:
-    return f"<{tag}><types:code>{code}</types:code><types:codeSystem>{code_system}</types:codeSystem></{tag}>"
-
-
-PATIENT = ("1.2.752.129.2.1.3.1", "191212121212")
-INTYG_ID = ("SE2321000016-ABCD", "9f02dd2f-f57c-4a73-8190-2fe602cd6e27")
-HSA_ROOT = "1.2.752.129.2.1.4.1"
 
 
 def revoke_certificate_seeds(shared: Path) -> list[Seed]:
@@ -274,9 +238,8 @@ def send_certificate_to_recipient_seeds(shared: Path) -> list[Seed]:
         head + "<r:skickatAv>" + _ii("r:person-id", *PATIENT) + "</r:skickatAv>",
     )
     by_doctor = _payload("SendCertificateToRecipient", 2, "SendCertificateToRecipient", head + "<r:skickatAv/>")
-    skickat_av = by_doctor.find(f"{{{responder_ns('SendCertificateToRecipient', 2)}}}skickatAv")
-    assert skickat_av is not None
-    skickat_av.append(hos_personal(shared, f"{{{responder_ns('SendCertificateToRecipient', 2)}}}hosPersonal"))
+    responder = responder_ns("SendCertificateToRecipient", 2)
+    _child(by_doctor, f"{{{responder}}}skickatAv").append(hos_personal(shared, f"{{{responder}}}hosPersonal"))
     return [
         Seed("SendCertificateToRecipient by citizen", by_citizen),
         Seed("SendCertificateToRecipient by care", by_doctor),
@@ -323,17 +286,18 @@ def certificate_list_seeds(shared: Path, contract: str, major: int, *, with_resu
     """
     ns = responder_ns(contract, major)
     result = f"<r:result>{RESULTS['ok']}</r:result>" if with_result else ""
-    db = register_sample(shared, "common__sos-db-v1-transport-scenarios-pass-2.xml")
-    contents: dict[str, list[etree._Element]] = {"empty": [], "two small certificates": [db, db], "one enriched certificate": [enriched_register(shared)]}
+    db = register_sample(shared, DB_SAMPLE)
+    contents: dict[str, list[etree._Element]] = {
+        "empty": [],
+        "two small certificates": [db, db],
+        "one enriched certificate": [enriched_register(shared)],
+    }
     seeds: list[Seed] = []
     for label, registers in contents.items():
         response = _payload(contract, major, f"{contract}Response", f"<r:intygsLista/>{result}")
-        lista = response.find(f"{{{ns}}}intygsLista")
-        assert lista is not None
+        lista = _child(response, f"{{{ns}}}intygsLista")
         for register in registers:
-            intyg = intyg_of(register)
-            intyg.tag = f"{{{ns}}}intyg"
-            lista.append(intyg)
+            lista.append(intyg_of(register, f"{{{ns}}}intyg"))
         seeds.append(Seed(f"{contract}Response {label}", response))
     return seeds
 

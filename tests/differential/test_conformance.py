@@ -8,12 +8,20 @@ schemas on purpose and check that the corpus notices, so a green run means somet
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from intygstjanst.tests.differential.cases import CASES, CASES_BY_KEY, ContractCase
-from intygstjanst.tests.differential.compare import PROJECT_XSD_DIR, first_disagreement, run_case, sample_files
+from intygstjanst.tests.differential.compare import (
+    PROJECT_XSD_DIR,
+    compile_schema,
+    first_disagreement,
+    first_error,
+    run_case,
+    sample_files,
+)
 from intygstjanst.tests.differential.report import summary_lines
 from intygstjanst.tests.differential.vocabulary import global_components
 from intygstjanst.tests.support import require_shared
@@ -50,6 +58,14 @@ def test_every_sample_is_compared(case: ContractCase, shared: Path) -> None:
 
 
 @pytest.mark.parametrize("case", by_key(CASES))
+def test_seeds_are_officially_valid(case: ContractCase, shared: Path) -> None:
+    # A broken seed would make nearly all its mutants invalid and hide the valid side.
+    official = compile_schema(shared / case.official_xsd)
+    invalid = {seed.label: first_error(official, seed.element) for seed in case.seeds(shared)}
+    assert {label: error for label, error in invalid.items() if error} == {}
+
+
+@pytest.mark.parametrize("case", by_key(CASES))
 def test_corpus_is_large_and_two_sided(case: ContractCase, shared: Path) -> None:
     report = run_case(case, shared)
     for payload, minimum in case.min_mutants.items():
@@ -58,6 +74,15 @@ def test_corpus_is_large_and_two_sided(case: ContractCase, shared: Path) -> None
         assert count >= max(MIN_SIDE_SHARE * report.mutants, MIN_SIDE_COUNT), (
             f"{case.key}: only {count} of {report.mutants} mutants are officially {side}"
         )
+
+
+def test_every_operator_lands_on_both_sides(shared: Path) -> None:
+    verdicts: Counter[tuple[str, bool]] = Counter()
+    for case in CASES:
+        verdicts.update(run_case(case, shared).verdicts_by_operator)
+    operators = sorted({operator for operator, _ in verdicts})
+    one_sided = [operator for operator in operators if not (verdicts[(operator, True)] and verdicts[(operator, False)])]
+    assert one_sided == [], f"operators whose mutants are all valid or all invalid: {one_sided}"
 
 
 @pytest.mark.parametrize("case", by_key(CASES))
