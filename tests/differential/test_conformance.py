@@ -95,6 +95,7 @@ def test_same_global_declarations(case: ContractCase, shared: Path) -> None:
 
 def test_summary_has_a_line_per_contract_and_the_total(shared: Path) -> None:
     lines = summary_lines(shared)
+    print("\n".join(lines))  # shown with pytest -rP; the README quotes it
     reports = [run_case(case, shared) for case in CASES]
     assert [line.split()[0] for line in lines[1:-2]] == [case.name for case in CASES]
     compared = sum(report.compared for report in reports)
