@@ -23,6 +23,7 @@ import itertools
 import re
 import shutil
 import tempfile
+import urllib.parse
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -115,13 +116,20 @@ def require_shared() -> Path:
 
 
 @dataclass(frozen=True)
+class ImportFix:
+    """Make `file` import `namespace` from `location`: redirect its existing xs:import, or add one."""
+
+    file: str  # relative to the copied tree
+    namespace: str
+    location: str  # relative to `file`, or an absolute file: URI
+
+
+@dataclass(frozen=True)
 class OfficialFix:
-    """An xs:import missing from an official file, added to a temporary copy of its tree only."""
+    """Import corrections applied to a temporary copy of an official tree, never to the original."""
 
     tree: str  # directory under the shared tree that is copied, e.g. ".../schemas"
-    file: str  # the file to patch, relative to `tree`
-    namespace: str
-    location: str  # schemaLocation, relative to the patched file
+    imports: tuple[ImportFix, ...]
 
 
 @dataclass(frozen=True)
@@ -173,16 +181,16 @@ def _patched_tree(fix: OfficialFix) -> Path:
     _TEMP_DIRS.append(holder)
     target = Path(holder.name) / "schemas"
     shutil.copytree(SHARED_DIR / fix.tree, target)
-    patched = target / fix.file
-    root = etree.parse(str(patched))
-    schema = root.getroot()
-    imports = schema.findall(f"{{{XSD_NS}}}import")
-    new_import = etree.Element(f"{{{XSD_NS}}}import", namespace=fix.namespace, schemaLocation=fix.location)
-    if imports:
-        imports[-1].addnext(new_import)
-    else:
-        schema.insert(0, new_import)
-    root.write(str(patched), xml_declaration=True, encoding="UTF-8")
+    for edit in fix.imports:
+        patched = target / edit.file
+        tree = etree.parse(str(patched))
+        schema = tree.getroot()
+        imports = [i for i in schema.findall(f"{{{XSD_NS}}}import") if i.get("namespace") == edit.namespace]
+        for existing in imports:
+            existing.set("schemaLocation", edit.location)
+        if not imports:
+            schema.insert(0, etree.Element(f"{{{XSD_NS}}}import", namespace=edit.namespace, schemaLocation=edit.location))
+        tree.write(str(patched), xml_declaration=True, encoding="UTF-8")
     return target
 
 
@@ -246,7 +254,10 @@ def valid_bases(case: Case, local_name: str) -> list[tuple[str, etree._Element]]
     samples.sort(key=lambda sample: -sum(1 for _ in sample[1].iter()))
     bases = written + samples
     if local_name == case.request:
-        first = etree.tostring(bases[0][1], encoding="unicode")
+        host = copy.deepcopy(bases[0][1])
+        if not len(host) and not host.text:
+            host.text = ""  # serialise as <a></a>, not <a/>, so that there is an end tag to splice before
+        first = etree.tostring(host, encoding="unicode")
         end = first.rindex("</")
         for index, fragment in enumerate(case.embedded):
             # Spliced as text: moving a parsed element could drop the namespace
@@ -317,7 +328,7 @@ def compare(
     return result
 
 
-def assert_agreement(result: Comparison, *, minimum: int, min_share: float = 0.2) -> None:
+def assert_agreement(result: Comparison, *, minimum: int, min_share: float = 0.15) -> None:
     """No disagreement, at least `minimum` instances, and both verdicts well represented."""
     assert not result.disagreements, "schemas disagree on {} of {} instances:\n{}".format(
         len(result.disagreements), result.compared, "\n".join(result.disagreements[:25])
@@ -561,6 +572,18 @@ def _add_copies(copies: int) -> Apply:
     return apply
 
 
+def _perturbations(original: str) -> list[str]:
+    """Small changes to an existing value: case, padding, length, and digits from another script."""
+    if not original:
+        return []
+    values = [original.lower(), original.upper(), f" {original} ", original + original, original[:-1], original[:-3]]
+    # One non-ASCII digit at a time: a \d in a pattern may sit at any position.
+    digits = [i for i, char in enumerate(original) if char in "0123456789"]
+    for i in digits[:16]:
+        values.append(original[:i] + original[i].translate(_ARABIC_INDIC_DIGITS) + original[i + 1 :])
+    return values
+
+
 def _edits_for(
     element: etree._Element, position: int, probes: Probes, peer_values: Sequence[str]
 ) -> Iterator[tuple[str, Apply, str | None]]:
@@ -627,7 +650,7 @@ def _edits_for(
                     yield f"add-attribute {name}={value!r}", _set_attribute(name, value), signature
     for name, current in attributes.items():
         yield f"drop-attribute {name}", _drop_attribute(name), None
-        values = ["", "   ", "x" * 300, "UNKNOWN_CODE", "1.2.752.129.2.1.3.1"]
+        values = ["", "   ", "x" * 300, "UNKNOWN_CODE", "1.2.752.129.2.1.3.1", *_perturbations(current)]
         if current in probes.values:
             values += probes.values
         for value in dict.fromkeys(values):
@@ -649,13 +672,7 @@ def _edits_for(
     if original in probes.values:
         candidates += probes.values
     candidates += LEAF_VALUES
-    if original:
-        candidates += [original.lower(), original.upper(), f" {original} ", original + original]
-        candidates += [original[:-1], original[:-3]]
-        # One non-ASCII digit at a time: a \d in a pattern may sit at any position.
-        digits = [i for i, char in enumerate(original) if char in "0123456789"]
-        for i in digits[:16]:
-            candidates.append(original[:i] + original[i].translate(_ARABIC_INDIC_DIGITS) + original[i + 1 :])
+    candidates += _perturbations(original)
     for value in dict.fromkeys(candidates):
         if value != original:
             yield f"value={_show(value)}", _set_text(value), None
@@ -718,7 +735,9 @@ def _schema_files(xsd: Path) -> list[Path]:
         root = etree.parse(str(path)).getroot()
         for ref in root.findall(f"{{{XSD_NS}}}import") + root.findall(f"{{{XSD_NS}}}include"):
             location = ref.get("schemaLocation")
-            if location:
+            if location and location.startswith("file:"):
+                pending.append(Path(urllib.parse.urlparse(location).path))
+            elif location:
                 pending.append((path.parent / location).resolve())
     return seen
 
