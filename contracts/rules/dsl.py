@@ -174,7 +174,8 @@ def _any_text(test: Callable[[str], bool]) -> Reader:
 
 
 def _any_value(name: str, test: Callable[[etree._Element], bool]) -> Reader:
-    return _values(name, lambda e: (True,) if test(e) else ())  # non-empty = the test holds
+    values = _values(name, lambda e: (True,) if test(e) else ())  # non-empty = the test holds
+    return lambda memo, elements: bool(values(memo, elements))
 
 
 # name -> (result type, reader over the referenced elements); all take one or more references.
@@ -191,10 +192,9 @@ _REF_FUNCTIONS: dict[str, tuple[str, Reader]] = {
     "start": (DATE, _values("start", _period_edge(v.START))),
     "end": (DATE, _values("end", _period_edge(v.END))),
     "number": (NUM, _values("number", _number)),
-    "valid_date": (BOOL, lambda memo, es: bool(_valid_date(memo, es))),
+    "valid_date": (BOOL, _any_value("valid_date", lambda e: v.is_xs_date(_scalar_source(e)))),
     "valid_boolean": (BOOL, lambda memo, es: any(v.is_xs_boolean(t) for t in _texts(memo, es))),
 }
-_valid_date = _any_value("valid_date", lambda e: v.is_xs_date(_scalar_source(e)))
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
@@ -204,6 +204,18 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+
+
+def _either(a: Fn, b: Fn) -> Fn:
+    return lambda c: a(c) or b(c)
+
+
+def _both(a: Fn, b: Fn) -> Fn:
+    return lambda c: a(c) and b(c)
+
+
+def _shift(dates: Fn, delta: Fn, sign: int) -> Fn:
+    return lambda c: [d + sign * delta(c) for d in dates(c)]
 
 
 def _getter(ref: str) -> Callable[[Context], list[etree._Element]]:
@@ -262,8 +274,7 @@ class _Parser:
             right = self.and_expr()
             self.need(left, BOOL, "or")
             self.need(right, BOOL, "or")
-            lf, rf = left.fn, right.fn
-            left = Compiled(lambda c, lf=lf, rf=rf: lf(c) or rf(c), BOOL)
+            left = Compiled(_either(left.fn, right.fn), BOOL)
         return left
 
     def and_expr(self) -> Compiled:
@@ -272,8 +283,7 @@ class _Parser:
             right = self.not_expr()
             self.need(left, BOOL, "and")
             self.need(right, BOOL, "and")
-            lf, rf = left.fn, right.fn
-            left = Compiled(lambda c, lf=lf, rf=rf: lf(c) and rf(c), BOOL)
+            left = Compiled(_both(left.fn, right.fn), BOOL)
         return left
 
     def not_expr(self) -> Compiled:
@@ -348,9 +358,7 @@ class _Parser:
             right = self.primary()
             if left.type != DATE or right.type != DAYS:
                 raise ExpressionError(f"'{op}' only adds days to dates, here {left.type} {op} {right.type} in {self.text!r}")
-            sign = 1 if op == "+" else -1
-            lf, rf = left.fn, right.fn
-            left = Compiled(lambda c, lf=lf, rf=rf, s=sign: [d + s * rf(c) for d in lf(c)], DATE)
+            left = Compiled(_shift(left.fn, right.fn, 1 if op == "+" else -1), DATE)
         return left
 
     def primary(self) -> Compiled:

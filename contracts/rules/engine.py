@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
@@ -33,6 +33,10 @@ class RuleViolation:
 
     def __str__(self) -> str:
         return f"{self.type_code} {self.rule_id} at {self.path}: {self.message}"
+
+
+# Reports one failed check: rule id, offending element (None = the certificate), message.
+Fail = Callable[[str, "etree._Element | None", str], None]
 
 
 class DefinitionError(ValueError):
@@ -316,7 +320,8 @@ def _rule(r: Any, n: int, known: set[str], label_of: dict[str, str]) -> Rule:
         condition = _condition(r["check"], f"{where}.check", known)
         if message is None:
             raise DefinitionError(f"{where}: a 'check' rule needs a 'message'")
-        return Rule(rid, for_each, when, lambda ctx, c=condition.fn: [] if c(ctx) else [""], message)
+        holds = condition.fn
+        return Rule(rid, for_each, when, lambda ctx: [] if holds(ctx) else [""], message)
 
     refs = r[form]
     if isinstance(refs, str):
@@ -356,8 +361,13 @@ class _Answer:
         return self._instances
 
 
-_SVAR = etree.XPath("g:svar", namespaces={"g": v.GN})
-_DELSVAR = etree.XPath("g:svar/g:delsvar", namespaces={"g": v.GN})
+_SVAR_XPATH = etree.XPath("g:svar", namespaces={"g": v.GN})
+_DELSVAR_XPATH = etree.XPath("g:svar/g:delsvar", namespaces={"g": v.GN})
+_INSTANS_XPATH = etree.XPath("g:svar/g:instans", namespaces={"g": v.GN})
+
+
+def _select(xpath: etree.XPath, element: etree._Element) -> list[etree._Element]:
+    return cast(list[etree._Element], xpath(element))
 
 
 class Certificate:
@@ -375,7 +385,7 @@ class Certificate:
         self.memo: dict[str, dict[etree._Element, Any]] = {}
         # Two compiled XPath calls select the elements in C; this is the hot path of every request.
         by_question, question_elements, answer_of = self.by_question, self.question_elements, self._answer_of
-        for child in _SVAR(intyg):
+        for child in _select(_SVAR_XPATH, intyg):
             qid = child.get("id", "")
             same = by_question.get(qid)
             if same is None:
@@ -387,9 +397,9 @@ class Certificate:
             self.answers.append(answer)
             answer_of[child] = answer
         by_part = self.by_part
-        for sub in _DELSVAR(intyg):
+        for sub in _select(_DELSVAR_XPATH, intyg):
             pid = sub.get("id", "")
-            parts = answer_of[sub.getparent()].parts
+            parts = answer_of[cast(etree._Element, sub.getparent())].parts
             if pid in parts:
                 parts[pid].append(sub)
             else:
@@ -498,7 +508,7 @@ class Engine:
             self._run_rule(rule, cert, fail, whole)
         return out
 
-    def _check_questions(self, cert: Certificate, fail: Callable[[str, etree._Element | None, str], None]) -> None:
+    def _check_questions(self, cert: Certificate, fail: Fail) -> None:
         d = self.d
         for qid, question in d.questions.items():
             answers = cert.by_question.get(qid, [])
@@ -509,7 +519,9 @@ class Engine:
                     f"Question {qid} '{question.label}' must be answered {question.count.describe()} (found {len(answers)})",
                 )
             for answer in answers:
-                self._check_answer(question, answer, cert, fail)
+                self._check_answer(question, answer, fail)
+            if question.unique is not None or question.no_overlap is not None:
+                self._check_repeats(question, answers, fail)
             if question.descending is not None or question.consecutive_instances:
                 self._check_instance_order(question, answers, fail)
         for answer in cert.answers:
@@ -518,14 +530,13 @@ class Engine:
                     self._check_supplementary(answer, cert, fail)
                 elif d.closed:
                     fail("unknown-question", answer.element, f"Question {answer.id} is not part of this certificate type")
-            if d.positive_instances:
-                for instans in answer.instances:
-                    if not v.xpath_number(v.string_value(instans)) >= 1:
-                        fail("instance-number", answer.element, f"Instance number of question {answer.id} must be 1 or more")
+        if d.positive_instances:
+            for instans in _select(_INSTANS_XPATH, cert.intyg):
+                if not v.xpath_number(v.string_value(instans)) >= 1:
+                    svar = cast(etree._Element, instans.getparent())
+                    fail("instance-number", svar, f"Instance number of question {svar.get('id')} must be 1 or more")
 
-    def _check_answer(
-        self, question: Question, answer: _Answer, cert: Certificate, fail: Callable[[str, etree._Element | None, str], None]
-    ) -> None:
+    def _check_answer(self, question: Question, answer: _Answer, fail: Fail) -> None:
         qid, el = question.id, answer.element
         if question.instance and len(answer.instances) != 1:
             fail(f"{qid}.instance", el, f"Each answer to question {qid} '{question.label}' must have one instance number")
@@ -547,31 +558,38 @@ class Engine:
                     el,
                     f"Question {qid} has no sub-answer {', '.join(extra)} (allowed: {allowed})",
                 )
-        if question.unique is not None:
-            mine = _codes(answer.parts.get(question.unique, []))
-            earlier = cert.by_question[qid][: answer.position - 1]
-            used = {c for a in earlier for c in _codes(a.parts.get(question.unique, []))}
-            repeated = sorted(set(mine) & used)
-            if repeated:
-                fail(
-                    f"{qid}.unique",
-                    el,
-                    f"Code {', '.join(repeated)} in sub-answer {question.unique} is already used by an earlier answer to question {qid}",
-                )
-        if question.no_overlap is not None:
-            start, end = _period_texts(answer.parts.get(question.no_overlap, []))
-            for other in cert.by_question[qid][: answer.position - 1]:
-                for s, e in _all_periods(other.parts.get(question.no_overlap, [])):
-                    if s < end and e > start:
+
+    def _check_repeats(self, question: Question, answers: list[_Answer], fail: Fail) -> None:
+        """Codes that must differ, and periods that must not overlap, between answers to a question."""
+        qid, unique, no_overlap = question.id, question.unique, question.no_overlap
+        used: set[str] = set()
+        periods: list[tuple[str, str]] = []
+        for answer in answers:
+            if unique is not None:
+                mine = set(_codes(answer.parts.get(unique, [])))
+                repeated = sorted(mine & used)
+                if repeated:
+                    fail(
+                        f"{qid}.unique",
+                        answer.element,
+                        f"Code {', '.join(repeated)} in sub-answer {unique} is already used by an earlier answer to question {qid}",
+                    )
+                used |= mine
+            if no_overlap is not None:
+                own = _all_periods(answer.parts.get(no_overlap, []))
+                start, end = own[0] if own else ("", "")
+                for s_, e_ in periods:
+                    if s_ < end and e_ > start:
                         fail(
                             f"{qid}.overlap",
-                            el,
-                            f"Period {start}..{end} in sub-answer {question.no_overlap} overlaps the period {s}..{e} of an earlier answer",
+                            answer.element,
+                            f"Period {start}..{end} in sub-answer {no_overlap} overlaps the period {s_}..{e_} of an earlier answer",
                         )
                         break
+                periods.extend(own)
 
     def _check_instance_order(
-        self, question: Question, answers: list[_Answer], fail: Callable[[str, etree._Element | None, str], None]
+        self, question: Question, answers: list[_Answer], fail: Fail
     ) -> None:
         numbered = [(_instance_number(a), a) for a in answers]
         if question.consecutive_instances:
@@ -601,7 +619,7 @@ class Engine:
                     )
 
     def _check_supplementary(
-        self, answer: _Answer, cert: Certificate, fail: Callable[[str, etree._Element | None, str], None]
+        self, answer: _Answer, cert: Certificate, fail: Fail
     ) -> None:
         qid, el = answer.id, answer.element
         if int(qid) < _SUPPLEMENTARY_CHECKED_FROM:
@@ -618,9 +636,14 @@ class Engine:
                 for problem in text_check(sub):
                     fail(f"supplementary.{problem.check}", sub, f"Supplementary answer {sub.get('id')} {problem.message}")
 
-    def _check_parts(self, cert: Certificate, fail: Callable[[str, etree._Element | None, str], None]) -> None:
-        for pid, part in self.d.parts.items():
-            for element in cert.by_part.get(pid, ()):
+    def _check_parts(self, cert: Certificate, fail: Fail) -> None:
+        declared = self.d.parts
+        # Walk the sub-answers present (usually far fewer than the type declares).
+        for pid, elements in cert.by_part.items():
+            part = declared.get(pid)
+            if part is None:
+                continue
+            for element in elements:
                 scope: Scope | None = None
                 for variant in part.variants:
                     if variant.when is not None:
@@ -632,7 +655,7 @@ class Engine:
                     break
 
     def _run_rule(
-        self, rule: Rule, cert: Certificate, fail: Callable[[str, etree._Element | None, str], None], whole: Scope
+        self, rule: Rule, cert: Certificate, fail: Fail, whole: Scope
     ) -> None:
         if rule.for_each is None:
             scopes = [whole]
@@ -660,11 +683,6 @@ def _instance_number(answer: _Answer) -> float:
 
 def _codes(elements: list[etree._Element]) -> list[str]:
     return [v.normalize_space(v.string_value(c)) for e in elements for c in v.descendants_path(e, v.CV, v.CODE)]
-
-
-def _period_texts(elements: list[etree._Element]) -> tuple[str, str]:
-    periods = _all_periods(elements)
-    return periods[0] if periods else ("", "")
 
 
 def _all_periods(elements: list[etree._Element]) -> list[tuple[str, str]]:

@@ -383,7 +383,7 @@ def build(kind: str, options: dict[str, Any]) -> KindCheck:
             raise KindError(f"option {name!r} must be a list of non-empty strings")
         if name.endswith("pattern"):
             try:
-                re.compile(value)
+                re.compile(str(value))
             except re.error as e:
                 raise KindError(f"option {name!r} is not a valid regular expression: {e}") from e
     return factory(**options)
