@@ -34,7 +34,7 @@ class Services:
     def build(cls, settings: Settings, **overrides: Any) -> Services:
         db = overrides.pop("db", None) or Database(settings.effective_database_url)
         extra_type_dirs = [settings.certificate_types_dir] if settings.certificate_types_dir else []
-        return cls(
+        services = cls(
             settings=settings,
             db=db,
             contracts=overrides.pop("contracts", None) or ContractRegistry.load(),
@@ -43,3 +43,15 @@ class Services:
             or FilePersonLookup.from_files(settings.persons_file, settings.validation_persons_file),
             **overrides,
         )
+        services.add_delivery()
+        return services
+
+    def add_delivery(self) -> None:
+        """The recipient registry and the deliverer (unless given in ``extensions``)."""
+        from .contracts.recipients import Recipients
+        from .delivery import Deliverer
+
+        if "recipients" not in self.extensions:
+            self.extensions["recipients"] = Recipients.load(self.settings.recipients_file, self.certificate_types)
+        if "deliverer" not in self.extensions:
+            self.extensions["deliverer"] = Deliverer(self)

@@ -55,6 +55,22 @@ class Settings:
     platform_consumers: tuple[str, ...] = ()
 
     recipients_file: Path | None = None
+
+    # Delivery to recipients (delivery.py, worker.py). Outbound mTLS: our client certificate and key,
+    # and the CAs we trust for the recipients' servers; all three or none (plain HTTP / system CAs).
+    outbound_tls_cert: Path | None = None
+    outbound_tls_key: Path | None = None
+    outbound_tls_ca: Path | None = None
+    # Where recipients without a url of their own are called: the national platform, which routes
+    # on the logical address.
+    delivery_base_url: str = ""
+    delivery_timeout: float = 30.0  # seconds per call (connecting: at most 5)
+    # Retries after technical failures: about base * 2^(attempt-1) seconds, jittered, at most max.
+    retry_base_delay: float = 10.0
+    retry_max_delay: float = 900.0
+    # How long a worker owns a claimed outbox row; 0 derives it from delivery_timeout.
+    outbox_lease: float = 0.0
+
     care_units_file: Path | None = None
 
     # Salt for hashing personnummer in logs; generated per data_dir when empty.
@@ -131,6 +147,11 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
             return int(value)
         except (TypeError, ValueError):
             raise SettingsError(f"{where} must be an integer, got {value!r}") from None
+    if typ is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{where} must be a number, got {value!r}") from None
     if typ is bool:
         if isinstance(value, bool):
             return value

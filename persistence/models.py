@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -77,3 +78,86 @@ class CertificateRelation(Base):
     kind: Mapped[str] = mapped_column(String(8))  # ERSATT KOMPLT FRLANG KOPIA
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# --- Messages (ärenden): SendMessageToCare / SendMessageToRecipient ----------------------------------
+
+
+class Message(Base):
+    """One accepted message about a certificate, in either direction, with the request as received.
+
+    ``meddelande-id`` is the primary key across both directions: answers (``svarPa``) and reminders
+    (``paminnelseMeddelande-id``) refer to other messages by that id alone, so it must name one
+    message whichever side wrote it.
+    """
+
+    __tablename__ = "message"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(16))  # TO_CARE (from a recipient) or TO_RECIPIENT (from care)
+    certificate_id: Mapped[str] = mapped_column(ForeignKey("certificate.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[str] = mapped_column(String(12))
+    subject: Mapped[str] = mapped_column(String(8))  # amne: KOMPLT AVSTMN KONTKT OVRIGT PAMINN
+    reference_id: Mapped[str | None] = mapped_column(String(255))  # referens-id, the sender's own case reference
+    # TO_CARE: the sending part (e.g. FKASSA); TO_RECIPIENT: the HSA-id of the person who wrote it.
+    sender: Mapped[str] = mapped_column(String(64))
+    sender_unit: Mapped[str | None] = mapped_column(String(64))  # TO_RECIPIENT: the writer's care unit
+    recipient_address: Mapped[str] = mapped_column(String(255))  # logiskAdressMottagare
+    reminder_of: Mapped[str | None] = mapped_column(String(255), index=True)
+    answer_to: Mapped[str | None] = mapped_column(String(255), index=True)
+    last_answer_date: Mapped[dt.date | None] = mapped_column(Date)
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime)  # skickatTidpunkt, as the sender stated it
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # SHA-256 of the payload's canonical form: tells an identical resend from a reuse of the id.
+    digest: Mapped[str] = mapped_column(String(64))
+    # The complete request body, byte for byte.
+    original: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- end of messages ---------------------------------------------------------------------------------
+
+
+# -- Delivery outbox (persistence/outbox.py) ------------------------------------------------------
+# One row per outbound message that is not the synchronous answer to a call. It is written in the
+# same transaction as the state change that causes it, so a committed change always has its message.
+
+
+class OutboxItem(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    # Sent with every attempt (x-intyg-delivery-id, wsa:MessageID) so the recipient can recognise a
+    # redelivery after a crash between its answer and our bookkeeping.
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    # The producer's idempotency key: a second enqueue with the same key is a no-op.
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    recipient: Mapped[str] = mapped_column(String(32))
+    contract: Mapped[str] = mapped_column(String(64))  # e.g. "RevokeCertificate:2"
+    logical_address: Mapped[str | None] = mapped_column(String(64))  # None: the recipient's own
+    reference: Mapped[str | None] = mapped_column(String(64))  # e.g. the certificate id, for operators
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # the request payload element
+    status: Mapped[str] = mapped_column(String(10))  # PENDING DELIVERED DEAD
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # When the row may next be claimed. A claim moves it to the end of the claim's lease, so a
+    # worker that dies mid-delivery simply lets the row fall due again.
+    due_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "due_at"),
+        Index("ix_outbox_status_delivered", "status", "delivered_at"),
+    )
+
+
+class OutboxCounter(Base):
+    """Monotonic per-recipient outcome counts (Prometheus counters that survive purges and restarts)."""
+
+    __tablename__ = "outbox_counter"
+
+    recipient: Mapped[str] = mapped_column(String(32), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)  # delivered retry dead
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
