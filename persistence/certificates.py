@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -123,3 +124,89 @@ def states_for(conn: Connection, certificate_ids: Iterable[str]) -> dict[str, li
     for certificate_id, state, target, at in rows:
         out[certificate_id].append(StateEntry(state, target, at))
     return out
+
+
+# --- Lists and relation graphs (ListCertificatesForCare/Citizen, ListRelationsForCertificate) -----
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A certificate as the list contracts need it: what to filter on and the document to answer with."""
+
+    id: str
+    type_code: str
+    is_test: bool
+    document: bytes  # the v3 form: the canonical document for legacy arrivals, else the original
+
+
+_LISTED_COLUMNS = (
+    _CERTIFICATES.c.id,
+    _CERTIFICATES.c.type_code,
+    _CERTIFICATES.c.is_test,
+    _CERTIFICATES.c.original,
+    _CERTIFICATES.c.canonical,
+)
+# Newest first; certificates without a signing time last on every database.
+_NEWEST_FIRST = (_CERTIFICATES.c.signed_at.desc().nulls_last(), _CERTIFICATES.c.id)
+# The patient's rows come from ix_certificate_patient_signed; the rest are filters on those few rows.
+_OF_PATIENT = select(*_LISTED_COLUMNS).where(
+    _CERTIFICATES.c.patient_id == bindparam("patient"),
+    _CERTIFICATES.c.deleted_by_care_giver.is_(False),
+)
+_FOR_CARE_UNITS = _OF_PATIENT.where(_CERTIFICATES.c.care_unit_id.in_(bindparam("units", expanding=True))).order_by(
+    *_NEWEST_FIRST
+)
+_FOR_CARE_GIVER = _OF_PATIENT.where(_CERTIFICATES.c.care_giver_id == bindparam("care_giver")).order_by(*_NEWEST_FIRST)
+
+
+def _listed(rows: Iterable[Row[Any]]) -> list[Listed]:
+    return [Listed(r.id, r.type_code, r.is_test, r.canonical or r.original) for r in rows]
+
+
+def list_for_care_units(conn: Connection, patient_id: str, care_units: Sequence[str]) -> list[Listed]:
+    """The patient's certificates issued at any of ``care_units``, newest first; erased ones left out."""
+    return _listed(conn.execute(_FOR_CARE_UNITS, {"patient": patient_id, "units": list(care_units)}))
+
+
+def list_for_care_giver(conn: Connection, patient_id: str, care_giver: str) -> list[Listed]:
+    """The patient's certificates issued anywhere within ``care_giver``, newest first; erased ones left out."""
+    return _listed(conn.execute(_FOR_CARE_GIVER, {"patient": patient_id, "care_giver": care_giver}))
+
+
+@functools.lru_cache(maxsize=None)
+def _citizen_statement(by_type: bool, has_from: bool, has_to: bool) -> Any:
+    # One statement per combination of optional filters, built once: "(:x IS NULL OR ...)" would
+    # keep a single statement but leaves PostgreSQL guessing the type of a NULL parameter.
+    statement = _OF_PATIENT.where(_CERTIFICATES.c.type_code.not_in(bindparam("excluded", expanding=True)))
+    if by_type:
+        statement = statement.where(_CERTIFICATES.c.type_code.in_(bindparam("types", expanding=True)))
+    if has_from:
+        statement = statement.where(_CERTIFICATES.c.signed_at >= bindparam("signed_from"))
+    if has_to:
+        statement = statement.where(_CERTIFICATES.c.signed_at < bindparam("signed_before"))
+    return statement.order_by(*_NEWEST_FIRST)
+
+
+def list_for_citizen(
+    conn: Connection,
+    patient_id: str,
+    *,
+    excluded_types: Sequence[str],
+    types: Sequence[str] | None = None,
+    signed_from: dt.datetime | None = None,
+    signed_before: dt.datetime | None = None,
+) -> list[Listed]:
+    """The patient's certificates, newest first, without erased ones and ``excluded_types``.
+
+    ``types`` (None = every type) and the half-open signing interval [``signed_from``,
+    ``signed_before``) narrow the list further.
+    """
+    params: dict[str, Any] = {"patient": patient_id, "excluded": list(excluded_types)}
+    if types is not None:
+        params["types"] = list(types)
+    if signed_from is not None:
+        params["signed_from"] = signed_from
+    if signed_before is not None:
+        params["signed_before"] = signed_before
+    statement = _citizen_statement(types is not None, signed_from is not None, signed_before is not None)
+    return _listed(conn.execute(statement, params))

@@ -1,0 +1,158 @@
+"""ListCertificatesForCare v3 and ListCertificatesForCitizen v3/v4: a patient's certificates, as care
+and as the citizen see them.
+
+Both answer with the stored ``intyg`` elements (the certificate as signed) and a status list
+filtered for the asking part, exactly as GetCertificate would answer for each one. The lists are
+two indexed queries whatever their length: the certificates of the patient, then the states of all
+of them at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from lxml import etree
+
+from ..contracts.call import Call
+from ..contracts.certtypes import CertificateTypes, normalize_code
+from ..contracts.faults import SoapFault
+from ..contracts.result import ErrorId, ResultCode, result_element
+from ..contracts.xml import TYPES, sub, text_of
+from ..persistence import certificates as repo
+from ..persons import InvalidPersonId, check_person_id
+from .certificate import set_statuses, stored_intyg
+from .status import CARE, CITIZEN, is_archived, status_elements, visible_states
+
+# Death certificates (dödsbevis, dödsorsaksintyg) concern a deceased person and are never shown in
+# the citizen's own view.
+NOT_FOR_CITIZEN = ("DB", "DOI")
+# The parts that may list a citizen's certificates: the citizen, and care acting with the citizen.
+# Both may also see test certificates, so the list never needs to hide them.
+CITIZEN_LIST_PARTS = (CITIZEN, CARE)
+
+
+class Refusal(ValueError):
+    """A request the list contracts answer with a refusal (v4 and care: Fault; citizen v3: ERROR)."""
+
+
+def list_certificates_for_care(call: Call) -> etree._Element:
+    """Care sees every certificate of the patient from the named units (or the whole care giver),
+    revoked and archived ones included, with the citizen's archiving left out of the statuses.
+    Certificates erased by the care giver are gone. Test certificates are listed: care units keep
+    test patients for their own testing and see what they issued."""
+    ns = call.contract.namespace
+    try:
+        patient = _patient(call.request, ns)
+    except Refusal as exc:
+        raise SoapFault(str(exc)) from None
+    units = [u for u in (text_of(e, "types:extension") for e in call.request.iterfind(f"{{{ns}}}enhets-id")) if u]
+    care_giver = text_of(call.request, f"{{{ns}}}vardgivar-id/types:extension")
+    with call.services.db.read() as conn:
+        if units:
+            listed = repo.list_for_care_units(conn, patient, units)
+        else:
+            listed = repo.list_for_care_giver(conn, patient, care_giver or "")
+        states = repo.states_for(conn, [c.id for c in listed])
+    response = _response(call)
+    intygs_lista = sub(response, f"{{{ns}}}intygsLista")
+    for certificate in listed:
+        intygs_lista.append(_intyg(certificate, states[certificate.id], CARE, ns))
+    return response
+
+
+def list_certificates_for_citizen(call: Call) -> etree._Element:
+    """v4: the list, or a Fault for a request that cannot be answered."""
+    try:
+        return _citizen_list(call)
+    except Refusal as exc:
+        raise SoapFault(str(exc)) from None
+
+
+def list_certificates_for_citizen_v3(call: Call) -> etree._Element:
+    """v3: the list with an OK result, or an empty list with ERROR / VALIDATION_ERROR."""
+    ns = call.contract.namespace
+    try:
+        response = _citizen_list(call)
+    except Refusal as exc:
+        response = _response(call)
+        sub(response, f"{{{ns}}}intygsLista")
+        response.append(result_element(ns, ResultCode.ERROR, str(exc), ErrorId.VALIDATION_ERROR))
+        return response
+    response.append(result_element(ns, ResultCode.OK))
+    return response
+
+
+def _citizen_list(call: Call) -> etree._Element:
+    """Every certificate about the citizen except death certificates and erased ones, archived or
+    not as asked, optionally limited to some types and to a signing-date range (both ends
+    inclusive); revoked ones are listed with their CANCELLED status."""
+    ns = call.contract.namespace
+    request = call.request
+    part = text_of(request, f"{{{ns}}}part/types:code") or ""
+    if part not in CITIZEN_LIST_PARTS:
+        raise Refusal(
+            f"part/code {part!r} may not list a citizen's certificates; allowed parts are {', '.join(CITIZEN_LIST_PARTS)}"
+        )
+    patient = _patient(request, ns)
+    codes = [c for c in (text_of(e, "types:code") for e in request.iterfind(f"{{{ns}}}intygTyp")) if c]
+    signed_from = _date(request, ns, "fromDatum")
+    signed_to = _date(request, ns, "tomDatum")
+    if signed_from and signed_to and signed_from > signed_to:
+        raise Refusal(f"fromDatum {signed_from} is after tomDatum {signed_to}")
+    archived = (text_of(request, f"{{{ns}}}arkiverade") or "false") in ("true", "1")
+
+    with call.services.db.read() as conn:
+        listed = repo.list_for_citizen(
+            conn,
+            patient,
+            excluded_types=NOT_FOR_CITIZEN,
+            types=_canonical_codes(call.services.certificate_types, codes) if codes else None,
+            signed_from=_midnight(signed_from),
+            signed_before=_midnight(signed_to + dt.timedelta(days=1)) if signed_to else None,
+        )
+        states = repo.states_for(conn, [c.id for c in listed])
+    response = _response(call)
+    intygs_lista = sub(response, f"{{{ns}}}intygsLista")
+    for certificate in listed:
+        history = states[certificate.id]
+        if is_archived(history) == archived:
+            intygs_lista.append(_intyg(certificate, history, part, ns))
+    return response
+
+
+def _patient(request: etree._Element, ns: str) -> str:
+    root = text_of(request, f"{{{ns}}}person-id/types:root") or ""
+    number = text_of(request, f"{{{ns}}}person-id/types:extension") or ""
+    try:
+        return check_person_id(root, number)
+    except InvalidPersonId as exc:
+        raise Refusal(f"person-id: {exc}") from None
+
+
+def _date(request: etree._Element, ns: str, name: str) -> dt.date | None:
+    value = text_of(request, f"{{{ns}}}{name}")
+    return dt.date.fromisoformat(value) if value else None  # the schema has checked the format
+
+
+def _midnight(day: dt.date | None) -> dt.datetime | None:
+    return dt.datetime.combine(day, dt.time()) if day else None
+
+
+def _canonical_codes(types: CertificateTypes, codes: Sequence[str]) -> list[str]:
+    """The stored codes for the asked ones: certificates are stored under their type's main code,
+    and callers may use an alias (``ts-bas``) or another letter case."""
+    by_alias = {normalize_code(alias): t.code for t in types.all() for alias in t.codes}
+    return sorted({by_alias.get(normalize_code(code), normalize_code(code)) for code in codes})
+
+
+def _response(call: Call) -> etree._Element:
+    ns = call.contract.namespace
+    return etree.Element(f"{{{ns}}}{call.contract.response}", nsmap={None: ns, "types": TYPES})
+
+
+def _intyg(certificate: repo.Listed, states: Sequence[repo.StateEntry], part: str, ns: str) -> etree._Element:
+    intyg = stored_intyg(certificate.document)
+    intyg.tag = f"{{{ns}}}intyg"  # the element belongs to the answering contract
+    set_statuses(intyg, status_elements(visible_states(states, part)))
+    return intyg
