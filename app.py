@@ -14,6 +14,7 @@ from .contracts.dispatch import Authorizer, Caller, Dispatcher, allow_all
 from .contracts.faults import SoapFault, render_fault
 from .contracts.registry import Contract
 from .contracts.wsdl import render_wsdl, xsd_file
+from . import metrics
 from .services import Services
 from .settings import Settings
 
@@ -85,6 +86,7 @@ def create_app(
     routes = [
         Route("/health", health),
         Route("/ready", ready),
+        Route("/metrics", metrics.endpoint),
         Route("/xsd/{path:path}", schema),
         Route("/{path:path}", soap, methods=["GET", "POST"]),
     ]

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .settings import Settings, SettingsError
+from .contracts.recipients import add_commands as add_recipients_commands
+from .stub_recipient import add_commands as add_stub_commands
+from .worker import add_commands as add_worker_commands
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -57,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_sub.add_parser("upgrade", help="apply migrations up to the newest")
     _database_flags(upgrade)
     upgrade.set_defaults(command=_db_upgrade)
+    add_worker_commands(sub)
+    add_stub_commands(sub)
+    add_recipients_commands(sub)
     return parser
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -95,6 +95,7 @@ class Claimed:
     reference: str | None
     payload: bytes
     attempts: int  # including this one
+    token: str  # the claim's; outcomes other than "delivered" only apply while the row is still this claim's
 
 
 def claim(conn: Connection, *, limit: int, lease_until: dt.datetime, token: str, now: dt.datetime) -> list[Claimed]:
@@ -121,19 +122,17 @@ def claim(conn: Connection, *, limit: int, lease_until: dt.datetime, token: str,
         )
     )
     rows = conn.execute(statement).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+    return sorted((Claimed(*row, token=token) for row in rows), key=lambda c: c.id)
 
 
 @dataclass(frozen=True)
 class Retry:
-    id: int
     due_at: dt.datetime
     error: str
 
 
 @dataclass(frozen=True)
 class Dead:
-    id: int
     error: str
 
 
@@ -160,7 +159,6 @@ _MARK_DEAD = (
 def record_results(
     conn: Connection,
     *,
-    token: str,
     delivered: Sequence[Claimed],
     retries: Sequence[tuple[Claimed, Retry]],
     dead: Sequence[tuple[Claimed, Dead]],
@@ -174,10 +172,10 @@ def record_results(
         conn.execute(_MARK_DELIVERED, [{"b_id": c.id, "b_now": now} for c in delivered])
     if retries:
         conn.execute(
-            _MARK_RETRY, [{"b_id": r.id, "b_token": token, "b_due": r.due_at, "b_error": r.error[:2000]} for _, r in retries]
+            _MARK_RETRY, [{"b_id": c.id, "b_token": c.token, "b_due": r.due_at, "b_error": r.error[:2000]} for c, r in retries]
         )
     if dead:
-        conn.execute(_MARK_DEAD, [{"b_id": d.id, "b_token": token, "b_error": d.error[:2000]} for _, d in dead])
+        conn.execute(_MARK_DEAD, [{"b_id": c.id, "b_token": c.token, "b_error": d.error[:2000]} for c, d in dead])
     counts: dict[tuple[str, str], int] = {}
     for outcome, items in (("delivered", delivered), ("retry", [c for c, _ in retries]), ("dead", [c for c, _ in dead])):
         for item in items:
@@ -218,7 +216,6 @@ class RecipientQueue:
     pending: int
     in_flight: int  # claimed right now (lease running)
     dead: int
-    delivered: int
     oldest_pending: dt.datetime | None
 
 
@@ -230,7 +227,11 @@ class Counter:
 
 
 def queues(conn: Connection, now: dt.datetime) -> list[RecipientQueue]:
-    """Per recipient: undelivered, in flight, dead and (not yet purged) delivered rows."""
+    """Per recipient: undelivered rows (in flight included) and dead ones.
+
+    Delivered rows are left out so that the query (run on every metrics scrape) reads only the
+    queue, however many delivered rows await purging; delivered counts are in :func:`counters`.
+    """
 
     def count_if(condition: Any) -> Any:
         return func.sum(case((condition, 1), else_=0))
@@ -242,15 +243,14 @@ def queues(conn: Connection, now: dt.datetime) -> list[RecipientQueue]:
             count_if(pending),
             count_if(and_(pending, _T.c.claim_token.is_not(None), _T.c.due_at > now)),
             count_if(_T.c.status == DEAD),
-            count_if(_T.c.status == DELIVERED),
             func.min(case((pending, _T.c.created_at), else_=None)),
         )
+        .where(_T.c.status.in_([PENDING, DEAD]))
         .group_by(_T.c.recipient)
         .order_by(_T.c.recipient)
     )
     return [
-        RecipientQueue(recipient, int(p or 0), int(f or 0), int(d or 0), int(dl or 0), oldest)
-        for recipient, p, f, d, dl, oldest in rows
+        RecipientQueue(recipient, int(p or 0), int(f or 0), int(d or 0), oldest) for recipient, p, f, d, oldest in rows
     ]
 
 
@@ -299,12 +299,16 @@ def list_items(
     return [ItemView(*row) for row in conn.execute(statement)]
 
 
-def revive(conn: Connection, ids: Sequence[int] | None, now: dt.datetime) -> int:
-    """Make dead rows (``ids``, or all when None) pending and due now; returns how many."""
-    statement = update(_T).where(_T.c.status == DEAD).values(status=PENDING, due_at=now, claim_token=None)
-    if ids is not None:
-        statement = statement.where(_T.c.id.in_(list(ids)))
-    return conn.execute(statement).rowcount
+def revive(conn: Connection, ids: Sequence[int] | None, now: dt.datetime) -> list[int]:
+    """Make rows due now; returns the ids that were changed.
+
+    With ``ids``: dead rows, and pending rows waiting for a retry (not those in flight). Without:
+    every dead row. Delivered rows are never sent again.
+    """
+    waiting = and_(_T.c.status == PENDING, or_(_T.c.claim_token.is_(None), _T.c.due_at <= now))
+    condition = _T.c.status == DEAD if ids is None else and_(_T.c.id.in_(list(ids)), or_(_T.c.status == DEAD, waiting))
+    statement = update(_T).where(condition).values(status=PENDING, due_at=now, claim_token=None).returning(_T.c.id)
+    return sorted(conn.execute(statement).scalars())
 
 
 def purge_delivered(conn: Connection, older_than: dt.datetime) -> int:

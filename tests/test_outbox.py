@@ -91,10 +91,9 @@ def test_outcomes_are_recorded_and_counted(db: Database) -> None:
     with db.transaction() as conn:
         outbox.record_results(
             conn,
-            token="w1",
             delivered=[a],
-            retries=[(b, outbox.Retry(b.id, later, "FKASSA RevokeCertificate:2: timed out"))],
-            dead=[(c, outbox.Dead(c.id, "SKV RevokeCertificate:2: ERROR VALIDATION_ERROR: bad"))],
+            retries=[(b, outbox.Retry(later, "FKASSA RevokeCertificate:2: timed out"))],
+            dead=[(c, outbox.Dead("SKV RevokeCertificate:2: ERROR VALIDATION_ERROR: bad"))],
             now=T0,
         )
     with db.read() as conn:
@@ -104,8 +103,8 @@ def test_outcomes_are_recorded_and_counted(db: Database) -> None:
     assert items[a.id].status == "DELIVERED" and items[a.id].delivered_at == T0
     assert items[b.id].status == "PENDING" and items[b.id].due_at == later and "timed out" in (items[b.id].last_error or "")
     assert items[c.id].status == "DEAD" and "VALIDATION_ERROR" in (items[c.id].last_error or "")
-    assert queues["FKASSA"] == outbox.RecipientQueue("FKASSA", 1, 0, 0, 1, T0)
-    assert queues["SKV"] == outbox.RecipientQueue("SKV", 0, 0, 1, 0, None)
+    assert queues["FKASSA"] == outbox.RecipientQueue("FKASSA", 1, 0, 0, T0)
+    assert queues["SKV"] == outbox.RecipientQueue("SKV", 0, 0, 1, None)
     assert counts == {("FKASSA", "delivered"): 1, ("FKASSA", "retry"): 1, ("SKV", "dead"): 1}
 
 
@@ -114,13 +113,13 @@ def test_a_stale_claim_cannot_overwrite_a_newer_one(db: Database) -> None:
     (old,) = claim(db, token="old")
     (new,) = claim(db, now=T0 + LEASE + dt.timedelta(seconds=1), token="new")
     with db.transaction() as conn:
-        outbox.record_results(conn, token="old", delivered=[], retries=[], dead=[(old, outbox.Dead(old.id, "late verdict"))], now=T0)
+        outbox.record_results(conn, delivered=[], retries=[], dead=[(old, outbox.Dead("late verdict"))], now=T0)
     with db.read() as conn:
         (item,) = outbox.list_items(conn)
     assert item.status == "PENDING"
     # ... but "delivered" is a fact, whoever reports it.
     with db.transaction() as conn:
-        outbox.record_results(conn, token="old", delivered=[old], retries=[], dead=[], now=T0)
+        outbox.record_results(conn, delivered=[old], retries=[], dead=[], now=T0)
     with db.read() as conn:
         (item,) = outbox.list_items(conn)
     assert item.status == "DELIVERED"
@@ -132,12 +131,12 @@ def test_release_revive_and_purge(db: Database) -> None:
     a, b, c = claim(db)
     with db.transaction() as conn:
         assert outbox.release(conn, [a.id], "w1", T0) == 1
-        outbox.record_results(conn, token="w1", delivered=[b], retries=[], dead=[(c, outbox.Dead(c.id, "no"))], now=T0)
+        outbox.record_results(conn, delivered=[b], retries=[], dead=[(c, outbox.Dead("no"))], now=T0)
     (again,) = claim(db, token="w2")
     assert again.id == a.id and again.attempts == 1  # the released claim did not count as an attempt
     with db.transaction() as conn:
-        assert outbox.revive(conn, None, T0) == 1
-        assert outbox.revive(conn, [c.id], T0) == 0  # already pending
+        assert outbox.revive(conn, [b.id, c.id, a.id], T0) == [c.id]  # delivered: never; a: in flight
+        assert outbox.revive(conn, None, T0) == []  # no dead row left
         assert outbox.purge_delivered(conn, T0) == 0  # delivered at T0, not before
         assert outbox.purge_delivered(conn, T0 + dt.timedelta(seconds=1)) == 1
     with db.read() as conn:
