@@ -98,7 +98,7 @@ def _substitute_params(expr: str, params: dict[str, str]) -> str:
     """Abstract-pattern parameters are textual macros ($name), longest names first."""
     for name in sorted(params, key=len, reverse=True):
         value = params[name]
-        expr = re.sub(r"\$" + re.escape(name) + r"(?![\w.-])", lambda _m: value, expr)
+        expr = re.sub(r"\$" + re.escape(name) + r"(?![\w.-])", lambda _m, value=value: value, expr)
     return expr
 
 

@@ -1,15 +1,15 @@
 """The condition language used in certificate-type files (``when`` and ``check`` of a rule).
 
-A small, safe expression language, compiled once into Python closures. Examples::
+A small, safe expression language. Examples::
 
-    exists(33.2)                                  a sub-answer 33.2 is present
-    count(40) <= 8 or count(27) = 1               question counts
+    exists(33.2)                                   a sub-answer 33.2 is present
+    count(40) <= 8 or count(27) = 1                question counts
     true(27.1)                                     sub-answer 27.1 is answered yes
     valid_date(2.2)                                2.2 holds a valid date
     code(32.1) in ['HALFTEN', 'EN_FJARDEDEL']      a code among a set
     date(2.1) <= date(1.2)                         date order
     date(2.2) <= birthdate() + days(28)            date arithmetic
-    number(8.2) < 0.1 and matches(text(18.1), 'E11')
+    number(8.2) < 0.1 and text(18.1) matches 'E11'
 
 References are question ids (``6``) or sub-answer ids (``6.2``); ``.`` is the element the rule is
 checking. A sub-answer of the question a rule is anchored on (``for_each``) means the one in the
@@ -18,16 +18,21 @@ same answer instance; every other reference looks at the whole certificate.
 Value functions return sequences, and comparisons hold when any pair of values satisfies them
 (as XPath general comparisons do), so ``code(40.1) = 'EJ_AKTUELLT'`` reads "some 40.1 has that
 code" and an absent answer makes every comparison false.
+
+An expression is type-checked when the file is loaded and translated into a Python expression,
+which the engine compiles together with the rest of the type's checks (see engine.py). The
+generated code only calls the readers and helpers defined here and the names listed in
+:data:`LOCALS`; nothing from the type file is ever executed as code (identifiers become dictionary
+keys and literals become constants).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import operator
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 
@@ -38,76 +43,23 @@ class ExpressionError(ValueError):
     """The expression is malformed; the message says where."""
 
 
-class Context(Protocol):
-    """What an expression can see while it is evaluated."""
-
-    today: dt.date
-    memo: dict[str, dict[etree._Element, Any]]  # per-certificate cache of values read from elements
-
-    def resolve(self, ref: str) -> list[etree._Element]: ...
-
-    def questions(self, qid: str) -> list[etree._Element]: ...
-
-    def parts(self, pid: str, qid: str) -> list[etree._Element]: ...
-
-    def itself(self) -> list[etree._Element]: ...
-
-    def birthdate(self) -> list[dt.date]: ...
-
-    def birthyear(self) -> list[float]: ...
-
-
-Fn = Callable[[Context], Any]
+# Names the generated expressions use, bound by the engine around each evaluation:
+#   bq    question id -> answers (engine._Answer, with .element = the svar) of the certificate
+#   bp    sub-answer id -> delsvar elements of the certificate
+#   a     the answer (engine._Answer) a rule is anchored on, or None
+#   e     the element a rule is anchored on (svar or delsvar), or None for the certificate
+#   memo  per-certificate cache of values read from elements
+#   cert  the engine.Certificate (intyg, today, birth date)
+LOCALS = ("bq", "bp", "a", "e", "memo", "cert")
 
 # Value types, checked when a file is loaded so that a typo fails at start-up, not per request.
 BOOL, NUM, STR, DATE, DAYS = "boolean", "number", "text", "date", "days"
 
+# -- readers: values out of elements, memoized per certificate ---------------------------------
 
-@dataclass(frozen=True)
-class Compiled:
-    fn: Fn
-    type: str
-    const: Any = None  # the value, for literals (lets comparisons specialize)
-    size: Callable[[Context], int] | None = None  # for count(): the count as a plain int
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A compiled condition: call ``fn(context)``; ``refs`` are the ids it mentions."""
-
-    fn: Callable[[Context], bool]
-    refs: frozenset[str]
-    text: str
-
-
-_TOKEN = re.compile(
-    r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op><=|>=|!=|[=<>+\-(),\[\].])|(?P<word>[A-Za-z_][A-Za-z_0-9]*))"
-)
-
-
-def _tokenize(text: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    text = text.rstrip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None or m.end() == pos:
-            raise ExpressionError(f"unexpected character at position {pos + 1} in {text!r}")
-        kind = m.lastgroup
-        assert kind is not None
-        tokens.append((kind, m.group(kind)))
-        pos = m.end()
-    tokens.append(("end", ""))
-    return tokens
-
-
-# -- value functions ----------------------------------------------------------------------------
-
-
-# Values are read per element and memoized per certificate (Context.memo), because several
-# rules often look at the same sub-answer (e.g. the date of death in most death-certificate rules).
 Memo = dict[str, dict[etree._Element, Any]]
 Reader = Callable[[Memo, list[etree._Element]], Any]
+EMPTY: list[etree._Element] = []
 
 
 def _scalar_source(e: etree._Element) -> str:
@@ -148,6 +100,8 @@ def _number(e: etree._Element) -> tuple[float, ...]:
 
 
 def _values(name: str, per_element: Callable[[etree._Element], tuple[Any, ...]]) -> Reader:
+    # Several rules often read the same sub-answer (e.g. the date of death in most
+    # death-certificate rules), so each value is computed once per certificate.
     def read(memo: Memo, elements: list[etree._Element]) -> list[Any]:
         cache = memo.get(name)
         if cache is None:
@@ -164,27 +118,23 @@ def _values(name: str, per_element: Callable[[etree._Element], tuple[Any, ...]])
 
 
 _texts = _values("text", _text)
+_valid_dates = _values("valid_date", lambda e: (True,) if v.is_xs_date(_scalar_source(e)) else ())
 
 
-def _any_text(test: Callable[[str], bool]) -> Reader:
-    def read(memo: Memo, elements: list[etree._Element]) -> bool:
-        return any(test(t) for t in _texts(memo, elements))
-
-    return read
+def _true(memo: Memo, elements: list[etree._Element]) -> bool:
+    return any(t in ("true", "1") for t in _texts(memo, elements))
 
 
-def _any_value(name: str, test: Callable[[etree._Element], bool]) -> Reader:
-    values = _values(name, lambda e: (True,) if test(e) else ())  # non-empty = the test holds
-    return lambda memo, elements: bool(values(memo, elements))
+def _false(memo: Memo, elements: list[etree._Element]) -> bool:
+    return any(t in ("false", "0") for t in _texts(memo, elements))
 
 
-# name -> (result type, reader over the referenced elements); all take one or more references.
-_REF_FUNCTIONS: dict[str, tuple[str, Reader]] = {
-    # count and exists take several references and are built directly in _Parser.call.
-    "count": (NUM, lambda memo, es: len(es)),
-    "exists": (BOOL, lambda memo, es: bool(es)),
-    "true": (BOOL, _any_text(lambda t: t in ("true", "1"))),
-    "false": (BOOL, _any_text(lambda t: t in ("false", "0"))),
+# name -> (result type, reader); count and exists are translated directly (see _Parser.call).
+READERS: dict[str, tuple[str, Reader]] = {
+    "true": (BOOL, _true),
+    "false": (BOOL, _false),
+    "valid_date": (BOOL, lambda memo, es: bool(_valid_dates(memo, es))),
+    "valid_boolean": (BOOL, lambda memo, es: any(v.is_xs_boolean(t) for t in _texts(memo, es))),
     "code": (STR, _values("code", _children_text(v.CV, v.CODE))),
     "code_system": (STR, _values("code_system", _children_text(v.CV, v.CODE_SYSTEM))),
     "text": (STR, _texts),
@@ -192,48 +142,114 @@ _REF_FUNCTIONS: dict[str, tuple[str, Reader]] = {
     "start": (DATE, _values("start", _period_edge(v.START))),
     "end": (DATE, _values("end", _period_edge(v.END))),
     "number": (NUM, _values("number", _number)),
-    "valid_date": (BOOL, _any_value("valid_date", lambda e: v.is_xs_date(_scalar_source(e)))),
-    "valid_boolean": (BOOL, lambda memo, es: any(v.is_xs_boolean(t) for t in _texts(memo, es))),
-}
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
 }
 
 
-def _either(a: Fn, b: Fn) -> Fn:
-    return lambda c: a(c) or b(c)
+# -- helpers the generated code calls -------------------------------------------------------------
 
 
-def _both(a: Fn, b: Fn) -> Fn:
-    return lambda c: a(c) and b(c)
+def _pairs(left: list[Any], right: list[Any], test: Callable[[Any, Any], bool]) -> bool:
+    for x in left:
+        for y in right:
+            if test(x, y):
+                return True
+    return False
 
 
-def _shift(dates: Fn, delta: Fn, sign: int) -> Fn:
-    return lambda c: [d + sign * delta(c) for d in dates(c)]
+def _matches(regex: re.Pattern[str], values: list[str]) -> bool:
+    for x in values:
+        if regex.search(x):
+            return True
+    return False
 
 
-def _getter(ref: str) -> Callable[[Context], list[etree._Element]]:
-    """Resolve a reference at compile time into the fastest lookup for it."""
-    if ref == ".":
-        return lambda c: c.itself()
-    qid, dot, _ = ref.partition(".")
-    if dot:
-        return lambda c: c.parts(ref, qid)
-    return lambda c: c.questions(ref)
+HELPERS: dict[str, Any] = {
+    "E": EMPTY,
+    "_pairs": _pairs,
+    "_matches": _matches,
+    **{f"R_{name}": reader for name, (_, reader) in READERS.items()},
+}
+
+_PY_OP = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_TESTS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda x, y: x == y,
+    "!=": lambda x, y: x != y,
+    "<": lambda x, y: x < y,
+    "<=": lambda x, y: x <= y,
+    ">": lambda x, y: x > y,
+    ">=": lambda x, y: x >= y,
+}
+
+
+# -- parsing and translation --------------------------------------------------------------------
+
+
+@dataclass
+class Constants:
+    """Values the generated code refers to by name (regexes, sets, dates...), shared per type."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, value: Any) -> str:
+        name = f"K{len(self.values)}"
+        self.values[name] = value
+        return name
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """What ``.`` and same-question references mean where an expression is evaluated."""
+
+    kind: str | None = None  # None (the certificate), "question" or "part"
+    question: str | None = None  # the question id the anchor belongs to
+
+
+@dataclass(frozen=True)
+class _Expr:
+    src: str  # Python expression
+    type: str
+    const: str | None = None  # constant name, for literals
+    count: str | None = None  # for count(): Python expression giving an int
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A checked condition: ``source`` is a Python expression over :data:`LOCALS`."""
+
+    text: str
+    refs: frozenset[str]
+    source: str
+
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op><=|>=|!=|[=<>+\-(),\[\].])|(?P<word>[A-Za-z_][A-Za-z_0-9]*))"
+)
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise ExpressionError(f"unexpected character at position {pos + 1} in {text!r}")
+        kind = m.lastgroup
+        assert kind is not None
+        tokens.append((kind, m.group(kind)))
+        pos = m.end()
+    tokens.append(("end", ""))
+    return tokens
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, anchor: Anchor, constants: Constants) -> None:
         self.text = text
         self.tokens = _tokenize(text)
         self.pos = 0
         self.refs: set[str] = set()
+        self.anchor = anchor
+        self.constants = constants
 
     # -- token helpers
 
@@ -260,116 +276,96 @@ class _Parser:
         found = "end of expression" if kind == "end" else repr(value)
         return ExpressionError(f"{what}, found {found} in {self.text!r}")
 
+    def need(self, value: _Expr, wanted: str, where: str) -> None:
+        if value.type != wanted:
+            raise ExpressionError(f"{where} needs a {wanted} value, got a {value.type} value in {self.text!r}")
+
     # -- grammar
 
-    def parse(self) -> Compiled:
+    def parse(self) -> _Expr:
         result = self.or_expr()
         if self.peek()[0] != "end":
             raise self.error("unexpected text after the expression")
         return result
 
-    def or_expr(self) -> Compiled:
+    def or_expr(self) -> _Expr:
         left = self.and_expr()
         while self.accept("or"):
             right = self.and_expr()
             self.need(left, BOOL, "or")
             self.need(right, BOOL, "or")
-            left = Compiled(_either(left.fn, right.fn), BOOL)
+            left = _Expr(f"({left.src} or {right.src})", BOOL)
         return left
 
-    def and_expr(self) -> Compiled:
+    def and_expr(self) -> _Expr:
         left = self.not_expr()
         while self.accept("and"):
             right = self.not_expr()
             self.need(left, BOOL, "and")
             self.need(right, BOOL, "and")
-            left = Compiled(_both(left.fn, right.fn), BOOL)
+            left = _Expr(f"({left.src} and {right.src})", BOOL)
         return left
 
-    def not_expr(self) -> Compiled:
+    def not_expr(self) -> _Expr:
         if self.accept("not"):
             inner = self.not_expr()
             self.need(inner, BOOL, "not")
-            f = inner.fn
-            return Compiled(lambda c: not f(c), BOOL)
+            return _Expr(f"(not {inner.src})", BOOL)
         return self.comparison()
 
-    def comparison(self) -> Compiled:
+    def comparison(self) -> _Expr:
         left = self.additive()
         kind, value = self.peek()
-        if kind == "op" and value in _COMPARE:
+        if kind == "op" and value in _PY_OP:
             self.take()
-            right = self.additive()
-            return self._compare(left, value, right)
+            return self.compare(left, value, self.additive())
         if self.accept("in"):
             options = self.literal_list()
             self.need(left, STR if isinstance(options[0], str) else NUM, "in")
-            wanted = frozenset(options)
-            lf = left.fn
-            return Compiled(lambda c: not wanted.isdisjoint(lf(c)), BOOL)
+            wanted = self.constants.add(frozenset(options))
+            return _Expr(f"(not {wanted}.isdisjoint({left.src}))", BOOL)
         if self.accept("matches"):
             pattern = self.string_literal()
             self.need(left, STR, "matches")
             try:
-                regex = re.compile(pattern)
+                regex = self.constants.add(re.compile(pattern))
             except re.error as e:
                 raise ExpressionError(f"bad regular expression {pattern!r} in {self.text!r}: {e}") from e
-            lf = left.fn
-            return Compiled(lambda c: any(regex.search(x) for x in lf(c)), BOOL)
+            return _Expr(f"_matches({regex}, {left.src})", BOOL)
         return left
 
-    def _compare(self, left: Compiled, op: str, right: Compiled) -> Compiled:
+    def compare(self, left: _Expr, op: str, right: _Expr) -> _Expr:
         if left.type != right.type or left.type in (BOOL, DAYS):
             raise ExpressionError(f"cannot compare {left.type} with {right.type} using '{op}' in {self.text!r}")
-        test = _COMPARE[op]
-        lf, rf = left.fn, right.fn
-        if right.const is not None and left.size is not None:
-            # count(x) <op> N: the commonest condition in type files, so compare plain ints.
-            size, n = left.size, right.const
-            return Compiled(lambda c: test(size(c), n), BOOL)
+        py = _PY_OP[op]
+        if right.const is not None and left.count is not None:
+            return _Expr(f"({left.count} {py} {right.const})", BOOL)  # count(x) <op> N, the commonest case
+        if right.const is not None and op == "=":
+            return _Expr(f"({right.const} in {left.src})", BOOL)
         if right.const is not None:
-            # Comparing with a literal is the common case; avoid building pairs.
-            k = right.const
-            if op == "=":
-                return Compiled(lambda c: k in lf(c), BOOL)
+            return _Expr(f"any(x {py} {right.const} for x in {left.src})", BOOL)
+        test = self.constants.add(_TESTS[op])
+        return _Expr(f"_pairs({left.src}, {right.src}, {test})", BOOL)
 
-            def compare_constant(c: Context) -> bool:
-                for a in lf(c):
-                    if test(a, k):
-                        return True
-                return False
-
-            return Compiled(compare_constant, BOOL)
-
-        def compare(c: Context) -> bool:
-            rs = rf(c)
-            for a in lf(c):
-                for b in rs:
-                    if test(a, b):
-                        return True
-            return False
-
-        return Compiled(compare, BOOL)
-
-    def additive(self) -> Compiled:
+    def additive(self) -> _Expr:
         left = self.primary()
         while self.peek() in (("op", "+"), ("op", "-")):
             op = self.take()[1]
             right = self.primary()
             if left.type != DATE or right.type != DAYS:
                 raise ExpressionError(f"'{op}' only adds days to dates, here {left.type} {op} {right.type} in {self.text!r}")
-            left = Compiled(_shift(left.fn, right.fn, 1 if op == "+" else -1), DATE)
+            left = _Expr(f"[d {op} {right.src} for d in {left.src}]", DATE)
         return left
 
-    def primary(self) -> Compiled:
+    def primary(self) -> _Expr:
         kind, value = self.peek()
         if kind == "num":
             self.take()
-            number = float(value)
-            return Compiled(lambda c: [number], NUM, number)
+            name = self.constants.add(float(value))
+            return _Expr(f"[{name}]", NUM, const=name)
         if kind == "str":
-            text = self.string_literal()
-            return Compiled(lambda c: [text], STR, text)
+            name = self.constants.add(self.string_literal())
+            return _Expr(f"[{name}]", STR, const=name)
         if self.accept("("):
             inner = self.or_expr()
             self.expect(")")
@@ -379,61 +375,70 @@ class _Parser:
             return self.call(value)
         raise self.error("expected a value, a function call or '('")
 
-    def call(self, name: str) -> Compiled:
+    def call(self, name: str) -> _Expr:
         self.expect("(")
-        if name in _REF_FUNCTIONS:
-            result_type, reader = _REF_FUNCTIONS[name]
+        if name in ("count", "exists") or name in READERS:
             refs = [self.reference()]
             while self.accept(","):
                 refs.append(self.reference())
             self.expect(")")
-            if len(refs) > 1 and name not in ("count", "exists"):
-                raise ExpressionError(f"{name}() takes one reference in {self.text!r}")
-            getters = [_getter(r) for r in refs]
+            sources = [self.lookup(r) for r in refs]
+            if name in READERS:
+                # Readers look at elements; a question reference gives answers, so unwrap them.
+                sources = [f"[x.element for x in {s}]" if s.startswith("bq.") else s for s in sources]
             if name == "count":
-                if len(getters) == 1:
-                    get = getters[0]
-                    size: Callable[[Context], int] = lambda c: len(get(c))  # noqa: E731
-                else:
-                    size = lambda c: sum(len(g(c)) for g in getters)  # noqa: E731
-                return Compiled(lambda c: [float(size(c))], NUM, size=size)
+                count = " + ".join(f"len({s})" for s in sources)
+                count = count if len(sources) == 1 else f"({count})"
+                return _Expr(f"[float({count})]", NUM, count=count)
             if name == "exists":
-                if len(getters) == 1:
-                    get = getters[0]
-                    return Compiled(lambda c: bool(get(c)), BOOL)
-                return Compiled(lambda c: any(g(c) for g in getters), BOOL)
-            get = getters[0]
-            return Compiled(lambda c: reader(c.memo, get(c)), result_type)
+                return _Expr("(" + " or ".join(f"bool({s})" for s in sources) + ")", BOOL)
+            if len(refs) > 1:
+                raise ExpressionError(f"{name}() takes one reference in {self.text!r}")
+            return _Expr(f"R_{name}(memo, {sources[0]})", READERS[name][0])
         if name == "days":
             kind, value = self.take()
             if kind != "num" or "." in value:
                 raise ExpressionError(f"days() takes a whole number in {self.text!r}")
             self.expect(")")
-            delta = dt.timedelta(days=int(value))
-            return Compiled(lambda c: delta, DAYS)
+            return _Expr(self.constants.add(dt.timedelta(days=int(value))), DAYS)
         if name == "year":
             inner = self.or_expr()
             self.expect(")")
             self.need(inner, DATE, "year()")
-            f = inner.fn
-            return Compiled(lambda c: [float(d.year) for d in f(c)], NUM)
+            return _Expr(f"[float(d.year) for d in {inner.src}]", NUM)
         self.expect(")")
         if name == "today":
-            return Compiled(lambda c: [c.today], DATE)
+            return _Expr("[cert.today]", DATE)
         if name == "birthdate":
-            return Compiled(lambda c: c.birthdate(), DATE)
+            return _Expr("cert.birthdate()", DATE)
         if name == "birthyear":
-            return Compiled(lambda c: c.birthyear(), NUM)
+            return _Expr("cert.birthyear()", NUM)
         raise ExpressionError(f"unknown function {name}() in {self.text!r}")
 
     def reference(self) -> str:
         kind, value = self.take()
         if kind == "op" and value == ".":
+            if self.anchor.kind is None:
+                raise ExpressionError(f"'.' needs a rule with for_each in {self.text!r}")
             return "."
         if kind != "num":
             raise ExpressionError(f"expected a question or sub-answer id, found {value!r} in {self.text!r}")
         self.refs.add(value)
         return value
+
+    def lookup(self, ref: str) -> str:
+        """Python source selecting the elements a reference names, resolved for this anchor."""
+        if ref == ".":
+            return "[e]"
+        qid, dot, _ = ref.partition(".")
+        if not dot:
+            return f"bq.get({ref!r}, E)"
+        if qid != self.anchor.question:
+            return f"bp.get({ref!r}, E)"
+        if self.anchor.kind == "question":
+            return f"a.parts.get({ref!r}, E)"
+        # Anchored on a sub-answer: its own answer, unless it sits in another question's answer.
+        return f"(a.parts.get({ref!r}, E) if a.id == {qid!r} else bp.get({ref!r}, E))"
 
     def string_literal(self) -> str:
         kind, value = self.take()
@@ -441,7 +446,7 @@ class _Parser:
             raise ExpressionError(f"expected a quoted string, found {value!r} in {self.text!r}")
         return value[1:-1]
 
-    def literal_list(self) -> Sequence[Any]:
+    def literal_list(self) -> list[Any]:
         self.expect("[")
         items: list[Any] = []
         while True:
@@ -459,15 +464,11 @@ class _Parser:
             raise ExpressionError(f"a list mixes strings and numbers in {self.text!r}")
         return items
 
-    def need(self, value: Compiled, wanted: str, where: str) -> None:
-        if value.type != wanted:
-            raise ExpressionError(f"{where} needs a {wanted} value, got a {value.type} value in {self.text!r}")
 
-
-def compile_condition(text: str) -> Condition:
-    """Compile a condition; it must be true/false valued."""
-    parser = _Parser(text)
+def compile_condition(text: str, anchor: Anchor = Anchor(), constants: Constants | None = None) -> Condition:
+    """Check a condition and translate it; it must be true/false valued."""
+    parser = _Parser(text, anchor, constants if constants is not None else Constants())
     result = parser.parse()
     if result.type != BOOL:
         raise ExpressionError(f"{text!r} is a {result.type} value, not a condition (compare it with something)")
-    return Condition(result.fn, frozenset(parser.refs), text)
+    return Condition(text, frozenset(parser.refs), result.src)

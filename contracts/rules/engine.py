@@ -1,10 +1,13 @@
 """Compiles a certificate-type definition into checks and runs them over a certificate.
 
 Compilation (once, at start-up) turns the questions, sub-answers and rules of a type file into
-plain Python closures. Validation indexes the certificate in one pass over its answers (which
-answers and sub-answers exist, by id) and then runs the closures against that index, so a
-certificate costs one tree walk plus a few dictionary lookups per rule. Every failed check is
-reported; nothing stops at the first error.
+the source of one Python function per type, which is compiled with ``compile()``: straight-line
+code with the ids, counts and conditions of the file written in, so that validating a
+certificate is an index of its answers (two compiled XPath selections) plus a few dictionary
+lookups and comparisons per rule, without interpreting the definition again. The generated
+source only contains literals produced by this module and calls to the helpers named in its
+namespace (ids from the file are validated and emitted with ``repr``); it can be inspected with
+``Engine.source``. Every failed check is reported; nothing stops at the first error.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from lxml import etree
 
 from intygstjanst.contracts.rules import kinds
 from intygstjanst.contracts.rules import values as v
-from intygstjanst.contracts.rules.dsl import Condition, ExpressionError, compile_condition
+from intygstjanst.contracts.rules import dsl
+from intygstjanst.contracts.rules.dsl import Anchor, Condition, Constants, ExpressionError, compile_condition
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +63,6 @@ class Count:
     low: int
     high: int | None  # None = no upper limit
 
-    def allows(self, n: int) -> bool:
-        return n >= self.low and (self.high is None or n <= self.high)
-
     def describe(self) -> str:
         if self.high == self.low:
             return "exactly once" if self.low == 1 else f"exactly {self.low} times"
@@ -98,11 +99,6 @@ class Question:
     descending: str | None
     consecutive_instances: bool
     parts: dict[str, Part]
-    # Flattened once, because _check_answer runs for every answer of every certificate.
-    part_counts: list[tuple[str, int, int | None, Part]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.part_counts = [(p.id, p.count.low, p.count.high, p) for p in self.parts.values()]
 
 
 @dataclass
@@ -110,7 +106,9 @@ class Rule:
     id: str
     for_each: str | None
     when: Condition | None
-    check: Callable[[Any], list[str]]  # failing items -> message details; [] when satisfied
+    check: Condition | None  # a 'check' rule; otherwise require/forbid of refs
+    refs: list[str]
+    require: bool
     message: str
 
 
@@ -123,6 +121,7 @@ class Definition:
     questions: dict[str, Question]
     parts: dict[str, Part]
     rules: list[Rule]
+    constants: Constants
     label_of: dict[str, str] = field(default_factory=dict)
 
 
@@ -154,17 +153,24 @@ def _text(table: dict[str, Any], key: str, where: str, required: bool = True) ->
     return value.strip()
 
 
-def _condition(text: Any, where: str, known: set[str]) -> Condition:
-    if not isinstance(text, str):
-        raise DefinitionError(f"{where}: must be a condition string")
-    try:
-        condition = compile_condition(text)
-    except ExpressionError as e:
-        raise DefinitionError(f"{where}: {e}") from e
-    unknown = sorted(r for r in condition.refs if r not in known)
-    if unknown:
-        raise DefinitionError(f"{where}: refers to {', '.join(unknown)}, which this type does not declare")
-    return condition
+class _Reader:
+    """State while one type file is read: declared ids and the constants its conditions use."""
+
+    def __init__(self, known: set[str]) -> None:
+        self.known = known
+        self.constants = Constants()
+
+    def condition(self, text: Any, where: str, anchor: Anchor) -> Condition:
+        if not isinstance(text, str):
+            raise DefinitionError(f"{where}: must be a condition string")
+        try:
+            condition = compile_condition(text, anchor, self.constants)
+        except ExpressionError as e:
+            raise DefinitionError(f"{where}: {e}") from e
+        unknown = sorted(r for r in condition.refs if r not in self.known)
+        if unknown:
+            raise DefinitionError(f"{where}: refers to {', '.join(unknown)}, which this type does not declare")
+        return condition
 
 
 def _reject_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -174,17 +180,18 @@ def _reject_unknown(table: dict[str, Any], allowed: set[str], where: str) -> Non
 
 
 _KIND_FIELDS = {"kind", "when"}
-_PART_FIELDS = {"id", "label", "count", "variant", "kind", "when"}
+_PART_FIELDS = {"id", "label", "count", "variant"}
 
 
-def _variants(part: dict[str, Any], where: str, known: set[str]) -> list[Variant]:
+def _variants(part: dict[str, Any], where: str, reader: _Reader) -> list[Variant]:
     tables = part.get("variant")
     if tables is None:
-        tables = [{k: val for k, val in part.items() if k not in _PART_FIELDS or k == "kind"}] if "kind" in part else []
-    elif "kind" in part:
+        tables = [{k: val for k, val in part.items() if k not in _PART_FIELDS}] if "kind" in part else []
+    elif "kind" in part or "when" in part:
         raise DefinitionError(f"{where}: give either 'kind' or [[variant]] tables, not both")
     if not tables:
         raise DefinitionError(f"{where}: missing 'kind' (use kind = \"unchecked\" for values the type does not check)")
+    anchor = Anchor("part", part["id"].strip().split(".")[0])
     variants = []
     for n, table in enumerate(tables, start=1):
         vwhere = f"{where}.variant[{n}]" if "variant" in part else where
@@ -195,13 +202,13 @@ def _variants(part: dict[str, Any], where: str, known: set[str]) -> list[Variant
             check = kinds.build(table["kind"], options)
         except kinds.KindError as e:
             raise DefinitionError(f"{vwhere}: {e}") from e
-        when = _condition(table["when"], f"{vwhere}.when", known) if "when" in table else None
+        when = reader.condition(table["when"], f"{vwhere}.when", anchor) if "when" in table else None
         variants.append(Variant(when, check))
     return variants
 
 
 def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
-    """Build the checks of one type file (already parsed from TOML)."""
+    """Check and read the questions and rules of one type file (already parsed from TOML)."""
     questions_raw = data.get("question", [])
     if not isinstance(questions_raw, list):
         raise DefinitionError("'question' must be an array of tables ([[question]])")
@@ -227,6 +234,7 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
                 raise DefinitionError(f"question {qid}: sub-answer {pid} is declared twice")
             known.add(pid)
 
+    reader = _Reader(known)
     questions: dict[str, Question] = {}
     parts: dict[str, Part] = {}
     label_of: dict[str, str] = {}
@@ -242,12 +250,12 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
         for p in q.get("part", []):
             pid = p["id"].strip()
             pwhere = f"{where}, sub-answer {pid}"
-            _reject_unknown(p, _PART_FIELDS | set(kinds.OPTION_TYPES), pwhere)
+            _reject_unknown(p, _PART_FIELDS | _KIND_FIELDS | set(kinds.OPTION_TYPES), pwhere)
             part = Part(
                 id=pid,
                 label=_text(p, "label", pwhere) or pid,
                 count=_count(p.get("count"), pwhere, "0..1"),
-                variants=_variants(p, pwhere, known),
+                variants=_variants(p, pwhere, reader),
             )
             question_parts[pid] = parts[pid] = part
             label_of[pid] = part.label
@@ -273,7 +281,7 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
         questions[qid] = question
         label_of[qid] = question.label
 
-    rules = [_rule(r, n, known, label_of) for n, r in enumerate(data.get("rule", []), start=1)]
+    rules = [_rule(r, n, reader, label_of) for n, r in enumerate(data.get("rule", []), start=1)]
     seen: set[str] = set()
     for rule in rules:
         if rule.id in seen:
@@ -294,11 +302,12 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
         questions=questions,
         parts=parts,
         rules=rules,
+        constants=reader.constants,
         label_of=label_of,
     )
 
 
-def _rule(r: Any, n: int, known: set[str], label_of: dict[str, str]) -> Rule:
+def _rule(r: Any, n: int, reader: _Reader, label_of: dict[str, str]) -> Rule:
     if not isinstance(r, dict):
         raise DefinitionError(f"rule[{n}]: must be a table")
     where = f"rule[{n}]"
@@ -307,9 +316,13 @@ def _rule(r: Any, n: int, known: set[str], label_of: dict[str, str]) -> Rule:
     where = f"rule {rid}"
     _reject_unknown(r, {"id", "for_each", "when", "check", "require", "forbid", "message"}, where)
     for_each = _text(r, "for_each", where, required=False)
-    if for_each is not None and for_each not in known:
+    if for_each is None:
+        anchor = Anchor()
+    elif for_each not in reader.known:
         raise DefinitionError(f"{where}: 'for_each' names {for_each}, which this type does not declare")
-    when = _condition(r["when"], f"{where}.when", known) if "when" in r else None
+    else:
+        anchor = Anchor("part" if "." in for_each else "question", for_each.split(".")[0])
+    when = reader.condition(r["when"], f"{where}.when", anchor) if "when" in r else None
     message = _text(r, "message", where, required=False)
 
     forms = [k for k in ("check", "require", "forbid") if k in r]
@@ -317,31 +330,37 @@ def _rule(r: Any, n: int, known: set[str], label_of: dict[str, str]) -> Rule:
         raise DefinitionError(f"{where}: give exactly one of 'check', 'require' or 'forbid'")
     form = forms[0]
     if form == "check":
-        condition = _condition(r["check"], f"{where}.check", known)
         if message is None:
             raise DefinitionError(f"{where}: a 'check' rule needs a 'message'")
-        holds = condition.fn
-        return Rule(rid, for_each, when, lambda ctx: [] if holds(ctx) else [""], message)
+        return Rule(rid, for_each, when, reader.condition(r["check"], f"{where}.check", anchor), [], True, message)
 
     refs = r[form]
     if isinstance(refs, str):
         refs = [refs]
-    if not isinstance(refs, list) or not refs or not all(isinstance(x, str) and x in known for x in refs):
+    if not isinstance(refs, list) or not refs or not all(isinstance(x, str) and x in reader.known for x in refs):
         raise DefinitionError(f"{where}: '{form}' must list declared question or sub-answer ids")
-    wanted = form == "require"
-
-    def check(ctx: Any, refs: list[str] = refs) -> list[str]:
-        return [ref for ref in refs if bool(ctx.resolve(ref)) != wanted]
-
+    require = form == "require"
     if message is None:
         names = ", ".join(f"{ref} '{label_of[ref]}'" for ref in refs)
         condition_text = f"when {when.text}, " if when is not None else ""
-        message = f"{condition_text}{names} must {'be answered' if wanted else 'not be answered'}"
+        message = f"{condition_text}{names} must {'be answered' if require else 'not be answered'}"
         message = message[0].upper() + message[1:]
-    return Rule(rid, for_each, when, check, message)
+    # The references are resolved like those of a condition (same scoping rules).
+    for ref in refs:
+        reader.condition(f"exists({ref})", where, anchor)
+    return Rule(rid, for_each, when, None, refs, require, message)
 
 
 # -- validation --------------------------------------------------------------------------------
+
+
+_SVAR_XPATH = etree.XPath("g:svar", namespaces={"g": v.GN})
+_DELSVAR_XPATH = etree.XPath("g:svar/g:delsvar", namespaces={"g": v.GN})
+_INSTANS_XPATH = etree.XPath("g:svar/g:instans", namespaces={"g": v.GN})
+
+
+def _select(xpath: etree.XPath, element: etree._Element) -> list[etree._Element]:
+    return cast(list[etree._Element], xpath(element))
 
 
 class _Answer:
@@ -361,15 +380,6 @@ class _Answer:
         return self._instances
 
 
-_SVAR_XPATH = etree.XPath("g:svar", namespaces={"g": v.GN})
-_DELSVAR_XPATH = etree.XPath("g:svar/g:delsvar", namespaces={"g": v.GN})
-_INSTANS_XPATH = etree.XPath("g:svar/g:instans", namespaces={"g": v.GN})
-
-
-def _select(xpath: etree.XPath, element: etree._Element) -> list[etree._Element]:
-    return cast(list[etree._Element], xpath(element))
-
-
 class Certificate:
     """One certificate, indexed for the checks (answers and sub-answers by id)."""
 
@@ -378,22 +388,19 @@ class Certificate:
         self.today = today
         self.answers: list[_Answer] = []
         self.by_question: dict[str, list[_Answer]] = {}
-        self.question_elements: dict[str, list[etree._Element]] = {}
         self.by_part: dict[str, list[etree._Element]] = {}
         self._answer_of: dict[etree._Element, _Answer] = {}
         self._birth: tuple[list[dt.date], list[float]] | None = None
         self.memo: dict[str, dict[etree._Element, Any]] = {}
         # Two compiled XPath calls select the elements in C; this is the hot path of every request.
-        by_question, question_elements, answer_of = self.by_question, self.question_elements, self._answer_of
+        by_question, answer_of = self.by_question, self._answer_of
         for child in _select(_SVAR_XPATH, intyg):
             qid = child.get("id", "")
             same = by_question.get(qid)
             if same is None:
                 same = by_question[qid] = []
-                question_elements[qid] = []
             answer = _Answer(child, qid, len(same) + 1)
             same.append(answer)
-            question_elements[qid].append(child)
             self.answers.append(answer)
             answer_of[child] = answer
         by_part = self.by_part
@@ -429,6 +436,13 @@ class Certificate:
     def _answer_path(answer: _Answer) -> str:
         return f"/intyg/svar[@id='{answer.id}'][{answer.position}]"
 
+    def birthdate(self) -> list[dt.date]:
+        """The patient's date of birth from the personnummer or samordningsnummer ([] if unreadable)."""
+        return self._birth_facts()[0]
+
+    def birthyear(self) -> list[float]:
+        return self._birth_facts()[1]
+
     def _birth_facts(self) -> tuple[list[dt.date], list[float]]:
         if self._birth is None:
             # Personnummer/samordningsnummer: YYYYMMDD..., a samordningsnummer adds 60 to the day.
@@ -447,51 +461,67 @@ class Certificate:
         return self._birth
 
 
-_NONE: list[etree._Element] = []
+class _Source:
+    """Python source being generated, with indentation and named constants."""
+
+    def __init__(self, constants: Constants) -> None:
+        self.lines: list[str] = []
+        self.constants = constants
+        self.depth = 1
+
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.depth + text)
+
+    def const(self, value: Any) -> str:
+        return self.constants.add(value)
+
+    def block(self, header: str) -> _Indent:
+        self.line(header)
+        return _Indent(self)
 
 
-class Scope:
-    """Evaluation context of one rule at one anchor (see dsl.Context)."""
+class _Indent:
+    def __init__(self, source: _Source) -> None:
+        self.source = source
 
-    __slots__ = ("cert", "answer", "anchor", "today", "memo")
+    def __enter__(self) -> None:
+        self.source.depth += 1
 
-    def __init__(self, cert: Certificate, answer: _Answer | None, anchor: etree._Element | None) -> None:
-        self.cert = cert
-        self.answer = answer
-        self.anchor = anchor
-        self.today = cert.today
-        self.memo = cert.memo
-
-    def resolve(self, ref: str) -> list[etree._Element]:
-        if ref == ".":
-            return self.itself()
-        qid, dot, _ = ref.partition(".")
-        return self.parts(ref, qid) if dot else self.questions(ref)
-
-    def itself(self) -> list[etree._Element]:
-        return [self.anchor if self.anchor is not None else self.cert.intyg]
-
-    def questions(self, qid: str) -> list[etree._Element]:
-        return self.cert.question_elements.get(qid, _NONE)
-
-    def parts(self, pid: str, qid: str) -> list[etree._Element]:
-        answer = self.answer
-        if answer is not None and answer.id == qid:
-            return answer.parts.get(pid, _NONE)
-        return self.cert.by_part.get(pid, _NONE)
-
-    def birthdate(self) -> list[dt.date]:
-        return self.cert._birth_facts()[0]
-
-    def birthyear(self) -> list[float]:
-        return self.cert._birth_facts()[1]
+    def __exit__(self, *exc: object) -> None:
+        self.source.depth -= 1
 
 
 class Engine:
-    """Runs a compiled Definition over certificates."""
+    """The compiled checks of one certificate type."""
 
     def __init__(self, definition: Definition) -> None:
         self.d = definition
+        src = _Source(definition.constants)
+        src.line("bq, bp, memo = cert.by_question, cert.by_part, cert.memo")
+        src.line("owner = cert.owner")
+        src.line("a = e = None")
+        for question in definition.questions.values():
+            self._emit_question(src, question)
+        if definition.closed or definition.supplementary or definition.positive_instances:
+            src.line("general(cert, fail)")
+        for part in definition.parts.values():
+            self._emit_part(src, part)
+        for rule in definition.rules:
+            self._emit_rule(src, rule)
+        self.source = "def run(cert, fail):\n" + "\n".join(src.lines) + "\n"
+        namespace: dict[str, Any] = {
+            **dsl.HELPERS,
+            **definition.constants.values,
+            "general": self._check_general,
+            "report": _report,
+            "unknown_parts": _unknown_parts,
+            "repeats": _check_repeats,
+            "instance_order": _check_instance_order,
+            "OK": kinds.OK,
+        }
+        code = compile(self.source, f"<rules {definition.type_code}>", "exec")
+        exec(code, namespace)  # noqa: S102 - our own generated source, see the module docstring
+        self._run: Callable[[Certificate, Fail], None] = namespace["run"]
 
     def validate(self, intyg: etree._Element, today: dt.date | None = None) -> list[RuleViolation]:
         cert = Certificate(intyg, today or dt.date.today())
@@ -501,176 +531,224 @@ class Engine:
         def fail(rule_id: str, element: etree._Element | None, message: str) -> None:
             out.append(RuleViolation(code, rule_id, cert.path(element), message))
 
-        self._check_questions(cert, fail)
-        self._check_parts(cert, fail)
-        whole = Scope(cert, None, None)
-        for rule in self.d.rules:
-            self._run_rule(rule, cert, fail, whole)
+        self._run(cert, fail)
         return out
 
-    def _check_questions(self, cert: Certificate, fail: Fail) -> None:
-        d = self.d
-        for qid, question in d.questions.items():
-            answers = cert.by_question.get(qid, [])
-            if not question.count.allows(len(answers)):
-                fail(
-                    f"{qid}.count",
-                    None,
-                    f"Question {qid} '{question.label}' must be answered {question.count.describe()} (found {len(answers)})",
+    # -- code generation
+
+    @staticmethod
+    def _emit_question(src: _Source, q: Question) -> None:
+        qid = repr(q.id)
+        src.line(f"A = bq.get({qid}, E)")
+        message = src.const(f"Question {q.id} '{_braces(q.label)}' must be answered {q.count.describe()} (found {{}})")
+        src.line("n = len(A)")
+        with src.block(f"if {_out_of_range('n', q.count)}:"):
+            src.line(f"fail({q.id + '.count'!r}, None, {message}.format(n))")
+        checks_answers = q.instance or q.parts or q.closed
+        if checks_answers:
+            with src.block("for a in A:"):
+                src.line("p = a.parts")
+                if q.instance:
+                    message = src.const(f"Each answer to question {q.id} '{q.label}' must have one instance number")
+                    with src.block("if len(a.instances) != 1:"):
+                        src.line(f"fail({q.id + '.instance'!r}, a.element, {message})")
+                for part in q.parts.values():
+                    pid = repr(part.id)
+                    message = src.const(
+                        f"Sub-answer {part.id} '{_braces(part.label)}' must occur {part.count.describe()} in question {q.id} (found {{}})"
+                    )
+                    src.line(f"n = len(p[{pid}]) if {pid} in p else 0")
+                    with src.block(f"if {_out_of_range('n', part.count)}:"):
+                        src.line(f"fail({part.id + '.count'!r}, a.element, {message}.format(n))")
+                if q.closed:
+                    allowed = src.const(frozenset(q.parts))
+                    with src.block(f"if not p.keys() <= {allowed}:"):
+                        src.line(f"unknown_parts({src.const(q)}, a, fail)")
+        if q.unique is not None or q.no_overlap is not None:
+            with src.block("if len(A) > 1:"):
+                src.line(f"repeats({src.const(q)}, A, fail)")
+        if q.descending is not None or q.consecutive_instances:
+            src.line(f"instance_order({src.const(q)}, A, fail)")
+
+    @staticmethod
+    def _emit_part(src: _Source, part: Part) -> None:
+        label = src.const(part)
+        with src.block(f"for e in bp.get({part.id!r}, E):"):
+            if len(part.variants) == 1 and part.variants[0].when is None:
+                src.line(f"r = {src.const(part.variants[0].check)}(e)")
+            else:
+                src.line("a = owner(e)")
+                keyword = "if"
+                for variant in part.variants:
+                    check = src.const(variant.check)
+                    if variant.when is None:
+                        with src.block("else:" if keyword == "elif" else "if True:"):
+                            src.line(f"r = {check}(e)")
+                        break
+                    with src.block(f"{keyword} {variant.when.source}:"):
+                        src.line(f"r = {check}(e)")
+                    keyword = "elif"
+                else:
+                    with src.block("else:"):
+                        src.line("r = OK")
+            with src.block("if r:"):
+                src.line(f"report({label}, e, r, fail)")
+
+    @staticmethod
+    def _emit_rule(src: _Source, rule: Rule) -> None:
+        rid, message = repr(rule.id), src.const(rule.message)
+        if rule.for_each is None:
+            src.line("a = e = None")
+            loop = None
+        elif "." in rule.for_each:
+            loop = f"for e in bp.get({rule.for_each!r}, E):"
+        else:
+            loop = f"for a in bq.get({rule.for_each!r}, E):"
+        if loop is not None:
+            src.line(loop)
+            src.depth += 1
+            src.line("a = owner(e)" if "." in rule.for_each else "e = a.element")  # type: ignore[operator]
+        guard = f"if {rule.when.source}:" if rule.when is not None else "if True:"
+        with src.block(guard):
+            if rule.check is not None:
+                with src.block(f"if not {rule.check.source}:"):
+                    src.line(f"fail({rid}, e, {message})")
+            else:
+                src.line("f = []")
+                anchor = Anchor() if rule.for_each is None else Anchor(
+                    "part" if "." in rule.for_each else "question", rule.for_each.split(".")[0]
                 )
-            for answer in answers:
-                self._check_answer(question, answer, fail)
-            if question.unique is not None or question.no_overlap is not None:
-                self._check_repeats(question, answers, fail)
-            if question.descending is not None or question.consecutive_instances:
-                self._check_instance_order(question, answers, fail)
+                for ref in rule.refs:
+                    present = compile_condition(f"exists({ref})", anchor, src.constants).source
+                    with src.block(f"if {'not ' if rule.require else ''}{present}:"):
+                        src.line(f"f.append({ref!r})")
+                with src.block("if f:"):
+                    detail = "" if len(rule.refs) == 1 else " + ' (missing or not allowed: ' + ', '.join(f) + ')'"
+                    src.line(f"fail({rid}, e, {message}{detail})")
+        if loop is not None:
+            src.depth -= 1
+
+    # -- checks that are the same for every type (called from the generated code)
+
+    def _check_general(self, cert: Certificate, fail: Fail) -> None:
+        d = self.d
         for answer in cert.answers:
-            if answer.id not in d.questions:
-                if d.supplementary and answer.id.isdigit() and int(answer.id) in SUPPLEMENTARY_IDS:
-                    self._check_supplementary(answer, cert, fail)
-                elif d.closed:
-                    fail("unknown-question", answer.element, f"Question {answer.id} is not part of this certificate type")
+            if answer.id in d.questions:
+                continue
+            if d.supplementary and answer.id.isdigit() and int(answer.id) in SUPPLEMENTARY_IDS:
+                _check_supplementary(answer, cert, fail)
+            elif d.closed:
+                fail("unknown-question", answer.element, f"Question {answer.id} is not part of this certificate type")
         if d.positive_instances:
             for instans in _select(_INSTANS_XPATH, cert.intyg):
                 if not v.xpath_number(v.string_value(instans)) >= 1:
                     svar = cast(etree._Element, instans.getparent())
                     fail("instance-number", svar, f"Instance number of question {svar.get('id')} must be 1 or more")
 
-    def _check_answer(self, question: Question, answer: _Answer, fail: Fail) -> None:
-        qid, el = question.id, answer.element
-        if question.instance and len(answer.instances) != 1:
-            fail(f"{qid}.instance", el, f"Each answer to question {qid} '{question.label}' must have one instance number")
-        parts = answer.parts
-        for pid, low, high, part in question.part_counts:
-            n = len(parts[pid]) if pid in parts else 0
-            if n < low or (high is not None and n > high):
+
+def _braces(text: str) -> str:
+    """Text from a type file inside a str.format template."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _out_of_range(name: str, count: Count) -> str:
+    if count.high is None:
+        return f"{name} < {count.low}"
+    if count.high == count.low:
+        return f"{name} != {count.low}"
+    if count.low == 0:
+        return f"{name} > {count.high}"
+    return f"not {count.low} <= {name} <= {count.high}"
+
+
+def _report(part: Part, element: etree._Element, problems: list[kinds.Problem], fail: Fail) -> None:
+    for problem in problems:
+        fail(f"{part.id}.{problem.check}", element, f"Sub-answer {part.id} '{part.label}' {problem.message}")
+
+
+def _unknown_parts(question: Question, answer: _Answer, fail: Fail) -> None:
+    extra = sorted(p for p in answer.parts if p not in question.parts)
+    allowed = ", ".join(question.parts) or "none"
+    fail(
+        f"{question.id}.unknown-part",
+        answer.element,
+        f"Question {question.id} has no sub-answer {', '.join(extra)} (allowed: {allowed})",
+    )
+
+
+def _check_repeats(question: Question, answers: list[_Answer], fail: Fail) -> None:
+    """Codes that must differ, and periods that must not overlap, between answers to a question."""
+    qid, unique, no_overlap = question.id, question.unique, question.no_overlap
+    used: set[str] = set()
+    periods: list[tuple[str, str]] = []
+    for answer in answers:
+        if unique is not None:
+            mine = set(_codes(answer.parts.get(unique, [])))
+            repeated = sorted(mine & used)
+            if repeated:
                 fail(
-                    f"{pid}.count",
-                    el,
-                    f"Sub-answer {pid} '{part.label}' must occur {part.count.describe()} in question {qid} (found {n})",
+                    f"{qid}.unique",
+                    answer.element,
+                    f"Code {', '.join(repeated)} in sub-answer {unique} is already used by an earlier answer to question {qid}",
                 )
-        if question.closed and not parts.keys() <= question.parts.keys():
-            extra = sorted(p for p in parts if p not in question.parts)
-            if extra:
-                allowed = ", ".join(question.parts) or "none"
-                fail(
-                    f"{qid}.unknown-part",
-                    el,
-                    f"Question {qid} has no sub-answer {', '.join(extra)} (allowed: {allowed})",
-                )
-
-    def _check_repeats(self, question: Question, answers: list[_Answer], fail: Fail) -> None:
-        """Codes that must differ, and periods that must not overlap, between answers to a question."""
-        qid, unique, no_overlap = question.id, question.unique, question.no_overlap
-        used: set[str] = set()
-        periods: list[tuple[str, str]] = []
-        for answer in answers:
-            if unique is not None:
-                mine = set(_codes(answer.parts.get(unique, [])))
-                repeated = sorted(mine & used)
-                if repeated:
+            used |= mine
+        if no_overlap is not None:
+            own = _all_periods(answer.parts.get(no_overlap, []))
+            start, end = own[0] if own else ("", "")
+            for s_, e_ in periods:
+                if s_ < end and e_ > start:
                     fail(
-                        f"{qid}.unique",
+                        f"{qid}.overlap",
                         answer.element,
-                        f"Code {', '.join(repeated)} in sub-answer {unique} is already used by an earlier answer to question {qid}",
+                        f"Period {start}..{end} in sub-answer {no_overlap} overlaps the period {s_}..{e_} of an earlier answer",
                     )
-                used |= mine
-            if no_overlap is not None:
-                own = _all_periods(answer.parts.get(no_overlap, []))
-                start, end = own[0] if own else ("", "")
-                for s_, e_ in periods:
-                    if s_ < end and e_ > start:
-                        fail(
-                            f"{qid}.overlap",
-                            answer.element,
-                            f"Period {start}..{end} in sub-answer {no_overlap} overlaps the period {s_}..{e_} of an earlier answer",
-                        )
-                        break
-                periods.extend(own)
-
-    def _check_instance_order(
-        self, question: Question, answers: list[_Answer], fail: Fail
-    ) -> None:
-        numbered = [(_instance_number(a), a) for a in answers]
-        if question.consecutive_instances:
-            for n, answer in numbered:
-                if n >= 2 and sum(1 for m, _ in numbered if m == n - 1) != 1:
-                    fail(
-                        f"{question.id}.instance-sequence",
-                        answer.element,
-                        f"Instance numbers of question {question.id} must run 1, 2, 3...; instance {n:g} has no single instance {n - 1:g} before it",
-                    )
-        pid = question.descending
-        if pid is not None:
-            for n, answer in numbered:
-                mine = [d for e in answer.parts.get(pid, ()) if (d := v.parse_xs_date(v.string_value(e))) is not None]
-                lower = [
-                    d
-                    for m, other in numbered
-                    if m < n
-                    for e in other.parts.get(pid, ())
-                    if (d := v.parse_xs_date(v.string_value(e))) is not None
-                ]
-                if any(d < own for d in lower for own in mine):
-                    fail(
-                        f"{pid}.chronology",
-                        answer.parts[pid][0],
-                        f"Date in {pid} of instance {n:g} must not be after the date of an answer with a lower instance number",
-                    )
-
-    def _check_supplementary(
-        self, answer: _Answer, cert: Certificate, fail: Fail
-    ) -> None:
-        qid, el = answer.id, answer.element
-        if int(qid) < _SUPPLEMENTARY_CHECKED_FROM:
-            return
-        count = sum(len(parts) for parts in answer.parts.values())
-        if count != 1:
-            fail("supplementary.parts", el, f"Supplementary question {qid} must have exactly one sub-answer (found {count})")
-        earlier = cert.answers[: cert.answers.index(answer)]
-        if any(a.id == qid for a in earlier):
-            fail("supplementary.duplicate", el, f"Supplementary question {qid} occurs more than once")
-        text_check = _SUPPLEMENTARY_TEXT
-        for parts in answer.parts.values():
-            for sub in parts:
-                for problem in text_check(sub):
-                    fail(f"supplementary.{problem.check}", sub, f"Supplementary answer {sub.get('id')} {problem.message}")
-
-    def _check_parts(self, cert: Certificate, fail: Fail) -> None:
-        declared = self.d.parts
-        # Walk the sub-answers present (usually far fewer than the type declares).
-        for pid, elements in cert.by_part.items():
-            part = declared.get(pid)
-            if part is None:
-                continue
-            for element in elements:
-                scope: Scope | None = None
-                for variant in part.variants:
-                    if variant.when is not None:
-                        scope = scope or Scope(cert, cert.owner(element), element)
-                        if not variant.when.fn(scope):
-                            continue
-                    for problem in variant.check(element):
-                        fail(f"{pid}.{problem.check}", element, f"Sub-answer {pid} '{part.label}' {problem.message}")
                     break
+            periods.extend(own)
 
-    def _run_rule(
-        self, rule: Rule, cert: Certificate, fail: Fail, whole: Scope
-    ) -> None:
-        if rule.for_each is None:
-            scopes = [whole]
-        elif "." in rule.for_each:
-            scopes = [Scope(cert, cert.owner(e), e) for e in cert.by_part.get(rule.for_each, ())]
-        else:
-            scopes = [Scope(cert, a, a.element) for a in cert.by_question.get(rule.for_each, ())]
-        when = rule.when.fn if rule.when is not None else None
-        for scope in scopes:
-            if when is not None and not when(scope):
-                continue
-            failing = rule.check(scope)
-            if failing:
-                detail = f" (missing or not allowed: {', '.join(failing)})" if len(failing) > 1 else ""
-                fail(rule.id, scope.anchor, rule.message + detail)
+
+def _check_instance_order(question: Question, answers: list[_Answer], fail: Fail) -> None:
+    numbered = [(_instance_number(a), a) for a in answers]
+    if question.consecutive_instances:
+        for n, answer in numbered:
+            if n >= 2 and sum(1 for m, _ in numbered if m == n - 1) != 1:
+                fail(
+                    f"{question.id}.instance-sequence",
+                    answer.element,
+                    f"Instance numbers of question {question.id} must run 1, 2, 3...; instance {n:g} has no single instance {n - 1:g} before it",
+                )
+    pid = question.descending
+    if pid is not None:
+        for n, answer in numbered:
+            mine = [d for e in answer.parts.get(pid, ()) if (d := v.parse_xs_date(v.string_value(e))) is not None]
+            lower = [
+                d
+                for m, other in numbered
+                if m < n
+                for e in other.parts.get(pid, ())
+                if (d := v.parse_xs_date(v.string_value(e))) is not None
+            ]
+            if any(d < own for d in lower for own in mine):
+                fail(
+                    f"{pid}.chronology",
+                    answer.parts[pid][0],
+                    f"Date in {pid} of instance {n:g} must not be after the date of an answer with a lower instance number",
+                )
+
+
+def _check_supplementary(answer: _Answer, cert: Certificate, fail: Fail) -> None:
+    qid, el = answer.id, answer.element
+    if int(qid) < _SUPPLEMENTARY_CHECKED_FROM:
+        return
+    count = sum(len(parts) for parts in answer.parts.values())
+    if count != 1:
+        fail("supplementary.parts", el, f"Supplementary question {qid} must have exactly one sub-answer (found {count})")
+    earlier = cert.answers[: cert.answers.index(answer)]
+    if any(a.id == qid for a in earlier):
+        fail("supplementary.duplicate", el, f"Supplementary question {qid} occurs more than once")
+    for parts in answer.parts.values():
+        for sub in parts:
+            for problem in _SUPPLEMENTARY_TEXT(sub):
+                fail(f"supplementary.{problem.check}", sub, f"Supplementary answer {sub.get('id')} {problem.message}")
 
 
 _SUPPLEMENTARY_TEXT = kinds.build("text", {})
