@@ -210,3 +210,48 @@ def list_for_citizen(
         params["signed_before"] = signed_before
     statement = _citizen_statement(types is not None, signed_from is not None, signed_before is not None)
     return _listed(conn.execute(statement, params))
+
+
+@dataclass(frozen=True)
+class RelationRow:
+    id: int  # insertion order, the tie-break when two relations were made in the same instant
+    from_id: str  # the newer certificate, which replaces / completes / renews / copies to_id
+    to_id: str
+    kind: str
+    created_at: dt.datetime
+
+
+_RELATION_COLUMNS = (_RELATIONS.c.id, _RELATIONS.c.from_id, _RELATIONS.c.to_id, _RELATIONS.c.kind, _RELATIONS.c.created_at)
+_FROM_OR_TO = select(*_RELATION_COLUMNS).where(
+    _RELATIONS.c.from_id.in_(bindparam("from_ids", expanding=True))
+    | _RELATIONS.c.to_id.in_(bindparam("to_ids", expanding=True))
+)
+_REVOKED = (
+    select(_STATES.c.certificate_id)
+    .where(_STATES.c.certificate_id.in_(bindparam("ids", expanding=True)), _STATES.c.state == "CANCELLED")
+    .distinct()
+)
+_CARE_UNITS = select(_CERTIFICATES.c.id, _CERTIFICATES.c.care_unit_id).where(
+    _CERTIFICATES.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def relations_from_or_to(conn: Connection, from_ids: Iterable[str], to_ids: Iterable[str]) -> list[RelationRow]:
+    """Relations made by any of ``from_ids`` or made to any of ``to_ids`` (one query, both indexed)."""
+    rows = conn.execute(_FROM_OR_TO, {"from_ids": list(from_ids), "to_ids": list(to_ids)})
+    return [RelationRow(r.id, r.from_id, r.to_id, r.kind, r.created_at) for r in rows]
+
+
+def revoked_among(conn: Connection, certificate_ids: Iterable[str]) -> set[str]:
+    """The ids among ``certificate_ids`` that have been revoked."""
+    ids = list(certificate_ids)
+    return set(conn.execute(_REVOKED, {"ids": ids}).scalars()) if ids else set()
+
+
+def care_units_of(conn: Connection, certificate_ids: Iterable[str]) -> dict[str, str]:
+    """The issuing care unit of each stored certificate among ``certificate_ids``."""
+    ids = list(certificate_ids)
+    return {r.id: r.care_unit_id for r in conn.execute(_CARE_UNITS, {"ids": ids})} if ids else {}
+
+
+# --- end of lists and relation graphs
