@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,9 +97,13 @@ def _rewrite_today(expr: str) -> str:
 def _substitute_params(expr: str, params: dict[str, str]) -> str:
     """Abstract-pattern parameters are textual macros ($name), longest names first."""
     for name in sorted(params, key=len, reverse=True):
-        value = params[name]
-        expr = re.sub(r"\$" + re.escape(name) + r"(?![\w.-])", lambda _m, value=value: value, expr)
+        # A plain replacement string would treat backslashes in the value as escapes.
+        expr = re.sub(r"\$" + re.escape(name) + r"(?![\w.-])", _literal(params[name]), expr)
     return expr
+
+
+def _literal(value: str) -> Callable[[re.Match[str]], str]:
+    return lambda _match: value
 
 
 def _xsl(parent: etree._Element, tag: str, **attrs: str) -> etree._Element:
