@@ -10,15 +10,23 @@ WSDL checks and planted-fault checks that prove the corpus has teeth.
 
 The mutations are schema-agnostic: they follow the shape of the instance
 (which elements exist, which are leaves, which carry attributes) plus a few
-names read from the official schema set (global elements, attributes, codes),
-so they probe required/optional elements, ordering, cardinality, namespaces,
-simple-type facets and wildcards without restating either schema.
+names read from the official schema set (global elements and types,
+attributes, codes), so they probe required/optional elements, ordering,
+cardinality, namespaces, simple-type facets, wildcards and xsi:type without
+restating either schema.
+
+The certificate-domain suite (``mutations.py``) samples a fixed number of
+edits per operator. These families need more: their schema sets carry many
+declarations no message uses (whole older models behind lax wildcards), so
+here every distinct edit is enumerated and the schema-derived probes are
+added; the families are small enough for that to stay fast.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import itertools
 import re
 import shutil
@@ -33,7 +41,8 @@ import pytest
 import zeep
 from lxml import etree
 
-SOAP11_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+from intygstjanst.tests.support import REPO_DIR, payload_of, shared_dir
+
 WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -100,13 +109,11 @@ SIMPLE_TYPE_VALUES: tuple[str, ...] = (
 # Same digits, other script: tells a \d pattern from a [0-9] one.
 _ARABIC_INDIC_DIGITS = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-SHARED_DIR = (PROJECT_DIR / ".." / "shared" / "riv-contracts").resolve()
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
+SHARED_DIR = shared_dir()
 
 
 def require_shared() -> Path:
-    """The official reference tree; skips the calling test module when it is absent."""
+    """The official reference tree; skips the calling test module (at import) when it is absent."""
     if not SHARED_DIR.is_dir():
         pytest.skip(f"official contracts not available at {SHARED_DIR}", allow_module_level=True)
     return SHARED_DIR
@@ -158,11 +165,11 @@ class Case:
 
     @property
     def our_xsd(self) -> Path:
-        return PROJECT_DIR / "xsd" / "interactions" / self.responder
+        return REPO_DIR / "xsd" / "interactions" / self.responder
 
     @property
     def our_wsdl(self) -> Path:
-        return PROJECT_DIR / "wsdl" / f"{self.name}Interaction_{self.wsdl_version}_{self.profile}.wsdl"
+        return REPO_DIR / "wsdl" / f"{self.name}Interaction_{self.wsdl_version}_{self.profile}.wsdl"
 
     @property
     def official_wsdl(self) -> Path:
@@ -212,27 +219,17 @@ def schemas(case: Case) -> tuple[etree.XMLSchema, etree.XMLSchema]:
     return compile_schema(official_xsd(case)), compile_schema(case.our_xsd)
 
 
-def payload_of(document: etree._Element) -> etree._Element:
-    """The payload element of a message: the Body child of a SOAP envelope, else the root."""
-    if document.tag == f"{{{SOAP11_ENV}}}Envelope":
-        body = document.find(f"{{{SOAP11_ENV}}}Body")
-        children = [] if body is None else [c for c in body if isinstance(c.tag, str)]
-        if len(children) != 1:
-            raise ValueError(f"SOAP envelope must hold exactly one Body element, found {len(children)}")
-        return children[0]
-    return document
-
-
 def sample_payloads(case: Case) -> list[tuple[str, etree._Element]]:
     """The payload of every sample file of the case, each as the root of its own document."""
     if case.samples is None:
         return []
     files = sorted((SHARED_DIR / "samples" / case.samples).glob("*.xml"))
     assert files, f"{case.name}: no sample files under samples/{case.samples}"
-    return [(f.name, _standalone(payload_of(etree.parse(str(f), _PARSER).getroot()))) for f in files]
+    return [(f.name, _standalone(payload_of(f))) for f in files]
 
 
 def _standalone(element: etree._Element) -> etree._Element:
+    # Out of its envelope, so that the schema sees the payload as the document element.
     return etree.fromstring(etree.tostring(element))
 
 
@@ -349,7 +346,7 @@ def assert_planted_fault_detected(case: Case, file: str, old: str, new: str) -> 
     """Break a temporary copy of our schemas (`old` -> `new` in xsd/`file`); the corpus must notice."""
     with tempfile.TemporaryDirectory(prefix="planted-fault-") as tmp:
         copy_root = Path(tmp) / "xsd"
-        shutil.copytree(PROJECT_DIR / "xsd", copy_root)
+        shutil.copytree(REPO_DIR / "xsd", copy_root)
         target = copy_root / file
         text = target.read_text(encoding="utf-8")
         assert text.count(old) == 1, f"planted fault: {old!r} must occur exactly once in xsd/{file}"
@@ -608,9 +605,9 @@ def _edits_for(
         yield "drop", _drop, None
         yield "duplicate", _duplicate, None
         # Repeat up to a total of 3..6, to find a maxOccurs both schemas must share.
-        count = sum(1 for sibling in element.itersiblings(preceding=True) if sibling.tag == element.tag) + sum(
-            1 for sibling in element.itersiblings() if sibling.tag == element.tag
-        ) + 1
+        parent = element.getparent()
+        assert parent is not None
+        count = sum(1 for sibling in parent if sibling.tag == element.tag)
         for total in range(max(3, count + 2), 7):
             yield f"repeat-to-{total}", _add_copies(total - count), None
         following = _next_element(element)
@@ -722,6 +719,8 @@ def corpus(bases: Sequence[tuple[str, etree._Element]], probes: Probes) -> list[
     return chosen
 
 
+# --- reading schema sets -------------------------------------------------------------------------
+
 
 def _schema_files(xsd: Path) -> list[Path]:
     """`xsd` and every file it reaches through import/include, each once."""
@@ -814,3 +813,50 @@ def schema_probes(xsd: Path) -> Probes:
         types=(*types, f"{{{XSD_NS}}}string", f"{{{XSD_NS}}}anyType"),
         simple_types=tuple((name, codes_by_type.get(etree.QName(name).localname, ())) for name in sorted(simple)),
     )
+
+
+# --- report ------------------------------------------------------------------------------------
+
+FAMILY_MODULES = (
+    "intygstjanst.tests.differential.test_insuranceprocess_schemas",
+    "intygstjanst.tests.differential.test_transportstyrelsen_schemas",
+    "intygstjanst.tests.differential.test_rehabilitation_schemas",
+    "intygstjanst.tests.differential.test_intyghelpers_schemas",
+)
+
+
+def summary(cases: Sequence[Case]) -> tuple[list[str], int]:
+    """A table per contract (samples and mutations compared, official verdicts on the
+    mutations, disagreements) and the total number of disagreements."""
+    lines = [f"{'contract':<36} {'samples':>7} {'mutants':>8} {'valid':>7} {'invalid':>8} {'differ':>6}"]
+    totals = [0, 0, 0, 0, 0]
+    for case in cases:
+        official, ours = schemas(case)
+        samples = compare(official, ours, (Variant(label, doc) for label, doc in sample_payloads(case)))
+        mutants = compare(official, ours, mutation_corpus(case))
+        row = [
+            samples.compared,
+            mutants.compared,
+            mutants.valid,
+            mutants.invalid,
+            len(samples.disagreements) + len(mutants.disagreements),
+        ]
+        totals = [total + value for total, value in zip(totals, row, strict=True)]
+        lines.append(f"{case.name + ' ' + case.schema_version:<36} {row[0]:>7} {row[1]:>8} {row[2]:>7} {row[3]:>8} {row[4]:>6}")
+    lines.append(f"{'total':<36} {totals[0]:>7} {totals[1]:>8} {totals[2]:>7} {totals[3]:>8} {totals[4]:>6}")
+    return lines, totals[4]
+
+
+def main() -> int:
+    """Print the counts the README quotes: python -m intygstjanst.tests.differential.legacy_mutations"""
+    if not SHARED_DIR.is_dir():
+        print(f"official contracts not available at {SHARED_DIR}")
+        return 2
+    cases = [case for module in FAMILY_MODULES for case in importlib.import_module(module).CASES]
+    lines, disagreements = summary(cases)
+    print("\n".join(lines))
+    return 0 if disagreements == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
