@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -18,14 +20,40 @@ from . import metrics
 from .services import Services
 from .settings import Settings
 
+if TYPE_CHECKING:
+    from .tls.security import TransportSecurity
+
 _XML = "text/xml; charset=utf-8"
 
-# Resolves the caller of a request from its ASGI scope and headers (transport identity).
+log = logging.getLogger("intygstjanst.app")
+
+# Resolves the caller of a request from its ASGI scope and headers (transport identity). It refuses
+# by returning a Caller with ``refusal`` set, or by raising SoapFault; either way the call is answered
+# with a Fault once its contract and logical address are known, and audited.
 CallerResolver = Callable[[Request], Caller]
 
 
 def anonymous(_request: Request) -> Caller:
     return Caller()
+
+
+def _resolve(resolver: CallerResolver, request: Request) -> Caller:
+    try:
+        return resolver(request)
+    except SoapFault as fault:
+        return Caller(refusal=fault.message)
+
+
+def _refusals_first(authorizer: Authorizer) -> Authorizer:
+    """Refuse callers whose transport identity was not accepted, whatever ``authorizer`` would say."""
+
+    def authorize(caller: Caller, contract: Contract, logical_address: str) -> str | None:
+        if caller.refusal is not None:
+            log.warning("refused %s for logical address %s: %s", contract.name, logical_address, caller.refusal)
+            raise SoapFault(caller.refusal)
+        return authorizer(caller, contract, logical_address)
+
+    return authorize
 
 
 def create_app(
@@ -35,7 +63,7 @@ def create_app(
     authorizer: Authorizer = allow_all,
 ) -> Starlette:
     services = services or Services.build(settings or Settings.load())
-    dispatcher = Dispatcher(services, authorizer)
+    dispatcher = Dispatcher(services, _refusals_first(authorizer))
     max_body = services.settings.max_body_bytes
 
     def fault(message: str, status: int = 500, code: str = "Client") -> Response:
@@ -59,7 +87,7 @@ def create_app(
         body = await _read_limited(request, max_body)
         if body is None:
             return fault(f"the message is more than the limit of {max_body} bytes")
-        caller = caller_resolver(request)
+        caller = _resolve(caller_resolver, request)
         result = await run_in_threadpool(dispatcher.handle, contract, body, request.headers.get("soapaction"), caller)
         return Response(result.body, status_code=result.status, media_type=_XML)
 
@@ -95,9 +123,25 @@ def create_app(
     return app
 
 
+def secured_app(settings: Settings) -> tuple[Starlette, TransportSecurity]:
+    """The app with the caller identity and call authorization that ``settings`` configure (tls/).
+
+    ``settings`` must have been through ``tls.security.prepare`` (no ``tls_mode auto``).
+    """
+    from .tls.security import TransportSecurity
+
+    services = Services.build(settings)
+    transport = TransportSecurity.build(settings, services.contracts)
+    app = create_app(settings, services, transport.resolver, transport.authorizer)
+    transport.apply(app)
+    return app, transport
+
+
 def app_from_environment() -> Starlette:
-    """Factory for uvicorn worker processes: settings come from INTYG_* variables."""
-    return create_app(Settings.load())
+    """Factory for uvicorn worker processes: settings come from INTYG_* variables set by ``serve``."""
+    app, transport = secured_app(Settings.load())
+    transport.install_reload_signal()
+    return app
 
 
 def _describe(request: Request, contract: Contract) -> Response:

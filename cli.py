@@ -15,6 +15,7 @@ from .settings import Settings, SettingsError
 from .contracts.recipients import add_commands as add_recipients_commands
 from .stub_recipient import add_commands as add_stub_commands
 from .worker import add_commands as add_worker_commands
+from .tls.cli import add_commands as add_tls_commands
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
     serve.add_argument("--data-dir", type=Path, help="directory for the embedded database and dev CA (default ./var)")
+    _security_flags(serve)
     serve.set_defaults(command=_serve)
 
     validate = sub.add_parser("validate", help="check message files against their contract and certificate rules")
@@ -63,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_worker_commands(sub)
     add_stub_commands(sub)
     add_recipients_commands(sub)
+
+    add_tls_commands(sub)
     return parser
 
 
@@ -70,8 +74,57 @@ def _database_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data directory)")
 
 
+def _security_flags(serve: argparse.ArgumentParser) -> None:
+    tls = serve.add_argument_group(
+        "transport security",
+        "Without any of these the service serves mutual TLS on a development PKI that it creates under "
+        "<data-dir>/tls on first start, with a development authorization file granting its client certificates "
+        "everything. See docs/tls.md.",
+    )
+    tls.add_argument(
+        "--tls-mode",
+        choices=("auto", "off", "native", "proxy"),
+        help="auto (default): native with --tls-* files, proxy with --trusted-proxy, else the development PKI; "
+        "off: plain HTTP without caller identity (development and tests)",
+    )
+    tls.add_argument("--tls-cert", type=Path, metavar="FILE", help="server certificate (PEM, leaf first, then intermediates)")
+    tls.add_argument("--tls-key", type=Path, metavar="FILE", help="server private key (PEM, unencrypted)")
+    tls.add_argument("--tls-ca", type=Path, metavar="FILE", help="CA certificates whose client certificates are accepted")
+    tls.add_argument("--tls-crl", type=Path, metavar="FILE", help="CRL file; revoked client certificates are refused")
+    tls.add_argument(
+        "--trusted-proxy",
+        dest="trusted_proxies",
+        action="append",
+        metavar="ADDR",
+        help="address or network of a TLS-terminating proxy whose forwarded client certificate is believed (repeatable)",
+    )
+    tls.add_argument("--authorization-file", type=Path, metavar="FILE", help="call authorization grants (TOML)")
+    tls.add_argument(
+        "--platform-consumer",
+        dest="platform_consumers",
+        action="append",
+        metavar="HSA_ID",
+        help="consumer allowed to pass x-rivta-original-serviceconsumer-hsaid (repeatable)",
+    )
+
+
 # Flags whose values are settings; other flags steer the command only.
-_SETTING_FLAGS = ("host", "port", "workers", "data_dir", "database_url", "certificate_types_dir")
+_SETTING_FLAGS = (
+    "host",
+    "port",
+    "workers",
+    "data_dir",
+    "database_url",
+    "certificate_types_dir",
+    "tls_mode",
+    "tls_cert",
+    "tls_key",
+    "tls_ca",
+    "tls_crl",
+    "trusted_proxies",
+    "authorization_file",
+    "platform_consumers",
+)
 
 
 def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -79,28 +132,43 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from .app import create_app
+    from .app import secured_app
     from .persistence.db import Database
+    from .tls import runtime
+    from .tls.errors import AuthorizationFileError, PkiError, TlsConfigError
+    from .tls.security import prepare
 
+    try:
+        settings, dev_pki = prepare(settings)
+        app, transport = secured_app(settings)
+    except (SettingsError, TlsConfigError, AuthorizationFileError, PkiError) as exc:
+        print(f"intygstjanst serve: error: {exc}", file=sys.stderr)
+        return 2
     database = Database(settings.effective_database_url)
     database.upgrade()
     database.dispose()
-    app = create_app(settings)
-    base = f"http://{settings.host}:{settings.port}"
+    base = f"{transport.scheme}://{settings.host}:{settings.port}"
     print(f"intygstjanst serving on {base} (database {_safe_url(settings.effective_database_url)})")
     for contract in app.state.services.contracts:
         print(f"  {contract.name} {contract.version}: {base}{contract.path}  WSDL {base}{contract.path}?wsdl")
+    for line in dev_pki.lines() if dev_pki else ():
+        print(line)
     sys.stdout.flush()
+    transport.log_startup()
     options = {"host": settings.host, "port": settings.port, "log_level": "warning", "access_log": False}
     if settings.workers > 1:
-        # Worker processes build their own app from the environment, so hand the settings over there.
+        # Worker processes build their own app from the environment, so hand the settings over there;
+        # each installs its own SIGHUP handler, and the supervisor forwards SIGHUP to them.
         os.environ.update(settings.as_environment())
-        uvicorn.run("intygstjanst.app:app_from_environment", factory=True, workers=settings.workers, **options)
+        config = transport.uvicorn_config(
+            "intygstjanst.app:app_from_environment", factory=True, workers=settings.workers, **options
+        )
     else:
-        uvicorn.run(app, **options)
-    return 0
+        transport.install_reload_signal()
+        config = transport.uvicorn_config(app, **options)
+    with runtime.server_state(settings.data_dir, transport.mode, settings.authorization_file):
+        started = runtime.run(config, forward_sighup=True)
+    return 0 if started else 1
 
 
 def _safe_url(url: str) -> str:

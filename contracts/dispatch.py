@@ -35,6 +35,9 @@ class Caller:
 
     consumer: str | None = None  # HSA-id from the verified client certificate
     original_consumer: str | None = None  # x-rivta-original-serviceconsumer-hsaid, from platforms only
+    # Why the transport's identity claims cannot be accepted (e.g. a forwarded certificate from an
+    # untrusted peer); the call is then refused at authorization, so it is audited like any other.
+    refusal: str | None = None
 
 
 # Decides whether ``caller`` may call ``contract`` for ``logical_address``; raises SoapFault if not,

@@ -1,9 +1,10 @@
-"""``intygstjanst tls ...``: development certificates.
+"""``intygstjanst tls ...`` (development certificates) and ``intygstjanst authorization ...``.
 
-Option destinations avoid the names the main CLI reads as setting overrides (``host``, ``port``, ...).
 Sub-commands register ``command`` via ``set_defaults``, the convention of the main CLI, which calls
-``args.command(args, settings)`` and uses the result as the exit status. These commands work on files
-named on the command line and ignore the settings.
+``args.command(args, settings)`` and uses the result as the exit status. The ``tls`` commands work on
+files named on the command line and ignore the settings, so their option destinations avoid the names
+the main CLI reads as setting overrides (``host``, ``port``, ...). The ``authorization`` commands use
+the settings (``data_dir``, ``authorization_file``) to find the running server and its file.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import PkiError, TlsConfigError
+from ..settings import Settings
+from .authorization import AuthorizationTable
+from .errors import AuthorizationFileError, PkiError, TlsConfigError
 from .pki import (
     CLIENT_DIR,
     CRL_FILE,
@@ -27,6 +32,7 @@ from .pki import (
     IssuedCert,
     create_dev_pki,
 )
+from .runtime import ServerState
 
 
 def _ip_address(value: str) -> str:
@@ -58,7 +64,7 @@ def _client_lines(clients: dict[str, IssuedCert]) -> list[tuple[str, Path]]:
     return lines
 
 
-def _init(args: argparse.Namespace) -> int:
+def _init(args: argparse.Namespace, _settings: Settings) -> int:
     hosts = [*args.hosts, *args.ips] or list(DEFAULT_HOSTS)
     pki = create_dev_pki(args.out, hosts, args.clients, days=args.days, force=args.force)
     if args.json:
@@ -76,7 +82,7 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(args: argparse.Namespace) -> int:
+def _client(args: argparse.Namespace, _settings: Settings) -> int:
     ca = DevCa.load(args.ca_dir or args.out)
     out = Path(args.out).resolve() / CLIENT_DIR
     clients = {hsa_id: ca.issue_client_cert(hsa_id, out, days=args.days) for hsa_id in args.hsa_id}
@@ -87,30 +93,58 @@ def _client(args: argparse.Namespace) -> int:
     return 0
 
 
-def _revoke(args: argparse.Namespace) -> int:
+def _revoke(args: argparse.Namespace, _settings: Settings) -> int:
     ca = DevCa.load(args.ca_dir or args.out)
     print(ca.write_crl(args.cert, Path(args.out).resolve() / CRL_FILE, days=args.days))
     return 0
 
 
-Handler = Callable[[argparse.Namespace], int]
+def _served_namespaces() -> set[str]:
+    from ..contracts.registry import ContractRegistry
+
+    return {contract.namespace for contract in ContractRegistry.load()}
 
 
-def _reporting_errors(handler: Handler, command: str) -> Callable[[argparse.Namespace, object], int]:
+def _authorization_check(args: argparse.Namespace, settings: Settings) -> int:
+    path = args.file or settings.authorization_file
+    if path is None:
+        raise AuthorizationFileError("name the file to check, or set authorization_file (INTYG_AUTHORIZATION_FILE)")
+    table = AuthorizationTable.load(path, _served_namespaces())
+    for grant in table.grants():
+        print(grant.describe())
+    print(f"{path}: {len(table)} grant(s), valid")
+    return 0
+
+
+def _authorization_reload(args: argparse.Namespace, settings: Settings) -> int:
+    state = ServerState.read(settings.data_dir)
+    if state.authorization_file is None:
+        raise LookupError(f"the server (pid {state.pid}) runs in tls mode {state.mode} without an authorization file")
+    # Check first: the server would refuse a broken file too, but only its log would say why.
+    table = AuthorizationTable.load(state.authorization_file, _served_namespaces())
+    os.kill(state.pid, signal.SIGHUP)
+    print(f"asked the server (pid {state.pid}) to reload {state.authorization_file}: {len(table)} grant(s)")
+    return 0
+
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _reporting_errors(handler: Handler, command: str) -> Callable[[argparse.Namespace, Settings], int]:
     """Expected failures become one line on stderr and exit status 1, not a traceback."""
 
-    def run(args: argparse.Namespace, _settings: object = None) -> int:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
-            return handler(args)
-        except (PkiError, TlsConfigError) as exc:
-            print(f"intygstjanst tls {command}: error: {exc}", file=sys.stderr)
+            return handler(args, settings)
+        except (PkiError, TlsConfigError, AuthorizationFileError, LookupError, PermissionError) as exc:
+            print(f"intygstjanst {command}: error: {exc}", file=sys.stderr)
             return 1
 
     return run
 
 
 def add_commands(subparsers: Any) -> None:
-    """Add the ``tls`` command group to the main CLI's sub-parsers."""
+    """Add the ``tls`` and ``authorization`` command groups to the main CLI's sub-parsers."""
     tls = subparsers.add_parser("tls", help="development PKI: CA, server and client certificates, CRL")
     commands = tls.add_subparsers(dest="tls_command", metavar="COMMAND", required=True)
 
@@ -127,7 +161,7 @@ def add_commands(subparsers: Any) -> None:
     init.add_argument("--days", type=_days, default=DEFAULT_LEAF_DAYS, help=f"validity of server and client certificates (default {DEFAULT_LEAF_DAYS})")
     init.add_argument("--force", action="store_true", help="replace an existing CA in --out")
     init.add_argument("--json", action="store_true", help="print the written paths as JSON")
-    init.set_defaults(command=_reporting_errors(_init, "init"))
+    init.set_defaults(command=_reporting_errors(_init, "tls init"))
 
     client = commands.add_parser(
         "client",
@@ -139,7 +173,7 @@ def add_commands(subparsers: Any) -> None:
     client.add_argument("--ca-dir", type=Path, metavar="DIR", help="directory holding ca.pem and ca.key (default --out)")
     client.add_argument("--days", type=_days, default=DEFAULT_LEAF_DAYS)
     client.add_argument("--json", action="store_true", help="print the written paths as JSON")
-    client.set_defaults(command=_reporting_errors(_client, "client"))
+    client.set_defaults(command=_reporting_errors(_client, "tls client"))
 
     revoke = commands.add_parser(
         "revoke",
@@ -151,4 +185,22 @@ def add_commands(subparsers: Any) -> None:
     revoke.add_argument("--cert", action="append", default=[], type=Path, metavar="FILE", help="certificate to revoke (repeatable)")
     revoke.add_argument("--ca-dir", type=Path, metavar="DIR", help="directory holding ca.pem and ca.key (default --out)")
     revoke.add_argument("--days", type=_days, default=DEFAULT_CRL_DAYS, help=f"until nextUpdate (default {DEFAULT_CRL_DAYS})")
-    revoke.set_defaults(command=_reporting_errors(_revoke, "revoke"))
+    revoke.set_defaults(command=_reporting_errors(_revoke, "tls revoke"))
+
+    authorization = subparsers.add_parser("authorization", help="call authorization grants: check a file, reload the server's")
+    commands = authorization.add_subparsers(dest="authorization_command", metavar="COMMAND", required=True)
+    check = commands.add_parser(
+        "check",
+        help="check an authorization file and list its grants",
+        description="Exit status 0 when the file would be accepted by 'serve' and by a reload.",
+    )
+    check.add_argument("file", nargs="?", type=Path, metavar="FILE", help="default: the authorization_file setting")
+    check.set_defaults(command=_reporting_errors(_authorization_check, "authorization check"))
+    reload = commands.add_parser(
+        "reload",
+        help="make the running server re-read its authorization file (after checking it)",
+        description="Finds the server through <data-dir>/serve.json, checks the file it uses and sends it SIGHUP; "
+        "every worker process then replaces its table. A file that does not check is not sent.",
+    )
+    reload.add_argument("--data-dir", type=Path, help="the server's data directory (default ./var)")
+    reload.set_defaults(command=_reporting_errors(_authorization_reload, "authorization reload"))

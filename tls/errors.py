@@ -30,3 +30,10 @@ class PeerIdentityError(ValueError):
 
 class PkiError(Exception):
     """The development PKI tooling cannot do what was asked (existing CA, bad HSA-id, foreign cert)."""
+
+
+class AuthorizationFileError(Exception):
+    """The call-authorization file cannot be used; the message names the file, the entry and the rule.
+
+    Raised at start-up (the server does not start) and on reload (the server keeps its previous table).
+    """

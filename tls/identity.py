@@ -8,6 +8,7 @@ caller to decide; these functions only read certificates.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -20,6 +21,12 @@ from .errors import PeerIdentityError
 from .files import describe
 
 _PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
+
+# What this service accepts as an HSA-id wherever one is configured or claimed (certificates it issues,
+# authorization entries, the original-consumer header): wide enough for real ids such as
+# SE2321000016-15CQ or TSTNMT2321000156-1002, and safe in file names and log lines.
+HSA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+HSA_ID_RULE = "1-64 letters, digits, '-' or '_', starting with a letter or digit"
 
 
 def hsa_id_from_certificate(cert: x509.Certificate) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import PkiError
 from .files import describe, load_certificates, load_crls, load_private_key, utc_now
+from .identity import HSA_ID, HSA_ID_RULE
 
 CA_CERT = "ca.pem"
 CA_KEY = "ca.key"
@@ -46,8 +46,6 @@ DEFAULT_CRL_DAYS = 30
 ORGANIZATION = "Intygstjänsten utveckling"
 # Backdating absorbs clock skew between the machine issuing and the machines verifying.
 _BACKDATE = timedelta(minutes=5)
-# File-name safe, and wide enough for real HSA-ids such as SE2321000016-15CQ or TSTNMT2321000156-1002.
-_HSA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def _write_atomically(path: Path, data: bytes, mode: int) -> None:
@@ -81,8 +79,8 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
 
 
 def _check_hsa_id(hsa_id: str) -> None:
-    if not _HSA_ID.fullmatch(hsa_id):
-        raise PkiError(f"HSA-id {hsa_id!r} must be 1-64 letters, digits, '-' or '_' and start with a letter or digit")
+    if not HSA_ID.fullmatch(hsa_id):
+        raise PkiError(f"HSA-id {hsa_id!r} must be {HSA_ID_RULE}")
 
 
 def _check_hosts(hosts: Sequence[str]) -> None:

@@ -20,8 +20,8 @@ import uvicorn
 from cryptography import x509
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.supervisors import Multiprocess
 
+from .runtime import run
 from .server import ServerTlsFiles
 
 if TYPE_CHECKING:  # uvicorn's ASGI type names live in a private module: typing only
@@ -154,9 +154,4 @@ def serve(
     **kwargs: Any,
 ) -> None:
     """Run uvicorn in the foreground until SIGINT/SIGTERM (arguments as for :func:`uvicorn_config`)."""
-    config = uvicorn_config(app, tls, host=host, port=port, http=http, **kwargs)
-    if config.workers > 1:
-        # What uvicorn.run does for workers; uvicorn.run itself would build its own Config.
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
-    else:
-        uvicorn.Server(config).run()
+    run(uvicorn_config(app, tls, host=host, port=port, http=http, **kwargs))

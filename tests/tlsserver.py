@@ -1,0 +1,147 @@
+"""The real ``intygstjanst serve`` over mutual TLS for the transport-security tests: a test PKI with
+consumers in every state, grant files, and reading the server's audit lines."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from intygstjanst.tls.pki import DevCa, DevPki, IssuedCert, create_dev_pki
+
+from intygstjanst.tests.conftest import free_port, start_server, stop_server
+from intygstjanst.tests.soap import GET_NS, REGISTER_NS
+
+CONSUMER = "SE2321000016-C001"  # granted RegisterCertificate and GetCertificate for ADDRESS
+PLATFORM = "SE2321000016-P001"  # a configured platform consumer without grants of its own
+OTHER = "SE2321000016-O001"  # a valid certificate without grants
+REVOKED = "SE2321000016-R001"  # granted, but its certificate is on the CRL
+ADDRESS = "5565594230"
+OTHER_ADDRESS = "SE2321000016-9XYZ"
+
+
+@dataclass(frozen=True)
+class Pki:
+    main: DevPki
+    foreign: DevPki  # same HSA-ids, another CA
+    expired: IssuedCert  # CONSUMER's HSA-id, expired yesterday
+    crl: Path
+
+    def client(self, hsa_id: str) -> IssuedCert:
+        return self.main.clients[hsa_id]
+
+    def context(self, cert: IssuedCert | None) -> ssl.SSLContext:
+        """A client context trusting the main CA and presenting ``cert`` (None: no certificate).
+
+        Plain ``ssl`` rather than ``ClientTls``, which would refuse to present an expired certificate.
+        """
+        context = ssl.create_default_context(cafile=str(self.main.ca))
+        if cert is not None:
+            context.load_cert_chain(cert.cert, cert.key)
+        return context
+
+
+def make_pki(base: Path) -> Pki:
+    main = create_dev_pki(base / "main", client_hsa_ids=[CONSUMER, PLATFORM, OTHER, REVOKED])
+    foreign = create_dev_pki(base / "foreign", client_hsa_ids=[CONSUMER])
+    ca = DevCa.load(main.directory)
+    now = datetime.now(UTC)
+    expired = ca.issue_client_cert(
+        CONSUMER, base / "expired", not_before=now - timedelta(days=30), not_after=now - timedelta(days=1)
+    )
+    crl = ca.write_crl([main.clients[REVOKED].cert], main.directory / "crl.pem")
+    return Pki(main, foreign, expired, crl)
+
+
+def grants(*rows: tuple[str, str, str]) -> str:
+    """An authorization file granting (consumer, logical address, contract namespace) rows."""
+    return "".join(
+        f'[[grant]]\nconsumer = "{consumer}"\nlogical_address = "{address}"\ncontract = "{contract}"\n'
+        "valid_from = 2000-01-01\nvalid_to = 2099-12-31\n\n"
+        for consumer, address, contract in rows
+    )
+
+
+STANDARD_GRANTS = grants(
+    (CONSUMER, ADDRESS, REGISTER_NS),
+    (CONSUMER, ADDRESS, GET_NS),
+    (REVOKED, "*", "*"),
+)
+
+
+@dataclass
+class Server:
+    base_url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    data_dir: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def audit(self) -> list[dict[str, Any]]:
+        """The server's audit records so far, oldest first."""
+        marker = " intygstjanst.audit "
+        return [json.loads(line.split(marker, 1)[1]) for line in self.log().splitlines() if marker in line]
+
+
+@contextmanager
+def running(
+    tmp: Path, database_url: str, args: list[str], health: ssl.SSLContext | bool, scheme: str = "https"
+) -> Iterator[Server]:
+    """``intygstjanst serve`` with ``args`` on a free port; ``health`` verifies the /health probe."""
+    port = free_port()
+    data_dir = tmp / "data"
+    log_path = tmp / f"server-{port}.log"
+    base = f"{scheme}://localhost:{port}"
+    process = start_server(
+        ["serve", "--port", str(port), "--database-url", database_url, "--data-dir", str(data_dir), *args],
+        {"INTYG_TLS_MODE": "auto"},
+        log_path,
+        f"{base}/health",
+        verify=health,
+    )
+    try:
+        yield Server(base, port, process, log_path, data_dir)
+    finally:
+        stop_server(process)
+
+
+def native_args(pki: Pki, authorization: Path) -> list[str]:
+    return [
+        "--tls-cert", str(pki.main.server.cert),
+        "--tls-key", str(pki.main.server.key),
+        "--tls-ca", str(pki.main.ca),
+        "--tls-crl", str(pki.crl),
+        "--authorization-file", str(authorization),
+        "--platform-consumer", PLATFORM,
+    ]  # fmt: skip
+
+
+def soap(client: httpx.Client, path: str, body: bytes, **headers: str) -> httpx.Response:
+    return client.post(path, content=body, headers={"content-type": "text/xml; charset=utf-8", **headers})
+
+
+def handshake_refused(port: int, context: ssl.SSLContext) -> bool:
+    """True when the server refuses the client during (or, under TLS 1.3, right after) the handshake.
+
+    Under TLS 1.3 the client's side of the handshake completes before the server has checked the
+    client certificate, so the refusal shows up on the first read as an error or end of stream.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        try:
+            with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                tls.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                return tls.recv(65536) == b""
+        except (ssl.SSLError, ConnectionError):
+            return True
