@@ -168,6 +168,7 @@ def create_stub_app(record_path: Path) -> Starlette:
         entry = {
             "delivery_id": delivery_id,
             "contract": contract.key,
+            "path": request.url.path,
             "logical_address": _routing(header),
             "reference": (found[0].text or "").strip() if found else None,
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),

@@ -5,15 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
+from sqlalchemy.engine import Row
 
 from ..contracts.call import Call
 from ..contracts.faults import SoapFault
-from ..contracts.result import ErrorId, LogicalError, ResultCode, result_response
+from ..contracts.result import ErrorId, LogicalError
 from ..contracts.xml import CORE, TYPES, text_of
 from ..persistence import certificates as repo
 from ..persons import InvalidPersonId, PersonLookupError, check_person_id, mask
+from ..transform import formats
+from ..transform.formats import Format
+from .outcome import OK, Outcome, info, result_type
 from .status import CARE, CITIZEN, status_elements, visible_states
 
 log = logging.getLogger(__name__)
@@ -69,11 +74,26 @@ class IntygView:
 
 
 _NS = {"core": CORE, "types": TYPES}
+_REGISTER = "{urn:riv:clinicalprocess:healthcond:certificate:RegisterCertificateResponder:3}RegisterCertificate"
 
 
 def register_certificate(call: Call) -> etree._Element:
+    # Only this service may make a legacy carrier (transform.carrier): one sent by a client is
+    # dropped, and the certificate as stored (without it) is kept next to the original request.
+    stored = formats.inbound(call.request)
+    canonical = None if stored is call.request else etree.tostring(stored)
+    return result_type(call, store_certificate(call, stored, canonical))
+
+
+def store_certificate(call: Call, stored: etree._Element, canonical: bytes | None) -> Outcome:
+    """Check and store a certificate in its RegisterCertificate v3 form, once.
+
+    ``stored`` is the v3 payload (legacy contracts convert theirs first, see ``formats.inbound``);
+    ``canonical`` is its serialised form when it is not the request itself. The original request
+    bytes are always kept. Returns OK, or INFO for a repeated registration; raises LogicalError.
+    """
     services = call.services
-    intyg = IntygView(call.request.find(_INTYG))
+    intyg = IntygView(stored.find(_INTYG))
 
     certificate_type = services.certificate_types.find(intyg.type_code, intyg.version)
     if certificate_type is None:
@@ -103,7 +123,7 @@ def register_certificate(call: Call) -> etree._Element:
     with services.db.read() as conn:
         stored_patient = repo.patient_of(conn, intyg.id)
     if stored_patient is not None:
-        return _duplicate_answer(call, stored_patient, patient_id)
+        return _duplicate_answer(stored_patient, patient_id)
 
     try:
         person = services.persons.lookup(patient_id)
@@ -129,6 +149,7 @@ def register_certificate(call: Call) -> etree._Element:
         is_test=person.is_test,
         source=f"{call.contract.name}:{call.contract.major}",
         original=call.body,
+        canonical=canonical,
     )
     try:
         with services.db.transaction() as conn:
@@ -137,16 +158,14 @@ def register_certificate(call: Call) -> etree._Element:
         # Lost a race with a concurrent registration of the same id: answer as for any duplicate.
         with services.db.read() as conn:
             stored_patient = repo.patient_of(conn, intyg.id)
-        return _duplicate_answer(call, stored_patient or "", patient_id)
-    return result_response(call.contract.namespace, call.contract.response, ResultCode.OK)
+        return _duplicate_answer(stored_patient or "", patient_id)
+    return OK
 
 
-def _duplicate_answer(call: Call, stored_patient: str, patient_id: str) -> etree._Element:
+def _duplicate_answer(stored_patient: str, patient_id: str) -> Outcome:
     if stored_patient == patient_id:
-        return result_response(call.contract.namespace, call.contract.response, ResultCode.INFO, ALREADY_EXISTS)
-    return result_response(
-        call.contract.namespace, call.contract.response, ResultCode.ERROR, ALREADY_EXISTS, ErrorId.VALIDATION_ERROR
-    )
+        return info(ALREADY_EXISTS)
+    raise LogicalError(ErrorId.VALIDATION_ERROR, ALREADY_EXISTS)
 
 
 def get_certificate(call: Call) -> etree._Element:
@@ -159,12 +178,23 @@ def get_certificate(call: Call) -> etree._Element:
         if certificate.is_test and part not in (CARE, CITIZEN):
             raise SoapFault(f"certificate {certificate_id} is a test certificate and cannot be read by part {part}")
         states = repo.states(conn, certificate_id)
-    intyg = stored_intyg(certificate.canonical or certificate.original)
+    # Through the v3 outbound conversion, so that nothing internal (a legacy carrier) leaks.
+    intyg = formats.outbound(stored_payload(certificate), Format.REGISTER_CERTIFICATE_3).find(_INTYG)
     intyg.tag = f"{{{call.contract.namespace}}}intyg"  # the element belongs to the answering contract
     set_statuses(intyg, status_elements(visible_states(states, part)))
     response = etree.Element(f"{{{call.contract.namespace}}}{call.contract.response}", nsmap={None: call.contract.namespace})
     response.append(intyg)
     return response
+
+
+def stored_payload(certificate: Row[Any]) -> etree._Element:
+    """The certificate's RegisterCertificate v3 payload as stored (with its carrier, if any): the
+    canonical form when there is one, else the payload of the original request."""
+    root = etree.fromstring(certificate.canonical or certificate.original)
+    payload = next(root.iter(_REGISTER), None)
+    if payload is None:
+        raise ValueError(f"stored certificate {certificate.id} has no {_REGISTER} element")
+    return payload
 
 
 def stored_intyg(document: bytes) -> etree._Element:

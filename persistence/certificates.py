@@ -61,6 +61,7 @@ _INSERT_STATE = _STATES.insert()
 _INSERT_RELATION = _RELATIONS.insert()
 _PATIENT_OF = select(_CERTIFICATES.c.patient_id).where(_CERTIFICATES.c.id == bindparam("id"))
 _GET = select(_CERTIFICATES).where(_CERTIFICATES.c.id == bindparam("id"))
+_LOCK = _GET.with_for_update()
 
 
 def patient_of(conn: Connection, certificate_id: str) -> str | None:
@@ -100,6 +101,13 @@ def add_state(conn: Connection, certificate_id: str, state: str, target: str, at
 
 def get(conn: Connection, certificate_id: str) -> Row[Any] | None:
     return conn.execute(_GET, {"id": certificate_id}).first()
+
+
+def lock(conn: Connection, certificate_id: str) -> Row[Any] | None:
+    """The certificate, locked until the transaction ends, for check-then-write decisions (revoke
+    once, one SENT entry per recipient). PostgreSQL takes a row lock (FOR UPDATE); on SQLite the
+    write transaction (BEGIN IMMEDIATE) already excludes every other writer."""
+    return conn.execute(_LOCK, {"id": certificate_id}).first()
 
 
 def states(conn: Connection, certificate_id: str) -> list[StateEntry]:
@@ -254,4 +262,4 @@ def care_units_of(conn: Connection, certificate_ids: Iterable[str]) -> dict[str,
     return {r.id: r.care_unit_id for r in conn.execute(_CARE_UNITS, {"ids": ids})} if ids else {}
 
 
-# --- end of lists and relation graphs
+# --- end of lists and relation graphs -----------------------------------------------------------

@@ -1,0 +1,109 @@
+"""The legacy contracts: RegisterMedicalCertificate v3 (FK7263), RegisterTSBas v1 and
+RegisterTSDiabetes v1 store a certificate; RevokeMedicalCertificate v1 and SendMedicalCertificate
+v1 revoke and send an FK7263.
+
+Each one converts its request to the form the current contracts use and runs the same decision
+(``certificate.store_certificate``, ``revoke.revoke``, ``recipients.send``), so the rules cannot
+drift between generations; only the answer shape differs: ``ResultOfCall`` (insuranceprocess,
+RIV-TA 2.0) or ``ResultatTyp`` (Transportstyrelsen).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from ..contracts.call import Call
+from ..contracts.result import ErrorId, LogicalError
+from ..transform import formats
+from ..transform.common import GN, TP, Reader, TransformError, add, new_certificate, path_of, person_id_digits, qn, read_header, v3_timestamp
+from ..transform.fk7263 import HR, read_legacy_hos_personal
+from ..transform.revoke import QA, RCV, RMR
+from .certificate import store_certificate
+from .outcome import Outcome, answered, result_of_call, resultat
+from .recipients import send
+from .revoke import Revocation, revoke
+
+SMR = "urn:riv:insuranceprocess:healthreporting:SendMedicalCertificateResponder:1"
+# SendMedicalCertificate is Försäkringskassan's contract: it always sends to them.
+FKASSA = "FKASSA"
+
+_QA = Reader(QA)
+
+# -- registration ---------------------------------------------------------------------------------
+
+
+def _register(call: Call) -> Outcome:
+    """Store a legacy certificate: the request as received, and its v3 form as the canonical one
+    (which carries what v3 cannot say, so that the legacy document can be sent on unchanged)."""
+    try:
+        stored = formats.inbound(call.request)
+    except TransformError as exc:
+        raise LogicalError(ErrorId.VALIDATION_ERROR, f"the certificate cannot be stored: {exc}") from None
+    return store_certificate(call, stored, etree.tostring(stored))
+
+
+register_medical_certificate = answered(result_of_call, _register)
+register_ts_bas = answered(resultat, _register)
+register_ts_diabetes = answered(resultat, _register)
+
+
+# -- revoking and sending an FK7263 ----------------------------------------------------------------
+
+
+def _certificate_ref(lakarutlatande: etree._Element) -> tuple[str, str]:
+    """(certificate id, 12-digit patient id) of a ``lakarutlatandeEnkelType``."""
+    try:
+        person = _QA.req(_QA.req(lakarutlatande, "patient"), "person-id", HR)
+        patient = person_id_digits(person.get("root", ""), person.get("extension", ""), path_of(person))
+    except TransformError as exc:
+        raise LogicalError(ErrorId.VALIDATION_ERROR, str(exc)) from None
+    return _QA.req_text(lakarutlatande, "lakarutlatande-id").strip(), patient
+
+
+def _revoke_medical(call: Call) -> Outcome:
+    request = call.request
+    body = request.find(qn(RMR, "revoke"))
+    assert body is not None  # schema-valid
+    certificate_id, patient_id = _certificate_ref(Reader(RMR).req(body, "lakarutlatande"))
+    return revoke(
+        call.services,
+        Revocation(certificate_id, patient_id, request=lambda stored: _as_revoke_certificate(body, stored), legacy=request),
+    )
+
+
+def _as_revoke_certificate(body: etree._Element, stored: etree._Element) -> etree._Element:
+    """The RevokeCertificate v2 request saying what a RevokeMedicalCertificate ``revoke`` says,
+    for recipients that take the certificate in the v3 format."""
+    rmr = Reader(RMR)
+    header = read_header(stored)
+    # new_certificate is the one writer of the v3 HosPersonal form; the revoking person is written
+    # through it (as the author of a copy of the stored header) so that the two cannot drift.
+    header.author = read_legacy_hos_personal(_QA.req(rmr.req(body, "adressVard"), "hosPersonal"))
+    _, intyg = new_certificate(header)
+    request = etree.Element(qn(RCV, "RevokeCertificate"), nsmap={"rc": RCV, "gn": GN, "tp": TP})
+    message = rmr.text(body, "meddelande")
+    if message is not None:
+        add(request, RCV, "meddelande", message)
+    sent = rmr.req(body, "avsantTidpunkt")
+    add(request, RCV, "skickatTidpunkt", v3_timestamp(sent.text or "", path_of(sent)))
+    for local, source in (("intygs-id", "intygs-id"), ("patientPerson-id", "patient/gn:person-id")):
+        target = add(request, RCV, local)
+        found = intyg.find(f"gn:{source}", {"gn": GN})
+        assert found is not None
+        target.extend(list(found))
+    author = intyg.find(qn(GN, "skapadAv"))
+    assert author is not None
+    sender = add(request, RCV, "skickatAv")
+    sender.extend(list(author))
+    return request
+
+
+def _send_medical(call: Call) -> Outcome:
+    body = call.request.find(qn(SMR, "send"))
+    assert body is not None  # schema-valid
+    certificate_id, patient_id = _certificate_ref(Reader(SMR).req(body, "lakarutlatande"))
+    return send(call.services, certificate_id=certificate_id, patient_id=patient_id, recipient_id=FKASSA)
+
+
+revoke_medical_certificate = answered(result_of_call, _revoke_medical)
+send_medical_certificate = answered(result_of_call, _send_medical)

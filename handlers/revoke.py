@@ -1,0 +1,110 @@
+"""RevokeCertificate v2 (and, through ``legacy``, RevokeMedicalCertificate v1): care withdraws a
+certificate, and every recipient that got it is told.
+
+================================================  =========================================
+situation                                         answer
+================================================  =========================================
+unknown certificate, or one of another patient    ERROR / APPLICATION_ERROR (a revoke that
+                                                  overtakes its registration is sent again)
+already revoked                                   INFO, nothing changes
+otherwise                                         OK: CANCELLED (part HSVARD) is stored and
+                                                  a revoke is queued for each recipient
+================================================  =========================================
+
+The notifications are written to the outbox in the same transaction as the CANCELLED state, so
+either both happen or neither; ``intygstjanst worker`` delivers them, retrying until the recipient
+has them. Each is keyed by (certificate, recipient): a certificate is revoked once, so a recipient
+is told once. A recipient gets RevokeCertificate v2, or RevokeMedicalCertificate v1 when it takes
+the certificate in the legacy FK7263 format (``formats.outbound_revoke``). Recipients are told
+even when they have since been deactivated or removed from the registry: they hold the
+certificate and must learn that it is withdrawn (a removed one dead-letters in the outbox, where an
+operator sees it). Test certificates never reach a recipient, so nothing is queued for them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from lxml import etree
+from sqlalchemy.engine import Connection, Row
+
+from ..contracts.call import Call
+from ..contracts.recipients import Recipients
+from ..contracts.result import ErrorId, LogicalError
+from ..contracts.xml import text_of
+from ..delivery import CONTRACTS_BY_TAG
+from ..persistence import certificates as repo
+from ..persistence import outbox
+from ..services import Services
+from ..transform import formats
+from ..transform.formats import Format
+from .certificate import stored_payload
+from .outcome import OK, Outcome, info, result_type
+from .status import CARE, is_revoked
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Revocation:
+    certificate_id: str
+    patient_id: str  # 12 digits
+    # The RevokeCertificate v2 request for the stored certificate (payload with carrier); a function
+    # because a legacy revoke needs the certificate to be written as one, and only when needed.
+    request: Callable[[etree._Element], etree._Element]
+    # A RevokeMedicalCertificate request as received: passed on as it is to legacy-format recipients.
+    legacy: etree._Element | None = None
+
+
+def revoke_certificate(call: Call) -> etree._Element:
+    request = call.request
+    revocation = Revocation(
+        certificate_id=text_of(request, "{*}intygs-id/types:extension") or "",
+        patient_id=text_of(request, "{*}patientPerson-id/types:extension") or "",
+        request=lambda _stored: request,
+    )
+    return result_type(call, revoke(call.services, revocation))
+
+
+def revoke(services: Services, revocation: Revocation) -> Outcome:
+    certificate_id = revocation.certificate_id
+    with services.db.transaction() as conn:
+        certificate = repo.lock(conn, certificate_id)
+        if certificate is None or certificate.deleted_by_care_giver or certificate.patient_id != revocation.patient_id:
+            raise LogicalError(ErrorId.APPLICATION_ERROR, f"certificate {certificate_id} does not exist for this patient")
+        states = repo.states(conn, certificate_id)
+        if is_revoked(states):
+            return info(f"certificate {certificate_id} is already revoked")
+        repo.add_state(conn, certificate_id, "CANCELLED", CARE, services.clock())
+        if not certificate.is_test:
+            recipients = list(dict.fromkeys(s.target for s in states if s.state == "SENT"))
+            if recipients:
+                _notify(conn, services.extensions["recipients"], certificate, recipients, revocation)
+    return OK
+
+
+def _notify(conn: Connection, registry: Recipients, certificate: Row[Any], targets: list[str], revocation: Revocation) -> None:
+    stored = stored_payload(certificate)
+    request = cache(lambda: revocation.request(stored))
+    for target in targets:
+        recipient = registry.get(target)
+        if recipient is None:
+            log.warning("certificate %s was sent to %s, which is no longer in the recipient registry", certificate.id, target)
+        fmt = recipient.format_for(certificate.type_code) if recipient is not None else Format.REGISTER_CERTIFICATE_3
+        if revocation.legacy is not None and fmt is Format.REGISTER_MEDICAL_CERTIFICATE_3:
+            payload = revocation.legacy
+        else:
+            payload = formats.outbound_revoke(request(), stored, fmt)
+        outbox.enqueue(
+            conn,
+            recipient=target,
+            contract=CONTRACTS_BY_TAG[payload.tag].key,
+            payload=etree.tostring(payload),
+            dedupe_key=f"revoke:{certificate.id}:{target}",
+            reference=certificate.id,
+            logical_address=recipient.logical_address if recipient is not None else None,
+        )
