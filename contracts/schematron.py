@@ -352,6 +352,9 @@ class _Compiled:
     executable: object
 
 
+_COMPILED: dict[tuple[Path, int, int], _Compiled] = {}
+
+
 class SchematronValidator:
     """Runs the Schematron file that applies to a certificate (selected by type code + version).
 
@@ -368,7 +371,6 @@ class SchematronValidator:
             raise SchematronError(f"{self.directory}: Schematron directory does not exist")
         self.types = types if types is not None else CertificateTypes.load()
         self.today = today
-        self._cache: dict[Path, _Compiled] = {}
 
     def select(self, code: str, version: str) -> Path | None:
         """The Schematron file for this type and version, or None when the owner publishes none."""
@@ -411,9 +413,17 @@ class SchematronValidator:
                 raise SchematronError(f"{path.name}: {e}") from e
         return _parse_result(result)
 
-    def _compiled(self, path: Path) -> _Compiled:
+    @staticmethod
+    def _compiled(path: Path) -> _Compiled:
+        # Shared by all validators: a stylesheet does not depend on "today" (a run parameter).
+        # Called with _saxon_lock held.
         path = path.resolve()
-        cached = self._cache.get(path)
+        try:
+            stat = path.stat()
+        except OSError as e:
+            raise SchematronError(f"{path}: {e}") from e
+        key = (path, stat.st_mtime_ns, stat.st_size)  # a replaced file is compiled again
+        cached = _COMPILED.get(key)
         if cached is None:
             stylesheet = compile_schematron(path)
             xslt = _processor().new_xslt30_processor()  # type: ignore[attr-defined]
@@ -421,7 +431,7 @@ class SchematronValidator:
                 executable = xslt.compile_stylesheet(stylesheet_text=stylesheet)
             except Exception as e:
                 raise SchematronError(f"{path}: generated stylesheet does not compile: {e}") from e
-            cached = self._cache[path] = _Compiled(executable)
+            cached = _COMPILED[key] = _Compiled(executable)
         return cached
 
 

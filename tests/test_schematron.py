@@ -19,6 +19,7 @@ from intygstjanst.contracts.schematron import (
     SchematronValidator,
     compile_schematron,
 )
+from intygstjanst.tests.support import require_shared
 
 HEAD = (
     '<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">'
@@ -147,8 +148,6 @@ def _index_verdicts(shared: Path) -> dict[str, int]:
 
 
 def test_official_files_give_the_reference_results_on_every_sample() -> None:
-    from support import require_shared
-
     shared = require_shared()
     validator = SchematronValidator(_official(shared), today=dt.date(2026, 11, 22))
     expected = _index_verdicts(shared)
@@ -159,8 +158,6 @@ def test_official_files_give_the_reference_results_on_every_sample() -> None:
 
 
 def test_official_tstrk1031_test_instances() -> None:
-    from support import require_shared
-
     shared = require_shared()
     validator = SchematronValidator(_official(shared), today=dt.date(2026, 11, 22))
     files = sorted((shared / "schematron-tests").rglob("*.xml"))
@@ -174,8 +171,6 @@ def test_official_tstrk1031_test_instances() -> None:
 
 
 def test_selection_by_type_and_major_version() -> None:
-    from support import require_shared
-
     validator = SchematronValidator(_official(require_shared()))
     assert validator.select("LISJP", "1.0") == validator.directory / "lisjp.v1.sch"
     assert validator.select("luae_fs", "1") == validator.directory / "luae_fs.v1.sch"

@@ -48,8 +48,21 @@ def _plain_date(text: str | None) -> bool:
     return True
 
 
+class FastPath:
+    """A kind check with a shortcut for the common well-formed value (see OK above)."""
+
+    __slots__ = ("fast", "full")
+
+    def __init__(self, fast: Callable[[etree._Element], bool], full: KindCheck) -> None:
+        self.fast = fast
+        self.full = full
+
+    def __call__(self, e: etree._Element) -> list[Problem]:
+        return OK if self.fast(e) else self.full(e)
+
+
 def _with_fast_path(fast: Callable[[etree._Element], bool], full: KindCheck) -> KindCheck:
-    return lambda e: OK if fast(e) else full(e)
+    return FastPath(fast, full)
 
 
 class KindError(ValueError):
