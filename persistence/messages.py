@@ -1,0 +1,110 @@
+"""Repository of messages (ärenden) between recipients and care: stored once, looked up by id."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from .models import Message
+
+
+class Direction(str, enum.Enum):
+    TO_CARE = "TO_CARE"  # SendMessageToCare: a recipient agency writes to the care unit
+    TO_RECIPIENT = "TO_RECIPIENT"  # SendMessageToRecipient: care writes to the recipient agency
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    id: str
+    direction: Direction
+    certificate_id: str
+    patient_id: str
+    subject: str
+    reference_id: str | None
+    sender: str
+    sender_unit: str | None
+    recipient_address: str
+    reminder_of: str | None
+    answer_to: str | None
+    last_answer_date: dt.date | None
+    sent_at: dt.datetime
+    digest: str
+    original: bytes
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """What the checks on later messages need to know about a stored one (not its XML)."""
+
+    id: str
+    direction: Direction
+    certificate_id: str
+    subject: str
+    reminder_of: str | None
+    answer_to: str | None
+    digest: str
+
+    @property
+    def is_answer(self) -> bool:
+        return self.answer_to is not None
+
+
+class MessageIdTaken(Exception):
+    """Another message with the same id was stored first (possibly by a concurrent request)."""
+
+
+_MESSAGES = Message.__table__
+_INSERT = _MESSAGES.insert()
+_SUMMARY_COLUMNS = (
+    _MESSAGES.c.id,
+    _MESSAGES.c.direction,
+    _MESSAGES.c.certificate_id,
+    _MESSAGES.c.subject,
+    _MESSAGES.c.reminder_of,
+    _MESSAGES.c.answer_to,
+    _MESSAGES.c.digest,
+)
+_GET = select(*_SUMMARY_COLUMNS).where(_MESSAGES.c.id == bindparam("id"))
+_FOR_CERTIFICATE = (
+    select(*_SUMMARY_COLUMNS)
+    .where(_MESSAGES.c.certificate_id == bindparam("certificate_id"))
+    .order_by(_MESSAGES.c.received_at, _MESSAGES.c.id)
+)
+_ORIGINAL = select(_MESSAGES.c.original).where(_MESSAGES.c.id == bindparam("id"))
+
+
+def insert(conn: Connection, new: NewMessage, received_at: dt.datetime) -> None:
+    """Store ``new``; raises MessageIdTaken when its id is in use.
+
+    The primary key decides between concurrent requests with one id. After the exception the
+    caller's transaction is no longer usable (PostgreSQL aborts it), so callers let it roll back.
+    """
+    try:
+        conn.execute(_INSERT, {**new.__dict__, "direction": new.direction.value, "received_at": received_at})
+    except IntegrityError as exc:
+        raise MessageIdTaken(new.id) from exc
+
+
+def get(conn: Connection, message_id: str) -> StoredMessage | None:
+    row = conn.execute(_GET, {"id": message_id}).first()
+    return _summary(row) if row is not None else None
+
+
+def for_certificate(conn: Connection, certificate_id: str) -> list[StoredMessage]:
+    """The messages about one certificate in the order they were received (the thread)."""
+    return [_summary(row) for row in conn.execute(_FOR_CERTIFICATE, {"certificate_id": certificate_id})]
+
+
+def original(conn: Connection, message_id: str) -> bytes | None:
+    """The request body the message arrived in, byte for byte."""
+    return conn.execute(_ORIGINAL, {"id": message_id}).scalar_one_or_none()
+
+
+def _summary(row: object) -> StoredMessage:
+    id_, direction, certificate_id, subject, reminder_of, answer_to, digest = row  # type: ignore[misc]
+    return StoredMessage(id_, Direction(direction), certificate_id, subject, reminder_of, answer_to, digest)
