@@ -107,7 +107,7 @@ def _citizen_list(call: Call) -> etree._Element:
             conn,
             patient,
             excluded_types=NOT_FOR_CITIZEN,
-            types=_canonical_codes(call.services.certificate_types, codes) if codes else None,
+            types=sorted({main_type_code(call.services.certificate_types, c) for c in codes}) if codes else None,
             signed_from=_midnight(signed_from),
             signed_before=_midnight(signed_to + dt.timedelta(days=1)) if signed_to else None,
         )
@@ -139,11 +139,15 @@ def _midnight(day: dt.date | None) -> dt.datetime | None:
     return dt.datetime.combine(day, dt.time()) if day else None
 
 
-def _canonical_codes(types: CertificateTypes, codes: Sequence[str]) -> list[str]:
-    """The stored codes for the asked ones: certificates are stored under their type's main code,
-    and callers may use an alias (``ts-bas``) or another letter case."""
-    by_alias = {normalize_code(alias): t.code for t in types.all() for alias in t.codes}
-    return sorted({by_alias.get(normalize_code(code), normalize_code(code)) for code in codes})
+def main_type_code(types: CertificateTypes, code: str) -> str:
+    """The code a certificate of type ``code`` is stored under: its type's main code, whatever alias
+    (``AG114`` for ``AG1-14``) or letter case the caller used; an unknown code stays as given
+    (upper case)."""
+    wanted = normalize_code(code)
+    for certificate_type in types.all():
+        if any(normalize_code(c) == wanted for c in certificate_type.codes):
+            return normalize_code(certificate_type.code)
+    return wanted
 
 
 def _response(call: Call) -> etree._Element:
