@@ -80,6 +80,43 @@ class CertificateRelation(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+# --- Messages (ärenden): SendMessageToCare / SendMessageToRecipient ----------------------------------
+
+
+class Message(Base):
+    """One accepted message about a certificate, in either direction, with the request as received.
+
+    ``meddelande-id`` is the primary key across both directions: answers (``svarPa``) and reminders
+    (``paminnelseMeddelande-id``) refer to other messages by that id alone, so it must name one
+    message whichever side wrote it.
+    """
+
+    __tablename__ = "message"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(16))  # TO_CARE (from a recipient) or TO_RECIPIENT (from care)
+    certificate_id: Mapped[str] = mapped_column(ForeignKey("certificate.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[str] = mapped_column(String(12))
+    subject: Mapped[str] = mapped_column(String(8))  # amne: KOMPLT AVSTMN KONTKT OVRIGT PAMINN
+    reference_id: Mapped[str | None] = mapped_column(String(128))  # referens-id, the sender's own case reference
+    # TO_CARE: the sending part (e.g. FKASSA); TO_RECIPIENT: the HSA-id of the person who wrote it.
+    sender: Mapped[str] = mapped_column(String(64))
+    sender_unit: Mapped[str | None] = mapped_column(String(64))  # TO_RECIPIENT: the writer's care unit
+    recipient_address: Mapped[str] = mapped_column(String(64))  # logiskAdressMottagare
+    reminder_of: Mapped[str | None] = mapped_column(String(128), index=True)
+    answer_to: Mapped[str | None] = mapped_column(String(128), index=True)
+    last_answer_date: Mapped[dt.date | None] = mapped_column(Date)
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime)  # skickatTidpunkt, as the sender stated it
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # SHA-256 of the payload's canonical form: tells an identical resend from a reuse of the id.
+    digest: Mapped[str] = mapped_column(String(64))
+    # The complete request body, byte for byte.
+    original: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# --- end of messages ---------------------------------------------------------------------------------
+
+
 # -- Delivery outbox (persistence/outbox.py) ------------------------------------------------------
 # One row per outbound message that is not the synchronous answer to a call. It is written in the
 # same transaction as the state change that causes it, so a committed change always has its message.

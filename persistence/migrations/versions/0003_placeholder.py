@@ -17,6 +17,32 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # --- messages (SendMessageToCare / SendMessageToRecipient) ---
+    op.create_table(
+        "message",
+        sa.Column("id", sa.String(128), primary_key=True),
+        sa.Column("direction", sa.String(16), nullable=False),
+        sa.Column(
+            "certificate_id", sa.String(64), sa.ForeignKey("certificate.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("patient_id", sa.String(12), nullable=False),
+        sa.Column("subject", sa.String(8), nullable=False),
+        sa.Column("reference_id", sa.String(128), nullable=True),
+        sa.Column("sender", sa.String(64), nullable=False),
+        sa.Column("sender_unit", sa.String(64), nullable=True),
+        sa.Column("recipient_address", sa.String(64), nullable=False),
+        sa.Column("reminder_of", sa.String(128), nullable=True),
+        sa.Column("answer_to", sa.String(128), nullable=True),
+        sa.Column("last_answer_date", sa.Date, nullable=True),
+        sa.Column("sent_at", sa.DateTime, nullable=False),
+        sa.Column("received_at", sa.DateTime, nullable=False),
+        sa.Column("digest", sa.String(64), nullable=False),
+        sa.Column("original", sa.LargeBinary, nullable=False),
+    )
+    op.create_index("ix_message_certificate_id", "message", ["certificate_id"])
+    op.create_index("ix_message_reminder_of", "message", ["reminder_of"])
+    op.create_index("ix_message_answer_to", "message", ["answer_to"])
+
     # --- approved receivers (RegisterApprovedReceivers / ListApprovedReceivers) ---
     op.create_table(
         "approved_receiver",
@@ -30,3 +56,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("approved_receiver")
+    op.drop_table("message")
