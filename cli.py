@@ -16,6 +16,7 @@ from .contracts.recipients import add_commands as add_recipients_commands
 from .stub_recipient import add_commands as add_stub_commands
 from .worker import add_commands as add_worker_commands
 from .tls.cli import add_commands as add_tls_commands
+from .conformance.cli import add_commands as add_conformance_commands
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recipients_commands(sub)
 
     add_tls_commands(sub)
+    add_conformance_commands(sub)
     return parser
 
 
