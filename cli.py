@@ -20,11 +20,13 @@ from .conformance.cli import add_commands as add_conformance_commands
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = Settings.load(_flag_overrides(args), config_file=getattr(args, "config", None))
@@ -157,7 +159,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print(line)
     sys.stdout.flush()
     transport.log_startup()
-    options = {"host": settings.host, "port": settings.port, "log_level": "warning", "access_log": False}
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning",
+        "access_log": False,
+        "log_config": _server_log_config(),
+    }
     if settings.workers > 1:
         # Worker processes build their own app from the environment, so hand the settings over there;
         # each installs its own SIGHUP handler, and the supervisor forwards SIGHUP to them.
@@ -171,6 +179,19 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     with runtime.server_state(settings.data_dir, transport.mode, settings.authorization_file):
         started = runtime.run(config, forward_sighup=True)
     return 0 if started else 1
+
+
+def _server_log_config() -> dict[str, Any]:
+    """The logging of this process for every server process: uvicorn applies it in each worker, which
+    otherwise starts with logging unconfigured and drops the audit lines (INFO)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": LOG_FORMAT}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "root": {"level": "INFO", "handlers": ["stderr"]},
+        "loggers": {"alembic": {"level": "WARNING"}},
+    }
 
 
 def _safe_url(url: str) -> str:

@@ -46,7 +46,7 @@ def server(
     tmp = tmp_path_factory.mktemp("native")
     authorization = tmp / "authorization.toml"
     authorization.write_text(STANDARD_GRANTS, encoding="utf-8")
-    with running(tmp, database_url, native_args(pki, authorization), pki.context(pki.client(CONSUMER))) as live:
+    with running(tmp, database_url, native_args(pki, authorization), lambda: pki.context(pki.client(CONSUMER))) as live:
         yield live
 
 

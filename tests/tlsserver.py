@@ -4,10 +4,13 @@ consumers in every state, grant files, and reading the server's audit lines."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
 import subprocess
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,8 +21,9 @@ import httpx
 
 from intygstjanst.tls.pki import DevCa, DevPki, IssuedCert, create_dev_pki
 
-from intygstjanst.tests.conftest import free_port, start_server, stop_server
+from intygstjanst.tests.conftest import free_port, stop_server
 from intygstjanst.tests.soap import GET_NS, REGISTER_NS
+from intygstjanst.tests.support import REPO_DIR
 
 CONSUMER = "SE2321000016-C001"  # granted RegisterCertificate and GetCertificate for ADDRESS
 PLATFORM = "SE2321000016-P001"  # a configured platform consumer without grants of its own
@@ -97,24 +101,53 @@ class Server:
 
 @contextmanager
 def running(
-    tmp: Path, database_url: str, args: list[str], health: ssl.SSLContext | bool, scheme: str = "https"
+    tmp: Path,
+    database_url: str,
+    args: list[str],
+    health: Callable[[], ssl.SSLContext | bool],
+    scheme: str = "https",
+    data_dir: Path | None = None,
 ) -> Iterator[Server]:
-    """``intygstjanst serve`` with ``args`` on a free port; ``health`` verifies the /health probe."""
+    """``intygstjanst serve`` with ``args`` on a free port, once its /health answers.
+
+    ``health`` gives the probe's ``verify`` (the client context for mTLS); it is called for every
+    attempt because with the embedded default the client certificate only appears once the server
+    has created it.
+    """
     port = free_port()
-    data_dir = tmp / "data"
+    data_dir = data_dir or tmp / "data"
     log_path = tmp / f"server-{port}.log"
     base = f"{scheme}://localhost:{port}"
-    process = start_server(
-        ["serve", "--port", str(port), "--database-url", database_url, "--data-dir", str(data_dir), *args],
-        {"INTYG_TLS_MODE": "auto"},
-        log_path,
-        f"{base}/health",
-        verify=health,
-    )
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "intygstjanst.cli", "serve", "--port", str(port), "--database-url", database_url,
+             "--data-dir", str(data_dir), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Whatever the surrounding environment says, these tests choose the mode by their flags.
+            env={**os.environ, "INTYG_TLS_MODE": "auto"},
+            cwd=REPO_DIR,
+        )  # fmt: skip
     try:
+        _wait_for_health(process, f"{base}/health", health, log_path)
         yield Server(base, port, process, log_path, data_dir)
     finally:
         stop_server(process)
+
+
+def _wait_for_health(
+    process: subprocess.Popen[bytes], url: str, health: Callable[[], ssl.SSLContext | bool], log_path: Path
+) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+        try:
+            if httpx.get(url, timeout=2, verify=health()).status_code == 200:
+                return
+        except (httpx.HTTPError, OSError):  # OSError: the client certificate is not written yet
+            time.sleep(0.1)
+    raise RuntimeError(f"server did not answer {url} within 60 s:\n{log_path.read_text(errors='replace')}")
 
 
 def native_args(pki: Pki, authorization: Path) -> list[str]:

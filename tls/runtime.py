@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -41,8 +42,18 @@ def run(config: uvicorn.Config, *, forward_sighup: bool = False) -> bool:
         supervisor(config, sockets=[config.bind_socket()]).run()
         return True
     server = uvicorn.Server(config)
-    server.run()
+    # After a graceful shutdown uvicorn raises the signal that asked for it again; SIGTERM's default
+    # action would then end the process before ``finally`` blocks (e.g. removing serve.json) run.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return server.started
+
+
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
 
 
 @dataclass(frozen=True)

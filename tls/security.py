@@ -190,14 +190,9 @@ class TransportSecurity:
                 raise SettingsError(
                     "tls_mode off serves plain HTTP without caller identity, so "
                     f"{', '.join(map(_flag, needing_identity))} "
-                    "cannot take effect; remove it or use tls mode native or proxy"
+                    "cannot take effect; remove those settings or use tls mode native or proxy"
                 )
             return cls(mode, CallerResolver(mode), allow_all)
-        if settings.authorization_file is None:
-            raise SettingsError(
-                f"tls mode {mode} needs an {_flag('authorization_file')}: without one every holder of a "
-                "certificate from the trusted CAs could call every contract"
-            )
         server_tls = None
         proxies: tuple[Network, ...] = ()
         if mode is TlsMode.NATIVE:
@@ -219,6 +214,11 @@ class TransportSecurity:
                 proxies = parse_networks(settings.trusted_proxies)
             except ValueError as exc:
                 raise SettingsError(str(exc)) from None
+        if settings.authorization_file is None:
+            raise SettingsError(
+                f"tls mode {mode} needs an {_flag('authorization_file')}: without one every holder of a "
+                "certificate from the trusted CAs could call every contract"
+            )
         header = settings.proxy_cert_header.strip().lower()
         if not header:
             raise SettingsError("proxy_cert_header must name a header")
