@@ -253,7 +253,7 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
             _reject_unknown(p, _PART_FIELDS | _KIND_FIELDS | set(kinds.OPTION_TYPES), pwhere)
             part = Part(
                 id=pid,
-                label=_text(p, "label", pwhere) or pid,
+                label=_text(p, "label", pwhere, required=False) or pid,
                 count=_count(p.get("count"), pwhere, "0..1"),
                 variants=_variants(p, pwhere, reader),
             )
@@ -268,7 +268,7 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
                 raise DefinitionError(f"{where}: '{key}' must be true or false")
         question = Question(
             id=qid,
-            label=_text(q, "label", where) or qid,
+            label=_text(q, "label", where, required=False) or qid,
             count=_count(q.get("count"), where, "0..1"),
             instance=q.get("instance", False),
             closed=q.get("closed", True),
