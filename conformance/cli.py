@@ -52,6 +52,8 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace, _settings: object = None) -> int:
+    import logging
+
     from .contracts import load_specs
     from .data import DataError, load
     from .report import Progress, junit_xml, save_failures, summary
@@ -70,6 +72,9 @@ def _run(args: argparse.Namespace, _settings: object = None) -> int:
     except (DataError, RunError, ValueError, OSError) as exc:
         print(f"intygstjanst conformance run: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # Every request is on the progress line already; the HTTP clients' own INFO lines are noise.
+    for name in ("httpx", "httpcore", "zeep"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     runner = Runner(args.endpoint, transport, data, urls=urls, required=args.contracts if not args.require_all else [s.id for s in all_suites()])
     print(f"conformance run {runner.run_id} against {runner.endpoint} (test data: {data.source})")
     try:

@@ -1,0 +1,138 @@
+"""The project's own conformance gate: ``python -m intygstjanst.conformance.ci``.
+
+Starts a fresh ``intygstjanst serve`` over mutual TLS, the way an operator would (a development PKI
+from ``intygstjanst tls init``, an authorization file granting the kit's consumer one logical
+address only), runs every suite against it with ``--require-all``, and exits with the kit's
+status: 0 only when no case failed. The not-authorized cases run too, against a logical address
+the grant leaves out. Everything goes into a temporary directory unless ``--work-dir`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from ..tls.client import ClientTls
+from . import data as test_data
+
+CONSUMER = "SE5565594230-KONFORMANS"
+UNAUTHORIZED_ADDRESS = "SE5565594230-EJBEHORIG"
+START_TIMEOUT = 60.0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m intygstjanst.conformance.ci", description=__doc__)
+    parser.add_argument("--junit", type=Path, help="write the kit's JUnit XML here")
+    parser.add_argument("--failures-dir", type=Path, help="save failed cases here (default: in the work directory)")
+    parser.add_argument("--work-dir", type=Path, help="keep PKI, database and logs here instead of a temporary directory")
+    parser.add_argument("--database-url", default=os.environ.get("INTYG_DATABASE_URL", ""), help="default: SQLite in the work directory (or INTYG_DATABASE_URL)")
+    args = parser.parse_args(argv)
+    if args.work_dir:
+        args.work_dir.mkdir(parents=True, exist_ok=True)
+        return _gate(args, args.work_dir.resolve())
+    with tempfile.TemporaryDirectory(prefix="intyg-conformance-") as work:
+        return _gate(args, Path(work))
+
+
+def _gate(args: argparse.Namespace, work: Path) -> int:
+    pki = _cli_json("tls", "init", "--out", str(work / "pki"), "--client", CONSUMER, "--json")
+    client = pki["clients"][CONSUMER]
+    authorization = work / "authorization.toml"
+    authorization.write_text(_grant(CONSUMER, test_data.load().values["logicalAddress"]), encoding="utf-8")
+    port = _free_port()
+    serve = [
+        "serve", "--port", str(port), "--data-dir", str(work / "data"),
+        "--tls-cert", pki["server"]["cert"], "--tls-key", pki["server"]["key"], "--tls-ca", pki["ca"],
+        "--authorization-file", str(authorization),
+    ]
+    if args.database_url:
+        serve += ["--database-url", args.database_url]
+    tls = ClientTls(Path(client["cert"]), Path(client["key"]), Path(pki["ca"]))
+    endpoint = f"https://localhost:{port}"
+    with _server(serve, work / "server.log", endpoint, tls):
+        kit = [
+            "conformance", "run", "--endpoint", endpoint,
+            "--cert", client["cert"], "--key", client["key"], "--ca", pki["ca"],
+            "--set", f"unauthorizedLogicalAddress={UNAUTHORIZED_ADDRESS}",
+            "--require-all", "--failures-dir", str(args.failures_dir or work / "failures"),
+        ]
+        if args.junit:
+            kit += ["--junit", str(args.junit.resolve())]
+        return subprocess.call(_intygstjanst(*kit))
+
+
+def _grant(consumer: str, logical_address: str) -> str:
+    """Every contract, for the kit's logical address only, valid around today."""
+    today = dt.date.today()
+    return (
+        "# Written by intygstjanst.conformance.ci for one run of the conformance kit.\n"
+        "[[grant]]\n"
+        f'consumer = "{consumer}"\n'
+        f'logical_address = "{logical_address}"\n'
+        'contract = "*"\n'
+        f"valid_from = {today - dt.timedelta(days=1)}\n"
+        f"valid_to = {today + dt.timedelta(days=1)}\n"
+    )
+
+
+def _intygstjanst(*args: str) -> list[str]:
+    return [sys.executable, "-m", "intygstjanst.cli", *args]
+
+
+def _cli_json(*args: str) -> dict[str, object]:
+    output = subprocess.run(_intygstjanst(*args), check=True, capture_output=True, text=True).stdout
+    return json.loads(output)  # type: ignore[no-any-return]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def _server(args: list[str], log_path: Path, endpoint: str, tls: ClientTls) -> Iterator[None]:
+    """``intygstjanst <args>`` running until the block ends; its log is printed if it fails to start."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(_intygstjanst(*args), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(process, endpoint, tls, log_path)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], endpoint: str, tls: ClientTls, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    with tls.httpx_client(timeout=httpx.Timeout(2.0)) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise SystemExit(f"intygstjanst serve exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+            try:
+                if client.get(f"{endpoint}/ready").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+    raise SystemExit(f"intygstjanst serve was not ready within {START_TIMEOUT:.0f} s:\n{log_path.read_text(errors='replace')}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
