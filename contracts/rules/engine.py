@@ -572,6 +572,8 @@ class Engine:
 
     @staticmethod
     def _emit_part(src: _Source, part: Part) -> None:
+        if all(variant.check is kinds.accept_anything for variant in part.variants):
+            return
         label = src.const(part)
         with src.block(f"for e in bp.get({part.id!r}, E):"):
             if len(part.variants) == 1 and part.variants[0].when is None:
