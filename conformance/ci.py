@@ -2,9 +2,11 @@
 
 Starts a fresh ``intygstjanst serve`` over mutual TLS, the way an operator would (a development PKI
 from ``intygstjanst tls init``, an authorization file granting the kit's consumer one logical
-address only), runs every suite against it with ``--require-all``, and exits with the kit's
-status: 0 only when no case failed. The not-authorized cases run too, against a logical address
-the grant leaves out. Everything goes into a temporary directory unless ``--work-dir`` is given.
+address only, a stub recipient behind ``delivery_base_url``, also over mutual TLS, so that
+certificates can really be sent), runs every suite against it with ``--require-all``, and exits
+with the kit's status: 0 only when no case failed. The not-authorized cases run too, against a
+logical address the grant leaves out. Everything goes into a temporary directory unless
+``--work-dir`` is given.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -28,6 +31,7 @@ from ..tls.client import ClientTls
 from . import data as test_data
 
 CONSUMER = "SE5565594230-KONFORMANS"
+SERVICE = "SE5565594230-INTYGSTJANST"  # the service's own client certificate, towards the recipient
 UNAUTHORIZED_ADDRESS = "SE5565594230-EJBEHORIG"
 START_TIMEOUT = 60.0
 
@@ -47,24 +51,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _gate(args: argparse.Namespace, work: Path) -> int:
-    pki = _cli_json("tls", "init", "--out", str(work / "pki"), "--client", CONSUMER, "--json")
-    client = pki["clients"][CONSUMER]
+    pki = _cli_json("tls", "init", "--out", str(work / "pki"), "--client", CONSUMER, "--client", SERVICE, "--json")
+    ca, server, clients = Path(pki["ca"]), pki["server"], pki["clients"]
+    kit_tls = ClientTls(Path(clients[CONSUMER]["cert"]), Path(clients[CONSUMER]["key"]), ca)
+    service_tls = ClientTls(Path(clients[SERVICE]["cert"]), Path(clients[SERVICE]["key"]), ca)
+    server_tls = ["--tls-cert", server["cert"], "--tls-key", server["key"], "--tls-ca", str(ca)]
+
     authorization = work / "authorization.toml"
     authorization.write_text(_grant(CONSUMER, test_data.load().values["logicalAddress"]), encoding="utf-8")
-    port = _free_port()
+    stub_port, port = _free_port(), _free_port()
+    stub = ["stub-recipient", "--port", str(stub_port), "--record", str(work / "recipient.jsonl"), *server_tls]
     serve = [
-        "serve", "--port", str(port), "--data-dir", str(work / "data"),
-        "--tls-cert", pki["server"]["cert"], "--tls-key", pki["server"]["key"], "--tls-ca", pki["ca"],
+        "serve", "--port", str(port), "--data-dir", str(work / "data"), *server_tls,
         "--authorization-file", str(authorization),
     ]
     if args.database_url:
         serve += ["--database-url", args.database_url]
-    tls = ClientTls(Path(client["cert"]), Path(client["key"]), Path(pki["ca"]))
+    delivery = {
+        "INTYG_DELIVERY_BASE_URL": f"https://localhost:{stub_port}",
+        "INTYG_OUTBOUND_TLS_CERT": str(service_tls.cert),
+        "INTYG_OUTBOUND_TLS_KEY": str(service_tls.key),
+        "INTYG_OUTBOUND_TLS_CA": str(ca),
+    }
     endpoint = f"https://localhost:{port}"
-    with _server(serve, work / "server.log", endpoint, tls):
+    with _running(stub, work / "recipient.log", f"https://localhost:{stub_port}/health", service_tls), _running(
+        serve, work / "server.log", f"{endpoint}/ready", kit_tls, delivery
+    ):
         kit = [
             "conformance", "run", "--endpoint", endpoint,
-            "--cert", client["cert"], "--key", client["key"], "--ca", pki["ca"],
+            "--cert", str(kit_tls.cert), "--key", str(kit_tls.key), "--ca", str(ca),
             "--set", f"unauthorizedLogicalAddress={UNAUTHORIZED_ADDRESS}",
             "--require-all", "--failures-dir", str(args.failures_dir or work / "failures"),
         ]
@@ -91,7 +106,7 @@ def _intygstjanst(*args: str) -> list[str]:
     return [sys.executable, "-m", "intygstjanst.cli", *args]
 
 
-def _cli_json(*args: str) -> dict[str, object]:
+def _cli_json(*args: str) -> dict[str, Any]:
     output = subprocess.run(_intygstjanst(*args), check=True, capture_output=True, text=True).stdout
     return json.loads(output)  # type: ignore[no-any-return]
 
@@ -103,12 +118,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(args: list[str], log_path: Path, endpoint: str, tls: ClientTls) -> Iterator[None]:
-    """``intygstjanst <args>`` running until the block ends; its log is printed if it fails to start."""
+def _running(args: list[str], log_path: Path, ready_url: str, tls: ClientTls, env: dict[str, str] | None = None) -> Iterator[None]:
+    """``intygstjanst <args>`` running until the block ends; its log is shown if it does not start."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(_intygstjanst(*args), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(_intygstjanst(*args), stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
-        _wait_ready(process, endpoint, tls, log_path)
+        _wait_ready(process, ready_url, tls, log_path)
         yield
     finally:
         process.terminate()
@@ -119,20 +134,19 @@ def _server(args: list[str], log_path: Path, endpoint: str, tls: ClientTls) -> I
             process.wait()
 
 
-def _wait_ready(process: subprocess.Popen[bytes], endpoint: str, tls: ClientTls, log_path: Path) -> None:
+def _wait_ready(process: subprocess.Popen[bytes], url: str, tls: ClientTls, log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     with tls.httpx_client(timeout=httpx.Timeout(2.0)) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise SystemExit(f"intygstjanst serve exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+                raise SystemExit(f"{process.args} exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
             try:
-                if client.get(f"{endpoint}/ready").status_code == 200:
+                if client.get(url).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-    raise SystemExit(f"intygstjanst serve was not ready within {START_TIMEOUT:.0f} s:\n{log_path.read_text(errors='replace')}")
-
+    raise SystemExit(f"{process.args} was not ready within {START_TIMEOUT:.0f} s:\n{log_path.read_text(errors='replace')}")
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -29,6 +29,7 @@ class ContractSpec:
     request: str
     response: str
     xsd: Path = field(repr=False)
+    published_action: str | None = None  # the soapAction the contract publishes, where not <namespace>:<name>
 
     @property
     def major(self) -> int:
@@ -46,7 +47,9 @@ class ContractSpec:
 
     @property
     def soap_action(self) -> str:
-        return f"{self.namespace}:{self.name}"
+        """RIV-TA's ``<namespace>:<name>``; a few helper contracts publish another one (their
+        namespace lacks the ``Responder`` part that their soapAction has)."""
+        return self.published_action or f"{self.namespace}:{self.name}"
 
     @property
     def request_tag(self) -> str:
@@ -81,6 +84,7 @@ def load_specs(path: Path = CONTRACTS_FILE) -> dict[str, ContractSpec]:
             request=entry["request"],
             response=entry["response"],
             xsd=XSD_DIR / entry["xsd"],
+            published_action=entry.get("soap_action"),
         )
         specs[spec.key] = spec
     return specs

@@ -50,6 +50,7 @@ KNOWN_VALUES: Mapping[str, str] = {
     "doctorId": "HSA-id of the signing doctor",
     "doctorName": "full name of the signing doctor",
     "recipientId": "a recipient that receives LISJP certificates (KV_PART code)",
+    "recipientLogicalAddress": "logical address of that recipient (logiskAdressMottagare of messages to it)",
     "unknownRecipientId": "a recipient id the producer does not know",
 }
 

@@ -97,17 +97,28 @@ class Expectation(Protocol):
     def describe(self, values: Mapping[str, str] | None = None) -> str: ...
 
 
+# Prefixes for the shared namespaces answers use, in XPath checks; ``r`` is added per contract.
+SHARED_PREFIXES = {
+    "core": CORE,
+    "types": TYPES,
+    "c1": "urn:riv:clinicalprocess:healthcond:certificate:1",
+    "rcv": "urn:riv:clinicalprocess:healthcond:certificate:receiver:types:1",
+    "mon": "urn:riv:itintegration:monitoring:1",
+}
+
+
 def namespaces(spec: ContractSpec) -> dict[str, str]:
     """Prefixes usable in XPath checks: ``r`` is the contract's own (responder) namespace."""
-    return {"r": spec.namespace, "core": CORE, "types": TYPES}
+    return {"r": spec.namespace, **SHARED_PREFIXES}
 
 
 @dataclass(frozen=True)
 class XPathCheck:
     """A check on the answer payload: how many nodes ``path`` selects, optionally with a given text.
 
-    ``count`` is exact unless ``at_least`` is set. ``text`` (``${...}`` filled from the case) is
-    the text the selected nodes must have; with ``text`` the count is of the matching nodes.
+    ``count`` is exact unless ``at_least`` is set. ``text`` is the text the selected nodes must
+    have; with ``text`` the count is of the matching nodes. Both ``path`` and ``text`` may use
+    ``${...}`` values of the case (ids are the kit's own, so they are safe inside XPath quotes).
     """
 
     path: str
@@ -117,9 +128,10 @@ class XPathCheck:
     what: str = ""  # human words for the message, e.g. "the certificate's id"
 
     def check(self, payload: etree._Element, spec: ContractSpec, values: Mapping[str, str]) -> None:
-        nodes = payload.xpath(self.path, namespaces=namespaces(spec))
+        path = templates.fill(self.path, values)
+        nodes = payload.xpath(path, namespaces=namespaces(spec))
         assert isinstance(nodes, list)
-        label = self.what or self.path
+        label = self.what or path
         if self.text is not None:
             wanted = templates.fill(self.text, values)
             found = [_text(node) for node in nodes]
@@ -136,7 +148,7 @@ class XPathCheck:
         if self.count is None or (len(nodes) >= self.count if self.at_least else len(nodes) == self.count):
             return
         bound = "at least " if self.at_least else ""
-        raise CaseFailure(f"{label}: expected {bound}{self.count} node(s) at {self.path}, found {len(nodes)}")
+        raise CaseFailure(f"{label}: expected {bound}{self.count} node(s) at {path}, found {len(nodes)}")
 
 
 def _text(node: object) -> str:
@@ -162,12 +174,12 @@ class Reply:
     """A normal answer: HTTP 200, the contract's response element, valid against its schema.
 
     ``codes`` are the acceptable ``resultCode`` values (empty: the response has no ResultType);
-    ``error_id`` and ``text`` are checked when given. The result is looked up wherever the
+    ``error_ids`` (the acceptable ``errorId`` values) and ``text`` are checked when given. The result is looked up wherever the
     contract's generation keeps it (certificate:3 ResultType, legacy ResultOfCall, ResultatTyp).
     """
 
     codes: tuple[str, ...] = ()
-    error_id: str | None = None
+    error_ids: tuple[str, ...] = ()  # empty: any errorId
     text: str | None = None
     checks: tuple[XPathCheck, ...] = ()
 
@@ -175,8 +187,8 @@ class Reply:
         if not self.codes:
             return "a valid response"
         parts = ["resultCode " + " or ".join(self.codes)]
-        if self.error_id:
-            parts.append(f"errorId {self.error_id}")
+        if self.error_ids:
+            parts.append("errorId " + " or ".join(self.error_ids))
         if self.text:
             text = templates.fill(self.text, values) if values is not None else self.text
             parts.append(f"text {text!r}")
@@ -201,7 +213,7 @@ class Reply:
             text = _first_text(payload, "resultText") or _first_text(payload, "errorText") or _first_text(payload, "infoText")
             if (
                 code not in self.codes
-                or (self.error_id is not None and error_id != self.error_id)
+                or (self.error_ids and error_id not in self.error_ids)
                 or (self.text is not None and text != templates.fill(self.text, values))
             ):
                 got = f"resultCode {code}" + (f", errorId {error_id}" if error_id else "") + (f": {text}" if text else "")
@@ -241,8 +253,9 @@ def info(text: str | None = None, *checks: XPathCheck) -> Reply:
     return Reply(("INFO",), text=text, checks=checks)
 
 
-def error(error_id: str, text: str | None = None, *checks: XPathCheck) -> Reply:
-    return Reply(("ERROR",), error_id=error_id, text=text, checks=checks)
+def error(*error_ids: str, text: str | None = None) -> Reply:
+    """ERROR with one of ``error_ids`` (none given: any errorId, where the contract leaves it open)."""
+    return Reply(("ERROR",), error_ids=error_ids, text=text)
 
 
 def answer(*checks: XPathCheck) -> Reply:
@@ -327,8 +340,9 @@ class Case:
 
 @dataclass(frozen=True)
 class Suite:
-    """The cases for one contract. ``probe`` names the case whose steps end in a plain successful
-    call; the generic cases (WSDL, schema violation, missing address, not authorized) reuse it."""
+    """The cases for one contract. ``probe`` names a case with a plain successful call of the
+    contract; the generic cases (WSDL, schema violation, missing address, not authorized) repeat
+    its steps up to that call and change the call."""
 
     contract: str
     cases: Sequence[Case]
@@ -360,9 +374,12 @@ def insert_unknown_element(payload: etree._Element, _values: Mapping[str, str]) 
 
 def generic_cases(suite: Suite) -> list[Case]:
     probe = next(case for case in suite.cases if case.id == suite.probe)
-    *setup, last = probe.steps
-    if not isinstance(last, Call):
-        raise ValueError(f"{suite.contract}: the probe case {probe.id!r} must end with a call")
+    own = [i for i, step in enumerate(probe.steps) if isinstance(step, Call) and step.contract == suite.contract]
+    if not own:
+        raise ValueError(f"{suite.contract}: the probe case {probe.id!r} never calls {suite.contract}")
+    # Up to the probe's own successful call: what comes after it (reading back) is not needed here.
+    setup, last = probe.steps[: own[0]], probe.steps[own[0]]
+    assert isinstance(last, Call)
     final = last.but(label="")
     return [
         Case("wsdl", "the WSDL at ?wsdl loads in zeep and declares the operation", "wsdl", (WsdlLoads(suite.contract),)),

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Protocol
 
 import zeep
+from lxml import etree
 from . import templates
 from .contracts import ContractSpec, load_specs
 from .data import TestData
@@ -227,9 +228,11 @@ class CaseContext:
         values = runner.data.for_case(contract_name, suite.id, f"{suite.id}/{case.id}")
         self.values = {**generated_values(values.get("certificateIdPrefix", ""), runner.run_id, suite, case), **values}
 
-    def call(self, step: Call) -> None:
+    def build(self, step: Call) -> tuple[ContractSpec, etree._Element, dict[str, str]]:
+        """The step's request payload, and the values it was filled from (checks use them too)."""
         spec = self.runner.spec(step.contract)
-        values = dict(self.values)
+        # Templates shared by two major versions name their namespace through this value.
+        values = {**self.values, "responderNamespace": spec.namespace}
         for name, value in step.params.items():
             values[name] = templates.fill(value, self.values)
         if "patientIdRoot" not in step.params:
@@ -237,6 +240,10 @@ class CaseContext:
         payload = templates.render(step.template, values)
         for mutate in step.mutations:
             mutate(payload, values)
+        return spec, payload, values
+
+    def call(self, step: Call) -> None:
+        spec, payload, values = self.build(step)
         address = None if step.address is None else templates.fill(step.address, values)
         body = envelope(payload, spec, address)
         exchange = self.runner.transport.post_soap(

@@ -13,6 +13,7 @@ from intygstjanst.conformance import data as test_data
 from intygstjanst.conformance.cli import add_commands
 from intygstjanst.conformance.contracts import load_specs
 from intygstjanst.conformance.model import (
+    CATEGORIES,
     Answer,
     Call,
     CaseFailure,
@@ -38,7 +39,7 @@ from intygstjanst.conformance.runner import (
     person_id_root,
 )
 from intygstjanst.conformance.suites import all_suites
-from intygstjanst.conformance.templates import TemplateError, fill, render
+from intygstjanst.conformance.templates import TemplateError, render
 from intygstjanst.conformance.transport import Exchange, envelope
 from intygstjanst.contracts.xml import CORE, SOAP11
 
@@ -137,13 +138,7 @@ def test_every_request_the_kit_sends_is_valid_unless_meant_not_to_be(suite_id: s
     suite = next(s for s in all_suites() if s.id == suite_id)
     case = suite.case(case_id)
     runner = Runner("http://unused", transport=None, data=test_data.load(), suites=[suite])  # type: ignore[arg-type]
-    ctx = CaseContext(runner, suite, case)
-    values = {**ctx.values, **{k: fill(v, ctx.values) for k, v in step.params.items()}}
-    values["patientIdRoot"] = person_id_root(values["patientId"])
-    payload = render(step.template, values)
-    for mutate in step.mutations:
-        mutate(payload, values)
-    spec = load_specs()[step.contract]
+    spec, payload, _values = CaseContext(runner, suite, case).build(step)
     assert payload.tag == spec.request_tag
     valid = spec.schema.validate(payload)
     if insert_unknown_element in step.mutations:
@@ -432,3 +427,26 @@ def test_progress_lines() -> None:
     assert lines[1].startswith("[2/4] FAIL RegisterCertificate:3 duplicate")
     assert lines[2].strip() == "expected resultCode INFO, got OK \x01".strip()
     assert lines[3].startswith("[3/4] SKIP")
+
+
+def test_generic_cases_change_a_call_of_the_suites_own_contract() -> None:
+    """The WSDL, schema, address and authorization cases must exercise the suite's contract, not a
+    step that only prepares the situation (registering, reading back)."""
+    for suite in all_suites():
+        generic = {case.id: case for case in suite.all_cases()[len(suite.cases):]}
+        assert set(generic) == {"wsdl", "schema-violation", "missing-logical-address", "not-authorized"}
+        for case_id in ("schema-violation", "missing-logical-address", "not-authorized"):
+            last = generic[case_id].steps[-1]
+            assert isinstance(last, Call) and last.contract == suite.id, (suite.id, case_id)
+            assert isinstance(last.expect, Fault)
+        assert insert_unknown_element in generic["schema-violation"].steps[-1].mutations
+        assert generic["missing-logical-address"].steps[-1].address is None
+        assert "unauthorizedLogicalAddress" in generic["not-authorized"].needs()
+
+
+def test_suites_cover_every_case_category_and_contract_names_are_known() -> None:
+    specs = load_specs()
+    categories = {case.category for suite in all_suites() for case in suite.all_cases()}
+    assert categories == set(CATEGORIES)
+    for suite in all_suites():
+        assert suite.id in specs, f"suite {suite.id} has no contract definition in contracts.toml"

@@ -33,7 +33,7 @@ SUITES = [
                 "wrong-patient",
                 (
                     register(),
-                    register(error("VALIDATION_ERROR", ALREADY_EXISTS), label="register the id for another patient", patientId="${otherPatientId}"),
+                    register(error("VALIDATION_ERROR", text=ALREADY_EXISTS), label="register the id for another patient", patientId="${otherPatientId}"),
                 ),
             ),
             Case(

@@ -1,0 +1,120 @@
+"""ListCertificatesForCare v3 and ListCertificatesForCitizen v3 / v4: a patient's certificates as care
+and as the citizen see them.
+
+Patients keep their certificates from earlier runs, so the checks look for the case's own
+certificate in the list rather than at the list's length.
+"""
+
+from __future__ import annotations
+
+from ..model import Call, Case, Expectation, Fault, Suite, answer, error, ok
+from ._steps import archive, in_list, listed_status, register, revoke
+
+CARE = "ListCertificatesForCare:3"
+
+
+def for_care(expect: Expectation, label: str = "", **params: str) -> Call:
+    return Call(CARE, "ListCertificatesForCare.xml", expect, params=params, label=label or "care lists the patient's certificates")
+
+
+care_suite = Suite(
+    CARE,
+    [
+        Case(
+            "valid",
+            "a registered certificate is listed for its care unit, RECEIVED",
+            "valid",
+            (register(), for_care(answer(in_list(True), listed_status(1, "RECEIVED")), label="")),
+        ),
+        Case(
+            "revoked",
+            "a revoked certificate is still listed for care, CANCELLED",
+            "revoked",
+            (register(), revoke(), for_care(answer(in_list(True), listed_status(1, "CANCELLED")))),
+        ),
+        Case(
+            "archived-by-citizen",
+            "the citizen's archiving neither hides the certificate from care nor shows in its statuses",
+            "valid",
+            (register(), archive(), for_care(answer(in_list(True), listed_status(0, "DELETED")))),
+        ),
+        Case(
+            "wrong-patient",
+            "another patient's list at the same care unit does not have the certificate",
+            "wrong-patient",
+            (register(), for_care(answer(in_list(False)), label="list another patient's", patientId="${otherPatientId}")),
+        ),
+        Case(
+            "other-care-unit",
+            "the patient's list at another care unit does not have the certificate",
+            "unknown-id",
+            (register(), for_care(answer(in_list(False)), label="list at another unit", careUnitId="${careUnitId}-ANNAN")),
+        ),
+    ],
+)
+
+
+def citizen_suite(major: int) -> Suite:
+    """The same cases for v3 and v4; they differ in how a refusal is answered (v3: a ResultType,
+    v4: a Fault) and v3 answers a list with resultCode OK."""
+    key = f"ListCertificatesForCitizen:{major}"
+
+    def listing(*checks, archived: str = "false", label: str = "", template: str = "ListCertificatesForCitizen.xml", **params: str) -> Call:  # type: ignore[no-untyped-def]
+        expect = ok(*checks) if major == 3 else answer(*checks)
+        return Call(
+            key, template, expect, params={"part": "INVANA", "archived": archived, **params},
+            label=label or "the citizen lists their certificates",
+        )
+
+    def filtered(*checks, **params: str) -> Call:  # type: ignore[no-untyped-def]
+        return listing(
+            *checks, template="ListCertificatesForCitizen-filtered.xml",
+            label="the citizen lists ${typeFilter} signed ${fromDate} to ${toDate}",
+            **{"typeFilter": "${certificateType}", "fromDate": "${periodStart}", "toDate": "${today}", **params},
+        )
+
+    refused: Expectation = error("VALIDATION_ERROR") if major == 3 else Fault()
+    return Suite(
+        key,
+        [
+            Case("valid", "a registered certificate is listed, RECEIVED", "valid", (register(), listing(in_list(True), listed_status(1, "RECEIVED"), label=""))),
+            Case(
+                "archived",
+                "an archived certificate leaves the list and is in the list of archived ones",
+                "valid",
+                (register(), archive(), listing(in_list(False)), listing(in_list(True), listed_status(1, "DELETED"), archived="true", label="list the archived ones")),
+            ),
+            Case(
+                "revoked",
+                "a revoked certificate is listed, CANCELLED",
+                "revoked",
+                (register(), revoke(), listing(in_list(True), listed_status(1, "CANCELLED"))),
+            ),
+            Case(
+                "type-and-dates",
+                "limits by type and signing date: in with its own type and today's date, out with another type or a later range",
+                "valid",
+                (
+                    register(),
+                    filtered(in_list(True)),
+                    filtered(in_list(False), typeFilter="LUSE"),
+                    filtered(in_list(False), fromDate="${periodEnd}", toDate="${periodEnd}"),
+                ),
+            ),
+            Case(
+                "wrong-patient",
+                "another person's list does not have the certificate",
+                "wrong-patient",
+                (register(), listing(in_list(False), label="list another person's", patientId="${otherPatientId}")),
+            ),
+            Case(
+                "invalid-person-id",
+                "a personnummer with a wrong check digit: " + ("ERROR VALIDATION_ERROR" if major == 3 else "SOAP Fault"),
+                "bad-input",
+                (Call(key, "ListCertificatesForCitizen.xml", refused, params={"part": "INVANA", "archived": "false", "patientId": "${invalidPatientId}"}),),
+            ),
+        ],
+    )
+
+
+SUITES = [care_suite, citizen_suite(3), citizen_suite(4)]

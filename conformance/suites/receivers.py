@@ -1,0 +1,99 @@
+"""The helper contracts about certificate types and receivers: GetCertificateTypeInfo v1,
+GetRecipientsForCertificate v1.1, ListKnownRecipients v1, ListPossibleReceivers v1,
+RegisterApprovedReceivers v1 and ListApprovedReceivers v1."""
+
+from __future__ import annotations
+
+from ..model import Call, Case, Fault, Suite, answer, error, exactly, has, lacks, ok
+from ._steps import register
+
+TYPE_INFO = "GetCertificateTypeInfo:1"
+RECIPIENTS_FOR = "GetRecipientsForCertificate:1"
+KNOWN = "ListKnownRecipients:1"
+POSSIBLE = "ListPossibleReceivers:1"
+APPROVED = "ListApprovedReceivers:1"
+REGISTER_APPROVED = "RegisterApprovedReceivers:1"
+
+
+def call(contract: str, expect, label: str = "", **params: str) -> Call:  # type: ignore[no-untyped-def]
+    return Call(contract, f"{contract.split(':')[0]}.xml", expect, params=params, label=label)
+
+
+def approve(approval: str, expect=None, label: str = "", **params: str) -> Call:  # type: ignore[no-untyped-def]
+    return call(REGISTER_APPROVED, expect or ok(), label or f"care registers {approval} for the recipient", approval=approval, **params)
+
+
+SUITES = [
+    Suite(
+        TYPE_INFO,
+        [
+            Case(
+                "valid",
+                "the type and version of a registered certificate",
+                "valid",
+                (register(), call(TYPE_INFO, answer(has("r:typ/types:code", "${certificateType}"), has("r:typVersion", "${certificateVersion}")))),
+            ),
+            Case("unknown-id", "an id never registered: SOAP Fault", "unknown-id", (call(TYPE_INFO, Fault(), certificateId="${unknownCertificateId}"),)),
+        ],
+    ),
+    Suite(
+        RECIPIENTS_FOR,
+        [
+            Case(
+                "valid",
+                "a LISJP certificate may go to the recipient: it is listed, with resultCode OK",
+                "valid",
+                (register(), call(RECIPIENTS_FOR, ok(has("r:recipient/r:id", "${recipientId}")))),
+            ),
+        ],
+    ),
+    Suite(
+        KNOWN,
+        [Case("valid", "every recipient, the test data's among them, with resultCode OK", "valid", (call(KNOWN, ok(has("r:recipient/r:id", "${recipientId}"))),))],
+    ),
+    Suite(
+        POSSIBLE,
+        [
+            Case("valid", "the recipient is among the receivers of LISJP", "valid", (call(POSSIBLE, answer(has("r:receiverList/rcv:receiverId", "${recipientId}"))),)),
+            Case(
+                "unknown-type",
+                "a type nobody receives has no receivers",
+                "unknown-id",
+                (call(POSSIBLE, answer(lacks("r:receiverList")), certificateType="KONFORMANSTYP"),),
+            ),
+        ],
+    ),
+    Suite(
+        REGISTER_APPROVED,
+        [
+            Case("valid", "care's decision for a recipient is stored: OK", "valid", (register(), approve("YES", label=""))),
+            Case(
+                "unknown-recipient",
+                "a receiver the producer does not know: ERROR VALIDATION_ERROR",
+                "bad-input",
+                (register(), approve("YES", error("VALIDATION_ERROR"), recipientId="${unknownRecipientId}")),
+            ),
+        ],
+    ),
+    Suite(
+        APPROVED,
+        [
+            Case(
+                "valid",
+                "the decision registered for a certificate is listed",
+                "valid",
+                (
+                    register(),
+                    approve("YES"),
+                    call(APPROVED, answer(exactly(1, "r:receiverList[rcv:receiverId='${recipientId}']/rcv:approvalStatus", "YES")), label="list the decisions"),
+                ),
+            ),
+            Case(
+                "unknown-id",
+                "a certificate without decisions has an empty list",
+                "unknown-id",
+                (call(APPROVED, answer(lacks("r:receiverList")), certificateId="${unknownCertificateId}"),),
+            ),
+        ],
+    ),
+]

@@ -1,0 +1,37 @@
+"""RevokeCertificate v2: care withdraws a certificate; its recipients are told."""
+
+from __future__ import annotations
+
+from ..model import Case, Suite, answer, error, info, ok
+from ._steps import REVOKE, certificate_is, get, register, revoke, status_count
+
+SUITES = [
+    Suite(
+        REVOKE,
+        [
+            Case(
+                "valid",
+                "revoking a registered certificate: OK, and it reads as CANCELLED",
+                "valid",
+                (register(), revoke(ok(), label=""), get(answer(certificate_is(), status_count(1, "CANCELLED")), label="read it back")),
+            ),
+            Case("already-revoked", "revoking it again: INFO, nothing changes", "revoked", (register(), revoke(), revoke(info(), label="revoke it again"))),
+            Case(
+                "unknown-id",
+                "an id never registered: ERROR APPLICATION_ERROR (so a revoke that overtakes its registration is retried)",
+                "unknown-id",
+                (revoke(error("APPLICATION_ERROR"), label="", certificateId="${unknownCertificateId}"),),
+            ),
+            Case(
+                "wrong-patient",
+                "naming another patient than the certificate's: ERROR APPLICATION_ERROR, and the certificate stays valid",
+                "wrong-patient",
+                (
+                    register(),
+                    revoke(error("APPLICATION_ERROR"), label="revoke it for another patient", patientId="${otherPatientId}"),
+                    get(answer(status_count(0, "CANCELLED")), label="read it back"),
+                ),
+            ),
+        ],
+    )
+]
