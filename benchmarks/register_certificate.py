@@ -2,13 +2,19 @@
 
     python benchmarks/register_certificate.py -n 20000 -c 16            # starts its own server (SQLite)
     python benchmarks/register_certificate.py --url http://host:8080 --server-pid PID
+    python benchmarks/register_certificate.py --tls -n 4000              # mutual TLS versus plain HTTP
 
 It also measures, in the same run, what lxml parse + XSD validation of the same message costs, and
 the server's CPU time per request (from the server process), and prints their ratio: how much the
 whole request costs compared with the unavoidable XML work.
 
-The load generator is a minimal asyncio HTTP/1.1 client on keep-alive connections, so that the
-client spends as little of the machine's two cores as possible.
+``--tls`` starts a plain-HTTP server and then a native mutual-TLS server (a throw-away PKI and a grant
+for the benchmark's client certificate, so every call also passes call authorization) and registers
+N certificates on each twice: on keep-alive connections, and with a new connection (TCP and, for
+mTLS, a full handshake with client certificate) for every request.
+
+The load generator is a minimal asyncio HTTP/1.1 client, so that the client spends as little of the
+machine's two cores as possible.
 """
 
 from __future__ import annotations
@@ -16,14 +22,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import psutil
 from lxml import etree
 
@@ -33,11 +43,13 @@ SAMPLE = SHARED / "samples/RegisterCertificate/common__fk-lisjp-module-bootstrap
 PATH = "/clinicalprocess/healthcond/certificate/RegisterCertificate/3/rivtabp21"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 REGISTRY = "urn:riv:itintegration:registry:1"
+BENCH_CONSUMER = "SE5565594230-BENCH"
 
 
 def messages(n: int, prefix: str) -> list[bytes]:
     template = etree.parse(str(SAMPLE)).getroot()
     extension = template.find("{*}intyg/{*}intygs-id/{*}extension")
+    assert extension is not None, f"{SAMPLE} has no intyg/intygs-id/extension"
     bodies = []
     for i in range(n):
         extension.text = f"{prefix}-{i:08d}"
@@ -54,7 +66,9 @@ def parse_validate_cost(body: bytes, rounds: int = 2000) -> float:
     """Seconds per lxml parse + XSD validation of one message, with the project's schema."""
     from intygstjanst.contracts.registry import ContractRegistry
 
-    schema = ContractRegistry.load().by_path(PATH).schema  # type: ignore[union-attr]
+    contract = ContractRegistry.load().by_path(PATH)
+    assert contract is not None, f"no contract served at {PATH}"
+    schema = contract.schema
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     best = float("inf")
     for _ in range(5):
@@ -66,58 +80,108 @@ def parse_validate_cost(body: bytes, rounds: int = 2000) -> float:
     return best
 
 
-async def run_load(url: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float], dict[str, int]]:
+
+async def run_load(
+    url: str, bodies: list[bytes], concurrency: int, tls: ssl.SSLContext | None = None, keep_alive: bool = True
+) -> tuple[float, list[float], dict[str, int]]:
+    """Send ``bodies`` from ``concurrency`` clients. Without ``keep_alive`` every request has its own
+    connection, and its latency includes connecting (and the TLS handshake)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     queue = iter(bodies)
     latencies: list[float] = []
     outcomes: dict[str, int] = {}
+    connection_header = "" if keep_alive else "Connection: close\r\n"
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if tls is None:
+            return await asyncio.open_connection(host, port)
+        return await asyncio.open_connection(host, port, ssl=tls, server_hostname="localhost")
 
     async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         try:
             for body in queue:
                 request = (
                     f"POST {PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: text/xml; charset=utf-8\r\n"
-                    f"Content-Length: {len(body)}\r\n\r\n"
+                    f"{connection_header}Content-Length: {len(body)}\r\n\r\n"
                 ).encode() + body
                 started = time.perf_counter()
+                if connection is None:
+                    connection = await connect()
+                reader, writer = connection
                 writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = next(
                     int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
                 )
                 answer = await reader.readexactly(length)
+                if not keep_alive:
+                    writer.close()
+                    connection = None
                 latencies.append(time.perf_counter() - started)
                 outcome = "OK" if b"<resultCode>OK<" in answer or b":resultCode>OK<" in answer else answer[-300:].decode(errors="replace")
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
         finally:
-            writer.close()
+            if connection is not None:
+                connection[1].close()
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - started, latencies, outcomes
 
 
-def start_server(port: int, database_url: str, workers: int, log: Path) -> subprocess.Popen[bytes]:
+@dataclass(frozen=True)
+class Mtls:
+    """A throw-away PKI for ``--tls``: the server's flags and a granted client's context."""
+
+    server_args: list[str]
+    client: ssl.SSLContext
+
+    @classmethod
+    def create(cls, directory: Path) -> Mtls:
+        from intygstjanst.tls.pki import create_dev_pki
+
+        pki = create_dev_pki(directory, client_hsa_ids=[BENCH_CONSUMER])
+        grants = directory / "authorization.toml"
+        grants.write_text(
+            f'[[grant]]\nconsumer = "{BENCH_CONSUMER}"\nlogical_address = "*"\ncontract = "*"\n'
+            "valid_from = 2000-01-01\nvalid_to = 2099-12-31\n",
+            encoding="utf-8",
+        )
+        client = ssl.create_default_context(cafile=str(pki.ca))
+        client.load_cert_chain(pki.clients[BENCH_CONSUMER].cert, pki.clients[BENCH_CONSUMER].key)
+        server_args = [
+            "--tls-cert", str(pki.server.cert), "--tls-key", str(pki.server.key), "--tls-ca", str(pki.ca),
+            "--authorization-file", str(grants),
+        ]  # fmt: skip
+        return cls(server_args, client)
+
+
+def start_server(
+    port: int, database_url: str, workers: int, log: Path, data_dir: Path, mtls: Mtls | None = None
+) -> subprocess.Popen[bytes]:
     # The server's log (one audit line per call) goes to a file: a pipe nobody reads would fill
     # up and stall the server.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "intygstjanst.cli", "serve", "--port", str(port), "--database-url", database_url, "--workers", str(workers)],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "INTYG_TLS_MODE": "off"},
-    )
-    import httpx
-
+    command = [
+        sys.executable, "-m", "intygstjanst.cli", "serve", "--port", str(port), "--database-url", database_url,
+        "--workers", str(workers), "--data-dir", str(data_dir), *(mtls.server_args if mtls else ["--tls-mode", "off"]),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, env={**os.environ, "INTYG_TLS_MODE": "auto"})
+    health = f"{'https' if mtls else 'http'}://localhost:{port}/health"
     for _ in range(300):
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+            if httpx.get(health, verify=mtls.client if mtls else True).status_code == 200:
                 return process
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()
     raise SystemExit(f"server did not start:\n{log.read_text(errors='replace')}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=10)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -128,52 +192,119 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Run:
+    elapsed: float
+    latencies: list[float]  # sorted
+    outcomes: dict[str, int]
+    cpu_per_request: float | None  # seconds of server CPU, when its PID is known
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.elapsed
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies)
+
+    @property
+    def p99(self) -> float:
+        return self.latencies[int(len(self.latencies) * 0.99)]
+
+
+def measure(
+    url: str, pid: int | None, bodies: list[bytes], concurrency: int, tls: ssl.SSLContext | None = None, keep_alive: bool = True
+) -> Run:
+    cpu_before = cpu_seconds(pid) if pid else None
+    elapsed, latencies, outcomes = asyncio.run(run_load(url, bodies, concurrency, tls, keep_alive))
+    cpu_after = cpu_seconds(pid) if pid else None
+    per_request = (cpu_after - cpu_before) / len(latencies) if cpu_before is not None and cpu_after is not None else None
+    return Run(elapsed, sorted(latencies), outcomes, per_request)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-n", type=int, default=20000, help="certificates to register")
+    parser.add_argument("-n", type=int, help="certificates to register (default 20000; with --tls, 4000 per run)")
     parser.add_argument("-c", type=int, default=16, help="concurrent connections")
     parser.add_argument("--url", help="a running server; default: start one on a temporary SQLite database")
     parser.add_argument("--server-pid", type=int, help="PID of the running server, for its CPU time")
     parser.add_argument("--database-url", help="database for the server this script starts")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes when starting one")
+    parser.add_argument("--tls", action="store_true", help="compare mutual TLS with plain HTTP, keep-alive and new connections")
     args = parser.parse_args()
 
     if not SAMPLE.is_file():
         raise SystemExit(f"sample not found: {SAMPLE} (../shared/riv-contracts must be beside the repository)")
-    bodies = messages(args.n, f"bench-{int(time.time())}")
+    if args.tls:
+        if args.url:
+            raise SystemExit("--tls starts its own plain and mTLS servers; it cannot be combined with --url")
+        compare_tls(args.n or 4000, args.c, args.workers, args.database_url)
+    else:
+        single(args.n or 20000, args)
+
+
+def single(n: int, args: argparse.Namespace) -> None:
+    bodies = messages(n, f"bench-{int(time.time())}")
     process = None
     with tempfile.TemporaryDirectory() as tmp:
         if args.url:
             url, pid = args.url, args.server_pid
         else:
-            import socket
-
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
+            port = free_port()
             database_url = args.database_url or f"sqlite:///{tmp}/bench.db"
-            process = start_server(port, database_url, args.workers, Path(tmp) / "server.log")
+            process = start_server(port, database_url, args.workers, Path(tmp) / "server.log", Path(tmp) / "data")
             url, pid = f"http://127.0.0.1:{port}", process.pid
         try:
             asyncio.run(run_load(url, messages(200, f"warmup-{int(time.time())}"), 4))
-            cpu_before = cpu_seconds(pid) if pid else None
-            elapsed, latencies, outcomes = asyncio.run(run_load(url, bodies, args.c))
-            cpu_after = cpu_seconds(pid) if pid else None
+            run = measure(url, pid, bodies, args.c)
         finally:
             if process is not None:
-                process.terminate()
-                process.wait(timeout=10)
+                stop(process)
     cost = parse_validate_cost(bodies[0])
-    latencies.sort()
-    print(f"registrations:        {len(latencies)} ({args.c} concurrent connections, {args.workers} server worker(s))")
-    print(f"outcomes:             {outcomes}")
-    print(f"throughput:           {len(latencies) / elapsed:8.0f} registrations/s")
-    print(f"latency p50 / p99:    {statistics.median(latencies) * 1000:8.2f} / {latencies[int(len(latencies) * 0.99)] * 1000:.2f} ms")
+    print(f"registrations:        {len(run.latencies)} ({args.c} concurrent connections, {args.workers} server worker(s))")
+    print(f"outcomes:             {run.outcomes}")
+    print(f"throughput:           {run.throughput:8.0f} registrations/s")
+    print(f"latency p50 / p99:    {run.p50 * 1000:8.2f} / {run.p99 * 1000:.2f} ms")
     print(f"parse + validate:     {cost * 1e6:8.0f} µs per message ({len(bodies[0])} bytes, lxml + project XSD)")
-    if cpu_before is not None and cpu_after is not None:
-        per_request = (cpu_after - cpu_before) / len(latencies)
-        print(f"server CPU / request: {per_request * 1e6:8.0f} µs")
-        print(f"ratio server / parse+validate: {per_request / cost:.2f}")
+    if run.cpu_per_request is not None:
+        print(f"server CPU / request: {run.cpu_per_request * 1e6:8.0f} µs")
+        print(f"ratio server / parse+validate: {run.cpu_per_request / cost:.2f}")
+
+
+def compare_tls(n: int, concurrency: int, workers: int, database_url: str | None) -> None:
+    """Plain HTTP and native mutual TLS, each on keep-alive connections and with one connection per request."""
+    results: list[tuple[str, str, Run]] = []
+    stamp = int(time.time())
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, mtls in (("plain HTTP", None), ("mutual TLS", Mtls.create(Path(tmp) / "pki"))):
+            name = "mtls" if mtls else "plain"
+            port = free_port()
+            # A database per server, so that both runs start from the same (empty) state.
+            db = database_url or f"sqlite:///{tmp}/bench-{name}.db"
+            process = start_server(port, db, workers, Path(tmp) / f"server-{name}.log", Path(tmp) / f"data-{name}", mtls)
+            url = f"{'https' if mtls else 'http'}://127.0.0.1:{port}"
+            context = mtls.client if mtls else None
+            try:
+                asyncio.run(run_load(url, messages(200, f"warmup-{name}-{stamp}"), 4, context))
+                for keep_alive in (True, False):
+                    bodies = messages(n, f"bench-{name}-{'ka' if keep_alive else 'nc'}-{stamp}")
+                    connections = "keep-alive" if keep_alive else "new connection per request"
+                    results.append((label, connections, measure(url, process.pid, bodies, concurrency, context, keep_alive)))
+            finally:
+                stop(process)
+    print(f"{n} registrations per run, {concurrency} concurrent clients, {workers} server worker(s)")
+    print(f"{'transport':<11} {'connections':<27} {'reg/s':>6} {'p50 ms':>7} {'p99 ms':>7} {'server CPU/req':>15}  outcomes")
+    for label, connections, run in results:
+        cpu = f"{run.cpu_per_request * 1e6:.0f} µs" if run.cpu_per_request is not None else "-"
+        print(
+            f"{label:<11} {connections:<27} {run.throughput:6.0f} {run.p50 * 1000:7.2f} {run.p99 * 1000:7.2f} {cpu:>15}  {run.outcomes}"
+        )
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 from starlette.requests import Request
 from starlette.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
 from intygstjanst.app import create_app
 from intygstjanst.contracts.dispatch import Caller
@@ -33,13 +36,13 @@ def pems(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return pems
 
 
-def request(peer: str = "127.0.0.1", headers: dict[str, str | list[str]] | None = None, cert: str | None = None) -> Request:
+def request(peer: str = "127.0.0.1", headers: Mapping[str, str | list[str]] | None = None, cert: str | None = None) -> Request:
     raw = [
         (name.encode(), value.encode())
         for name, values in (headers or {}).items()
         for value in ([values] if isinstance(values, str) else values)
     ]
-    scope = {"type": "http", "method": "POST", "path": "/", "headers": raw, "client": (peer, 50000)}
+    scope: dict[str, Any] = {"type": "http", "method": "POST", "path": "/", "headers": raw, "client": (peer, 50000)}
     if cert is not None:
         scope["extensions"] = {"tls": {"client_cert_chain": (cert,), "client_cert_error": None}}
     return Request(scope)
@@ -104,7 +107,7 @@ def test_proxy_forwarded_certificate_from_a_trusted_proxy(pems: dict[str, str], 
         ("127.0.0.2", {"x-ssl-client-cert": "garbage"}, "does not start with -----BEGIN CERTIFICATE-----"),
     ],
 )
-def test_proxy_refusals(pems: dict[str, str], peer: str, headers: dict[str, str | list[str]], message: str) -> None:
+def test_proxy_refusals(pems: dict[str, str], peer: str, headers: Mapping[str, str | list[str]], message: str) -> None:
     def real(value: str) -> str:  # "CERT" stands for a genuine forwarded certificate
         return quote(pems[CONSUMER]) if value == "CERT" else value
 
@@ -135,12 +138,18 @@ def test_bad_proxy_address_is_named() -> None:
 def test_trusted_proxy_requests_are_https() -> None:
     seen: list[str] = []
 
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         seen.append(scope["scheme"])
+
+    async def receive() -> Message:
+        return {"type": "http.request"}
+
+    async def send(message: Message) -> None:
+        pass
 
     middleware = TrustedProxyScheme(app, parse_networks(["127.0.0.2"]))
     for peer in ("127.0.0.2", "127.0.0.1"):
-        asyncio.run(middleware({"type": "http", "scheme": "http", "client": (peer, 1)}, None, None))  # type: ignore[arg-type]
+        asyncio.run(middleware({"type": "http", "scheme": "http", "client": (peer, 1)}, receive, send))
     assert seen == ["https", "http"]
 
 

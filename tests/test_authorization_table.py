@@ -49,8 +49,8 @@ def load(write: Callable[[str], Path], text: str) -> AuthorizationTable:
     return AuthorizationTable.load(write(text), NAMESPACES)
 
 
-def swedish(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=SWEDEN)  # type: ignore[misc]
+def swedish(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=SWEDEN)
 
 
 MIDYEAR = swedish(2025, 6, 1, 12)

@@ -16,6 +16,7 @@ from lxml import etree
 from intygstjanst.persistence.db import Database
 from intygstjanst.tls.security import DEV_CLIENTS
 
+from intygstjanst.tests.conftest import LiveServer
 from intygstjanst.tests.soap import REGISTER, certificate
 from intygstjanst.tests.support import REPO_DIR, require_shared
 from intygstjanst.tests.tlsserver import running
@@ -74,6 +75,6 @@ def test_first_start_creates_the_dev_pki_the_example_works_and_a_restart_reuses_
     assert (tls_dir / "authorization.toml").read_text(encoding="utf-8") == grants
 
 
-def test_plain_http_says_in_the_log_that_every_call_is_allowed(live_server) -> None:  # type: ignore[no-untyped-def]
+def test_plain_http_says_in_the_log_that_every_call_is_allowed(live_server: LiveServer) -> None:
     assert "plain HTTP without caller identity: every call is allowed (for development and tests only)" in live_server.log()
     assert live_server.base_url.startswith("http://")

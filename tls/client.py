@@ -89,6 +89,6 @@ class ClientTls:
         ``timeout`` applies to loading WSDL/XSD, ``operation_timeout`` to calls. zeep does not close a
         session it was given: call ``transport.session.close()`` when done.
         """
-        return zeep.transports.Transport(  # type: ignore[no-untyped-call]
+        return zeep.transports.Transport(
             session=self.requests_session(), timeout=timeout, operation_timeout=operation_timeout
         )
