@@ -1,10 +1,15 @@
-"""Certificates and caller identity.
+"""Certificates, caller identity and call authorization.
 
 - ``server``: ``load_server_tls`` / ``ServerTlsFiles``, the checked server context for native mTLS.
 - ``uvicorn_mtls``: uvicorn protocols adding the ASGI TLS extension; ``uvicorn_config`` and ``serve``.
 - ``identity``: the caller's HSA-id from the TLS extension or from a proxy-forwarded certificate.
+- ``callers``: ``CallerResolver`` per transport mode (native, proxy, off) and the platform's original
+  consumer; ``TrustedProxyScheme``.
+- ``authorization``: the grant table (TOML) and ``CallAuthorizer``, reloadable.
+- ``security``: what ``serve`` runs with: ``prepare`` (mode, development PKI) and ``TransportSecurity``.
+- ``runtime``: running uvicorn with SIGHUP reaching every worker; ``serve.json`` for the admin command.
 - ``client``: ``ClientTls`` for outbound calls (httpx, requests, zeep).
-- ``pki`` and ``cli``: the development CA and the ``intygstjanst tls`` commands.
+- ``pki`` and ``cli``: the development CA and the ``intygstjanst tls`` / ``authorization`` commands.
 - ``testing``: serving an app over real mTLS inside a test process.
 - ``errors``: the exceptions, importable without pulling in uvicorn or zeep.
 """
