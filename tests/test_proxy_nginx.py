@@ -119,6 +119,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, pki: Pki, database_url: st
         "--trusted-proxy", PROXY_ADDRESS,
         "--authorization-file", str(authorization),
         "--platform-consumer", PLATFORM,
+        "--workers", "2",  # proxy mode with several workers, as the native tests run it with one
     ]  # fmt: skip
     with running(tmp, database_url, args, lambda: True, scheme="http") as service:
         port = free_port()

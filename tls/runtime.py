@@ -89,7 +89,9 @@ def server_state(data_dir: Path, mode: str, authorization_file: Path | None) -> 
     """Announce this process as the server of ``data_dir`` for as long as the block runs."""
     path = data_dir / STATE_FILE
     data_dir.mkdir(parents=True, exist_ok=True)
-    state = {"pid": os.getpid(), "mode": mode, "authorization_file": str(authorization_file) if authorization_file else None}
+    # Absolute, since the admin command may run from another directory.
+    grants = str(authorization_file.resolve()) if authorization_file else None
+    state = {"pid": os.getpid(), "mode": mode, "authorization_file": grants}
     path.write_text(json.dumps(state) + "\n", encoding="utf-8")
     try:
         yield
