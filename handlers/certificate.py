@@ -93,7 +93,9 @@ def store_certificate(call: Call, stored: etree._Element, canonical: bytes | Non
     bytes are always kept. Returns OK, or INFO for a repeated registration; raises LogicalError.
     """
     services = call.services
-    intyg = IntygView(stored.find(_INTYG))
+    element = stored.find(_INTYG)
+    assert element is not None  # required by the schema and by every conversion
+    intyg = IntygView(element)
 
     certificate_type = services.certificate_types.find(intyg.type_code, intyg.version)
     if certificate_type is None:

@@ -15,7 +15,19 @@ from lxml import etree
 from ..contracts.call import Call
 from ..contracts.result import ErrorId, LogicalError
 from ..transform import formats
-from ..transform.common import GN, TP, Reader, TransformError, add, new_certificate, path_of, person_id_digits, qn, read_header, v3_timestamp
+from ..transform.common import (
+    GN,
+    TP,
+    Reader,
+    TransformError,
+    add,
+    new_certificate,
+    path_of,
+    person_id_digits,
+    qn,
+    read_header,
+    v3_timestamp,
+)
 from ..transform.fk7263 import HR, read_legacy_hos_personal
 from ..transform.revoke import QA, RCV, RMR
 from .certificate import store_certificate
@@ -28,6 +40,8 @@ SMR = "urn:riv:insuranceprocess:healthreporting:SendMedicalCertificateResponder:
 FKASSA = "FKASSA"
 
 _QA = Reader(QA)
+_RMR = Reader(RMR)
+_SMR = Reader(SMR)
 
 # -- registration ---------------------------------------------------------------------------------
 
@@ -62,9 +76,8 @@ def _certificate_ref(lakarutlatande: etree._Element) -> tuple[str, str]:
 
 def _revoke_medical(call: Call) -> Outcome:
     request = call.request
-    body = request.find(qn(RMR, "revoke"))
-    assert body is not None  # schema-valid
-    certificate_id, patient_id = _certificate_ref(Reader(RMR).req(body, "lakarutlatande"))
+    body = _RMR.req(request, "revoke")
+    certificate_id, patient_id = _certificate_ref(_RMR.req(body, "lakarutlatande"))
     return revoke(
         call.services,
         Revocation(certificate_id, patient_id, request=lambda stored: _as_revoke_certificate(body, stored), legacy=request),
@@ -74,34 +87,32 @@ def _revoke_medical(call: Call) -> Outcome:
 def _as_revoke_certificate(body: etree._Element, stored: etree._Element) -> etree._Element:
     """The RevokeCertificate v2 request saying what a RevokeMedicalCertificate ``revoke`` says,
     for recipients that take the certificate in the v3 format."""
-    rmr = Reader(RMR)
     header = read_header(stored)
     # new_certificate is the one writer of the v3 HosPersonal form; the revoking person is written
     # through it (as the author of a copy of the stored header) so that the two cannot drift.
-    header.author = read_legacy_hos_personal(_QA.req(rmr.req(body, "adressVard"), "hosPersonal"))
+    header.author = read_legacy_hos_personal(_QA.req(_RMR.req(body, "adressVard"), "hosPersonal"))
     _, intyg = new_certificate(header)
     request = etree.Element(qn(RCV, "RevokeCertificate"), nsmap={"rc": RCV, "gn": GN, "tp": TP})
-    message = rmr.text(body, "meddelande")
+    message = _RMR.text(body, "meddelande")
     if message is not None:
         add(request, RCV, "meddelande", message)
-    sent = rmr.req(body, "avsantTidpunkt")
+    sent = _RMR.req(body, "avsantTidpunkt")
     add(request, RCV, "skickatTidpunkt", v3_timestamp(sent.text or "", path_of(sent)))
-    for local, source in (("intygs-id", "intygs-id"), ("patientPerson-id", "patient/gn:person-id")):
-        target = add(request, RCV, local)
-        found = intyg.find(f"gn:{source}", {"gn": GN})
-        assert found is not None
-        target.extend(list(found))
-    author = intyg.find(qn(GN, "skapadAv"))
-    assert author is not None
-    sender = add(request, RCV, "skickatAv")
-    sender.extend(list(author))
+    # Same content, the revoke's element names: intygs-id, patientPerson-id, skickatAv.
+    for local, source in (
+        ("intygs-id", qn(GN, "intygs-id")),
+        ("patientPerson-id", f"{qn(GN, 'patient')}/{qn(GN, 'person-id')}"),
+        ("skickatAv", qn(GN, "skapadAv")),
+    ):
+        found = intyg.find(source)
+        assert found is not None  # new_certificate writes all three
+        add(request, RCV, local).extend(list(found))
     return request
 
 
 def _send_medical(call: Call) -> Outcome:
-    body = call.request.find(qn(SMR, "send"))
-    assert body is not None  # schema-valid
-    certificate_id, patient_id = _certificate_ref(Reader(SMR).req(body, "lakarutlatande"))
+    body = _SMR.req(call.request, "send")
+    certificate_id, patient_id = _certificate_ref(_SMR.req(body, "lakarutlatande"))
     return send(call.services, certificate_id=certificate_id, patient_id=patient_id, recipient_id=FKASSA)
 
 

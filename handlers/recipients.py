@@ -25,6 +25,7 @@ recipient gets the certificate a second time, which it recognises by the certifi
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -32,7 +33,6 @@ from ..contracts.call import Call
 from ..contracts.recipients import Recipient, Recipients
 from ..contracts.result import ErrorId, LogicalError
 from ..contracts.xml import text_of
-from ..delivery import Deliverer
 from ..persistence import certificates as repo
 from ..persons import PersonLookupError, mask
 from ..services import Services
@@ -41,6 +41,9 @@ from ..transform.common import TransformError
 from .certificate import stored_payload
 from .outcome import OK, Outcome, info, result_type
 from .status import is_revoked, sent_to
+
+if TYPE_CHECKING:
+    from ..delivery import Deliverer
 
 log = logging.getLogger(__name__)
 

@@ -122,8 +122,8 @@ def _hos_personal() -> str:
 def revoke_request(certificate_id: str, patient: str = TEST_PERSON, meddelande: str | None = "Fel patient") -> etree._Element:
     """The RevokeCertificate v2 sample pointed at ``certificate_id`` and ``patient``."""
     request = sample("intyg-mock-service__soap-revoke-certificate-2.xml", "RevokeCertificate")
-    request.find(f"{{{REVOKE_NS}}}intygs-id/{{{TYPES}}}extension").text = certificate_id  # type: ignore[union-attr]
-    request.find(f"{{{REVOKE_NS}}}patientPerson-id/{{{TYPES}}}extension").text = patient  # type: ignore[union-attr]
+    request.find(f"{{{REVOKE_NS}}}intygs-id/{{{TYPES}}}extension").text = certificate_id
+    request.find(f"{{{REVOKE_NS}}}patientPerson-id/{{{TYPES}}}extension").text = patient
     message = request.find(f"{{{REVOKE_NS}}}meddelande")
     assert message is not None
     if meddelande is None:
