@@ -32,9 +32,8 @@ from sqlalchemy.engine import Row
 from ..contracts.call import Call
 from ..contracts.result import ErrorId, LogicalError, ResultCode, result_response
 from ..contracts.xml import text_of
-from ..persistence import certificates
+from ..persistence import certificates, outbox
 from ..persistence import messages as repo
-from ..persistence import outbox
 from ..persistence.certificates import StateEntry
 from ..persistence.messages import Direction, NewMessage, StoredMessage
 from ..persons import InvalidPersonId, check_person_id

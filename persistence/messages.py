@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -58,7 +59,7 @@ class MessageIdTaken(Exception):
     """Another message with the same id was stored first (possibly by a concurrent request)."""
 
 
-_MESSAGES = Message.__table__
+_MESSAGES = cast(Table, Message.__table__)
 _INSERT = _MESSAGES.insert()
 _SUMMARY_COLUMNS = (
     _MESSAGES.c.id,
@@ -105,6 +106,5 @@ def original(conn: Connection, message_id: str) -> bytes | None:
     return conn.execute(_ORIGINAL, {"id": message_id}).scalar_one_or_none()
 
 
-def _summary(row: object) -> StoredMessage:
-    id_, direction, certificate_id, subject, reminder_of, answer_to, digest = row  # type: ignore[misc]
-    return StoredMessage(id_, Direction(direction), certificate_id, subject, reminder_of, answer_to, digest)
+def _summary(row: Any) -> StoredMessage:  # a Row of _SUMMARY_COLUMNS
+    return StoredMessage(row.id, Direction(row.direction), row.certificate_id, row.subject, row.reminder_of, row.answer_to, row.digest)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from lxml import etree
+from collections.abc import Callable, Sequence
 
 from intygstjanst.contracts.xml import CORE, PART_CODE_SYSTEM, TYPES
 from intygstjanst.persons import PERSONNUMMER_ROOT
-
-from intygstjanst.tests.soap import TEST_PERSON
+from intygstjanst.tests.soap import OTHER_PERSON, TEST_PERSON
+from lxml import etree
 
 TO_CARE = "/clinicalprocess/healthcond/certificate/SendMessageToCare/2/rivtabp21"
 TO_RECIPIENT = "/clinicalprocess/healthcond/certificate/SendMessageToRecipient/2/rivtabp21"
@@ -22,6 +20,10 @@ HSA_ROOT = "1.2.752.129.2.1.4.1"
 CARE_UNIT = "TSTNMT2321000156-1077"
 CARE_GIVER = "TSTNMT2321000156-102Q"
 FK_ADDRESS = "2021005521"  # Försäkringskassan's logical address in the shipped recipient registry
+
+# Two certificates of one patient (both LISJP from tests.soap.certificate), both sent to FKASSA.
+CERT = "msg-cert-1"
+OTHER_CERT = "msg-cert-2"
 
 
 def _common(
@@ -154,3 +156,174 @@ def _path(parent: etree._Element, path: str, value: str) -> None:
         node = found if found is not None else etree.SubElement(node, f"{{{CORE}}}{step}")
     ns = TYPES if leaf in _TYPES_LEAVES else CORE
     etree.SubElement(node, f"{{{ns}}}{leaf}").text = value
+
+
+# --- rejections: (name, message, errorId, the complete resultText) -----------------------------------
+
+V, A = "VALIDATION_ERROR", "APPLICATION_ERROR"
+
+
+def _bad_subject() -> etree._Element:
+    return to_care("bad-subject", CERT, subject="FRAGA", completions=[])
+
+
+def _long_id() -> etree._Element:
+    question = to_care("x" * 129, CERT)
+    question.find("{*}referens-id").text = "ref"
+    return question
+
+
+def _bad_time() -> etree._Element:
+    question = to_care("bad-time", CERT)
+    question.find("{*}skickatTidpunkt").text = "2030-01-10T24:00:00"
+    return question
+
+
+STATIC_REJECTIONS: list[tuple[str, Callable[[], etree._Element], str, str]] = [
+    ("unknown subject", _bad_subject, V, "amne 'FRAGA' is not a message subject (one of AVSTMN, KOMPLT, KONTKT, OVRIGT, PAMINN)"),
+    (
+        "reminder without reference",
+        lambda: to_care("bad-1", CERT, subject="PAMINN"),
+        V,
+        "a reminder (amne PAMINN) must name the message it reminds about in paminnelseMeddelande-id",
+    ),
+    (
+        "reference on a non-reminder",
+        lambda: to_care("bad-2", CERT, subject="KOMPLT", reminder_of="q"),
+        V,
+        "paminnelseMeddelande-id is only allowed on a reminder (amne PAMINN), not with amne KOMPLT",
+    ),
+    (
+        "reminder that answers",
+        lambda: to_recipient("bad-3", CERT, subject="PAMINN", reminder_of="q", answer_to="p"),
+        V,
+        "a reminder (amne PAMINN) cannot answer a message (svarPa)",
+    ),
+    (
+        "answer with a last answer date",
+        lambda: to_recipient("bad-4", CERT, answer_to="q", last_answer_date="2030-02-01"),
+        V,
+        "sistaDatumForSvar is only allowed on questions, and this message answers q (svarPa)",
+    ),
+    (
+        "completion request with another subject",
+        lambda: to_care("bad-5", CERT, subject="KONTKT", completions=[("1", "more")]),
+        V,
+        "komplettering is only allowed with amne KOMPLT, not with amne KONTKT",
+    ),
+    ("message answering itself", lambda: to_recipient("bad-6", CERT, answer_to="bad-6"), V, "message bad-6 refers to itself"),
+    (
+        "invalid personnummer",
+        lambda: to_care("bad-7", CERT, patient="191212121213"),
+        V,
+        "patientPerson-id: personnummer 19121212-**** has a wrong check digit",
+    ),
+    ("over-long message id", _long_id, V, "meddelande-id is 129 characters long, more than the 128 accepted"),
+    ("time that cannot be stored", _bad_time, V, "skickatTidpunkt '2030-01-10T24:00:00' is not a time this service can store"),
+]
+
+
+STATE_REJECTIONS: list[tuple[str, Callable[[], etree._Element], str, str]] = [
+    (
+        "unknown certificate",
+        lambda: to_care("s-1", "no-such-certificate"),
+        A,
+        "certificate no-such-certificate is not known here (it may not have arrived yet)",
+    ),
+    (
+        "patient is not the certificate's",
+        lambda: to_care("s-2", CERT, patient=OTHER_PERSON),
+        V,
+        f"patientPerson-id is not the patient of certificate {CERT}",
+    ),
+    (
+        "addressed to another care unit",
+        lambda: to_care("s-3", CERT, address="TSTNMT2321000156-9999"),
+        V,
+        (
+            f"logiskAdressMottagare TSTNMT2321000156-9999 is not the care unit that issued certificate {CERT}; "
+            f"messages about it go to {CARE_UNIT}"
+        ),
+    ),
+    (
+        "sender never received the certificate",
+        lambda: to_care("s-4", CERT, sender="TRANSP"),
+        A,
+        f"certificate {CERT} has not been sent to TRANSP (skickatAv/part), so it cannot write to care about it",
+    ),
+    (
+        "care giver did not issue the certificate",
+        lambda: to_recipient("s-5", CERT, care_giver="TSTNMT2321000156-OTHER"),
+        V,
+        f"skickatAv: care giver TSTNMT2321000156-OTHER did not issue certificate {CERT}",
+    ),
+    (
+        "unknown recipient address",
+        lambda: to_recipient("s-6", CERT, address="5560000000"),
+        V,
+        "logiskAdressMottagare 5560000000 is not the logical address of a recipient known here",
+    ),
+    (
+        "recipient never received the certificate",
+        lambda: to_recipient("s-7", CERT, address="2021006099"),
+        A,
+        f"certificate {CERT} has not been sent to TRANSP; send it before writing about it",
+    ),
+    ("reminder about an unknown message", lambda: to_care("s-8", CERT, subject="PAMINN", reminder_of="nope"), A,
+     "paminnelseMeddelande-id nope is not a message received here"),
+    (
+        "reminder about another certificate's message",
+        lambda: to_care("s-9", CERT, subject="PAMINN", reminder_of="fk-q-other"),
+        V,
+        f"paminnelseMeddelande-id fk-q-other is about another certificate than {CERT}",
+    ),
+    (
+        "reminder about the other side's message",
+        lambda: to_care("s-10", CERT, subject="PAMINN", reminder_of="care-q"),
+        V,
+        "paminnelseMeddelande-id care-q was written by the other side; a reminder is about a message its sender wrote",
+    ),
+    (
+        "reminder about an answer",
+        lambda: to_recipient("s-11", CERT, subject="PAMINN", reminder_of="care-a"),
+        V,
+        "paminnelseMeddelande-id care-a is not a question; only questions can be reminded about",
+    ),
+    ("answer to an unknown message", lambda: to_recipient("s-12", CERT, answer_to="nope"), A,
+     "svarPa nope is not a message received here"),
+    (
+        "answer to another certificate's message",
+        lambda: to_recipient("s-13", CERT, answer_to="fk-q-other"),
+        V,
+        f"svarPa fk-q-other is about another certificate than {CERT}",
+    ),
+    (
+        "answer to one's own message",
+        lambda: to_recipient("s-14", CERT, subject="OVRIGT", answer_to="care-q"),
+        V,
+        "svarPa care-q was written by the same side; an answer is to a message from the other side",
+    ),
+    (
+        "answer to an answer",
+        lambda: to_care("s-15", CERT, answer_to="care-a", last_answer_date=None),
+        V,
+        "svarPa care-a is itself an answer; answer the question",
+    ),
+    (
+        "answer with another subject",
+        lambda: to_recipient("s-16", CERT, subject="OVRIGT", answer_to="fk-q"),
+        V,
+        "svarPa fk-q has amne KOMPLT; its answer must have the same amne, not OVRIGT",
+    ),
+]
+
+
+def referred_thread() -> list[etree._Element]:
+    """Messages the STATE_REJECTIONS refer to: a completion request from Försäkringskassan and its
+    answer, a question from care, and a question about the other certificate."""
+    return [
+        to_care("fk-q", CERT),
+        to_recipient("care-a", CERT, answer_to="fk-q"),
+        to_recipient("care-q", CERT, subject="OVRIGT"),
+        to_care("fk-q-other", OTHER_CERT),
+    ]

@@ -4,15 +4,12 @@ contract can give, what is stored, and that every answer is valid against the re
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from lxml import etree
-from sqlalchemy import select
-
 from intygstjanst.contracts.recipients import Recipients
 from intygstjanst.handlers.messages import payload_digest
 from intygstjanst.persistence import certificates
@@ -20,21 +17,32 @@ from intygstjanst.persistence import messages as repo
 from intygstjanst.persistence.messages import Direction
 from intygstjanst.persistence.models import Base, Message, OutboxItem
 from intygstjanst.persons import SAMORDNINGSNUMMER_ROOT
-
 from intygstjanst.tests.messages_support import (
-    CARE_GIVER,
     CARE_UNIT,
+    CERT,
     FK_ADDRESS,
+    OTHER_CERT,
+    STATE_REJECTIONS,
+    STATIC_REJECTIONS,
     TO_CARE,
     TO_RECIPIENT,
+    A,
+    V,
+    referred_thread,
     to_care,
     to_recipient,
 )
-from intygstjanst.tests.soap import OTHER_PERSON, REGISTER, VALIDATION_PERSON, certificate, envelope, post, result
-from intygstjanst.tests.support import SOAP11_ENV_NS, require_shared
-
-CERT = "msg-cert-1"
-OTHER_CERT = "msg-cert-2"
+from intygstjanst.tests.soap import (
+    REGISTER,
+    VALIDATION_PERSON,
+    certificate,
+    envelope,
+    post,
+    result,
+)
+from intygstjanst.tests.support import REPO_DIR, SOAP11_ENV_NS, require_shared
+from lxml import etree
+from sqlalchemy import select
 
 
 @pytest.fixture
@@ -220,70 +228,6 @@ def erase(db, certificate_id: str) -> None:  # type: ignore[no-untyped-def]
 
 # --- rejections -------------------------------------------------------------------------------------
 
-V, A = "VALIDATION_ERROR", "APPLICATION_ERROR"
-
-
-def _bad_subject() -> etree._Element:
-    return to_care("bad-subject", CERT, subject="FRAGA", completions=[])
-
-
-def _long_id() -> etree._Element:
-    question = to_care("x" * 129, CERT)
-    question.find("{*}referens-id").text = "ref"
-    return question
-
-
-def _bad_time() -> etree._Element:
-    question = to_care("bad-time", CERT)
-    question.find("{*}skickatTidpunkt").text = "2030-01-10T24:00:00"
-    return question
-
-
-# (name, message, errorId, the complete resultText)
-STATIC_REJECTIONS: list[tuple[str, Callable[[], etree._Element], str, str]] = [
-    ("unknown subject", _bad_subject, V, "amne 'FRAGA' is not a message subject (one of AVSTMN, KOMPLT, KONTKT, OVRIGT, PAMINN)"),
-    (
-        "reminder without reference",
-        lambda: to_care("bad-1", CERT, subject="PAMINN"),
-        V,
-        "a reminder (amne PAMINN) must name the message it reminds about in paminnelseMeddelande-id",
-    ),
-    (
-        "reference on a non-reminder",
-        lambda: to_care("bad-2", CERT, subject="KOMPLT", reminder_of="q"),
-        V,
-        "paminnelseMeddelande-id is only allowed on a reminder (amne PAMINN), not with amne KOMPLT",
-    ),
-    (
-        "reminder that answers",
-        lambda: to_recipient("bad-3", CERT, subject="PAMINN", reminder_of="q", answer_to="p"),
-        V,
-        "a reminder (amne PAMINN) cannot answer a message (svarPa)",
-    ),
-    (
-        "answer with a last answer date",
-        lambda: to_recipient("bad-4", CERT, answer_to="q", last_answer_date="2030-02-01"),
-        V,
-        "sistaDatumForSvar is only allowed on questions, and this message answers q (svarPa)",
-    ),
-    (
-        "completion request with another subject",
-        lambda: to_care("bad-5", CERT, subject="KONTKT", completions=[("1", "more")]),
-        V,
-        "komplettering is only allowed with amne KOMPLT, not with amne KONTKT",
-    ),
-    ("message answering itself", lambda: to_recipient("bad-6", CERT, answer_to="bad-6"), V, "message bad-6 refers to itself"),
-    (
-        "invalid personnummer",
-        lambda: to_care("bad-7", CERT, patient="191212121213"),
-        V,
-        "patientPerson-id: personnummer 19121212-**** has a wrong check digit",
-    ),
-    ("over-long message id", _long_id, V, "meddelande-id is 129 characters long, more than the 128 accepted"),
-    ("time that cannot be stored", _bad_time, V, "skickatTidpunkt '2030-01-10T24:00:00' is not a time this service can store"),
-]
-
-
 @pytest.mark.parametrize("name,message,error_id,text", STATIC_REJECTIONS, ids=[r[0] for r in STATIC_REJECTIONS])
 def test_static_rejections(thread, db, name, message, error_id, text) -> None:  # type: ignore[no-untyped-def]
     payload = message()
@@ -305,105 +249,9 @@ def test_all_static_problems_are_reported_at_once(thread) -> None:
 
 @pytest.fixture
 def questions(thread):  # type: ignore[no-untyped-def]
-    """A thread to refer to: a completion request from FK, its answer, and a question from care."""
-    assert send(thread, to_care("fk-q", CERT)) == OK
-    assert send(thread, to_recipient("care-a", CERT, answer_to="fk-q")) == OK
-    assert send(thread, to_recipient("care-q", CERT, subject="OVRIGT")) == OK
-    assert send(thread, to_care("fk-q-other", OTHER_CERT)) == OK
+    for message in referred_thread():
+        assert send(thread, message) == OK
     return thread
-
-
-STATE_REJECTIONS: list[tuple[str, Callable[[], etree._Element], str, str]] = [
-    (
-        "unknown certificate",
-        lambda: to_care("s-1", "no-such-certificate"),
-        A,
-        "certificate no-such-certificate is not known here (it may not have arrived yet)",
-    ),
-    (
-        "patient is not the certificate's",
-        lambda: to_care("s-2", CERT, patient=OTHER_PERSON),
-        V,
-        f"patientPerson-id is not the patient of certificate {CERT}",
-    ),
-    (
-        "addressed to another care unit",
-        lambda: to_care("s-3", CERT, address="TSTNMT2321000156-9999"),
-        V,
-        f"logiskAdressMottagare TSTNMT2321000156-9999 is not the care unit that issued certificate {CERT}; "
-        f"messages about it go to {CARE_UNIT}",
-    ),
-    (
-        "sender never received the certificate",
-        lambda: to_care("s-4", CERT, sender="TRANSP"),
-        A,
-        f"certificate {CERT} has not been sent to TRANSP (skickatAv/part), so it cannot write to care about it",
-    ),
-    (
-        "care giver did not issue the certificate",
-        lambda: to_recipient("s-5", CERT, care_giver="TSTNMT2321000156-OTHER"),
-        V,
-        f"skickatAv: care giver TSTNMT2321000156-OTHER did not issue certificate {CERT}",
-    ),
-    (
-        "unknown recipient address",
-        lambda: to_recipient("s-6", CERT, address="5560000000"),
-        V,
-        "logiskAdressMottagare 5560000000 is not the logical address of a recipient known here",
-    ),
-    (
-        "recipient never received the certificate",
-        lambda: to_recipient("s-7", CERT, address="2021006099"),
-        A,
-        f"certificate {CERT} has not been sent to TRANSP; send it before writing about it",
-    ),
-    ("reminder about an unknown message", lambda: to_care("s-8", CERT, subject="PAMINN", reminder_of="nope"), A,
-     "paminnelseMeddelande-id nope is not a message received here"),
-    (
-        "reminder about another certificate's message",
-        lambda: to_care("s-9", CERT, subject="PAMINN", reminder_of="fk-q-other"),
-        V,
-        f"paminnelseMeddelande-id fk-q-other is about another certificate than {CERT}",
-    ),
-    (
-        "reminder about the other side's message",
-        lambda: to_care("s-10", CERT, subject="PAMINN", reminder_of="care-q"),
-        V,
-        "paminnelseMeddelande-id care-q was written by the other side; a reminder is about a message its sender wrote",
-    ),
-    (
-        "reminder about an answer",
-        lambda: to_recipient("s-11", CERT, subject="PAMINN", reminder_of="care-a"),
-        V,
-        "paminnelseMeddelande-id care-a is not a question; only questions can be reminded about",
-    ),
-    ("answer to an unknown message", lambda: to_recipient("s-12", CERT, answer_to="nope"), A,
-     "svarPa nope is not a message received here"),
-    (
-        "answer to another certificate's message",
-        lambda: to_recipient("s-13", CERT, answer_to="fk-q-other"),
-        V,
-        f"svarPa fk-q-other is about another certificate than {CERT}",
-    ),
-    (
-        "answer to one's own message",
-        lambda: to_recipient("s-14", CERT, subject="OVRIGT", answer_to="care-q"),
-        V,
-        "svarPa care-q was written by the same side; an answer is to a message from the other side",
-    ),
-    (
-        "answer to an answer",
-        lambda: to_care("s-15", CERT, answer_to="care-a", last_answer_date=None),
-        V,
-        "svarPa care-a is itself an answer; answer the question",
-    ),
-    (
-        "answer with another subject",
-        lambda: to_recipient("s-16", CERT, subject="OVRIGT", answer_to="fk-q"),
-        V,
-        "svarPa fk-q has amne KOMPLT; its answer must have the same amne, not OVRIGT",
-    ),
-]
 
 
 @pytest.mark.parametrize("name,message,error_id,text", STATE_REJECTIONS, ids=[r[0] for r in STATE_REJECTIONS])
@@ -452,3 +300,12 @@ def test_migration_creates_the_message_table_as_modelled(db) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = [d for d in compare_metadata(context, Base.metadata) if "message" in repr(d) and "outbox" not in repr(d)]
     assert differences == []
+
+
+def test_the_documentation_lists_every_rejection_with_its_error_id() -> None:
+    documented = (REPO_DIR / "docs" / "messages.md").read_text(encoding="utf-8")
+    rows = set(re.findall(r"^\| ([a-z][^|]*?) \| (VALIDATION_ERROR|APPLICATION_ERROR) \|", documented, re.MULTILINE))
+    cases = {(name, error_id) for name, _, error_id, _ in [*STATIC_REJECTIONS, *STATE_REJECTIONS]}
+    cases.add(("id used for another message", V))
+    assert cases - rows == set(), "rejections missing from docs/messages.md"
+    assert rows - cases == set(), "docs/messages.md lists rejections the tests do not exercise"
