@@ -18,6 +18,7 @@ from ..persistence import certificates as repo
 from ..persons import InvalidPersonId, PersonLookupError, check_person_id, mask
 from ..transform import formats
 from ..transform.formats import Format
+from . import sickleave
 from .outcome import OK, Outcome, info, result_type
 from .status import CARE, CITIZEN, status_elements, visible_states
 
@@ -153,9 +154,11 @@ def store_certificate(call: Call, stored: etree._Element, canonical: bytes | Non
         original=call.body,
         canonical=canonical,
     )
+    sick_leave = sickleave.prepare(certificate_type, intyg.element, new, intyg.relations())
     try:
         with services.db.transaction() as conn:
             repo.insert_certificate(conn, new, services.clock(), intyg.relations())
+            sickleave.apply(conn, sick_leave)
     except repo.AlreadyStored:
         # Lost a race with a concurrent registration of the same id: answer as for any duplicate.
         with services.db.read() as conn:

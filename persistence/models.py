@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    JSON,
     LargeBinary,
     String,
     Text,
@@ -183,3 +184,53 @@ class ApprovedReceiver(Base):
 
 
 # --- end of approved receivers -----------------------------------------------------------------------
+
+
+# --- Sick leave (rehab coordination): persistence/sickleave.py ------------------------------------
+
+
+class SickLeaveCertificate(Base):
+    """The sick-leave facts of one LISJP / FK7263 certificate, kept in the certificate's transaction.
+
+    A read model: one row per certificate, so that a care unit's lists are one index range scan
+    without parsing a stored document. The day span (``first_day``..``last_day``) is what queries
+    select on; the periods themselves are only ever read whole, hence one JSON column.
+    ``superseded``: replaced (ERSATT) or completed (KOMPLT) by a later certificate that is not
+    revoked; ``deleted``: revoked. Both are kept current by persistence/sickleave.py.
+    """
+
+    __tablename__ = "sick_leave_certificate"
+
+    certificate_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("certificate.id", ondelete="CASCADE"), primary_key=True
+    )
+    type_code: Mapped[str] = mapped_column(String(32))
+    patient_id: Mapped[str] = mapped_column(String(12))
+    patient_name: Mapped[str] = mapped_column(String(255))
+    care_unit_id: Mapped[str] = mapped_column(String(64))
+    care_unit_name: Mapped[str] = mapped_column(String(255))
+    care_giver_id: Mapped[str] = mapped_column(String(64))
+    care_giver_name: Mapped[str] = mapped_column(String(255))
+    doctor_id: Mapped[str] = mapped_column(String(64))
+    doctor_name: Mapped[str] = mapped_column(String(255))
+    doctor_titles: Mapped[list[str]] = mapped_column(JSON)  # befattning codes (HSA code system)
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    diagnosis_code: Mapped[str] = mapped_column(String(16))
+    diagnosis_code_system: Mapped[str] = mapped_column(String(64))
+    secondary_diagnoses: Mapped[list[str]] = mapped_column(JSON)
+    employment: Mapped[list[str]] = mapped_column(JSON)  # sysselsättning codes
+    periods: Mapped[list[list[str | int]]] = mapped_column(JSON)  # [[start, end, degree], ...], ISO dates
+    first_day: Mapped[dt.date] = mapped_column(Date)
+    last_day: Mapped[dt.date] = mapped_column(Date)
+    is_test: Mapped[bool] = mapped_column(Boolean)
+    deleted: Mapped[bool] = mapped_column(Boolean)
+    superseded: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        Index("ix_sick_leave_unit_last_day", "care_unit_id", "last_day"),
+        Index("ix_sick_leave_unit_patient", "care_unit_id", "patient_id"),
+        Index("ix_sick_leave_patient", "patient_id"),
+    )
+
+
+# --- end of sick leave -----------------------------------------------------------------------------

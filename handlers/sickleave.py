@@ -1,0 +1,486 @@
+"""Sick leave for rehab coordination: the sick-leave data kept with each certificate, and the three
+contracts that read it.
+
+=====================================  ============================================================
+contract                               answers with
+=====================================  ============================================================
+ListActiveSickLeavesForCareUnit v1     certificates, for the consumer's own case computation: for
+                                       every patient with an ongoing (or, with
+                                       ``max-dagar-sedan-avslut``, recently ended) sick leave at the
+                                       unit or its sub-units, the certificates of the current chain
+                                       issued there; ``vardgivare`` is the unit's care giver
+ListSickLeavesForPerson v1             certificates: all of one patient's sick-leave certificates
+                                       within the care giver the call is addressed to
+ListSickLeavesForCare v1               cases (sjukfall), computed here with the request's
+                                       ``maxDagarMellanIntyg``, that are ongoing today at the unit
+                                       or its sub-units, filtered on length and signing doctor
+=====================================  ============================================================
+
+What counts as sick-leave data: LISJP and FK7263 certificates with a main diagnosis and at least
+one period, except those about infectious-disease leave (smittbärarpenning, question 27.1 in both
+types), which carry no diagnosis-based sick leave. A certificate replaced (ERSATT) or completed
+(KOMPLT) by a later one that is not revoked, a revoked certificate and a test certificate are never
+listed (see ``persistence.sickleave``).
+
+Protected identities (sekretessmarkering, from the person register at the time of the call): a list
+of a whole unit that names no one in particular is a rehab coordinator's view, and leaves those
+patients out. A request that names the patient (``person-id``) or the doctors (``personal-id``) is a
+view the caller is entitled to by its relation to the patient; those patients are listed, with their
+name replaced by :data:`PROTECTED_NAME`.
+
+"Today" is the date in Sweden, where the periods' dates are written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from operator import attrgetter
+from typing import Any, cast
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+from sqlalchemy.engine import Connection, Row
+
+from ..contracts.call import Call
+from ..contracts.care_units import CareUnits, CareUnitsError
+from ..contracts.certtypes import CertificateType, normalize_code
+from ..contracts.faults import SoapFault
+from ..contracts.xml import CORE, TYPES, text_of
+from ..persistence import certificates as certificate_repo
+from ..persistence import sickleave as repo
+from ..persons import PERSONNUMMER_ROOT, SAMORDNINGSNUMMER_ROOT, PersonLookupError
+from ..services import Services
+from .sickleave_engine import (
+    ALLOWED_DEGREES,
+    Diagnosis,
+    SickLeaveCase,
+    SickLeaveCertificate,
+    SickLeavePeriod,
+    compute_cases,
+)
+
+log = logging.getLogger(__name__)
+
+SICK_LEAVE_TYPES = frozenset({"LISJP", "FK7263"})
+# "Avstängning enligt smittskyddslagen": the same sub-answer id in LISJP and in FK7263's v3 form.
+INFECTION_CONTROL_ANSWER = "27.1"
+PROTECTED_NAME = "Sekretessmarkerad uppgift"
+# ListActiveSickLeavesForCareUnit leaves the gap between certificates to the consumer, so it answers
+# with each patient's chain as merged with this gap. Any consumer merging with a gap up to this many
+# days gets exactly the cases it would get from the patient's whole history; older certificates,
+# separated from the current chain by more than this, are left out of the answer.
+ANSWER_CHAIN_GAP = 90
+
+SWEDEN = ZoneInfo("Europe/Stockholm")
+RH = "urn:riv:clinicalprocess:healthcond:rehabilitation:1"
+T2 = "urn:riv:clinicalprocess:healthcond:certificate:types:2"
+HSA_ROOT = "1.2.752.129.2.1.4.1"
+BEFATTNING_CODE_SYSTEM = "1.2.752.129.2.2.1.4"
+
+# ============================================================================================
+# Keeping the data: called by handlers.certificate.store_certificate, in its transaction
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class SickLeaveUpdate:
+    """What storing one certificate changes in the sick-leave data."""
+
+    record: repo.NewSickLeave | None  # None: the certificate is not sick-leave data
+    supersedes: tuple[str, ...]  # the certificates it replaces or completes
+
+
+def prepare(
+    certificate_type: CertificateType,
+    intyg: etree._Element,
+    stored: certificate_repo.NewCertificate,
+    relations: Iterable[certificate_repo.RelationEntry],
+) -> SickLeaveUpdate:
+    """Read the sick-leave facts of a certificate about to be stored (before the transaction, to
+    keep it short). ``intyg`` is its RegisterCertificate v3 ``intyg`` element."""
+    supersedes = tuple(r.to_id for r in relations if r.kind in repo.SUPERSEDING_RELATIONS)
+    return SickLeaveUpdate(_record(certificate_type, intyg, stored), supersedes)
+
+
+def apply(conn: Connection, update: SickLeaveUpdate) -> None:
+    """Write ``update`` in the transaction that stores the certificate, after the certificate row."""
+    repo.store(conn, update.record, update.supersedes)
+
+
+_NS = {"core": CORE, "types": TYPES}
+
+
+def _texts(path: str) -> Callable[[etree._Element], list[str]]:
+    """A compiled XPath giving the stripped, non-empty text nodes at ``path``."""
+    xpath = etree.XPath(f"({path})/text()", namespaces=_NS, smart_strings=False)
+    return lambda element: [t.strip() for t in cast(list[str], xpath(element)) if t.strip()]
+
+
+_INFECTION_CONTROL = _texts(f"core:svar/core:delsvar[@id='{INFECTION_CONTROL_ANSWER}']")
+_PATIENT_NAME = _texts("core:patient/core:fornamn | core:patient/core:mellannamn | core:patient/core:efternamn")
+_TITLES = _texts("core:skapadAv/core:befattning/types:code")
+
+
+def _record(
+    certificate_type: CertificateType, intyg: etree._Element, stored: certificate_repo.NewCertificate
+) -> repo.NewSickLeave | None:
+    if normalize_code(certificate_type.code) not in SICK_LEAVE_TYPES or stored.signed_at is None:
+        return None
+    if any(value in ("true", "1") for value in _INFECTION_CONTROL(intyg)):
+        return None
+    facts = certificate_type.extract(intyg)
+    main = next((d for d in facts.diagnoses if d.rank == 0), None)
+    # The type rules have checked the periods; one without dates or with a degree the engine cannot
+    # use would only come from a type file without those rules, and is not sick-leave data.
+    periods = tuple(
+        (p.start, p.end, p.degree)
+        for p in facts.sick_leave
+        if p.start is not None and p.end is not None and p.start <= p.end and p.degree in ALLOWED_DEGREES
+    )
+    if main is None or not periods:
+        return None
+    return repo.NewSickLeave(
+        certificate_id=stored.id,
+        type_code=stored.type_code,
+        patient_id=stored.patient_id,
+        patient_name=" ".join(_PATIENT_NAME(intyg)),
+        care_unit_id=stored.care_unit_id,
+        care_unit_name=stored.care_unit_name,
+        care_giver_id=stored.care_giver_id,
+        care_giver_name=text_of(intyg, "core:skapadAv/core:enhet/core:vardgivare/core:vardgivarnamn") or "",
+        doctor_id=stored.signing_doctor_id,
+        doctor_name=stored.signing_doctor_name,
+        doctor_titles=tuple(_TITLES(intyg)),
+        signed_at=stored.signed_at,
+        diagnosis_code=main.code,
+        diagnosis_code_system=main.code_system,
+        secondary_diagnoses=tuple(d.code for d in sorted(facts.diagnoses, key=attrgetter("rank")) if d.rank > 0),
+        employment=facts.employment,
+        periods=periods,
+        is_test=stored.is_test,
+    )
+
+
+# ============================================================================================
+# Shared by the contracts
+# ============================================================================================
+
+
+def today(services: Services) -> dt.date:
+    """The date in Sweden now (the clock gives naive UTC)."""
+    return services.clock().replace(tzinfo=dt.UTC).astimezone(SWEDEN).date()
+
+
+def care_units(services: Services) -> CareUnits:
+    """The care-unit register of ``care_units_file``, read on first use and kept with the services."""
+    register = services.extensions.get("care_units")
+    if register is None:
+        try:
+            register = CareUnits.load(services.settings.care_units_file)
+        except CareUnitsError as exc:
+            raise SoapFault(f"the care-unit register cannot be used: {exc}", "Server") from None
+        services.extensions["care_units"] = register
+    return register
+
+
+def current_chains(
+    rows: Sequence[Row[Any]], active_date: dt.date, max_gap: int, recently_ended_days: int
+) -> list[Row[Any]]:
+    """For each patient, the certificates of the chain that can hold a case on ``active_date``.
+
+    ``rows`` come from ``repo.in_window_at_units``: grouped by patient and ordered by first day.
+    The sweep is the engine's chain definition (``sickleave_engine``) on bare day spans: applying it
+    to stored rows before building engine records keeps a unit's long history out of the work. The
+    kept chain is the patient's last one starting on or before ``active_date``, if it ends no
+    earlier than ``recently_ended_days`` before it. Merging with a larger gap only joins chains, so
+    the chain kept for ``max_gap`` contains the one any smaller gap would give.
+    """
+    reach = dt.timedelta(days=max_gap + 1)
+    earliest_end = active_date - dt.timedelta(days=recently_ended_days)
+    kept: list[Row[Any]] = []
+    for _, patient_rows in groupby(rows, key=attrgetter("patient_id")):
+        group = list(patient_rows)
+        if group[0].first_day > active_date:
+            continue
+        lo, hi, chain_end = 0, len(group), group[0].last_day
+        for i in range(1, len(group)):
+            row = group[i]
+            if row.first_day > chain_end + reach:
+                if row.first_day > active_date:
+                    hi = i
+                    break
+                lo, chain_end = i, row.last_day
+            elif row.last_day > chain_end:
+                chain_end = row.last_day
+        if chain_end >= earliest_end:
+            kept.extend(group[lo:hi])
+    return kept
+
+
+def protected_among(services: Services, patient_ids: Iterable[str]) -> set[str]:
+    """The patients with a protected identity. Raises PersonLookupError when the register cannot be
+    asked: without the answer no list may be given, since it could expose a protected person."""
+    persons = services.persons
+    return {p for p in set(patient_ids) if persons.lookup(p).protected}
+
+
+def person_root(person_id: str) -> str:
+    """The identifier root of a 12-digit number: samordningsnummer have 60 added to the day."""
+    return SAMORDNINGSNUMMER_ROOT if person_id[6:8].isdigit() and int(person_id[6:8]) > 60 else PERSONNUMMER_ROOT
+
+
+# The answers are built as text and parsed once: for the thousands of certificates of a large unit
+# that is several times faster than building the tree element by element, and the parse still
+# guarantees a well-formed answer (the tests check it against the contract's schema).
+_esc = escape
+
+
+def _ns_declarations(namespace: str, others: dict[str, str]) -> str:
+    return f'xmlns:ns="{namespace}" ' + " ".join(f'xmlns{":" + p if p else ""}="{uri}"' for p, uri in others.items())
+
+
+def _finish(text: Sequence[str]) -> etree._Element:
+    return etree.fromstring("".join(text).encode("utf-8"))
+
+
+# ============================================================================================
+# ListActiveSickLeavesForCareUnit v1 and ListSickLeavesForPerson v1 (certificates)
+# ============================================================================================
+
+
+def list_active_sick_leaves_for_care_unit(call: Call) -> etree._Element:
+    services = call.services
+    request, ns = call.request, call.contract.namespace
+    unit_id = text_of(request, f"{{{ns}}}enhets-id/{{{T2}}}extension") or ""
+    patient = text_of(request, f"{{{ns}}}person-id/{{{T2}}}extension")
+    recently_ended_days = int(text_of(request, f"{{{ns}}}max-dagar-sedan-avslut") or 0)
+    register = care_units(services)
+    active_date = today(services)
+    with services.db.read() as conn:
+        care_giver = _care_giver_of_unit(conn, register, unit_id)
+        rows = repo.in_window_at_units(
+            conn,
+            register.scope(unit_id),
+            since=active_date - dt.timedelta(days=recently_ended_days),
+            until=active_date,
+            patient=patient,
+        )
+    rows = current_chains(rows, active_date, ANSWER_CHAIN_GAP, recently_ended_days)
+    # Asked about one named patient, or about the whole unit (a rehab coordinator's view).
+    return _certificates_answer(call, care_giver, rows, coordinator_view=patient is None)
+
+
+def list_sick_leaves_for_person(call: Call) -> etree._Element:
+    """The patient's certificates within the care giver that the LogicalAddress names: a care giver's
+    HSA-id, or a care unit of the register (meaning its care giver). Records of other care givers
+    are left out: each care giver answers for its own records (patientdatalagen)."""
+    services = call.services
+    ns = call.contract.namespace
+    patient = text_of(call.request, f"{{{ns}}}person-id/{{{T2}}}extension") or ""
+    register = care_units(services)
+    address = call.logical_address or ""
+    unit = register.unit(address)
+    care_giver_id = unit.care_giver.id if unit is not None else address
+    with services.db.read() as conn:
+        rows = repo.of_patient_at_care_giver(conn, patient, care_giver_id)
+    known = register.care_giver(care_giver_id)
+    # A care giver the register does not list is named as its own certificates name it.
+    name = known.name if known is not None else next((r.care_giver_name for r in reversed(rows)), "")
+    return _certificates_answer(call, (care_giver_id, name), rows, coordinator_view=False)
+
+
+def _care_giver_of_unit(conn: Connection, register: CareUnits, unit_id: str) -> tuple[str, str]:
+    unit = register.unit(unit_id)
+    if unit is not None:
+        return unit.care_giver.id, unit.care_giver.name
+    # Not in the register: the unit stands alone, under the care giver its certificates name.
+    found = repo.care_giver_of_unit(conn, unit_id)
+    if found is None:
+        raise SoapFault(
+            f"care unit {unit_id} is not in the care-unit register and has no sick-leave certificates, "
+            "so its care giver is unknown"
+        )
+    log.warning("care unit %s is not in the care-unit register; its sub-units are not included", unit_id)
+    return found
+
+
+def _certificates_answer(
+    call: Call, care_giver: tuple[str, str], rows: Sequence[Row[Any]], *, coordinator_view: bool
+) -> etree._Element:
+    ns, response = call.contract.namespace, call.contract.response
+    comment: str | None = None
+    try:
+        protected = protected_among(call.services, (r.patient_id for r in rows))
+    except PersonLookupError as exc:
+        log.warning("person register lookup failed for %s: %s", call.contract.name, exc)
+        code = "ERROR"
+        comment = "the person register (PU) could not be reached, so protected identities cannot be respected; try again later"
+        rows, protected = [], set()
+    else:
+        code = "OK"
+    if coordinator_view:
+        rows = [r for r in rows if r.patient_id not in protected]
+    text = [
+        f"<ns:{response} {_ns_declarations(ns, {'': RH, 't': T2})}>",
+        "<ns:vardgivare>",
+        _hsa("vardgivarId", care_giver[0]),
+        f"<vardgivarnamn>{_esc(care_giver[1])}</vardgivarnamn></ns:vardgivare><ns:intygsLista>",
+    ]
+    text.extend(_intygs_data(r, r.patient_id in protected) for r in rows)
+    text.append("</ns:intygsLista>")
+    result = f"<ns:resultCode>{code}</ns:resultCode>"
+    if call.contract.name == "ListSickLeavesForPerson":
+        text.append(f"<ns:result>{result}{_optional('ns:resultMessage', comment)}</ns:result>")
+    else:
+        text.append(result + _optional("ns:comment", comment))
+    text.append(f"</ns:{response}>")
+    return _finish(text)
+
+
+def _intygs_data(row: Row[Any], protected: bool) -> str:
+    patient_name = PROTECTED_NAME if protected else row.patient_name
+    titles = "".join(
+        f"<befattning><t:code>{_esc(code)}</t:code><t:codeSystem>{BEFATTNING_CODE_SYSTEM}</t:codeSystem></befattning>"
+        for code in row.doctor_titles
+    )
+    periods = "".join(
+        f"<formaga><startdatum>{start}</startdatum><slutdatum>{end}</slutdatum><nedsattning>{degree}</nedsattning></formaga>"
+        for start, end, degree in row.periods
+    )
+    # enkeltIntyg marks the simplified (infection-control) certificates, which are never sick-leave
+    # data here.
+    return (
+        f"<intygsData><intygsId>{_esc(row.certificate_id)}</intygsId>"
+        f"<patient><personId><t:root>{person_root(row.patient_id)}</t:root><t:extension>{row.patient_id}</t:extension>"
+        f"</personId><fullstandigtNamn>{_esc(patient_name)}</fullstandigtNamn></patient>"
+        f"<skapadAv>{_hsa('personalId', row.doctor_id)}{_optional('fullstandigtNamn', row.doctor_name)}"
+        f"<befattningar>{titles}</befattningar>"
+        f"<enhet>{_hsa('enhetsId', row.care_unit_id)}<enhetsnamn>{_esc(row.care_unit_name)}</enhetsnamn></enhet></skapadAv>"
+        f"<diagnoskod>{_esc(row.diagnosis_code)}</diagnoskod>"
+        + "".join(f"<bidiagnoser>{_esc(code)}</bidiagnoser>" for code in row.secondary_diagnoses)
+        + f"<arbetsformaga>{periods}</arbetsformaga><enkeltIntyg>false</enkeltIntyg>"
+        f"<signeringsTidpunkt>{row.signed_at.isoformat()}</signeringsTidpunkt>"
+        # The schema admits four; no certificate type has more kinds of employment to tick.
+        + "".join(f"<sysselsattning>{_esc(code)}</sysselsattning>" for code in row.employment[:4])
+        + "</intygsData>"
+    )
+
+
+def _hsa(tag: str, hsa_id: str) -> str:
+    """An HSA-id element; ``t`` is the prefix of the answer's types namespace (types:2 or types:3)."""
+    return f"<{tag}><t:root>{HSA_ROOT}</t:root><t:extension>{_esc(hsa_id)}</t:extension></{tag}>"
+
+
+def _optional(tag: str, value: str | None) -> str:
+    return f"<{tag}>{_esc(value)}</{tag}>" if value else ""
+
+
+# ============================================================================================
+# ListSickLeavesForCare v1 (cases)
+# ============================================================================================
+
+
+@dataclass(frozen=True)
+class CareListRequest:
+    unit_id: str
+    max_gap: int
+    min_days: int | None
+    max_days: int | None
+    doctors: frozenset[str]
+
+    @classmethod
+    def read(cls, request: etree._Element, ns: str) -> CareListRequest:
+        def number(tag: str) -> int | None:
+            value = text_of(request, f"{{{ns}}}{tag}")
+            return int(value) if value is not None else None
+
+        max_gap = number("maxDagarMellanIntyg")
+        assert max_gap is not None  # required by the schema
+        if max_gap < 0:
+            raise SoapFault(f"ListSickLeavesForCare: maxDagarMellanIntyg must be 0 or more days, got {max_gap}")
+        min_days, max_days = number("minstaSjukskrivningslangd"), number("maxSjukskrivningslangd")
+        if min_days is not None and max_days is not None and min_days > max_days:
+            raise SoapFault(
+                f"ListSickLeavesForCare: minstaSjukskrivningslangd ({min_days}) is greater than "
+                f"maxSjukskrivningslangd ({max_days})"
+            )
+        doctors = frozenset(
+            hsa for hsa in (text_of(e, "types:extension") for e in request.iterfind(f"{{{ns}}}personal-id")) if hsa
+        )
+        return cls(text_of(request, f"{{{ns}}}enhets-id/types:extension") or "", max_gap, min_days, max_days, doctors)
+
+    def wants(self, case: SickLeaveCase) -> bool:
+        return (
+            (self.min_days is None or case.days >= self.min_days)
+            and (self.max_days is None or case.days <= self.max_days)
+            and (not self.doctors or case.doctor_id in self.doctors)
+        )
+
+
+def list_sick_leaves_for_care(call: Call) -> etree._Element:
+    """The cases ongoing today at the unit and its sub-units, chained with the request's gap from
+    the certificates issued there. A request naming doctors lists their cases (a case belongs to
+    the doctor who signed its active certificate); one without is a coordinator's view."""
+    services, ns = call.services, call.contract.namespace
+    wanted = CareListRequest.read(call.request, ns)
+    register = care_units(services)
+    active_date = today(services)
+    with services.db.read() as conn:
+        rows = repo.in_window_at_units(conn, register.scope(wanted.unit_id), since=active_date, until=active_date)
+    rows = current_chains(rows, active_date, wanted.max_gap, 0)
+    by_id = {r.certificate_id: r for r in rows}
+    cases = [c for c in compute_cases(map(engine_record, rows), active_date, wanted.max_gap) if wanted.wants(c)]
+    try:
+        protected = protected_among(services, (c.patient_id for c in cases))
+    except PersonLookupError as exc:
+        raise SoapFault(
+            f"the person register (PU) could not be reached, so protected identities cannot be respected: {exc}",
+            "Server",
+        ) from None
+    if not wanted.doctors:
+        cases = [c for c in cases if c.patient_id not in protected]
+    text = [f"<ns:{call.contract.response} {_ns_declarations(ns, {'t': TYPES})}><ns:sjukfallLista>"]
+    text.extend(_sjukfall(c, by_id[c.anchor.certificate_id], c.patient_id in protected) for c in cases)
+    text.append(f"</ns:sjukfallLista></ns:{call.contract.response}>")
+    return _finish(text)
+
+
+def engine_record(row: Row[Any]) -> SickLeaveCertificate:
+    """A stored row as the engine's input."""
+    return SickLeaveCertificate(
+        certificate_id=row.certificate_id,
+        patient_id=row.patient_id,
+        patient_name=row.patient_name,
+        care_unit_id=row.care_unit_id,
+        care_unit_name=row.care_unit_name,
+        care_giver_id=row.care_giver_id,
+        doctor_id=row.doctor_id,
+        doctor_name=row.doctor_name,
+        signed=row.signed_at,
+        diagnosis=Diagnosis(row.diagnosis_code, row.secondary_diagnoses),
+        periods=tuple(SickLeavePeriod(start, end, degree) for start, end, degree in repo.periods_of(row)),
+        employment=row.employment,
+    )
+
+
+def _sjukfall(case: SickLeaveCase, anchor: Row[Any], protected: bool) -> str:
+    name = PROTECTED_NAME if protected else case.patient_name
+    code_system = _optional("ns:codeSystem", anchor.diagnosis_code_system)
+    # The contract lists each degree once (at most four), in the order the case first reached it.
+    degrees = "".join(f"<ns:grad>{d}</ns:grad>" for d in dict.fromkeys(case.degrees))
+    return (
+        f"<ns:sjukfall><ns:person-id><t:root>{person_root(case.patient_id)}</t:root>"
+        f"<t:extension>{case.patient_id}</t:extension></ns:person-id>"
+        f"{_optional('ns:patientFullstandigtNamn', name)}"
+        f"{_hsa('ns:enhets-id', case.care_unit_id)}{_hsa('ns:personal-id', case.doctor_id)}"
+        f"<ns:startdatum>{case.start}</ns:startdatum><ns:slutdatum>{case.end}</ns:slutdatum>"
+        f"<ns:diagnoskod><ns:code>{_esc(case.diagnosis.code)}</ns:code>{code_system}</ns:diagnoskod>"
+        f"<ns:antalIntyg>{case.certificate_count}</ns:antalIntyg><ns:sjukskrivningslangd>{case.days}</ns:sjukskrivningslangd>"
+        f"<ns:sjukskrivningsgrad><ns:aktivGrad>{case.current_degree}</ns:aktivGrad><ns:grader>{degrees}</ns:grader>"
+        "</ns:sjukskrivningsgrad></ns:sjukfall>"
+    )
