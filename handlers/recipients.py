@@ -18,8 +18,10 @@ request will fail for as long as the registry says what it says: callers then re
 a change of configuration helps, so the answer says which recipient and why.
 
 The SENT state (target = the recipient) is stored only after the recipient has accepted the
-certificate. Should storing it fail after that, the caller gets a Fault and tries again, and the
-recipient gets the certificate a second time, which it recognises by the certificate id.
+certificate. Delivery takes time and holds no lock: if the certificate was revoked meanwhile, the
+revoke could not know this recipient, so SENT is stored with a revoke notification for it.
+Should storing SENT fail, the caller gets a Fault and tries again, and the recipient gets the
+certificate a second time, which it recognises by the certificate id.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ..transform import formats
 from ..transform.common import TransformError
 from .certificate import stored_payload
 from .outcome import OK, Outcome, info, result_type
+from .revoke import notify_late_recipient
 from .status import is_revoked, sent_to
 
 if TYPE_CHECKING:
@@ -101,10 +104,14 @@ def send(services: Services, *, certificate_id: str, patient_id: str, recipient_
         raise LogicalError(ErrorId.APPLICATION_ERROR, f"recipient {recipient.id} refused the certificate: {result.detail}")
 
     with services.db.transaction() as conn:
-        repo.lock(conn, certificate_id)
+        locked = repo.lock(conn, certificate_id)
+        states = repo.states(conn, certificate_id)
         # A concurrent send to the same recipient may have recorded it first.
-        if not sent_to(repo.states(conn, certificate_id), recipient.id):
+        if locked is not None and not sent_to(states, recipient.id):
             repo.add_state(conn, certificate_id, "SENT", recipient.id, services.clock())
+            revoked_at = next((s.at for s in states if s.state == "CANCELLED"), None)
+            if revoked_at is not None:
+                notify_late_recipient(conn, services, locked, recipient.id, revoked_at)
     return OK
 
 

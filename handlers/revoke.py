@@ -23,6 +23,8 @@ operator sees it). Test certificates never reach a recipient, so nothing is queu
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,13 +37,15 @@ from sqlalchemy.engine import Connection, Row
 from ..contracts.call import Call
 from ..contracts.recipients import Recipients
 from ..contracts.result import ErrorId, LogicalError
-from ..contracts.xml import text_of
+from ..contracts.xml import CORE, text_of
 from ..delivery import CONTRACTS_BY_TAG
 from ..persistence import certificates as repo
-from ..persistence import outbox, sickleave
+from ..persistence import outbox
 from ..services import Services
 from ..transform import formats
+from ..transform.common import RC
 from ..transform.formats import Format
+from ..transform.revoke import RCV
 from .certificate import stored_payload
 from .outcome import OK, Outcome, info, result_type
 from .status import CARE, is_revoked
@@ -80,12 +84,34 @@ def revoke(services: Services, revocation: Revocation) -> Outcome:
         if is_revoked(states):
             return info(f"certificate {certificate_id} is already revoked")
         repo.add_state(conn, certificate_id, "CANCELLED", CARE, services.clock())
-        sickleave.mark_revoked(conn, certificate_id)
         if not certificate.is_test:
             recipients = list(dict.fromkeys(s.target for s in states if s.state == "SENT"))
             if recipients:
                 _notify(conn, services.extensions["recipients"], certificate, recipients, revocation)
     return OK
+
+
+def notify_late_recipient(conn: Connection, services: Services, certificate: Row[Any], recipient_id: str, revoked_at: dt.datetime) -> None:
+    """Tell a recipient that got the certificate while it was being revoked (a send checks, then
+    delivers for seconds without a lock, and a revoke in between could not know this recipient).
+
+    The revoke request itself is not kept, so the notification is written from the certificate:
+    revoked by its issuer (``skickatAv`` = the author) at the time the revocation was stored.
+    """
+    revocation = Revocation(certificate.id, certificate.patient_id, request=lambda stored: _issuer_revocation(stored, revoked_at))
+    _notify(conn, services.extensions["recipients"], certificate, [recipient_id], revocation)
+
+
+def _issuer_revocation(stored: etree._Element, revoked_at: dt.datetime) -> etree._Element:
+    intyg = stored.find(f"{{{RC}}}intyg")
+    assert intyg is not None  # every stored payload has one
+    request = etree.Element(f"{{{RCV}}}RevokeCertificate", nsmap={"rc": RCV})
+    etree.SubElement(request, f"{{{RCV}}}skickatTidpunkt").text = revoked_at.replace(microsecond=0).isoformat()
+    for local, source in (("intygs-id", "intygs-id"), ("patientPerson-id", "patient/core:person-id"), ("skickatAv", "skapadAv")):
+        found = intyg.find(f"core:{source}", {"core": CORE})
+        assert found is not None  # required by the schema
+        etree.SubElement(request, f"{{{RCV}}}{local}").extend(copy.deepcopy(list(found)))
+    return request
 
 
 def _notify(conn: Connection, registry: Recipients, certificate: Row[Any], targets: list[str], revocation: Revocation) -> None:

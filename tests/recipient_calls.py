@@ -3,6 +3,7 @@ legacy endpoints), shared by their test modules."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,6 +176,7 @@ class FakeDeliverer:
     def __init__(self) -> None:
         self.sent: list[Delivery] = []
         self.results: list[DeliveryResult] = []
+        self.during: Callable[[], None] | None = None  # runs while the "recipient" handles the call
 
     def send(
         self,
@@ -185,6 +187,8 @@ class FakeDeliverer:
         delivery_id: str | None = None,
     ) -> DeliveryResult:
         self.sent.append(Delivery(recipient.id, contract, payload, logical_address))
+        if self.during is not None:
+            self.during()
         return self.results.pop(0) if self.results else DeliveryResult("delivered", f"{recipient.id} {contract}: OK", "OK")
 
 

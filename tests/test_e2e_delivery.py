@@ -5,8 +5,9 @@ Care registers a certificate and sends it to Försäkringskassan: the stub has i
 certificate shows SENT. Care revokes it: the revoke reaches the stub through the outbox and the
 worker. Both for a LISJP (RegisterCertificate v3 / RevokeCertificate v2 on the wire) and for an
 FK7263 that came in and goes out in the legacy format (RegisterMedicalCertificate v3 /
-RevokeMedicalCertificate v1). Every call is made by a zeep client built from the WSDL the service
-serves, over the same mutual TLS a journal system uses.
+RevokeMedicalCertificate v1). The calls are made by zeep clients built from the WSDLs the service
+serves, over the mutual TLS a journal system uses; only RegisterMedicalCertificate (see the strict
+xfail at the end) and set-up registrations are posted directly.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ class RawPayload(zeep.Plugin):
     def __init__(self, payload: etree._Element) -> None:
         self.payload = payload
 
-    def egress(self, envelope, http_headers, operation, binding_options):  # type: ignore[no-untyped-def]
+    def egress(self, envelope, http_headers, operation, binding_options):
         body = envelope.find("{http://schemas.xmlsoap.org/soap/envelope/}Body")
         body[0].getparent().replace(body[0], copy.deepcopy(self.payload))
         return envelope, http_headers
@@ -163,7 +164,7 @@ def _statuses(stack: Stack, certificate_id: str) -> list[tuple[str, str]]:
 def _outbox(stack: Stack, certificate_id: str) -> list[tuple[str, str, str]]:
     with stack.db.read() as conn:
         rows = conn.execute(select(OutboxItem.recipient, OutboxItem.contract, OutboxItem.status).where(OutboxItem.reference == certificate_id))
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [tuple(row) for row in rows]
 
 
 def test_lisjp_register_send_to_fkassa_revoke(stack: Stack) -> None:

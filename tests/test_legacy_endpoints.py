@@ -39,7 +39,7 @@ ALREADY = "Certificate already exists"
 
 
 @pytest.fixture(autouse=True)
-def _setup(services) -> None:  # type: ignore[no-untyped-def]
+def _setup(services) -> None:
     require_shared()
     services.extensions.setdefault("recipients", Recipients.load(certificate_types=services.certificate_types))
 
@@ -114,7 +114,7 @@ def test_person_register_failure_is_a_technical_error_in_the_legacy_shape(client
     from intygstjanst.persons import PersonLookupError
 
     class Down:
-        def lookup(self, person_id: str):  # type: ignore[no-untyped-def]
+        def lookup(self, person_id: str):
             raise PersonLookupError("timeout")
 
     services.persons = Down()

@@ -41,25 +41,25 @@ def _shared() -> None:
     require_shared()
 
 
-def register(client, certificate_id: str, patient: str = TEST_PERSON) -> None:  # type: ignore[no-untyped-def]
+def register(client, certificate_id: str, patient: str = TEST_PERSON) -> None:
     payload = certificate(certificate_id, patient=patient)
     if patient == VALIDATION_PERSON:
         payload.find(".//{*}patient/{*}person-id/{*}root").text = "1.2.752.129.2.1.3.3"
     assert result(post(client, REGISTER, envelope(payload)).content)[0] == "OK"
 
 
-def mark_sent(db, services, certificate_id: str, *recipients: str) -> None:  # type: ignore[no-untyped-def]
+def mark_sent(db, services, certificate_id: str, *recipients: str) -> None:
     with db.transaction() as conn:
         for recipient_id in recipients:
             repo.add_state(conn, certificate_id, "SENT", recipient_id, services.clock())
 
 
-def states(db, certificate_id: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def states(db, certificate_id: str) -> list[tuple[str, str]]:
     with db.read() as conn:
         return [(s.state, s.target) for s in repo.states(conn, certificate_id)]
 
 
-def queued(db) -> list[OutboxItem]:  # type: ignore[no-untyped-def]
+def queued(db) -> list[OutboxItem]:
     with db.session() as session:
         return list(session.scalars(select(OutboxItem).order_by(OutboxItem.recipient)))
 
@@ -136,7 +136,7 @@ def test_state_and_notifications_commit_together(client, db, services, monkeypat
     register(client, "rv-5")
     mark_sent(db, services, "rv-5", "FKASSA")
 
-    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def broken(*args, **kwargs):
         raise RuntimeError("outbox unavailable")
 
     monkeypatch.setattr(outbox, "enqueue", broken)

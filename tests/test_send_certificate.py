@@ -6,15 +6,19 @@ import copy
 
 import pytest
 from lxml import etree
+from sqlalchemy import select
 
 from intygstjanst.contracts.xml import CORE, TYPES
 from intygstjanst.delivery import DeliveryResult
 from intygstjanst.persistence import certificates as repo
+from intygstjanst.persistence.models import OutboxItem
 from intygstjanst.persons import FilePersonLookup, Person, PersonLookupError
 from intygstjanst.transform import carrier
 from intygstjanst.transform.formats import inbound
 
 from intygstjanst.tests.recipient_calls import (
+    REVOKE,
+    revoke_request,
     legacy_send_request,
     REGISTER_MEDICAL,
     REGISTER_TS_BAS,
@@ -39,13 +43,13 @@ def _shared() -> None:
 
 
 @pytest.fixture
-def deliverer(services) -> FakeDeliverer:  # type: ignore[no-untyped-def]
+def deliverer(services) -> FakeDeliverer:
     fake = FakeDeliverer()
     services.extensions["deliverer"] = fake
     return fake
 
 
-def register(client, certificate_id: str, patient: str = TEST_PERSON) -> etree._Element:  # type: ignore[no-untyped-def]
+def register(client, certificate_id: str, patient: str = TEST_PERSON) -> etree._Element:
     payload = certificate(certificate_id, patient=patient)
     if patient == VALIDATION_PERSON:
         payload.find(f".//{{{CORE}}}person-id/{{{TYPES}}}root").text = "1.2.752.129.2.1.3.3"
@@ -53,7 +57,7 @@ def register(client, certificate_id: str, patient: str = TEST_PERSON) -> etree._
     return payload
 
 
-def states(db, certificate_id: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def states(db, certificate_id: str) -> list[tuple[str, str]]:
     with db.read() as conn:
         return [(s.state, s.target) for s in repo.states(conn, certificate_id)]
 
@@ -170,6 +174,31 @@ def test_sent_is_recorded_only_when_the_recipient_accepted(client, db, deliverer
     assert states(db, "send-7") == [("RECEIVED", "HSVARD")]
     assert call(client, SEND, send_request("send-7", "FKASSA")).code == "OK"
     assert states(db, "send-7") == [("RECEIVED", "HSVARD"), ("SENT", "FKASSA")]
+
+
+def test_revoked_while_on_its_way_the_recipient_is_told(client, db, services, deliverer) -> None:
+    """A revoke that commits while the certificate is being delivered cannot know this recipient:
+    the send stores SENT and queues the revoke for it."""
+    register(client, "send-race")
+
+    def revoke_meanwhile() -> None:
+        assert call(client, REVOKE, revoke_request("send-race")).code == "OK"
+
+    deliverer.during = revoke_meanwhile
+    assert call(client, SEND, send_request("send-race", "FKASSA")) == Answer("OK", None, None)
+    assert states(db, "send-race") == [("RECEIVED", "HSVARD"), ("CANCELLED", "HSVARD"), ("SENT", "FKASSA")]
+    with db.session() as session:
+        [item] = session.scalars(select(OutboxItem)).all()
+    assert (item.recipient, item.contract, item.dedupe_key) == ("FKASSA", "RevokeCertificate:2", "revoke:send-race:FKASSA")
+    revocation = etree.fromstring(item.payload)
+    schema = contract_at(REVOKE).schema
+    assert schema.validate(revocation), schema.error_log
+    # Written from the certificate: revoked by its issuer.
+    author = certificate("send-race").find(f"{{*}}intyg/{{{CORE}}}skapadAv")
+    assert author is not None
+    sender = revocation.find("{*}skickatAv")
+    assert [carrier.canonical(child) for child in sender] == [carrier.canonical(child) for child in author]
+    assert revocation.findtext(f"{{*}}intygs-id/{{{TYPES}}}extension") == "send-race"
 
 
 def test_a_format_that_cannot_carry_the_certificate_is_a_validation_error(client, services, deliverer) -> None:

@@ -22,12 +22,12 @@ from intygstjanst.tests.support import require_shared
 
 
 @pytest.fixture(autouse=True)
-def _setup(services) -> None:  # type: ignore[no-untyped-def]
+def _setup(services) -> None:
     require_shared()
     services.extensions.setdefault("recipients", Recipients.load(certificate_types=services.certificate_types))
 
 
-def register(client, certificate_id: str, patient: str = "191212121212") -> None:  # type: ignore[no-untyped-def]
+def register(client, certificate_id: str, patient: str = "191212121212") -> None:
     payload = certificate(certificate_id, patient=patient)
     if patient == VALIDATION_PERSON:
         payload.find(".//{*}patient/{*}person-id/{*}root").text = "1.2.752.129.2.1.3.3"
@@ -35,7 +35,7 @@ def register(client, certificate_id: str, patient: str = "191212121212") -> None
     assert result(response.content)[0] == "OK", response.text
 
 
-def states(db, certificate_id: str) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def states(db, certificate_id: str) -> set[tuple[str, str]]:
     """(state, part) entries; as a set, since states are ordered by the times callers report."""
     with db.read() as conn:
         return {(s.state, s.target) for s in repo.states(conn, certificate_id)}
