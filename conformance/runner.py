@@ -235,8 +235,9 @@ class CaseContext:
         values = {**self.values, "responderNamespace": spec.namespace}
         for name, value in step.params.items():
             values[name] = templates.fill(value, self.values)
-        if "patientIdRoot" not in step.params:
-            values["patientIdRoot"] = person_id_root(values.get("patientId", ""))
+        for name, value in patient_forms(values.get("patientId", "")).items():
+            if name not in step.params:
+                values[name] = value
         payload = templates.render(step.template, values)
         for mutate in step.mutations:
             mutate(payload, values)
@@ -317,6 +318,12 @@ def generated_values(prefix: str, run_id: str, suite: Suite, case: Case) -> dict
         "certificateVersion": "1.0",
         "part": "HSVARD",
     }
+
+
+def patient_forms(person_id: str) -> dict[str, str]:
+    """What templates need besides the 12 digits: the OID of the number's kind, and the dashed
+    form (YYYYMMDD-NNNN) the legacy contracts use."""
+    return {"patientIdRoot": person_id_root(person_id), "patientIdDashed": f"{person_id[:8]}-{person_id[8:]}"}
 
 
 def person_id_root(person_id: str) -> str:

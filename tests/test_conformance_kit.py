@@ -450,3 +450,16 @@ def test_suites_cover_every_case_category_and_contract_names_are_known() -> None
     assert categories == set(CATEGORIES)
     for suite in all_suites():
         assert suite.id in specs, f"suite {suite.id} has no contract definition in contracts.toml"
+
+
+def test_a_successor_relates_to_the_cases_first_certificate() -> None:
+    from intygstjanst.conformance.suites._steps import register_successor
+
+    suite = next(s for s in all_suites() if s.id == "ListRelationsForCertificate:1")
+    runner = Runner("http://unused", transport=None, data=test_data.load(), suites=[suite])  # type: ignore[arg-type]
+    ctx = CaseContext(runner, suite, suite.case("valid"))
+    _spec, payload, _values = ctx.build(register_successor("ERSATT"))
+    intyg = payload.find("{*}intyg")
+    assert intyg.findtext(f"{{{CORE}}}intygs-id/{{*}}extension") == ctx.values["otherCertificateId"]
+    assert intyg.findtext(f"{{{CORE}}}relation/{{{CORE}}}intygs-id/{{*}}extension") == ctx.values["certificateId"]
+    assert intyg.findtext(f"{{{CORE}}}relation/{{{CORE}}}typ/{{*}}code") == "ERSATT"

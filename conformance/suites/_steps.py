@@ -32,9 +32,12 @@ def register(expect: Expectation | None = None, label: str = "register the certi
 
 def register_successor(kind: str, label: str = "") -> Call:
     """Register the case's other certificate with a relation of ``kind`` to the first one."""
-    return register(label=label or f"register a certificate that {kind} it", certificateId="${otherCertificateId}").but(
-        mutations=(with_relation(kind, "${certificateId}"),)
+    step = register(
+        label=label or f"register a certificate that {kind} it",
+        certificateId="${otherCertificateId}",
+        relatedCertificateId="${certificateId}",  # filled before certificateId is replaced for this step
     )
+    return step.but(mutations=(with_relation(kind, "${relatedCertificateId}"),))
 
 
 def get(expect: Expectation, part: str = "HSVARD", label: str = "", **params: str) -> Call:
