@@ -144,7 +144,11 @@ def _already_in_effect(states: list[repo.StateEntry], part: str, status: str) ->
 
 def _timestamp(value: str) -> dt.datetime:
     """A contract timestamp in the form states are stored in: naive, UTC when a zone is given."""
-    parsed = dt.datetime.fromisoformat(value)
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        # xs:dateTime admits forms a stored time cannot take, such as 24:00:00 or a year before 1.
+        raise LogicalError(ErrorId.VALIDATION_ERROR, f"the time {value!r} cannot be recorded: {exc}") from None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
     return parsed

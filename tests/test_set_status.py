@@ -139,3 +139,10 @@ def test_v1_statuses_without_a_place_in_the_state_model_are_refused(client, stat
     answer = call(client, SET_STATUS_V1, set_status_v1_request("v1-3", "FKASSA", status))
     assert (answer.code, answer.error_id) == ("ERROR", "VALIDATION_ERROR")
     assert status in (answer.text or "")
+
+
+def test_v1_a_time_that_cannot_be_stored_is_a_validation_error(client) -> None:
+    register(client, "v1-4")
+    answer = call(client, SET_STATUS_V1, set_status_v1_request("v1-4", "FKASSA", "RECEIVED", timestamp="2024-05-01T24:00:00"))
+    assert (answer.code, answer.error_id) == ("ERROR", "VALIDATION_ERROR")
+    assert "2024-05-01T24:00:00" in (answer.text or "")
