@@ -60,7 +60,7 @@ class Worker:
         self.services = services
         self.db = services.db
         self.recipients: Recipients = services.extensions["recipients"]
-        self.deliverer = Deliverer(services, max_connections=concurrency)
+        self.deliverer = Deliverer(services)
         self.concurrency = concurrency
         # Rows claimed ahead of the senders, so they never wait for the next claim.
         self.capacity = concurrency * 4

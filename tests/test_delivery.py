@@ -19,6 +19,7 @@ from intygstjanst.delivery import CONTRACTS, Deliverer, DeliveryConfigError, cla
 from intygstjanst.settings import Settings
 from intygstjanst.tests.delivery_support import RCV, StubRecipient, revoke_payload
 from intygstjanst.tests.support import REPO_DIR, require_shared
+from intygstjanst.tls.client import ClientTls
 from intygstjanst.tls.pki import create_dev_pki
 
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
@@ -218,16 +219,36 @@ def test_a_recipient_url_wins_over_the_base_url(stub: StubRecipient) -> None:
 def test_outbound_mutual_tls(tmp_path: Path) -> None:
     pki = create_dev_pki(tmp_path / "pki", hosts=["127.0.0.1"], client_hsa_ids=["SE5565594230-B31"])
     ours = pki.clients["SE5565594230-B31"]
-    sender = deliverer("", outbound_tls_cert=ours.cert, outbound_tls_key=ours.key, outbound_tls_ca=pki.ca)
-    stub = StubRecipient(tmp_path / "stub", tls=(pki.server.cert, pki.server.key, pki.ca), client=sender._client())
+    operator = ClientTls(ours.cert, ours.key, pki.ca).httpx_client()
+    stub = StubRecipient(tmp_path / "stub", tls=(pki.server.cert, pki.server.key, pki.ca), client=operator)
     stub.directory.mkdir()
     stub.start()
+    sender = deliverer(stub.base_url, outbound_tls_cert=ours.cert, outbound_tls_key=ours.key, outbound_tls_ca=pki.ca)
     try:
-        sender.base_url = stub.base_url
         assert sender.send(FKASSA, "RevokeCertificate:2", revoke_payload("d-tls"), delivery_id="tls-1").delivered
         assert received_ids(stub) == ["tls-1"]
+        # Without the outbound TLS settings the handshake cannot succeed: a connection failure, retried.
+        plain = deliverer(stub.base_url)
+        refused = plain.send(FKASSA, "RevokeCertificate:2", revoke_payload("d-tls-2"))
+        assert refused.outcome == "retry" and "connection failed" in refused.detail
     finally:
         stub.stop()
         sender.close()
+        operator.close()
     with pytest.raises(DeliveryConfigError, match="missing outbound_tls_key, outbound_tls_ca"):
         deliverer("", outbound_tls_cert=ours.cert)
+
+
+def test_a_connection_closed_by_the_recipient_is_not_reused(tmp_path: Path) -> None:
+    stub = StubRecipient(tmp_path)
+    stub.start()
+    sender = deliverer(stub.base_url)
+    try:
+        assert sender.send(FKASSA, "RevokeCertificate:2", revoke_payload("d-keep-1")).delivered
+        # The recipient restarts: the kept-alive connection is dead, and must not cost a failed attempt.
+        stub.stop()
+        stub.start()
+        assert sender.send(FKASSA, "RevokeCertificate:2", revoke_payload("d-keep-2")).delivered
+    finally:
+        sender.close()
+        stub.stop()
