@@ -1,8 +1,8 @@
 """The project's own conformance gate: ``python -m intygstjanst.conformance.ci``.
 
 Starts a fresh ``intygstjanst serve`` over mutual TLS, the way an operator would (a development PKI
-from ``intygstjanst tls init``, an authorization file granting the kit's consumer one logical
-address only, a stub recipient behind ``delivery_base_url``, also over mutual TLS, so that
+from ``intygstjanst tls init``, an authorization file granting the kit's consumer its own logical
+addresses only, a stub recipient behind ``delivery_base_url``, also over mutual TLS, so that
 certificates can really be sent), runs every suite against it with ``--require-all``, and exits
 with the kit's status: 0 only when no case failed. The not-authorized cases run too, against a
 logical address the grant leaves out. Everything goes into a temporary directory unless
@@ -58,7 +58,9 @@ def _gate(args: argparse.Namespace, work: Path) -> int:
     server_tls = ["--tls-cert", server["cert"], "--tls-key", server["key"], "--tls-ca", str(ca)]
 
     authorization = work / "authorization.toml"
-    authorization.write_text(_grant(CONSUMER, test_data.load().values["logicalAddress"]), encoding="utf-8")
+    values = test_data.load().values
+    # The kit addresses its calls to logicalAddress, and ListSickLeavesForPerson to the care giver.
+    authorization.write_text(_grants(CONSUMER, [values["logicalAddress"], values["careGiverId"]]), encoding="utf-8")
     stub_port, port = _free_port(), _free_port()
     stub = ["stub-recipient", "--port", str(stub_port), "--record", str(work / "recipient.jsonl"), *server_tls]
     serve = [
@@ -88,18 +90,20 @@ def _gate(args: argparse.Namespace, work: Path) -> int:
         return subprocess.call(_intygstjanst(*kit))
 
 
-def _grant(consumer: str, logical_address: str) -> str:
-    """Every contract, for the kit's logical address only, valid around today."""
+def _grants(consumer: str, logical_addresses: list[str]) -> str:
+    """Every contract, for the kit's logical addresses only, valid around today."""
     today = dt.date.today()
-    return (
-        "# Written by intygstjanst.conformance.ci for one run of the conformance kit.\n"
-        "[[grant]]\n"
-        f'consumer = "{consumer}"\n'
-        f'logical_address = "{logical_address}"\n'
-        'contract = "*"\n'
-        f"valid_from = {today - dt.timedelta(days=1)}\n"
-        f"valid_to = {today + dt.timedelta(days=1)}\n"
-    )
+    lines = ["# Written by intygstjanst.conformance.ci for one run of the conformance kit."]
+    for address in logical_addresses:
+        lines += [
+            "[[grant]]",
+            f'consumer = "{consumer}"',
+            f'logical_address = "{address}"',
+            'contract = "*"',
+            f"valid_from = {today - dt.timedelta(days=1)}",
+            f"valid_to = {today + dt.timedelta(days=1)}",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def _intygstjanst(*args: str) -> list[str]:

@@ -104,6 +104,8 @@ SHARED_PREFIXES = {
     "c1": "urn:riv:clinicalprocess:healthcond:certificate:1",
     "rcv": "urn:riv:clinicalprocess:healthcond:certificate:receiver:types:1",
     "mon": "urn:riv:itintegration:monitoring:1",
+    "rh": "urn:riv:clinicalprocess:healthcond:rehabilitation:1",
+    "types2": "urn:riv:clinicalprocess:healthcond:certificate:types:2",
 }
 
 
