@@ -72,9 +72,9 @@ def eventually(check: Callable[[], bool], what: str, timeout: float = 20) -> Non
         time.sleep(0.2)
 
 
-def reload_command(server: Server) -> subprocess.CompletedProcess[str]:
+def reload_command(data_dir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "intygstjanst.cli", "authorization", "reload", "--data-dir", str(server.data_dir)],
+        [sys.executable, "-m", "intygstjanst.cli", "authorization", "reload", "--data-dir", str(data_dir)],
         capture_output=True,
         text=True,
         cwd=REPO_DIR,
@@ -84,7 +84,7 @@ def reload_command(server: Server) -> subprocess.CompletedProcess[str]:
 
 def set_grants(server: Server, authorization: Path, text: str) -> subprocess.CompletedProcess[str]:
     authorization.write_text(text, encoding="utf-8")
-    return reload_command(server)
+    return reload_command(server.data_dir)
 
 
 def test_reload_command_puts_a_changed_table_in_force(server: tuple[Server, Path, int], pki: Pki) -> None:
@@ -122,12 +122,20 @@ def test_a_broken_file_is_not_sent_and_is_refused_by_the_server_too(server: tupl
 
 
 def test_reload_command_without_a_running_server(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "intygstjanst.cli", "authorization", "reload", "--data-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_DIR,
-        timeout=60,
-    )
+    done = reload_command(tmp_path)
     assert done.returncode == 1
     assert f"no running server uses the data directory {tmp_path} (serve.json not found)" in done.stderr
+
+
+def test_reload_command_does_not_signal_a_process_that_is_not_the_server(tmp_path: Path) -> None:
+    """A serve.json left by a crash may name a pid that now belongs to something else."""
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "serve.json").write_text(f'{{"pid": {bystander.pid}, "mode": "native", "authorization_file": "x.toml"}}')
+        done = reload_command(tmp_path)
+        assert done.returncode == 1
+        assert f"names process {bystander.pid}, which is not intygstjanst (a stale file)" in done.stderr
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()

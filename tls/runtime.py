@@ -81,6 +81,10 @@ class ServerState:
             raise LookupError(f"{path} names process {state.pid}, which is not running (a stale file)") from None
         except PermissionError:
             pass  # it exists, owned by someone else: the signal itself will say whether we may
+        # After a crash the number may belong to another program by now, which SIGHUP could end.
+        command_line = Path(f"/proc/{state.pid}/cmdline")
+        if command_line.exists() and b"intygstjanst" not in command_line.read_bytes():
+            raise LookupError(f"{path} names process {state.pid}, which is not intygstjanst (a stale file)")
         return state
 
 
