@@ -31,7 +31,7 @@ from intygstjanst.contracts.rules import (
     compile_facts,
 )
 
-__all__ = ["CertificateType", "CertificateTypeError", "CertificateTypes", "RuleViolation", "CertificateFacts"]
+__all__ = ["CertificateFacts", "CertificateType", "CertificateTypeError", "CertificateTypes", "RuleViolation", "load_file"]
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "certificate_types"
 

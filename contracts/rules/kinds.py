@@ -35,11 +35,10 @@ KindCheck = Callable[[etree._Element], list[Problem]]
 OK: list[Problem] = []
 _XML_WS = " \t\r\n"
 _BOOLEANS = frozenset(("true", "false", "1", "0"))
-_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _plain_date(text: str | None) -> bool:
-    if text is None or _PLAIN_DATE.fullmatch(text) is None:
+    if text is None or v.PLAIN_DATE.fullmatch(text) is None:
         return False
     try:
         dt.date.fromisoformat(text)

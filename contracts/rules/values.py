@@ -16,10 +16,8 @@ from lxml import etree
 
 GN = "urn:riv:clinicalprocess:healthcond:certificate:3"
 TP = "urn:riv:clinicalprocess:healthcond:certificate:types:3"
-RG = "urn:riv:clinicalprocess:healthcond:certificate:RegisterCertificateResponder:3"
 
 SVAR = f"{{{GN}}}svar"
-DELSVAR = f"{{{GN}}}delsvar"
 INSTANS = f"{{{GN}}}instans"
 CV = f"{{{TP}}}cv"
 CODE = f"{{{TP}}}code"
@@ -40,8 +38,7 @@ _XS_DATE = re.compile(r"(-?)([1-9][0-9]{4,}|[0-9]{4})-([0-9]{2})-([0-9]{2})(Z|[+
 _XS_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 # xs:double/number() lexical forms, used by number(): XPath's number() yields NaN otherwise.
 _XS_DOUBLE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?INF|NaN")
-_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-ISO_DATE_PREFIX = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def normalize_space(text: str) -> str:
@@ -74,7 +71,7 @@ def parse_xs_date(text: str) -> dt.date | None:
     Years outside 1..9999 are treated as not castable: stricter than XML Schema, but no
     certificate date lies there and Python dates cannot hold them.
     """
-    if _PLAIN_DATE.fullmatch(text) is not None:
+    if PLAIN_DATE.fullmatch(text) is not None:
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
@@ -94,10 +91,6 @@ def is_xs_date(text: str) -> bool:
 
 def is_xs_boolean(text: str) -> bool:
     return normalize_space(text) in ("true", "false", "1", "0")
-
-
-def is_xs_decimal(text: str) -> bool:
-    return _XS_DECIMAL.fullmatch(normalize_space(text)) is not None
 
 
 def xs_decimal(text: str) -> Decimal | None:
