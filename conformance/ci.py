@@ -112,7 +112,8 @@ def _intygstjanst(*args: str) -> list[str]:
 
 def _cli_json(*args: str) -> dict[str, Any]:
     output = subprocess.run(_intygstjanst(*args), check=True, capture_output=True, text=True).stdout
-    return json.loads(output)  # type: ignore[no-any-return]
+    parsed: dict[str, Any] = json.loads(output)
+    return parsed
 
 
 def _free_port() -> int:
@@ -143,14 +144,14 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, tls: ClientTls, log_
     with tls.httpx_client(timeout=httpx.Timeout(2.0)) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise SystemExit(f"{process.args} exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
+                raise SystemExit(f"{log_path.stem} exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
             try:
                 if client.get(url).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-    raise SystemExit(f"{process.args} was not ready within {START_TIMEOUT:.0f} s:\n{log_path.read_text(errors='replace')}")
+    raise SystemExit(f"{log_path.stem} was not ready within {START_TIMEOUT:.0f} s:\n{log_path.read_text(errors='replace')}")
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from lxml import etree
 
@@ -207,7 +207,8 @@ class Reply:
         if payload.tag != spec.response_tag:
             raise CaseFailure(f"expected the response element {spec.response_tag}, got {payload.tag}")
         if not spec.schema.validate(payload):
-            error = spec.schema.error_log[0]
+            # The first error is the cause; lxml-stubs do not declare the log a sequence.
+            error = cast(Sequence[etree._LogEntry], spec.schema.error_log)[0]
             raise CaseFailure(f"the response is not valid against {spec.key}'s schema: {error.path}: {error.message}")
         if self.codes:
             code = _first_text(payload, "resultCode")

@@ -57,10 +57,10 @@ def summary(results: Sequence[CaseResult], failures_dir: Path | None = None) -> 
         lines.append(f"{key:<{width}}  {passed:>6}  {failed:>6}  {skipped:>7}")
     totals = [sum(counts[i] for counts in rows.values()) for i in range(3)]
     lines.append(f"{'total':<{width}}  {totals[0]:>6}  {totals[1]:>6}  {totals[2]:>7}")
-    failed = [r for r in results if r.status is Status.FAILED]
-    if failed:
+    failures = [r for r in results if r.status is Status.FAILED]
+    if failures:
         lines += ["", "Failures:"]
-        for result in failed:
+        for result in failures:
             lines.append(f"  {result.id}: {result.reason}")
             if failures_dir is not None:
                 lines.append(f"      messages: {case_dir(failures_dir, result)}")

@@ -108,4 +108,4 @@ class Transport:
         session.headers.update(self._headers)
         if isinstance(self._verify, ssl.SSLContext):
             session.mount("https://", SslContextAdapter(self._verify))
-        return zeep.transports.Transport(session=session, timeout=self._timeout)  # type: ignore[no-untyped-call]
+        return zeep.transports.Transport(session=session, timeout=self._timeout)

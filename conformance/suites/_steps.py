@@ -97,8 +97,9 @@ def without_svar(svar_id: str) -> Mutation:
 
     def mutate(payload: etree._Element, _values: Mapping[str, str]) -> None:
         for svar in list(payload.iter(f"{{{CORE}}}svar")):
-            if svar.get("id") == svar_id:
-                svar.getparent().remove(svar)
+            parent = svar.getparent()
+            if svar.get("id") == svar_id and parent is not None:
+                parent.remove(svar)
 
     return mutate
 

@@ -7,7 +7,7 @@ certificate in the list rather than at the list's length.
 
 from __future__ import annotations
 
-from ..model import Call, Case, Expectation, Fault, Suite, answer, error, ok
+from ..model import Call, Case, Expectation, Fault, Suite, XPathCheck, answer, error, ok
 from ._steps import archive, in_list, listed_status, register, revoke
 
 CARE = "ListCertificatesForCare:3"
@@ -59,14 +59,16 @@ def citizen_suite(major: int) -> Suite:
     v4: a Fault) and v3 answers a list with resultCode OK."""
     key = f"ListCertificatesForCitizen:{major}"
 
-    def listing(*checks, archived: str = "false", label: str = "", template: str = "ListCertificatesForCitizen.xml", **params: str) -> Call:  # type: ignore[no-untyped-def]
+    def listing(
+        *checks: XPathCheck, archived: str = "false", label: str = "", template: str = "ListCertificatesForCitizen.xml", **params: str
+    ) -> Call:
         expect = ok(*checks) if major == 3 else answer(*checks)
         return Call(
             key, template, expect, params={"part": "INVANA", "archived": archived, **params},
             label=label or "the citizen lists their certificates",
         )
 
-    def filtered(*checks, **params: str) -> Call:  # type: ignore[no-untyped-def]
+    def filtered(*checks: XPathCheck, **params: str) -> Call:
         return listing(
             *checks, template="ListCertificatesForCitizen-filtered.xml",
             label="the citizen lists ${typeFilter} signed ${fromDate} to ${toDate}",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import Call, Case, Expectation, Suite, answer, exactly, has, lacks
+from ..model import Call, Case, Expectation, Suite, XPathCheck, answer, exactly, has, lacks
 from ._steps import register, register_successor, revoke
 
 RELATIONS = "ListRelationsForCertificate:1"
@@ -14,7 +14,7 @@ def relations(expect: Expectation, of: str = "${certificateId}", label: str = ""
     return Call(RELATIONS, "ListRelationsForCertificate.xml", expect, params={"askedCertificateId": of}, label=label or "list its relations")
 
 
-def replaced(revoked: str) -> tuple:  # type: ignore[type-arg]
+def replaced(revoked: str) -> tuple[XPathCheck, ...]:
     return (
         exactly(1, f"{_RELATION}/r:typ/types:code", "ERSATT", what="the ERSATT relation"),
         has(f"{_RELATION}/r:fran-intygs-id/types:extension", "${otherCertificateId}", what="the replacing certificate (från)"),

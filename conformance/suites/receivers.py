@@ -4,7 +4,7 @@ RegisterApprovedReceivers v1 and ListApprovedReceivers v1."""
 
 from __future__ import annotations
 
-from ..model import Call, Case, Fault, Suite, answer, error, exactly, has, lacks, ok
+from ..model import Call, Case, Expectation, Fault, Suite, answer, error, exactly, has, lacks, ok
 from ._steps import register
 
 TYPE_INFO = "GetCertificateTypeInfo:1"
@@ -15,11 +15,11 @@ APPROVED = "ListApprovedReceivers:1"
 REGISTER_APPROVED = "RegisterApprovedReceivers:1"
 
 
-def call(contract: str, expect, label: str = "", **params: str) -> Call:  # type: ignore[no-untyped-def]
+def call(contract: str, expect: Expectation, label: str = "", **params: str) -> Call:
     return Call(contract, f"{contract.split(':')[0]}.xml", expect, params=params, label=label)
 
 
-def approve(approval: str, expect=None, label: str = "", **params: str) -> Call:  # type: ignore[no-untyped-def]
+def approve(approval: str, expect: Expectation | None = None, label: str = "", **params: str) -> Call:
     return call(REGISTER_APPROVED, expect or ok(), label or f"care registers {approval} for the recipient", approval=approval, **params)
 
 
