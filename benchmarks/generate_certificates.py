@@ -134,7 +134,9 @@ def check_template() -> None:
     contract = ContractRegistry.load().by_request_tag(f"{{{REGISTER_NS}}}RegisterCertificate")
     assert contract is not None
     root = etree.fromstring(document("check", "LISJP", "1.0", FK_TYPES, person_number(0), 0, dt.datetime(2024, 1, 1, 9)))
-    payload = root.find(f"{{{SOAP}}}Body")[0]
+    body = root.find(f"{{{SOAP}}}Body")
+    assert body is not None
+    payload = body[0]
     if not contract.schema.validate(payload):
         raise SystemExit(f"benchmark template is not a valid RegisterCertificate: {contract.schema.error_log}")
 

@@ -19,7 +19,6 @@ import argparse
 import http.client
 import random
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -121,7 +120,7 @@ def explain(database_url: str, focus: Focus) -> None:
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     columns = "id, type_code, is_test, original, canonical"
     units = [unit_id(u) for u in focus.units]
-    queries = [
+    queries: list[tuple[str, str, tuple[object, ...]]] = [
         (
             "care",
             f"SELECT {columns} FROM certificate WHERE patient_id = %s AND deleted_by_care_giver IS false "
@@ -215,4 +214,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from .models import ApprovedReceiver
@@ -19,13 +19,12 @@ class Approval:
     certificate_type: str
 
 
-_TABLE = ApprovedReceiver.__table__
-_DELETE = _TABLE.delete().where(_TABLE.c.certificate_id == bindparam("certificate"))
-_INSERT = _TABLE.insert()
+_DELETE = delete(ApprovedReceiver).where(ApprovedReceiver.certificate_id == bindparam("certificate"))
+_INSERT = insert(ApprovedReceiver)
 _OF_CERTIFICATE = (
-    select(_TABLE.c.receiver_id, _TABLE.c.approval, _TABLE.c.certificate_type)
-    .where(_TABLE.c.certificate_id == bindparam("certificate"))
-    .order_by(_TABLE.c.receiver_id)
+    select(ApprovedReceiver.receiver_id, ApprovedReceiver.approval, ApprovedReceiver.certificate_type)
+    .where(ApprovedReceiver.certificate_id == bindparam("certificate"))
+    .order_by(ApprovedReceiver.receiver_id)
 )
 
 

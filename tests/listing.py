@@ -44,9 +44,11 @@ def store(
     minute apart; ``erased`` marks it deleted by the care giver."""
     payload = certificate(certificate_id, patient=patient, name=sample)
     intyg = payload.find("{*}intyg")
-    intyg.find(_UNIT).text = unit
-    intyg.find(_CARE_GIVER).text = care_giver
-    intyg.find(f"{{{CORE}}}signeringstidpunkt").text = signed
+    assert intyg is not None
+    for path, value in ((_UNIT, unit), (_CARE_GIVER, care_giver), (f"{{{CORE}}}signeringstidpunkt", signed)):
+        element = intyg.find(path)
+        assert element is not None, f"{sample} has no {path}"
+        element.text = value
     type_code = intyg.findtext(f"{{{CORE}}}typ/{{{TYPES}}}code") or ""
     new = repo.NewCertificate(
         id=certificate_id,
@@ -75,7 +77,9 @@ def store(
 
 def payload(body: bytes, contract: Contract | None = None) -> etree._Element:
     """The response payload; checked against ``contract``'s schema when given."""
-    element = etree.fromstring(body).find(f"{{{SOAP11}}}Body")[0]
+    soap_body = etree.fromstring(body).find(f"{{{SOAP11}}}Body")
+    assert soap_body is not None, body[:300]
+    element = soap_body[0]
     if contract is not None:
         contract.schema.assertValid(element)
     return element
