@@ -22,7 +22,7 @@ from lxml import etree
 from . import templates
 from .contracts import ContractSpec, load_specs
 from .data import TestData
-from .model import Call, Case, CaseFailure, CaseSkipped, Suite, parse_answer
+from .model import Call, Case, CaseFailure, CaseSkipped, Step, Suite, parse_answer
 from .suites import all_suites
 from .transport import Exchange, Transport, envelope
 
@@ -191,7 +191,7 @@ class Runner:
                 except CaseFailure as failure:
                     if len(case.steps) == 1:
                         raise
-                    raise CaseFailure(f"step {number}/{len(case.steps)} ({step.describe()}): {failure}") from None
+                    raise CaseFailure(f"step {number}/{len(case.steps)} ({ctx.describe(step)}): {failure}") from None
         except CaseSkipped as skip:
             result.status, result.reason = Status.SKIPPED, str(skip)
         except CaseFailure as failure:
@@ -227,6 +227,16 @@ class CaseContext:
         contract_name = suite.id.split(":")[0]
         values = runner.data.for_case(contract_name, suite.id, f"{suite.id}/{case.id}")
         self.values = {**generated_values(values.get("certificateIdPrefix", ""), runner.run_id, suite, case), **values}
+
+    def describe(self, step: Step) -> str:
+        """The step's label with the case's values filled in (labels may name them)."""
+        values = dict(self.values)
+        if isinstance(step, Call):
+            values.update((name, templates.fill(value, self.values)) for name, value in step.params.items())
+        try:
+            return templates.fill(step.describe(), values)
+        except templates.TemplateError:
+            return step.describe()
 
     def build(self, step: Call) -> tuple[ContractSpec, etree._Element, dict[str, str]]:
         """The step's request payload, and the values it was filled from (checks use them too)."""

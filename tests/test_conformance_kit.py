@@ -471,3 +471,12 @@ def test_a_successor_relates_to_the_cases_first_certificate() -> None:
     assert intyg.findtext(f"{{{CORE}}}intygs-id/{{*}}extension") == ctx.values["otherCertificateId"]
     assert intyg.findtext(f"{{{CORE}}}relation/{{{CORE}}}intygs-id/{{*}}extension") == ctx.values["certificateId"]
     assert intyg.findtext(f"{{{CORE}}}relation/{{{CORE}}}typ/{{*}}code") == "ERSATT"
+
+
+def test_step_labels_name_the_values_they_use() -> None:
+    from intygstjanst.conformance.suites._steps import mark_sent
+
+    suite = next(s for s in all_suites() if s.id == "ListCertificatesForCitizen:4")
+    ctx = offline_context(suite, suite.case("type-and-dates"))
+    assert ctx.describe(suite.case("type-and-dates").steps[2]) == f"the citizen lists LUSE signed {ctx.values['periodStart']} to {ctx.values['today']}"
+    assert ctx.describe(mark_sent(label="${recipientId} has it")) == "FKASSA has it"
