@@ -1,16 +1,27 @@
 """Durability with real processes: the outbox never loses a message and the recipient's record shows
 each one exactly once, through a recipient outage and ``kill -9`` of the workers mid-delivery, with
-one worker or two at once (run the suite with INTYG_TEST_DATABASE_URL for PostgreSQL)."""
+one worker or two at once (run the suite with INTYG_TEST_DATABASE_URL for PostgreSQL).
+
+The revokes are real RevokeCertificate v2 calls to ``intygstjanst serve`` for certificates
+registered through it; the service queues one notification per certificate for Försäkringskassan,
+to which the certificates were sent (their SENT state is written directly: sending needs the
+recipient, which is down for the whole run, and the send path has its own end-to-end test)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
+from lxml import etree
 from sqlalchemy import func, select
 
+from intygstjanst.persistence import certificates
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import OutboxItem
+from intygstjanst.services import utc_now
+from intygstjanst.tests.conftest import LiveServer
 from intygstjanst.tests.delivery_support import (
     StubRecipient,
     WorkerProcess,
@@ -19,8 +30,31 @@ from intygstjanst.tests.delivery_support import (
     start_worker,
     wait_until,
 )
+from intygstjanst.tests.recipient_calls import REVOKE, revoke_request
+from intygstjanst.tests.soap import REGISTER, certificate, envelope, result
+from intygstjanst.tests.support import require_shared
 
 COUNT = 1000
+
+
+def revoke_through_the_service(server: LiveServer, db: Database, prefix: str) -> None:
+    """Register COUNT certificates, mark them sent to FKASSA, revoke each through the service."""
+    require_shared()
+    ids = [f"{prefix}-{i}" for i in range(COUNT)]
+    registrations = [envelope(certificate(i)) for i in ids]
+    revocations = [envelope(etree.tostring(revoke_request(i))) for i in ids]
+    with httpx.Client(base_url=server.base_url, timeout=60) as client, ThreadPoolExecutor(4) as pool:
+
+        def call(path: str, body: bytes) -> str:
+            response = client.post(path, content=body, headers={"content-type": "text/xml; charset=utf-8"})
+            assert response.status_code == 200, response.text
+            return result(response.content)[0]
+
+        assert set(pool.map(lambda body: call(REGISTER, body), registrations)) == {"OK"}
+        with db.transaction() as conn:
+            for certificate_id in ids:
+                certificates.add_state(conn, certificate_id, "SENT", "FKASSA", utc_now())
+        assert set(pool.map(lambda body: call(REVOKE, body), revocations)) == {"OK"}
 
 
 def status_counts(db: Database) -> dict[str, int]:
@@ -52,11 +86,12 @@ def workers(count: int, database_url: str, stub: StubRecipient, tmp_path: Path, 
 
 @pytest.mark.parametrize("worker_count", [1, 2])
 def test_outage_and_kill_9_mid_delivery_every_revoke_arrives_exactly_once(
-    db: Database, database_url: str, tmp_path: Path, worker_count: int
+    db: Database, database_url: str, live_server: LiveServer, tmp_path: Path, worker_count: int
 ) -> None:
     stub = StubRecipient(tmp_path / "stub")  # its port is chosen, nothing listens yet: the recipient is down
     stub.directory.mkdir()
-    enqueue_revokes(db, COUNT, prefix=f"durable{worker_count}")
+    revoke_through_the_service(live_server, db, prefix=f"durable{worker_count}")
+    assert status_counts(db) == {"PENDING": COUNT}
     running = workers(worker_count, database_url, stub, tmp_path, "first")
     try:
         # Every revoke is tried against the dead recipient and scheduled for a retry.
@@ -89,6 +124,8 @@ def test_outage_and_kill_9_mid_delivery_every_revoke_arrives_exactly_once(
     assert len(set(ids)) == COUNT, "no delivery id was recorded as received twice"
     assert set(ids) == outbox_delivery_ids(db)
     assert {r["reference"] for r in received["receipts"]} == {f"durable{worker_count}-{i}" for i in range(COUNT)}
+    assert {r["contract"] for r in received["receipts"]} == {"RevokeCertificate:2"}
+    assert {r["logical_address"] for r in received["receipts"]} == {"2021005521"}
     # The workers died between the recipient's answer and their bookkeeping for some revokes; those
     # were sent again and the recipient recognised them by their delivery id.
     duplicates = [r["delivery_id"] for r in received["duplicates"]]
