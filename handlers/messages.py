@@ -175,8 +175,8 @@ def _receive(call: Call, direction: Direction) -> etree._Element:
                     logical_address=message.recipient_address,
                 )
     except repo.MessageIdTaken:
-        # Lost a race with a concurrent request carrying the same id, or the certificate was
-        # erased in between (its foreign key then fails the insert): tell the two apart.
+        # Lost a race with a concurrent request carrying the same id, or the certificate row was
+        # deleted in between (the foreign key then fails the insert): tell the two apart.
         with services.db.read() as conn:
             earlier = repo.get(conn, message.id)
         if earlier is None:
