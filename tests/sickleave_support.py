@@ -56,9 +56,9 @@ _C = f"{{{CORE}}}"
 _T = f"{{{TYPES}}}"
 
 
-def day(offset: int) -> dt.date:
-    """TODAY plus ``offset`` days."""
-    return TODAY + dt.timedelta(days=offset)
+def day(offset: int, around: dt.date = TODAY) -> dt.date:
+    """``around`` (TODAY) plus ``offset`` days."""
+    return around + dt.timedelta(days=offset)
 
 
 Period = tuple[int, int, int]  # (first day, last day) as offsets from TODAY, and the degree
@@ -76,9 +76,11 @@ def lisjp(
     secondary: Sequence[str] = ("F321",),
     relations: Sequence[tuple[str, str]] = (),
     infection_control: bool = False,
+    around: dt.date = TODAY,
 ) -> etree._Element:
-    """A LISJP RegisterCertificate payload (from the reference sample) with the given facts.
-    ``signed`` defaults to 09:00 on the first sick-leave day, or on TODAY if that is later."""
+    """A LISJP RegisterCertificate payload (from the reference sample) with the given facts; period
+    offsets count from ``around``. ``signed`` defaults to 09:00 on the first sick-leave day, or on
+    ``around`` if that is later."""
     payload = certificate(certificate_id, patient=patient, name=LISJP_SAMPLE)
     intyg = payload.find("{*}intyg")
     intyg.find(f"{_C}patient/{_C}person-id/{_T}root").text = person_root(patient)
@@ -89,7 +91,7 @@ def lisjp(
     created.find(f"{_C}enhet/{_C}enhetsnamn").text = f"Enhet {unit}"
     created.find(f"{_C}enhet/{_C}vardgivare/{_C}vardgivare-id/{_T}extension").text = CARE_GIVER
     created.find(f"{_C}enhet/{_C}vardgivare/{_C}vardgivarnamn").text = "Region Test"
-    first = day(min(0, *(p[0] for p in periods)))
+    first = day(min(0, *(p[0] for p in periods)), around)
     moment = signed or dt.datetime.combine(first, dt.time(9))
     intyg.find(f"{_C}signeringstidpunkt").text = moment.isoformat()
     intyg.find(f"{_C}skickatTidpunkt").text = moment.isoformat()
@@ -107,8 +109,8 @@ def lisjp(
         cv.find(f"{_T}code").text = DEGREE_CODES[degree]
         cv.find(f"{_T}displayName").text = f"{degree}%"
         period = svar.find(f"{_C}delsvar[@id='32.2']/{_T}datePeriod")
-        period.find(f"{_T}start").text = day(start).isoformat()
-        period.find(f"{_T}end").text = day(end).isoformat()
+        period.find(f"{_T}start").text = day(start, around).isoformat()
+        period.find(f"{_T}end").text = day(end, around).isoformat()
         anchor.addnext(svar)
     if all(degree == 100 for *_, degree in periods):
         # Arbetstidsförläggning (33) may only be answered for part-time sick leave.
