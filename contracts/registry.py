@@ -40,6 +40,9 @@ class Contract:
     handler_ref: str
     schema: etree.XMLSchema = field(repr=False, compare=False)
     handler: Handler = field(repr=False, compare=False)
+    # The published soapAction when it is not the RIV-TA default ``<namespace>:<name>`` (some
+    # contracts were published with "Responder" or an old major version in it).
+    published_action: str | None = None
 
     @property
     def major(self) -> int:
@@ -52,7 +55,7 @@ class Contract:
 
     @property
     def soap_action(self) -> str:
-        return f"{self.namespace}:{self.name}"
+        return self.published_action or f"{self.namespace}:{self.name}"
 
     @property
     def request_tag(self) -> str:
@@ -107,6 +110,7 @@ def _build(entry: dict[str, Any], where: str) -> Contract:
         xsd=entry["xsd"],
         wsdl=entry["wsdl"],
         handler_ref=entry["handler"],
+        published_action=entry.get("soap_action"),
         schema=_compile_schema(entry["xsd"]),
         handler=_resolve_handler(entry["handler"]),
     )

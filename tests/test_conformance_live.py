@@ -15,8 +15,6 @@ import httpx
 import pytest
 from lxml import etree
 
-from intygstjanst.conformance.contracts import load_specs
-from intygstjanst.conformance.model import Call
 from intygstjanst.conformance.suites import all_suites
 from intygstjanst.persistence.db import Database
 from intygstjanst.tests.conftest import free_port, start_server, stop_server
@@ -28,24 +26,6 @@ ALL_CASES = {f"{suite.id}/{case.id}" for suite in all_suites() for case in suite
 NOT_AUTHORIZED = {case for case in ALL_CASES if case.endswith("/not-authorized")}
 
 
-def _calling_published_actions() -> set[str]:
-    """Cases that call a helper contract whose published soapAction is not <namespace>:<name>."""
-    odd = {key for key, spec in load_specs().items() if spec.published_action}
-    return {
-        f"{suite.id}/{case.id}"
-        for suite in all_suites()
-        for case in suite.all_cases()
-        if any(isinstance(step, Call) and step.contract in odd for step in case.steps)
-    }
-
-
-# Our server still refuses the soapAction those contracts publish (the registry does not read
-# soap_action from contracts.toml; tests/test_zeep_contracts.py has a strict xfail for it). The kit
-# reports exactly that, as it should; once the registry is fixed these cases pass and the checks
-# below tighten by themselves.
-PUBLISHED_ACTION_CASES = _calling_published_actions()
-
-
 @dataclass
 class KitRun:
     code: int
@@ -53,12 +33,10 @@ class KitRun:
     outcomes: dict[str, set[str]]  # passed / failed / skipped -> case ids
     reasons: dict[str, str]  # failed case id -> reason
 
-    def assert_no_failures_but_the_known_soap_action_refusal(self) -> None:
-        unexpected = self.outcomes["failed"] - PUBLISHED_ACTION_CASES
-        assert not unexpected, "\n".join(f"{case}: {self.reasons[case]}" for case in sorted(unexpected))
-        for case in self.outcomes["failed"]:
-            assert "SOAPAction" in self.reasons[case] and "does not match the body element" in self.reasons[case], self.reasons[case]
-        assert self.code == (1 if self.outcomes["failed"] else 0), self.output
+    def assert_no_failures(self) -> None:
+        failed = self.outcomes["failed"]
+        assert not failed, "\n".join(f"{case}: {self.reasons[case]}" for case in sorted(failed))
+        assert self.code == 0, self.output
 
 
 def kit(endpoint: str, tmp_path: Path, *extra: str) -> KitRun:
@@ -161,7 +139,7 @@ def readme_server(
 def test_kit_passes_against_the_server_started_as_in_the_readme(readme_server: tuple[str, ClientTls], tmp_path: Path) -> None:
     endpoint, tls = readme_server
     run = kit(endpoint, tmp_path, "--cert", str(tls.cert), "--key", str(tls.key), "--ca", str(tls.ca), "--require-all")
-    run.assert_no_failures_but_the_known_soap_action_refusal()
+    run.assert_no_failures()
     # The development grants allow every logical address, so there is none to be refused for.
     assert run.outcomes["skipped"] == NOT_AUTHORIZED
     assert run.outcomes["passed"] | run.outcomes["failed"] == ALL_CASES - NOT_AUTHORIZED
@@ -174,7 +152,7 @@ def test_ci_gate_runs_every_case_over_mtls_with_authorization(tmp_path: Path, da
         capture_output=True, text=True, timeout=600,
     )
     run = _read_junit(process.returncode, process.stdout + process.stderr, junit)
-    run.assert_no_failures_but_the_known_soap_action_refusal()
+    run.assert_no_failures()
     assert run.outcomes["skipped"] == set()
     assert run.outcomes["passed"] | run.outcomes["failed"] == ALL_CASES
     # Certificates really went to the recipient (over mTLS): the stub recorded them.

@@ -6,8 +6,7 @@ certificate shows SENT. Care revokes it: the revoke reaches the stub through the
 worker. Both for a LISJP (RegisterCertificate v3 / RevokeCertificate v2 on the wire) and for an
 FK7263 that came in and goes out in the legacy format (RegisterMedicalCertificate v3 /
 RevokeMedicalCertificate v1). The calls are made by zeep clients built from the WSDLs the service
-serves, over the mutual TLS a journal system uses; only RegisterMedicalCertificate (see the strict
-xfail at the end) and set-up registrations are posted directly.
+serves, over the mutual TLS a journal system uses; only set-up registrations are posted directly.
 """
 
 from __future__ import annotations
@@ -280,12 +279,6 @@ def test_zeep_reaches_the_transportstyrelsen_endpoints(stack: Stack, folder: str
     assert answer.resultat.resultCode == "OK"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the RegisterMedicalCertificate WSDL declares soapAction ...RegisterMedicalCertificateResponder:1 (as the "
-    "official one does) while the registry derives <namespace>:<name>; the dispatcher refuses the mismatch until "
-    "the registry reads soap_action from contracts.toml",
-)
 def test_zeep_reaches_register_medical_certificate(stack: Stack) -> None:
     payload = legacy_sample("RegisterMedicalCertificate", FK7263_SAMPLE, "e2e-zeep-fk7263")
     client = stack.zeep(REGISTER_MEDICAL, [RawPayload(payload)])

@@ -38,9 +38,8 @@ def stored(shared, db: Database) -> Iterator[None]:  # type: ignore[no-untyped-d
 
 
 # The intyg helper contracts publish a soapAction with "Responder" in it while their payload
-# namespace has none; the registry derives the action it checks from the namespace and does not
-# yet read the ``soap_action`` key their contracts.toml entries carry.
-PUBLISHED_ACTION_NOT_YET_ACCEPTED = [
+# namespace has none; contracts.toml carries it as ``soap_action``.
+PUBLISHED_ACTIONS = [
     "ListRelationsForCertificate",
     "GetCertificateTypeInfo",
     "GetRecipientsForCertificate",
@@ -51,22 +50,8 @@ PUBLISHED_ACTION_NOT_YET_ACCEPTED = [
 ]
 
 
-class CheckedSoapAction(zeep.Plugin):
-    """Sends the SOAPAction the dispatcher checks today instead of the WSDL's; a no-op as soon as
-    the two agree (see test_the_published_soap_action_is_accepted)."""
-
-    def __init__(self, action: str) -> None:
-        self.action = action
-
-    def egress(self, envelope, http_headers, operation, binding_options):  # type: ignore[no-untyped-def]
-        http_headers["SOAPAction"] = f'"{self.action}"'
-        return envelope, http_headers
-
-
 def client(live_server, path: str) -> zeep.Client:  # type: ignore[no-untyped-def]
-    contract = ContractRegistry.load().by_path(path)
-    assert contract is not None
-    return zeep.Client(f"{live_server.base_url}{path}?wsdl", plugins=[CheckedSoapAction(contract.soap_action)])
+    return zeep.Client(f"{live_server.base_url}{path}?wsdl")
 
 
 def published_action(live_server, path: str, operation: str) -> str:  # type: ignore[no-untyped-def]
@@ -142,8 +127,7 @@ def test_ping_for_configuration(live_server) -> None:
     assert {c.name: c.value for c in answer.configuration}["database"] == "ok"
 
 
-@pytest.mark.xfail(strict=True, reason="the registry does not read soap_action from contracts.toml yet (see the report of issue 6)")
-@pytest.mark.parametrize("name", PUBLISHED_ACTION_NOT_YET_ACCEPTED)
+@pytest.mark.parametrize("name", PUBLISHED_ACTIONS)
 def test_the_published_soap_action_is_accepted(live_server, name) -> None:
     path = f"{BASE}/{name}/1/rivtabp21"
     contract = ContractRegistry.load().by_path(path)
