@@ -258,7 +258,7 @@ class KeepAlive:
         pool = getattr(self._local, "pool", None)
         if pool is None:
             pool = self._local.pool = {}
-        return pool  # type: ignore[no-any-return]
+        return pool
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         parts = urlsplit(url)

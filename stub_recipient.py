@@ -164,7 +164,7 @@ def create_stub_app(record_path: Path) -> Starlette:
         if mode == "timeout":
             await asyncio.sleep(failures.delay)
         delivery_id = request.headers.get(DELIVERY_ID_HEADER) or _message_id(header) or f"none-{uuid.uuid4()}"
-        found = _REFERENCE(payload)
+        found = cast(list[etree._Element], _REFERENCE(payload))
         entry = {
             "delivery_id": delivery_id,
             "contract": contract.key,
@@ -239,7 +239,7 @@ def _routing(header: etree._Element | None) -> str | None:
 
 def _answer(contract: OutboundContract, code: str, error_id: str | None, text: str | None) -> Response:
     ns, rns = contract.namespace, contract.result_namespace
-    response = etree.Element(f"{{{ns}}}{contract.response}", nsmap={None: ns, "r": rns})
+    response = etree.Element(f"{{{ns}}}{contract.response}", nsmap={None: ns, "r": rns})  # type: ignore[dict-item]
     result = etree.SubElement(response, f"{{{ns}}}{contract.result}")
     etree.SubElement(result, f"{{{rns}}}resultCode").text = code
     # The legacy healthreporting ResultOfCall words its texts differently from the other families.
@@ -273,7 +273,7 @@ class _StubProtocol(MtlsHttpToolsProtocol):
     """uvicorn's HTTP protocol (with the TLS extension) that also hands the app its transport, so the
     ``refuse`` failure can drop the connection the way a crashing recipient would."""
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         inner = cast(ASGIApp, self.app)
 

@@ -15,9 +15,9 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -27,8 +27,8 @@ PENDING = "PENDING"
 DELIVERED = "DELIVERED"
 DEAD = "DEAD"
 
-_T = OutboxItem.__table__
-_C = OutboxCounter.__table__
+_T = cast(Table, OutboxItem.__table__)
+_C = cast(Table, OutboxCounter.__table__)
 
 
 def utc_now() -> dt.datetime:
@@ -38,7 +38,7 @@ def utc_now() -> dt.datetime:
 
 def _insert(conn: Connection) -> Callable[[Any], Any]:
     """The dialect's INSERT (both have ON CONFLICT); a failed plain INSERT would end a PostgreSQL transaction."""
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert  # type: ignore[return-value]
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def enqueue(
@@ -122,7 +122,7 @@ def claim(conn: Connection, *, limit: int, lease_until: dt.datetime, token: str,
         )
     )
     rows = conn.execute(statement).all()
-    return sorted((Claimed(*row, token=token) for row in rows), key=lambda c: c.id)
+    return sorted((Claimed(**row._asdict(), token=token) for row in rows), key=lambda c: c.id)
 
 
 @dataclass(frozen=True)

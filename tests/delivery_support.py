@@ -142,7 +142,7 @@ class StubRecipient:
     def received(self) -> dict[str, list[dict[str, Any]]]:
         response = self._http().get(f"{self.base_url}/stub/received", timeout=10)
         response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
+        return response.json()
 
     def fail(self, mode: str, count: int, delay: float | None = None) -> None:
         params: dict[str, Any] = {"mode": mode, "count": count}

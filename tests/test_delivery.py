@@ -31,7 +31,7 @@ FKASSA = Recipient(
 
 
 def deliverer(base_url: str = "", **settings: Any) -> Deliverer:
-    return Deliverer(SimpleNamespace(settings=Settings(delivery_base_url=base_url, **settings)))  # type: ignore[arg-type]
+    return Deliverer(SimpleNamespace(settings=Settings(delivery_base_url=base_url, **settings)))
 
 
 # -- the contract table ----------------------------------------------------------------------------

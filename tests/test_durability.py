@@ -59,7 +59,7 @@ def revoke_through_the_service(server: LiveServer, db: Database, prefix: str) ->
 
 def status_counts(db: Database) -> dict[str, int]:
     with db.read() as conn:
-        return dict(conn.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status)).all())  # type: ignore[arg-type]
+        return dict(conn.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status)).all())
 
 
 def attempted(db: Database) -> int:

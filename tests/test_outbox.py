@@ -19,7 +19,7 @@ LEASE = dt.timedelta(seconds=60)
 def put(db: Database, key: str, recipient: str = "FKASSA", **extra: object) -> bool:
     with db.transaction() as conn:
         return outbox.enqueue(
-            conn, recipient=recipient, contract="RevokeCertificate:2", payload=b"<p/>", dedupe_key=key, now=T0, **extra  # type: ignore[arg-type]
+            conn, recipient=recipient, contract="RevokeCertificate:2", payload=b"<p/>", dedupe_key=key, now=T0, **extra
         )
 
 

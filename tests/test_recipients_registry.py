@@ -123,10 +123,10 @@ def test_edited_file_is_picked_up_and_a_broken_edit_is_refused(tmp_path: Path, m
     monkeypatch.setattr(registry, "RELOAD_CHECK_SECONDS", 0.0)
     path = write(tmp_path, GOOD)
     loaded = Recipients.load(path, TYPES)
-    assert not loaded.get("OLD").active  # type: ignore[union-attr]
+    assert not loaded.get("OLD").active
 
     _rewrite(path, GOOD.replace("active = false", "active = true"))
-    assert loaded.get("OLD").active  # type: ignore[union-attr]
+    assert loaded.get("OLD").active
 
     _rewrite(path, GOOD.replace('kind = "MOTTAGARE"', 'kind = "BOSS"'))
     old = loaded.get("OLD")  # the broken file is refused; the last good registry stays

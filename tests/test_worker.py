@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
 from intygstjanst.cli import main
 from intygstjanst.contracts.recipients import Recipients
@@ -233,7 +234,7 @@ def test_parse_duration() -> None:
         parse_duration("7 days")
 
 
-def test_metrics_endpoint(client, db: Database) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_endpoint(client: TestClient, db: Database) -> None:
     enqueue_revokes(db, 2, recipient="SKV", prefix="w-metrics")
     time.sleep(0.05)
     response = client.get("/metrics")
