@@ -13,14 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lxml import etree
-
 from intygstjanst.conformance.suites import all_suites
 from intygstjanst.persistence.db import Database
 from intygstjanst.tests.conftest import free_port, start_server, stop_server
 from intygstjanst.tests.support import REPO_DIR
 from intygstjanst.tests.test_conformance_kit import check_junit
 from intygstjanst.tls.client import ClientTls
+from lxml import etree
 
 ALL_CASES = {f"{suite.id}/{case.id}" for suite in all_suites() for case in suite.all_cases()}
 NOT_AUTHORIZED = {case for case in ALL_CASES if case.endswith("/not-authorized")}

@@ -18,40 +18,43 @@ from typing import Any
 
 import pytest
 import zeep
-from lxml import etree
-from sqlalchemy import select
-
 from intygstjanst.contracts.xml import CORE, PART_CODE_SYSTEM, STATUS_CODE_SYSTEM
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import Base, OutboxItem
-from intygstjanst.tls.client import ClientTls
-from intygstjanst.tls.pki import DevPki, create_dev_pki
-from intygstjanst.transform import carrier
-
-from intygstjanst.tests.delivery_support import StubRecipient, WorkerProcess, start_worker, wait_until
+from intygstjanst.tests.delivery_support import (
+    StubRecipient,
+    WorkerProcess,
+    start_worker,
+    wait_until,
+)
 from intygstjanst.tests.recipient_calls import (
     FK7263_SAMPLE,
     REGISTER_MEDICAL,
+    REGISTER_TS_BAS,
+    REGISTER_TS_DIABETES,
     REVOKE,
     REVOKE_MEDICAL,
     SEND,
     SEND_MEDICAL,
     SET_STATUS,
     SET_STATUS_V1,
-    REGISTER_TS_BAS,
-    REGISTER_TS_DIABETES,
     TS_BAS_SAMPLE,
     TS_DIABETES_SAMPLE,
+    contract_at,
     legacy_person,
     legacy_revoke_request,
     legacy_sample,
     legacy_send_request,
     revoke_request,
-    contract_at,
 )
 from intygstjanst.tests.soap import GET, REGISTER, certificate, envelope
 from intygstjanst.tests.support import require_shared
 from intygstjanst.tests.tlsserver import Server, grants, running
+from intygstjanst.tls.client import ClientTls
+from intygstjanst.tls.pki import DevPki, create_dev_pki
+from intygstjanst.transform import carrier
+from lxml import etree
+from sqlalchemy import select
 
 CARE = "SE2321000016-JOUR"  # the journal system calling the service
 HUB = "SE2321000016-HUB1"  # the service itself, calling recipients

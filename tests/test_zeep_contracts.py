@@ -7,11 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 import zeep
-
 from intygstjanst.contracts.registry import ContractRegistry
 from intygstjanst.persistence.certificates import RelationEntry
 from intygstjanst.persistence.db import Database
-
 from intygstjanst.tests.listing import store
 from intygstjanst.tests.soap import TEST_PERSON
 from intygstjanst.tests.support import require_shared
