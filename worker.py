@@ -89,7 +89,7 @@ class Worker:
                 claimed: list[outbox.Claimed] = []
                 room = self.capacity - len(in_flight)
                 # Claim in batches: wait until a sender's worth of room is free.
-                if room >= self.concurrency:
+                if room >= self.concurrency and (in_flight or self._anything_due()):
                     claimed = self._claim(room)
                     for item in claimed:
                         in_flight[pool.submit(self._send, item)] = item
@@ -111,6 +111,14 @@ class Worker:
             pool.shutdown(wait=True, cancel_futures=True)
             self.deliverer.close()
         return self.stats
+
+    def _anything_due(self) -> bool:
+        try:
+            with self.db.read() as conn:
+                return outbox.has_due(conn, self.clock())
+        except Exception:
+            log.exception("%s: reading the outbox failed; trying again shortly", self.name)
+            return False
 
     def _claim(self, limit: int) -> list[outbox.Claimed]:
         now = self.clock()

@@ -125,6 +125,11 @@ def claim(conn: Connection, *, limit: int, lease_until: dt.datetime, token: str,
     return sorted((Claimed(**row._asdict(), token=token) for row in rows), key=lambda c: c.id)
 
 
+def has_due(conn: Connection, now: dt.datetime) -> bool:
+    """Whether any row is due: a read, so that idle workers polling do not take SQLite's write lock."""
+    return conn.execute(select(_T.c.id).where(_T.c.status == PENDING, _T.c.due_at <= now).limit(1)).first() is not None
+
+
 @dataclass(frozen=True)
 class Retry:
     due_at: dt.datetime

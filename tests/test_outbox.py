@@ -59,6 +59,9 @@ def test_claim_takes_due_rows_once_and_the_lease_hides_them(db: Database) -> Non
     assert len(second) == 2
     assert {c.id for c in first}.isdisjoint(c.id for c in second)
     assert claim(db, token="w3") == []
+    with db.read() as conn:
+        assert not outbox.has_due(conn, T0)
+        assert outbox.has_due(conn, T0 + LEASE + dt.timedelta(seconds=1))
     # When the lease ends (the worker died), the rows fall due again, with the attempt counted.
     again = claim(db, now=T0 + LEASE + dt.timedelta(seconds=1), token="w4")
     assert len(again) == 5 and {c.attempts for c in again} == {2}
