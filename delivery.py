@@ -32,6 +32,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from .contracts.xml import REGISTRY, SOAP11, WSA
+from .settings import SettingsError
 from .tls.client import ClientTls
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ class DeliveryResult:
         return self.outcome == "delivered"
 
 
-class DeliveryConfigError(ValueError):
+class DeliveryConfigError(SettingsError):
     """Outbound settings that cannot work (half-configured client certificate)."""
 
 

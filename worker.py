@@ -206,10 +206,14 @@ class Worker:
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from .services import Services
+    from .settings import SettingsError
+    from .tls.errors import TlsConfigError
 
-    # httpx logs every request at INFO: thousands of lines a minute that say nothing the outbox doesn't.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    services = Services.build(settings)
+    try:
+        services = Services.build(settings)
+    except (SettingsError, TlsConfigError) as exc:  # recipient registry, outbound TLS files
+        print(f"intygstjanst worker: error: {exc}", file=sys.stderr)
+        return 2
     worker = Worker(services, concurrency=args.concurrency)
 
     def on_signal(signum: int, _frame: Any) -> None:

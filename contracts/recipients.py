@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..settings import SettingsError
 from ..transform.formats import Format, formats_for
 from .certtypes import normalize_code
 
@@ -38,8 +39,11 @@ RELOAD_CHECK_SECONDS = 2.0
 _ID = re.compile(r"^[A-Z0-9_]{2,32}$")
 
 
-class RecipientsError(ValueError):
-    """The registry file cannot be used; the message names the file, the entry and the field."""
+class RecipientsError(SettingsError):
+    """The registry file cannot be used; the message names the file, the entry and the field.
+
+    A configuration error like any other: commands report it and exit instead of starting.
+    """
 
 
 class RecipientKind(str, enum.Enum):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import pytest
 from intygstjanst.contracts import recipients as registry
 from intygstjanst.contracts.certtypes import CertificateTypes
 from intygstjanst.contracts.recipients import RecipientKind, Recipients, RecipientsError
+from intygstjanst.tests.conftest import free_port
+from intygstjanst.tests.support import REPO_DIR
 from intygstjanst.transform.formats import Format
 
 TYPES = CertificateTypes.load()
@@ -141,3 +145,38 @@ def _rewrite(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
     # Coarse file-system clocks could leave the modification time unchanged.
     os.utime(path, ns=(time.time_ns(), max(before + 1_000_000, time.time_ns())))
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "intygstjanst.cli", *args],
+        env={**os.environ, **env},
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_service_and_worker_refuse_to_start_with_a_broken_registry(tmp_path: Path) -> None:
+    bad = write(tmp_path, GOOD.replace('kind = "MOTTAGARE"', 'kind = "BOSS"'))
+    env = {"INTYG_RECIPIENTS_FILE": str(bad), "INTYG_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    for args in (["worker", "--once"], ["serve", "--tls-mode", "off", "--port", str(free_port())]):
+        run = cli(*args, env=env)
+        assert run.returncode == 2, (args, run.stdout, run.stderr)
+        assert f"{bad}: recipient #2 (OLD): field 'kind' must be one of" in run.stderr
+
+
+def test_recipients_check(tmp_path: Path) -> None:
+    bad = write(tmp_path, GOOD.replace('certificate_types = ["LISJP"]', 'certificate_types = ["LIJSP"]'))
+    run = cli("recipients", "check", "--file", str(bad), env={})
+    assert run.returncode == 1
+    assert run.stdout.startswith(f"invalid: {bad}: recipient #2 (OLD): field 'certificate_types'")
+    run = cli("recipients", "check", env={"INTYG_DELIVERY_BASE_URL": "https://ntjp.example"})
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].endswith("recipients.toml: 5 recipients, 2 parts")
+    (fkassa,) = [line for line in lines if line.strip().startswith("FKASSA ")]
+    assert "HUVUDMOTTAGARE" in fkassa and "2021005521" in fkassa and "https://ntjp.example" in fkassa
+    assert any("FK7263=RegisterMedicalCertificate:3" in line for line in lines)
+    assert any("INVANA   part (never a send target)" in line for line in lines)
