@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import http.client
 import select
+import socket
 import ssl
 import threading
 import time
@@ -301,8 +302,7 @@ class KeepAlive:
             return None
         connection, last_used = pooled
         sock = connection.sock
-        # An idle keep-alive socket that is readable has been closed (or written to) by the server.
-        if sock is None or time.monotonic() - last_used > self.IDLE_SECONDS or select.select([sock], [], [], 0)[0]:
+        if sock is None or time.monotonic() - last_used > self.IDLE_SECONDS or _readable(sock):
             connection.close()
             return None
         return connection
@@ -314,6 +314,16 @@ class KeepAlive:
             self._open.clear()
         for connection in connections:
             connection.close()
+
+
+def _readable(sock: socket.socket) -> bool:
+    """An idle keep-alive socket that is readable has been closed (or written to) by the server.
+
+    poll, not select: select cannot watch descriptors above 1024, which a busy service reaches.
+    """
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 _XML_DECLARATION_END = b"?>"
