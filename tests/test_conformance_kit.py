@@ -163,11 +163,14 @@ def test_template_values_are_escaped_and_missing_ones_named() -> None:
         render("RegisterCertificate-lisjp.xml", values)
 
 
-def test_generated_ids_are_unique_per_case_and_run() -> None:
+def test_generated_ids_are_unique_per_case_and_run_and_fit_64_characters() -> None:
+    prefix = test_data.load().values["certificateIdPrefix"]
     ids = set()
     for suite in all_suites():
         for case in suite.all_cases():
-            ids.add(generated_values("x-", "run1", suite, case)["certificateId"])
+            values = generated_values(prefix, "0123abcd", suite, case)
+            ids.add(values["certificateId"])
+            assert all(len(values[name]) <= 64 for name in ("certificateId", "otherCertificateId", "unknownCertificateId", "messageId", "otherMessageId"))
     assert len(ids) == sum(len(s.all_cases()) for s in all_suites())
     suite = all_suites()[0]
     assert generated_values("x-", "run1", suite, suite.cases[0]) != generated_values("x-", "run2", suite, suite.cases[0])
