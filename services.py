@@ -9,6 +9,7 @@ from typing import Any
 
 from .contracts.certtypes import CertificateTypes
 from .contracts.registry import ContractRegistry
+from .contracts.schematron import SchematronValidator
 from .persistence.db import Database
 from .persons import FilePersonLookup, PersonLookup
 from .settings import Settings
@@ -27,6 +28,8 @@ class Services:
     certificate_types: CertificateTypes
     persons: PersonLookup
     clock: Callable[[], dt.datetime] = utc_now
+    # The certificate owners' official Schematron, run in addition to our rules when configured.
+    schematron: SchematronValidator | None = None
     # Optional collaborators added by later layers (authorization, recipients, outbox, ...).
     extensions: dict[str, Any] = field(default_factory=dict)
 
@@ -43,6 +46,8 @@ class Services:
             or FilePersonLookup.from_files(settings.persons_file, settings.validation_persons_file),
             **overrides,
         )
+        if settings.schematron_dir is not None and services.schematron is None:
+            services.schematron = SchematronValidator(settings.schematron_dir, services.certificate_types)
         services.add_delivery()
         return services
 

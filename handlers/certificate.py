@@ -109,19 +109,16 @@ def store_certificate(call: Call, stored: etree._Element, canonical: bytes | Non
             ErrorId.VALIDATION_ERROR,
             f"certificate type {intyg.type_code} (version {intyg.version}) is not a known certificate type",
         )
-    violations = certificate_type.validate(intyg.element)
+    violations: list[object] = [*certificate_type.validate(intyg.element)]
+    if services.schematron is not None:
+        violations += services.schematron.validate(stored)
     if violations:
         raise LogicalError(ErrorId.VALIDATION_ERROR, "; ".join(str(v) for v in violations))
     try:
         patient_id = check_person_id(intyg.patient_root, intyg.patient_id)
     except InvalidPersonId as exc:
         raise LogicalError(ErrorId.VALIDATION_ERROR, f"patient: {exc}") from None
-    bad_relations = [r.kind for r in intyg.relations() if r.kind not in RELATION_KINDS]
-    if bad_relations:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"relation type {bad_relations[0]} is not one of {', '.join(sorted(RELATION_KINDS))}",
-        )
+    _check_relations(intyg)
 
     with services.db.read() as conn:
         stored_patient = repo.patient_of(conn, intyg.id)
@@ -154,6 +151,12 @@ def store_certificate(call: Call, stored: etree._Element, canonical: bytes | Non
         original=call.body,
         canonical=canonical,
     )
+    overlong = repo.overlong_fields(new)
+    if overlong:
+        raise LogicalError(
+            ErrorId.VALIDATION_ERROR,
+            "; ".join(f"{_FIELD_NAMES.get(name, name)} is {length} characters, more than {limit}" for name, length, limit in overlong),
+        )
     sick_leave = sickleave.prepare(certificate_type, intyg.element, new, intyg.relations())
     try:
         with services.db.transaction() as conn:
@@ -165,6 +168,35 @@ def store_certificate(call: Call, stored: etree._Element, canonical: bytes | Non
             stored_patient = repo.patient_of(conn, intyg.id)
         return _duplicate_answer(stored_patient or "", patient_id)
     return OK
+
+
+# Where each stored column comes from in the certificate, for error texts a sender can act on.
+_FIELD_NAMES = {
+    "id": "intygs-id/extension",
+    "type_code": "typ/code",
+    "type_version": "version",
+    "care_unit_id": "skapadAv/enhet/enhets-id/extension",
+    "care_unit_name": "skapadAv/enhet/enhetsnamn",
+    "care_giver_id": "skapadAv/enhet/vardgivare/vardgivare-id/extension",
+    "signing_doctor_id": "skapadAv/personal-id/extension",
+    "signing_doctor_name": "skapadAv/fullstandigtNamn",
+}
+
+
+def _check_relations(intyg: IntygView) -> None:
+    for relation in intyg.relations():
+        if relation.kind not in RELATION_KINDS:
+            raise LogicalError(
+                ErrorId.VALIDATION_ERROR,
+                f"relation type {relation.kind} is not one of {', '.join(sorted(RELATION_KINDS))}",
+            )
+        if relation.to_id == intyg.id:
+            raise LogicalError(ErrorId.VALIDATION_ERROR, f"relation {relation.kind}: certificate {intyg.id} refers to itself")
+        if len(relation.to_id) > repo.ID_LENGTH:
+            raise LogicalError(
+                ErrorId.VALIDATION_ERROR,
+                f"relation {relation.kind}: intygs-id/extension is {len(relation.to_id)} characters, more than {repo.ID_LENGTH}",
+            )
 
 
 def _duplicate_answer(stored_patient: str, patient_id: str) -> Outcome:

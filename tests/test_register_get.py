@@ -173,3 +173,43 @@ def test_get_unknown_or_deleted_certificate_is_a_fault(client, db) -> None:
     with db.session() as session:
         session.get(Certificate, "c-erased").deleted_by_care_giver = True
     assert "does not exist" in fault(post(client, GET, envelope(get_request("c-erased"))).content)
+
+
+def test_overlong_ids_are_validation_errors(client) -> None:
+    code, error_id, text = register(client, certificate("x" * 65))
+    assert (code, error_id) == ("ERROR", "VALIDATION_ERROR")
+    assert "intygs-id/extension is 65 characters, more than 64" in text
+
+
+def test_self_relation_is_refused(client) -> None:
+    payload = certificate("c-self")
+    intyg = payload.find("{*}intyg")
+    relation = etree.Element(f"{{{CORE}}}relation")
+    typ = etree.SubElement(relation, f"{{{CORE}}}typ")
+    etree.SubElement(typ, f"{{{TYPES}}}code").text = "KOMPLT"
+    etree.SubElement(typ, f"{{{TYPES}}}codeSystem").text = "c2362fcd-eda0-4f9a-bd13-b3bbaf7f2146"
+    ref = etree.SubElement(relation, f"{{{CORE}}}intygs-id")
+    etree.SubElement(ref, f"{{{TYPES}}}root").text = "SE5565594230-B31"
+    etree.SubElement(ref, f"{{{TYPES}}}extension").text = "c-self"
+    intyg.insert(intyg.index(intyg.find(f"{{{CORE}}}skapadAv")) + 1, relation)
+    code, error_id, text = register(client, payload)
+    assert (code, error_id) == ("ERROR", "VALIDATION_ERROR") and "refers to itself" in text
+
+
+def test_official_schematron_runs_when_configured(client, services) -> None:
+    from intygstjanst.contracts.schematron import SchematronValidator
+    from intygstjanst.tests.support import shared_dir
+
+    services.schematron = SchematronValidator(
+        shared_dir() / "intyg/clinicalprocess-healthcond-certificate-schematron/src/main/resources",
+        services.certificate_types,
+    )
+    assert register(client, certificate("c-sch-ok"))[0] == "OK"
+    payload = certificate("c-sch-bad")
+    intyg = payload.find("{*}intyg")
+    for svar in intyg.findall(f"{{{CORE}}}svar[@id='1']"):
+        intyg.remove(svar)
+    code, error_id, text = register(client, payload)
+    assert (code, error_id) == ("ERROR", "VALIDATION_ERROR")
+    assert "LISJP" in text  # the project's own rule ...
+    assert "count(" in text  # ... and the owner's Schematron assertion, both reported
