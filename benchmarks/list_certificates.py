@@ -118,7 +118,7 @@ def explain(database_url: str, focus: Focus) -> None:
     from sqlalchemy.engine import make_url
 
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    columns = "id, type_code, is_test, original, canonical"
+    columns = "id, original, canonical"
     units = [unit_id(u) for u in focus.units]
     queries: list[tuple[str, str, tuple[object, ...]]] = [
         (

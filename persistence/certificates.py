@@ -152,21 +152,13 @@ def states_for(conn: Connection, certificate_ids: Iterable[str]) -> dict[str, li
 
 @dataclass(frozen=True)
 class Listed:
-    """A certificate as the list contracts need it: what to filter on and the document to answer with."""
+    """A listed certificate: its id (for the states) and the document to answer with."""
 
     id: str
-    type_code: str
-    is_test: bool
     document: bytes  # the v3 form: the canonical document for legacy arrivals, else the original
 
 
-_LISTED_COLUMNS = (
-    _CERTIFICATES.c.id,
-    _CERTIFICATES.c.type_code,
-    _CERTIFICATES.c.is_test,
-    _CERTIFICATES.c.original,
-    _CERTIFICATES.c.canonical,
-)
+_LISTED_COLUMNS = (_CERTIFICATES.c.id, _CERTIFICATES.c.original, _CERTIFICATES.c.canonical)
 # Newest first; certificates without a signing time last on every database.
 _NEWEST_FIRST = (_CERTIFICATES.c.signed_at.desc().nulls_last(), _CERTIFICATES.c.id)
 # The patient's rows come from ix_certificate_patient_signed; the rest are filters on those few rows.
@@ -181,7 +173,7 @@ _FOR_CARE_GIVER = _OF_PATIENT.where(_CERTIFICATES.c.care_giver_id == bindparam("
 
 
 def _listed(rows: Iterable[Row[Any]]) -> list[Listed]:
-    return [Listed(r.id, r.type_code, r.is_test, r.canonical or r.original) for r in rows]
+    return [Listed(r.id, r.canonical or r.original) for r in rows]
 
 
 def list_for_care_units(conn: Connection, patient_id: str, care_units: Sequence[str]) -> list[Listed]:
