@@ -185,8 +185,8 @@ def test_send_delivers_with_the_delivery_id_to_the_national_path(stub: StubRecip
     ],
 )
 def test_send_classifies_failures(stub: StubRecipient, mode: str, outcome: str, detail: str) -> None:
-    stub.fail(mode, 1, delay=1.5)
-    sender = deliverer(stub.base_url, delivery_timeout=0.5)
+    stub.fail(mode, 1, delay=3.0)
+    sender = deliverer(stub.base_url, delivery_timeout=2.0)
     try:
         got = sender.send(FKASSA, "RevokeCertificate:2", revoke_payload(f"fail-{mode}"))
     finally:
