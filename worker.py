@@ -133,7 +133,7 @@ class Worker:
             return []
 
     def _send(self, item: outbox.Claimed) -> DeliveryResult:
-        recipient = self.recipients.get(item.recipient)
+        recipient = self.recipients.delivery_target(item.recipient)
         if recipient is None:
             return DeliveryResult("permanent", f"recipient {item.recipient} is not in the recipient registry")
         if not recipient.active:

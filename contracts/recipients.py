@@ -74,10 +74,28 @@ class Recipient:
 
 @dataclass(frozen=True)
 class Part:
-    """A party that certificates have a state for but that is never sent to (HSVARD, INVANA)."""
+    """A party that certificates have a state for but that is never sent a certificate (HSVARD,
+    INVANA). Care systems still receive messages (SendMessageToCare), each addressed to a care
+    unit, so a part may name the endpoint those go to."""
 
     id: str
     name: str
+    # Base URL for messages to this part; None = delivery_base_url (the national platform, which
+    # routes on the care unit's logical address each message carries).
+    url: str | None = None
+
+    def as_message_target(self) -> Recipient:
+        """This part as a delivery target for the worker; never offered as a send target."""
+        return Recipient(
+            id=self.id,
+            name=self.name,
+            kind=RecipientKind.DIREKTMOTTAGARE,
+            logical_address="",
+            certificate_types=frozenset(),
+            active=True,
+            trusted=True,
+            url=self.url,
+        )
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,12 @@ class Recipients:
     def get(self, recipient_id: str) -> Recipient | None:
         """The send target with this id; None for unknown ids and for parts (HSVARD, INVANA)."""
         return self._current().recipients.get(recipient_id.strip().upper())
+
+    def delivery_target(self, recipient_id: str) -> Recipient | None:
+        """Where an outbox item for ``recipient_id`` goes: a send target, or a part that receives
+        messages (care systems, see :meth:`Part.as_message_target`)."""
+        found = self.part(recipient_id)
+        return found.as_message_target() if isinstance(found, Part) else found
 
     def part(self, part_id: str) -> Recipient | Part | None:
         """Any party a certificate state may name: a recipient or a part."""
@@ -215,11 +239,20 @@ def parse(
     parts = []
     for index, entry in enumerate(_tables(data, "part", source)):
         where = f"{source}: part #{index + 1} ({entry.get('id', '?')})"
-        _only_keys(entry, {"id", "name"}, where)
-        part = Part(_id(entry, where), _text(entry, "name", where))
+        _only_keys(entry, {"id", "name", "url"}, where)
+        part = Part(_id(entry, where), _text(entry, "name", where), _url(entry, where))
         _unique(part.id, where, seen)
         parts.append(part)
     return recipients, parts
+
+
+def _url(entry: Mapping[str, Any], where: str) -> str | None:
+    url = entry.get("url")
+    if url is None:
+        return None
+    if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url):
+        raise RecipientsError(f"{where}: field 'url' must be an http:// or https:// base URL, got {url!r}")
+    return url.rstrip("/")
 
 
 _RECIPIENT_KEYS = {"id", "name", "kind", "logical_address", "certificate_types", "active", "trusted", "url", "formats"}
@@ -246,9 +279,6 @@ def _recipient(entry: Mapping[str, Any], where: str, aliases: Mapping[str, froze
             codes |= aliases[normal]
         else:
             codes.add(normal)
-    url = entry.get("url")
-    if url is not None and (not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url)):
-        raise RecipientsError(f"{where}: field 'url' must be an http:// or https:// base URL, got {url!r}")
     return Recipient(
         id=_id(entry, where),
         name=_text(entry, "name", where),
@@ -257,7 +287,7 @@ def _recipient(entry: Mapping[str, Any], where: str, aliases: Mapping[str, froze
         certificate_types=frozenset(codes),
         active=_flag(entry, "active", where),
         trusted=_flag(entry, "trusted", where),
-        url=url.rstrip("/") if url else None,
+        url=_url(entry, where),
         formats=_formats(entry.get("formats", {}), frozenset(normalize_code(c) for c in listed), where),
     )
 

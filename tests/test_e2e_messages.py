@@ -54,30 +54,6 @@ HUB = "SE2321000016-HUB1"  # this service, calling onwards
 HUB_ADDRESS = "5565594230"  # the logical address callers use for this service
 SEND = "/clinicalprocess/healthcond/certificate/SendCertificateToRecipient/2/rivtabp21"
 
-# The worker's recipient registry. The care systems are an entry without a url, so messages to care
-# go to delivery_base_url (here the stub, in production the national platform) addressed to the
-# care unit; see docs/messages.md for why this entry exists and how it should look.
-WORKER_REGISTRY = """
-[[recipient]]
-id = "FKASSA"
-name = "Försäkringskassan"
-kind = "HUVUDMOTTAGARE"
-logical_address = "2021005521"
-certificate_types = ["LISJP"]
-active = true
-trusted = true
-
-[[recipient]]
-id = "HSVARD"
-name = "Hälso- och sjukvårdens system"
-kind = "DIREKTMOTTAGARE"
-logical_address = "HSVARD"
-certificate_types = []
-active = true
-trusted = true
-"""
-
-
 @dataclass
 class Thread:
     pki: DevPki
@@ -135,9 +111,7 @@ def thread(tmp_path_factory: pytest.TempPathFactory, database_url: str, migrated
     stub_client = ClientTls(hub.cert, hub.key, pki.ca).httpx_client()
     (tmp / "stub").mkdir()
     stub = StubRecipient(tmp / "stub", tls=(pki.server.cert, pki.server.key, pki.ca), client=stub_client).start()
-    registry = tmp / "worker-recipients.toml"
-    registry.write_text(WORKER_REGISTRY, encoding="utf-8")
-    worker = start_worker(database_url, stub.base_url, tmp / "worker.log", env={**outbound, "INTYG_RECIPIENTS_FILE": str(registry)})
+    worker = start_worker(database_url, stub.base_url, tmp / "worker.log", env=outbound)
     # Försäkringskassan may only send messages to care; the journal system may call anything.
     authorization = tmp / "authorization.toml"
     authorization.write_text(grants((JOURNAL, "*", "*"), (FK, HUB_ADDRESS, TO_CARE_NS)), encoding="utf-8")

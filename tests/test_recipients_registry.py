@@ -180,3 +180,17 @@ def test_recipients_check(tmp_path: Path) -> None:
     assert "HUVUDMOTTAGARE" in fkassa and "2021005521" in fkassa and "https://ntjp.example" in fkassa
     assert any("FK7263=RegisterMedicalCertificate:3" in line for line in lines)
     assert any("INVANA   part (never a send target)" in line for line in lines)
+
+
+def test_care_systems_receive_messages_but_never_certificates(tmp_path: Path) -> None:
+    path = tmp_path / "recipients.toml"
+    path.write_text('[[part]]\nid = "HSVARD"\nname = "Vården"\nurl = "https://care.example/services/"\n', encoding="utf-8")
+    loaded = Recipients.load(path)
+    assert loaded.get("HSVARD") is None and loaded.all() == []
+    target = loaded.delivery_target("HSVARD")
+    assert target is not None and target.url == "https://care.example/services" and target.certificate_types == frozenset()
+    assert Recipients.load().delivery_target("HSVARD").url is None  # the seed: through delivery_base_url
+    assert loaded.delivery_target("NOBODY") is None
+    path.write_text('[[part]]\nid = "HSVARD"\nname = "Vården"\nurl = "ftp://x"\n', encoding="utf-8")
+    with pytest.raises(RecipientsError, match="part #1 .*'url'"):
+        Recipients.load(path)
