@@ -54,6 +54,7 @@ HUB = "SE2321000016-HUB1"  # this service, calling onwards
 HUB_ADDRESS = "5565594230"  # the logical address callers use for this service
 SEND = "/clinicalprocess/healthcond/certificate/SendCertificateToRecipient/2/rivtabp21"
 
+
 @dataclass
 class Thread:
     pki: DevPki
