@@ -113,36 +113,24 @@ def run(url: str, path: str, bodies: list[bytes], concurrency: int) -> tuple[lis
 
 
 def explain(database_url: str, focus: Focus) -> None:
-    """The plans of the queries the list handlers run (same shape as persistence/certificates.py)."""
+    """The plan of the query the list handlers run (same shape as persistence/certificates.py)."""
     import psycopg
     from sqlalchemy.engine import make_url
 
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    columns = "id, original, canonical"
+    # The list query joins the certificates with their states, one row per state.
+    listed = (
+        "SELECT c.id, c.original, c.canonical, s.state, s.target, s.at FROM certificate c "
+        "LEFT OUTER JOIN certificate_state s ON s.certificate_id = c.id "
+        "WHERE c.patient_id = %s AND c.deleted_by_care_giver IS false AND {} "
+        "ORDER BY c.signed_at DESC NULLS LAST, c.id, s.at, s.id"
+    )
     units = [unit_id(u) for u in focus.units]
     queries: list[tuple[str, str, tuple[object, ...]]] = [
-        (
-            "care",
-            f"SELECT {columns} FROM certificate WHERE patient_id = %s AND deleted_by_care_giver IS false "
-            "AND care_unit_id = ANY(%s) ORDER BY signed_at DESC NULLS LAST, id",
-            (focus.patient, units),
-        ),
-        (
-            "citizen",
-            f"SELECT {columns} FROM certificate WHERE patient_id = %s AND deleted_by_care_giver IS false "
-            "AND type_code <> ALL(%s) ORDER BY signed_at DESC NULLS LAST, id",
-            (focus.patient, ["DB", "DOI"]),
-        ),
+        ("care", listed.format("c.care_unit_id = ANY(%s)"), (focus.patient, units)),
+        ("citizen", listed.format("c.type_code <> ALL(%s)"), (focus.patient, ["DB", "DOI"])),
     ]
     with psycopg.connect(dsn) as conn:
-        ids = [row[0] for row in conn.execute("SELECT id FROM certificate WHERE patient_id = %s", (focus.patient,))]
-        queries.append(
-            (
-                "states (one query for every listed certificate)",
-                "SELECT certificate_id, state, target, at FROM certificate_state WHERE certificate_id = ANY(%s) ORDER BY at, id",
-                (ids,),
-            )
-        )
         for name, sql, params in queries:
             plan = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params).fetchall()
             print(f"--- {name}")

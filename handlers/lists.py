@@ -2,15 +2,13 @@
 and as the citizen see them.
 
 Both answer with the stored ``intyg`` elements (the certificate as signed) and a status list
-filtered for the asking part, exactly as GetCertificate would answer for each one. The lists are
-two indexed queries whatever their length: the certificates of the patient, then the states of all
-of them at once.
+filtered for the asking part, exactly as GetCertificate would answer for each one. A list is one
+indexed query whatever its length: the patient's certificates together with their states.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 from lxml import etree
 
@@ -53,11 +51,10 @@ def list_certificates_for_care(call: Call) -> etree._Element:
             listed = repo.list_for_care_units(conn, patient, units)
         else:
             listed = repo.list_for_care_giver(conn, patient, care_giver or "")
-        states = repo.states_for(conn, [c.id for c in listed])
     response = _response(call)
     intygs_lista = sub(response, f"{{{ns}}}intygsLista")
     for certificate in listed:
-        intygs_lista.append(_intyg(certificate, states[certificate.id], CARE, ns))
+        intygs_lista.append(_intyg(certificate, CARE, ns))
     return response
 
 
@@ -111,13 +108,11 @@ def _citizen_list(call: Call) -> etree._Element:
             signed_from=_midnight(signed_from),
             signed_before=_midnight(signed_to + dt.timedelta(days=1)) if signed_to else None,
         )
-        states = repo.states_for(conn, [c.id for c in listed])
     response = _response(call)
     intygs_lista = sub(response, f"{{{ns}}}intygsLista")
     for certificate in listed:
-        history = states[certificate.id]
-        if is_archived(history) == archived:
-            intygs_lista.append(_intyg(certificate, history, part, ns))
+        if is_archived(certificate.states) == archived:
+            intygs_lista.append(_intyg(certificate, part, ns))
     return response
 
 
@@ -155,8 +150,8 @@ def _response(call: Call) -> etree._Element:
     return etree.Element(f"{{{ns}}}{call.contract.response}", nsmap={None: ns, "types": TYPES})
 
 
-def _intyg(certificate: repo.Listed, states: Sequence[repo.StateEntry], part: str, ns: str) -> etree._Element:
+def _intyg(certificate: repo.Listed, part: str, ns: str) -> etree._Element:
     intyg = stored_intyg(certificate.document)
     intyg.tag = f"{{{ns}}}intyg"  # the element belongs to the answering contract
-    set_statuses(intyg, status_elements(visible_states(states, part)))
+    set_statuses(intyg, status_elements(visible_states(certificate.states, part)))
     return intyg

@@ -152,37 +152,58 @@ def states_for(conn: Connection, certificate_ids: Iterable[str]) -> dict[str, li
 
 @dataclass(frozen=True)
 class Listed:
-    """A listed certificate: its id (for the states) and the document to answer with."""
+    """A listed certificate: the document to answer with and its whole state history, in order."""
 
     id: str
     document: bytes  # the v3 form: the canonical document for legacy arrivals, else the original
+    states: list[StateEntry]
 
 
-_LISTED_COLUMNS = (_CERTIFICATES.c.id, _CERTIFICATES.c.original, _CERTIFICATES.c.canonical)
-# Newest first; certificates without a signing time last on every database.
-_NEWEST_FIRST = (_CERTIFICATES.c.signed_at.desc().nulls_last(), _CERTIFICATES.c.id)
-# The patient's rows come from ix_certificate_patient_signed; the rest are filters on those few rows.
-_OF_PATIENT = select(*_LISTED_COLUMNS).where(
-    _CERTIFICATES.c.patient_id == bindparam("patient"),
-    _CERTIFICATES.c.deleted_by_care_giver.is_(False),
+# One query per list: the patient's certificates joined with their states (a row per state). The
+# document repeats on each state row, which costs less than a second round trip for the states.
+_LISTED_FROM = _CERTIFICATES.outerjoin(_STATES, _STATES.c.certificate_id == _CERTIFICATES.c.id)
+_LISTED_COLUMNS = (
+    _CERTIFICATES.c.id,
+    _CERTIFICATES.c.original,
+    _CERTIFICATES.c.canonical,
+    _STATES.c.state,
+    _STATES.c.target,
+    _STATES.c.at,
+)
+# Newest first (certificates without a signing time last on every database); states in order.
+_LISTED_ORDER = (_CERTIFICATES.c.signed_at.desc().nulls_last(), _CERTIFICATES.c.id, _STATES.c.at, _STATES.c.id)
+# The patient's rows come from ix_certificate_patient_signed, their states from the state index.
+_OF_PATIENT = (
+    select(*_LISTED_COLUMNS)
+    .select_from(_LISTED_FROM)
+    .where(_CERTIFICATES.c.patient_id == bindparam("patient"), _CERTIFICATES.c.deleted_by_care_giver.is_(False))
 )
 _FOR_CARE_UNITS = _OF_PATIENT.where(_CERTIFICATES.c.care_unit_id.in_(bindparam("units", expanding=True))).order_by(
-    *_NEWEST_FIRST
+    *_LISTED_ORDER
 )
-_FOR_CARE_GIVER = _OF_PATIENT.where(_CERTIFICATES.c.care_giver_id == bindparam("care_giver")).order_by(*_NEWEST_FIRST)
+_FOR_CARE_GIVER = _OF_PATIENT.where(_CERTIFICATES.c.care_giver_id == bindparam("care_giver")).order_by(*_LISTED_ORDER)
 
 
 def _listed(rows: Iterable[Row[Any]]) -> list[Listed]:
-    return [Listed(r.id, r.canonical or r.original) for r in rows]
+    by_id: dict[str, Listed] = {}  # keeps the query's order
+    for r in rows:
+        listed = by_id.get(r.id)
+        if listed is None:
+            listed = by_id[r.id] = Listed(r.id, r.canonical or r.original, [])
+        if r.state is not None:
+            listed.states.append(StateEntry(r.state, r.target, r.at))
+    return list(by_id.values())
 
 
 def list_for_care_units(conn: Connection, patient_id: str, care_units: Sequence[str]) -> list[Listed]:
-    """The patient's certificates issued at any of ``care_units``, newest first; erased ones left out."""
+    """The patient's certificates issued at any of ``care_units`` with their states, newest first;
+    erased ones left out."""
     return _listed(conn.execute(_FOR_CARE_UNITS, {"patient": patient_id, "units": list(care_units)}))
 
 
 def list_for_care_giver(conn: Connection, patient_id: str, care_giver: str) -> list[Listed]:
-    """The patient's certificates issued anywhere within ``care_giver``, newest first; erased ones left out."""
+    """The patient's certificates issued anywhere within ``care_giver`` with their states, newest
+    first; erased ones left out."""
     return _listed(conn.execute(_FOR_CARE_GIVER, {"patient": patient_id, "care_giver": care_giver}))
 
 
@@ -197,7 +218,7 @@ def _citizen_statement(by_type: bool, has_from: bool, has_to: bool) -> Any:
         statement = statement.where(_CERTIFICATES.c.signed_at >= bindparam("signed_from"))
     if has_to:
         statement = statement.where(_CERTIFICATES.c.signed_at < bindparam("signed_before"))
-    return statement.order_by(*_NEWEST_FIRST)
+    return statement.order_by(*_LISTED_ORDER)
 
 
 def list_for_citizen(
@@ -209,7 +230,8 @@ def list_for_citizen(
     signed_from: dt.datetime | None = None,
     signed_before: dt.datetime | None = None,
 ) -> list[Listed]:
-    """The patient's certificates, newest first, without erased ones and ``excluded_types``.
+    """The patient's certificates with their states, newest first, without erased ones and
+    ``excluded_types``.
 
     ``types`` (None = every type) and the half-open signing interval [``signed_from``,
     ``signed_before``) narrow the list further.
