@@ -40,7 +40,7 @@ from ..contracts.result import ErrorId, LogicalError
 from ..contracts.xml import CORE, text_of
 from ..delivery import CONTRACTS_BY_TAG
 from ..persistence import certificates as repo
-from ..persistence import outbox
+from ..persistence import outbox, sickleave
 from ..services import Services
 from ..transform import formats
 from ..transform.common import RC
@@ -84,6 +84,7 @@ def revoke(services: Services, revocation: Revocation) -> Outcome:
         if is_revoked(states):
             return info(f"certificate {certificate_id} is already revoked")
         repo.add_state(conn, certificate_id, "CANCELLED", CARE, services.clock())
+        sickleave.mark_revoked(conn, certificate_id)
         if not certificate.is_test:
             recipients = list(dict.fromkeys(s.target for s in states if s.state == "SENT"))
             if recipients:

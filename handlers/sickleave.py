@@ -35,16 +35,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import groupby
 from operator import attrgetter
 from typing import Any, cast
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from lxml import etree
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from ..contracts.call import Call
 from ..contracts.care_units import CareUnits, CareUnitsError
@@ -53,6 +52,7 @@ from ..contracts.faults import SoapFault
 from ..contracts.xml import CORE, TYPES, text_of
 from ..persistence import certificates as certificate_repo
 from ..persistence import sickleave as repo
+from ..persistence.sickleave import StoredSickLeave
 from ..persons import PERSONNUMMER_ROOT, SAMORDNINGSNUMMER_ROOT, PersonLookupError
 from ..services import Services
 from .sickleave_engine import (
@@ -189,11 +189,12 @@ def care_units(services: Services) -> CareUnits:
 
 
 def current_chains(
-    rows: Sequence[Row[Any]], active_date: dt.date, max_gap: int, recently_ended_days: int
-) -> list[Row[Any]]:
-    """For each patient, the certificates of the chain that can hold a case on ``active_date``.
+    by_patient: Mapping[str, Sequence[StoredSickLeave]], active_date: dt.date, max_gap: int, recently_ended_days: int
+) -> list[StoredSickLeave]:
+    """For each patient, the certificates of the chain that can hold a case on ``active_date``; in
+    the order of ``by_patient``, which maps each patient to certificates ordered by first day (as
+    ``repo.in_window_at_units`` gives them).
 
-    ``rows`` come from ``repo.in_window_at_units``: grouped by patient and ordered by first day.
     The sweep is the engine's chain definition (``sickleave_engine``) on bare day spans: applying it
     to stored rows before building engine records keeps a unit's long history out of the work. The
     kept chain is the patient's last one starting on or before ``active_date``, if it ends no
@@ -202,9 +203,8 @@ def current_chains(
     """
     reach = dt.timedelta(days=max_gap + 1)
     earliest_end = active_date - dt.timedelta(days=recently_ended_days)
-    kept: list[Row[Any]] = []
-    for _, patient_rows in groupby(rows, key=attrgetter("patient_id")):
-        group = list(patient_rows)
+    kept: list[StoredSickLeave] = []
+    for group in by_patient.values():
         if group[0].first_day > active_date:
             continue
         lo, hi, chain_end = 0, len(group), group[0].last_day
@@ -263,14 +263,14 @@ def list_active_sick_leaves_for_care_unit(call: Call) -> etree._Element:
     active_date = today(services)
     with services.db.read() as conn:
         care_giver = _care_giver_of_unit(conn, register, unit_id)
-        rows = repo.in_window_at_units(
+        by_patient = repo.in_window_at_units(
             conn,
             register.scope(unit_id),
             since=active_date - dt.timedelta(days=recently_ended_days),
             until=active_date,
             patient=patient,
         )
-    rows = current_chains(rows, active_date, ANSWER_CHAIN_GAP, recently_ended_days)
+    rows = current_chains(by_patient, active_date, ANSWER_CHAIN_GAP, recently_ended_days)
     # Asked about one named patient, or about the whole unit (a rehab coordinator's view).
     return _certificates_answer(call, care_giver, rows, coordinator_view=patient is None)
 
@@ -310,7 +310,7 @@ def _care_giver_of_unit(conn: Connection, register: CareUnits, unit_id: str) -> 
 
 
 def _certificates_answer(
-    call: Call, care_giver: tuple[str, str], rows: Sequence[Row[Any]], *, coordinator_view: bool
+    call: Call, care_giver: tuple[str, str], rows: Sequence[StoredSickLeave], *, coordinator_view: bool
 ) -> etree._Element:
     ns, response = call.contract.namespace, call.contract.response
     comment: str | None = None
@@ -342,33 +342,57 @@ def _certificates_answer(
     return _finish(text)
 
 
-def _intygs_data(row: Row[Any], protected: bool) -> str:
-    patient_name = PROTECTED_NAME if protected else row.patient_name
-    titles = "".join(
-        f"<befattning><t:code>{_esc(code)}</t:code><t:codeSystem>{BEFATTNING_CODE_SYSTEM}</t:codeSystem></befattning>"
-        for code in row.doctor_titles
+# U+001E, like the lists' U+001F (persistence.sickleave), cannot occur in XML text: a row's text
+# values joined with it are escaped in one call and split again, which for thousands of rows is
+# several times cheaper than escaping every value on its own.
+_FIELD = "\x1e"
+_TITLE_START = "<befattning><t:code>"
+_TITLE_END = f"</t:code><t:codeSystem>{BEFATTNING_CODE_SYSTEM}</t:codeSystem></befattning>"
+
+
+def _intygs_data(row: StoredSickLeave, protected: bool) -> str:
+    texts = (
+        row.certificate_id,
+        PROTECTED_NAME if protected else row.patient_name,
+        row.doctor_id,
+        row.doctor_name,
+        row.care_unit_id,
+        row.care_unit_name,
+        row.diagnosis_code,
+        row.doctor_titles,
+        row.secondary_diagnoses,
+        row.employment,
+    )
+    certificate_id, patient_name, doctor_id, doctor_name, unit_id, unit_name, diagnosis, titles, secondary, employment = (
+        _esc(_FIELD.join(texts)).split(_FIELD)
     )
     periods = "".join(
         f"<formaga><startdatum>{start}</startdatum><slutdatum>{end}</slutdatum><nedsattning>{degree}</nedsattning></formaga>"
-        for start, end, degree in row.periods
+        for start, end, degree in repo.period_texts(row)
     )
     # enkeltIntyg marks the simplified (infection-control) certificates, which are never sick-leave
-    # data here.
+    # data here. The schema admits four sysselsattning; no certificate type has more kinds to tick.
     return (
-        f"<intygsData><intygsId>{_esc(row.certificate_id)}</intygsId>"
+        f"<intygsData><intygsId>{certificate_id}</intygsId>"
         f"<patient><personId><t:root>{person_root(row.patient_id)}</t:root><t:extension>{row.patient_id}</t:extension>"
-        f"</personId><fullstandigtNamn>{_esc(patient_name)}</fullstandigtNamn></patient>"
-        f"<skapadAv>{_hsa('personalId', row.doctor_id)}{_optional('fullstandigtNamn', row.doctor_name)}"
-        f"<befattningar>{titles}</befattningar>"
-        f"<enhet>{_hsa('enhetsId', row.care_unit_id)}<enhetsnamn>{_esc(row.care_unit_name)}</enhetsnamn></enhet></skapadAv>"
-        f"<diagnoskod>{_esc(row.diagnosis_code)}</diagnoskod>"
-        + "".join(f"<bidiagnoser>{_esc(code)}</bidiagnoser>" for code in row.secondary_diagnoses)
-        + f"<arbetsformaga>{periods}</arbetsformaga><enkeltIntyg>false</enkeltIntyg>"
+        f"</personId><fullstandigtNamn>{patient_name}</fullstandigtNamn></patient>"
+        f"<skapadAv><personalId><t:root>{HSA_ROOT}</t:root><t:extension>{doctor_id}</t:extension></personalId>"
+        f"{f'<fullstandigtNamn>{doctor_name}</fullstandigtNamn>' if doctor_name else ''}"
+        f"<befattningar>{_each(_TITLE_START, _TITLE_END, titles)}</befattningar>"
+        f"<enhet><enhetsId><t:root>{HSA_ROOT}</t:root><t:extension>{unit_id}</t:extension></enhetsId>"
+        f"<enhetsnamn>{unit_name}</enhetsnamn></enhet></skapadAv>"
+        f"<diagnoskod>{diagnosis}</diagnoskod>{_each('<bidiagnoser>', '</bidiagnoser>', secondary)}"
+        f"<arbetsformaga>{periods}</arbetsformaga><enkeltIntyg>false</enkeltIntyg>"
         f"<signeringsTidpunkt>{row.signed_at.isoformat()}</signeringsTidpunkt>"
-        # The schema admits four; no certificate type has more kinds of employment to tick.
-        + "".join(f"<sysselsattning>{_esc(code)}</sysselsattning>" for code in row.employment[:4])
-        + "</intygsData>"
+        f"{_each('<sysselsattning>', '</sysselsattning>', employment, limit=4)}</intygsData>"
     )
+
+
+def _each(start: str, end: str, stored: str, limit: int | None = None) -> str:
+    """``start`` + value + ``end`` for each value of a stored list (already escaped)."""
+    if not stored:
+        return ""
+    return start + (end + start).join(repo.codes(stored)[:limit]) + end
 
 
 def _hsa(tag: str, hsa_id: str) -> str:
@@ -431,8 +455,8 @@ def list_sick_leaves_for_care(call: Call) -> etree._Element:
     register = care_units(services)
     active_date = today(services)
     with services.db.read() as conn:
-        rows = repo.in_window_at_units(conn, register.scope(wanted.unit_id), since=active_date, until=active_date)
-    rows = current_chains(rows, active_date, wanted.max_gap, 0)
+        by_patient = repo.in_window_at_units(conn, register.scope(wanted.unit_id), since=active_date, until=active_date)
+    rows = current_chains(by_patient, active_date, wanted.max_gap, 0)
     by_id = {r.certificate_id: r for r in rows}
     cases = [c for c in compute_cases(map(engine_record, rows), active_date, wanted.max_gap) if wanted.wants(c)]
     try:
@@ -450,7 +474,7 @@ def list_sick_leaves_for_care(call: Call) -> etree._Element:
     return _finish(text)
 
 
-def engine_record(row: Row[Any]) -> SickLeaveCertificate:
+def engine_record(row: StoredSickLeave) -> SickLeaveCertificate:
     """A stored row as the engine's input."""
     return SickLeaveCertificate(
         certificate_id=row.certificate_id,
@@ -462,13 +486,13 @@ def engine_record(row: Row[Any]) -> SickLeaveCertificate:
         doctor_id=row.doctor_id,
         doctor_name=row.doctor_name,
         signed=row.signed_at,
-        diagnosis=Diagnosis(row.diagnosis_code, row.secondary_diagnoses),
+        diagnosis=Diagnosis(row.diagnosis_code, tuple(repo.codes(row.secondary_diagnoses))),
         periods=tuple(SickLeavePeriod(start, end, degree) for start, end, degree in repo.periods_of(row)),
-        employment=row.employment,
+        employment=tuple(repo.codes(row.employment)),
     )
 
 
-def _sjukfall(case: SickLeaveCase, anchor: Row[Any], protected: bool) -> str:
+def _sjukfall(case: SickLeaveCase, anchor: StoredSickLeave, protected: bool) -> str:
     name = PROTECTED_NAME if protected else case.patient_name
     code_system = _optional("ns:codeSystem", anchor.diagnosis_code_system)
     # The contract lists each degree once (at most four), in the order the case first reached it.

@@ -55,10 +55,13 @@ def _on(offset: int) -> dt.date:
     return ACTIVE_DATE + dt.timedelta(days=offset)
 
 
-def _rows(certificates: list[SickLeaveCertificate]) -> list[Any]:
-    """Stand-ins for stored rows, in the repository's order (patient, first day)."""
-    rows = [SimpleNamespace(patient_id=c.patient_id, first_day=c.first_day, last_day=c.last_day, certificate=c) for c in certificates]
-    return sorted(rows, key=lambda r: (r.patient_id, r.first_day, r.certificate.certificate_id))
+def _rows(certificates: list[SickLeaveCertificate]) -> dict[str, list[Any]]:
+    """Stand-ins for stored rows, as the repository gives them: by patient, then by first day."""
+    by_patient: dict[str, list[Any]] = {}
+    for c in sorted(certificates, key=lambda c: (c.patient_id, c.first_day, c.certificate_id)):
+        row = SimpleNamespace(patient_id=c.patient_id, first_day=c.first_day, last_day=c.last_day, certificate=c)
+        by_patient.setdefault(c.patient_id, []).append(row)
+    return by_patient
 
 
 @settings(max_examples=400, deadline=None)

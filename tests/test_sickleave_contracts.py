@@ -304,6 +304,16 @@ def test_every_certificate_of_the_current_chain_is_listed_with_its_facts(client)
     assert listed_ids(ask(client, PERSON, person_request())) == ["old-case", "chain-1", "chain-2", "chain-3"]
 
 
+def test_names_with_markup_characters_come_back_as_written(client) -> None:
+    payload = lisjp("markup", [(-5, 10, 100)], unit=UNIT)
+    payload.find(".//{*}skapadAv/{*}fullstandigtNamn").text = "Doktor <Dr> & Co"
+    payload.find(".//{*}skapadAv/{*}enhet/{*}enhetsnamn").text = "Vård & Omsorg <Norr>"
+    register(client, payload)
+    data = ask(client, ACTIVE, active_request()).find(f"{{{ACTIVE_NS}}}intygsLista/{{{RH}}}intygsData")
+    assert data.findtext(f"{{{RH}}}skapadAv/{{{RH}}}fullstandigtNamn") == "Doktor <Dr> & Co"
+    assert data.findtext(f"{{{RH}}}skapadAv/{{{RH}}}enhet/{{{RH}}}enhetsnamn") == "Vård & Omsorg <Norr>"
+
+
 @pytest.mark.parametrize(("recently_ended_days", "listed_now"), [(None, False), (2, False), (3, True), (14, True)])
 def test_recently_ended_sick_leaves_are_listed_on_request(client, recently_ended_days: int | None, listed_now: bool) -> None:
     register(client, lisjp("ended-three-days-ago", [(-30, -3, 100)]))

@@ -55,10 +55,10 @@ def test_a_lisjp_row_holds_the_facts_of_the_certificate(client, db) -> None:
         CARE_GIVER,
         "Region Test",
     )
-    assert (row.doctor_id, row.doctor_name, row.doctor_titles) == (DOCTOR, "Doktor Dolittle", ["203090"])
+    assert (row.doctor_id, row.doctor_name, repo.codes(row.doctor_titles)) == (DOCTOR, "Doktor Dolittle", ["203090"])
     assert (row.diagnosis_code, row.diagnosis_code_system) == ("M545", "1.2.752.116.1.1.1.1.3")
-    assert (row.secondary_diagnoses, row.employment) == (["F321", "Z730"], ["NUVARANDE_ARBETE"])
-    assert row.periods == [[day(-10).isoformat(), day(4).isoformat(), 100], [day(5).isoformat(), day(20).isoformat(), 50]]
+    assert (repo.codes(row.secondary_diagnoses), repo.codes(row.employment)) == (["F321", "Z730"], ["NUVARANDE_ARBETE"])
+    assert repo.periods_of(row) == [(day(-10), day(4), 100), (day(5), day(20), 50)]
     assert (row.first_day, row.last_day, row.signed_at) == (day(-10), day(20), dt.datetime.combine(day(-10), dt.time(9)))
     assert (row.is_test, row.deleted, row.superseded) == (False, False, False)
 
@@ -70,11 +70,11 @@ def test_fk7263_with_a_diagnosis_is_sick_leave_data_from_either_contract(client,
     assert set(stored) == {"fk7263-v3", "fk7263-legacy"}
     legacy = stored["fk7263-legacy"]
     assert (legacy.type_code, legacy.diagnosis_code) == ("FK7263", "S47")
-    assert sorted(legacy.periods) == [
-        ["2011-01-26", "2011-02-13", 100],
-        ["2011-02-14", "2011-03-06", 75],
-        ["2011-03-07", "2011-03-31", 50],
-        ["2011-04-01", "2011-05-31", 25],
+    assert sorted(repo.period_texts(legacy)) == [
+        ["2011-01-26", "2011-02-13", "100"],
+        ["2011-02-14", "2011-03-06", "75"],
+        ["2011-03-07", "2011-03-31", "50"],
+        ["2011-04-01", "2011-05-31", "25"],
     ]
 
 
@@ -127,11 +127,17 @@ def test_a_failed_registration_leaves_no_row(client, db) -> None:
     assert rows(db)["once"].first_day == day(-5)
 
 
-def test_a_row_needs_a_period() -> None:
+def _new(periods: tuple[tuple[dt.date, dt.date, int], ...], employment: tuple[str, ...] = ()) -> repo.NewSickLeave:
+    return repo.NewSickLeave(
+        "x", "LISJP", TEST_PERSON, "", UNIT, "", CARE_GIVER, "", DOCTOR, "", (), dt.datetime(2024, 1, 1), "M54", "", (), employment, periods, False
+    )
+
+
+def test_a_row_needs_a_period_and_codes_that_xml_can_carry() -> None:
     with pytest.raises(ValueError, match="sick-leave certificate x: has no period"):
-        repo.NewSickLeave(
-            "x", "LISJP", TEST_PERSON, "", UNIT, "", CARE_GIVER, "", DOCTOR, "", (), dt.datetime(2024, 1, 1), "M54", "", (), (), (), False
-        )
+        _new(())
+    with pytest.raises(ValueError, match="sick-leave certificate x: employment holds U\\+001F"):
+        _new(((day(0), day(1), 100),), employment=("A\x1fB",))
 
 
 def test_migration_creates_the_sick_leave_table_as_modelled(db) -> None:
