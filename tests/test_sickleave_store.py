@@ -15,7 +15,7 @@ from sqlalchemy import select
 from intygstjanst.persistence import sickleave as repo
 from intygstjanst.persistence.models import Base, SickLeaveCertificate
 
-from intygstjanst.tests.recipient_calls import FK7263_SAMPLE, REGISTER_MEDICAL, REVOKE, call, legacy_sample, revoke_request
+from intygstjanst.tests.recipient_calls import REGISTER_MEDICAL, REVOKE, call, legacy_sample, revoke_request
 from intygstjanst.tests.sickleave_support import CARE_GIVER, DOCTOR, UNIT, day, lisjp
 from intygstjanst.tests.soap import REGISTER, TEST_PERSON, certificate, envelope, post, result
 from intygstjanst.tests.support import require_shared

@@ -1,0 +1,224 @@
+"""Rehab coordination at a large care unit: ListActiveSickLeavesForCareUnit through the real HTTP
+server, and the case computation for the same unit, on PostgreSQL.
+
+    python benchmarks/generate_sick_leave.py postgresql+psycopg://postgres@127.0.0.1:5432/intyg_sickleave_bench
+    python benchmarks/sick_leave.py postgresql+psycopg://postgres@127.0.0.1:5432/intyg_sickleave_bench
+
+The generator builds 1,000,000 sick-leave certificates, 50,000 of them at the focus unit (with its
+sub-units) where about 5,000 patients are on sick leave today. This script starts ``intygstjanst
+serve`` (one worker, plain HTTP) on that database with a care-unit register holding the focus
+unit, and reports, each as p50 / p99 / max over ``--calls`` sequential calls after a warm-up:
+
+* ``ListActiveSickLeavesForCareUnit`` for the focus unit: the whole call as a client sees it
+  (request sent to last byte of the answer received, on a keep-alive connection), with the
+  answer's size and content;
+* ``ListSickLeavesForCare`` for the focus unit (gap 5 days), the same way;
+* where the server's time goes: the same ListActive call through the dispatcher in this process
+  (no HTTP), and its database read alone;
+* the case computation for the focus unit in this process: the stored rows of the patients on
+  sick leave (read once), cut to their current chains, turned into engine records and merged into
+  cases; and the engine's ``compute_cases`` alone on prepared records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from lxml import etree
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from generate_sick_leave import FOCUS_GIVER, FOCUS_UNIT, care_units_toml  # noqa: E402
+
+ACTIVE = "/clinicalprocess/healthcond/rehabilitation/ListActiveSickLeavesForCareUnit/1/rivtabp21"
+CARE = "/clinicalprocess/healthcond/certificate/ListSickLeavesForCare/1/rivtabp21"
+ACTIVE_NS = "urn:riv:clinicalprocess:healthcond:rehabilitation:ListActiveSickLeavesForCareUnitResponder:1"
+CARE_NS = "urn:riv:clinicalprocess:healthcond:certificate:ListSickLeavesForCareResponder:1"
+T2 = "urn:riv:clinicalprocess:healthcond:certificate:types:2"
+T3 = "urn:riv:clinicalprocess:healthcond:certificate:types:3"
+HSA = "1.2.752.129.2.1.4.1"
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+REGISTRY = "urn:riv:itintegration:registry:1"
+MAX_GAP = 5
+
+
+def envelope(payload: str) -> bytes:
+    return (
+        f'<soap:Envelope xmlns:soap="{SOAP}"><soap:Header><r:LogicalAddress xmlns:r="{REGISTRY}">{FOCUS_GIVER}'
+        f"</r:LogicalAddress></soap:Header><soap:Body>{payload}</soap:Body></soap:Envelope>"
+    ).encode()
+
+
+ACTIVE_REQUEST = envelope(
+    f'<a:ListActiveSickLeavesForCareUnit xmlns:a="{ACTIVE_NS}" xmlns:t="{T2}">'
+    f"<a:enhets-id><t:root>{HSA}</t:root><t:extension>{FOCUS_UNIT}</t:extension></a:enhets-id>"
+    "</a:ListActiveSickLeavesForCareUnit>"
+)
+CARE_REQUEST = envelope(
+    f'<c:ListSickLeavesForCare xmlns:c="{CARE_NS}" xmlns:t="{T3}">'
+    f"<c:enhets-id><t:root>{HSA}</t:root><t:extension>{FOCUS_UNIT}</t:extension></c:enhets-id>"
+    f"<c:maxDagarMellanIntyg>{MAX_GAP}</c:maxDagarMellanIntyg></c:ListSickLeavesForCare>"
+)
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered) * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms   max {ordered[-1] * 1000:7.1f} ms"
+
+
+def timed(action: Callable[[], object], calls: int, warmup: int) -> tuple[list[float], object]:
+    result = None
+    for _ in range(warmup):
+        result = action()
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        result = action()
+        samples.append(time.perf_counter() - started)
+    return samples, result
+
+
+def start_server(url: str, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    units = workdir / "care_units.toml"
+    units.write_text(care_units_toml(), encoding="utf-8")
+    env = {**os.environ, "INTYG_TLS_MODE": "off", "INTYG_CARE_UNITS_FILE": str(units)}
+    log = (workdir / "server.log").open("wb")  # a pipe nobody reads would stall the server
+    process = subprocess.Popen(
+        [sys.executable, "-m", "intygstjanst.cli", "serve", "--port", str(port), "--database-url", url,
+         "--data-dir", str(workdir / "data")],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited:\n{(workdir / 'server.log').read_text(errors='replace')}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("server did not start within 60 s")
+
+
+def _post(connection: http.client.HTTPConnection, path: str, body: bytes) -> bytes:
+    connection.request("POST", path, body=body, headers={"content-type": "text/xml; charset=utf-8"})
+    response = connection.getresponse()
+    content = response.read()
+    assert response.status == 200, content[:500]
+    return content
+
+
+def over_http(port: int, calls: int, warmup: int) -> None:
+    # http.client reads a large answer at C speed; a heavier client would add its own time.
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    samples, content = timed(lambda: _post(connection, ACTIVE, ACTIVE_REQUEST), calls, warmup)
+    assert isinstance(content, bytes)
+    answer = etree.fromstring(content).find(f"{{{SOAP}}}Body")[0]
+    data = answer.findall(f"{{{ACTIVE_NS}}}intygsLista/{{*}}intygsData")
+    patients = {d.findtext(f"{{*}}patient/{{*}}personId/{{{T2}}}extension") for d in data}
+    assert answer.findtext(f"{{{ACTIVE_NS}}}resultCode") == "OK"
+    print(f"ListActiveSickLeavesForCareUnit   {percentiles(samples)}")
+    print(f"    answer: {len(data):,} certificates of {len(patients):,} patients, {len(content) / 1e6:.1f} MB")
+
+    samples, content = timed(lambda: _post(connection, CARE, CARE_REQUEST), calls, warmup)
+    assert isinstance(content, bytes)
+    cases = etree.fromstring(content).findall(f".//{{{CARE_NS}}}sjukfall")
+    print(f"ListSickLeavesForCare (gap {MAX_GAP})    {percentiles(samples)}")
+    print(f"    answer: {len(cases):,} cases, {len(content) / 1e6:.2f} MB")
+    connection.close()
+
+
+def in_process(url: str, workdir: Path, calls: int, warmup: int) -> None:
+    """Where the server's time goes: the same call through the dispatcher without HTTP, and the
+    database read alone."""
+    from intygstjanst.contracts.dispatch import Caller, Dispatcher
+    from intygstjanst.handlers.sickleave import today
+    from intygstjanst.persistence import sickleave as repo
+    from intygstjanst.services import Services
+    from intygstjanst.settings import Settings
+
+    from generate_sick_leave import FOCUS_SUB_UNITS
+
+    services = Services.build(
+        Settings(data_dir=workdir / "data", database_url=url, care_units_file=workdir / "care_units.toml")
+    )
+    dispatcher = Dispatcher(services)
+    contract = services.contracts.by_path(ACTIVE)
+    assert contract is not None
+    samples, _ = timed(lambda: dispatcher.handle(contract, ACTIVE_REQUEST, None, Caller()), calls, warmup)
+    print(f"  in process, whole dispatch      {percentiles(samples)}")
+    active_date = today(services)
+
+    def read() -> object:
+        with services.db.read() as conn:
+            return repo.in_window_at_units(conn, (FOCUS_UNIT, *FOCUS_SUB_UNITS), since=active_date, until=active_date)
+
+    samples, _ = timed(read, calls, warmup)
+    print(f"  in process, database read       {percentiles(samples)}")
+    services.db.dispose()
+
+
+def computation(url: str, calls: int, warmup: int) -> None:
+    from zoneinfo import ZoneInfo
+
+    from intygstjanst.handlers.sickleave import current_chains, engine_record
+    from intygstjanst.handlers.sickleave_engine import compute_cases
+    from intygstjanst.persistence import sickleave as repo
+    from intygstjanst.persistence.db import Database
+
+    from generate_sick_leave import FOCUS_SUB_UNITS
+
+    today = dt.datetime.now(ZoneInfo("Europe/Stockholm")).date()
+    database = Database(url)
+    with database.read() as conn:
+        started = time.perf_counter()
+        by_patient = repo.in_window_at_units(conn, (FOCUS_UNIT, *FOCUS_SUB_UNITS), since=today, until=today)
+        read = time.perf_counter() - started
+    database.dispose()
+
+    def cases_from_rows() -> object:
+        return compute_cases(map(engine_record, current_chains(by_patient, today, MAX_GAP, 0)), today, MAX_GAP)
+
+    samples, cases = timed(cases_from_rows, calls, warmup)
+    assert isinstance(cases, list)
+    records = [engine_record(r) for r in current_chains(by_patient, today, MAX_GAP, 0)]
+    print(f"case computation, rows -> cases   {percentiles(samples)}")
+    print(f"    {sum(map(len, by_patient.values())):,} stored rows read in {read * 1000:.0f} ms; {len(records):,} in current chains; {len(cases):,} cases")
+    samples, _ = timed(lambda: compute_cases(records, today, MAX_GAP), calls, warmup)
+    print(f"compute_cases alone               {percentiles(samples)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("url", help="SQLAlchemy URL of a database filled by generate_sick_leave.py")
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--port", type=int, default=8097)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sickleave-bench-") as tmp:
+        server = start_server(args.url, Path(tmp), args.port)
+        try:
+            over_http(args.port, args.calls, args.warmup)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        in_process(args.url, Path(tmp), max(10, args.calls // 4), 2)
+    computation(args.url, args.calls, args.warmup)
+
+
+if __name__ == "__main__":
+    main()
