@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ class Database:
         # Reads take SQLite's shared lock only (plain BEGIN); writes take the write lock up front.
         self._read_engine = self.engine.execution_options(read_only=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite admits one writer at a time, and a waiting writer polls with sleeps of up to
+        # 100 ms (busy_timeout); queueing this process's writers on a lock instead hands the
+        # database over the moment it is free. Other processes still meet busy_timeout.
+        self._writers: AbstractContextManager[object] = threading.Lock() if self.is_sqlite else nullcontext()
 
     @staticmethod
     def _prepare_sqlite_dir(url: str) -> None:
@@ -46,7 +51,7 @@ class Database:
         Repositories work on Core connections: on the request path the ORM's unit-of-work
         bookkeeping cost more than the SQL itself.
         """
-        with self.engine.begin() as connection:
+        with self._writers, self.engine.begin() as connection:
             yield connection
 
     @contextmanager
