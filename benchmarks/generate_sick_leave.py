@@ -179,9 +179,9 @@ def generate(url: str, total: int, focus_total: int, active: int, seed: int) -> 
 
     target = make_url(url)
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    with admin.connect() as admin_conn:
+        admin_conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        admin_conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     admin.dispose()
     database = Database(url)
     database.upgrade()

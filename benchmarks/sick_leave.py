@@ -127,7 +127,9 @@ def over_http(port: int, calls: int, warmup: int) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     samples, content = timed(lambda: _post(connection, ACTIVE, ACTIVE_REQUEST), calls, warmup)
     assert isinstance(content, bytes)
-    answer = etree.fromstring(content).find(f"{{{SOAP}}}Body")[0]
+    body = etree.fromstring(content).find(f"{{{SOAP}}}Body")
+    assert body is not None, content[:300]
+    answer = body[0]
     data = answer.findall(f"{{{ACTIVE_NS}}}intygsLista/{{*}}intygsData")
     patients = {d.findtext(f"{{*}}patient/{{*}}personId/{{{T2}}}extension") for d in data}
     assert answer.findtext(f"{{{ACTIVE_NS}}}resultCode") == "OK"

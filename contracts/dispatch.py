@@ -9,16 +9,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lxml import etree
 
 from .call import Call
-from .envelope import read_envelope, wrap_response
+from .envelope import Serialized, read_envelope, wrap_response, wrap_serialized
 from .faults import SoapFault, render_fault
 from .registry import Contract
 from .result import LogicalError, ResultCode, result_response
-from .xml import CORE, HardenedParser, ParseLimits, UnsafeXml
+from .xml import HardenedParser, ParseLimits, UnsafeXml
 
 if TYPE_CHECKING:
     from ..services import Services
@@ -26,7 +26,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("intygstjanst.dispatch")
 audit = logging.getLogger("intygstjanst.audit")
 
-_RESULT_CODE = f".//{{{CORE}}}resultCode"
+# The answer's result code for the audit line: a child of the response or of its ``result``
+# (``resultat`` in the legacy contracts); never a search through a possibly huge answer.
+_RESULT_CODE = etree.XPath(
+    "*[local-name() = 'resultCode']/text() | */*[local-name() = 'resultCode']/text()", smart_strings=False
+)
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,11 @@ class Dispatcher:
                 response = result_response(
                     contract.namespace, contract.response, ResultCode.ERROR, refusal.text, refusal.error_id
                 )
-            code = response.find(_RESULT_CODE)
-            outcome = code.text if code is not None and code.text else "OK"
+            if isinstance(response, Serialized):
+                outcome = response.result_code or "OK"
+                return SoapResponse(200, wrap_serialized(response.xml))
+            codes = cast(list[str], _RESULT_CODE(response))
+            outcome = str(codes[0]).strip() if codes else "OK"
             return SoapResponse(200, wrap_response(response))
         except UnsafeXml as exc:
             return SoapResponse(500, render_fault(SoapFault(str(exc))))
@@ -134,7 +141,7 @@ class Dispatcher:
     def _validate(contract: Contract, payload: etree._Element) -> None:
         if contract.schema.validate(payload):
             return
-        errors = contract.schema.error_log
+        errors = list(contract.schema.error_log)  # type: ignore[call-overload]  # lxml-stubs lacks __iter__
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise SoapFault(

@@ -13,13 +13,14 @@ from lxml import etree
 
 if TYPE_CHECKING:
     from .call import Call
+    from .envelope import Serialized
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 XSD_DIR = PACKAGE_DIR / "xsd"
 WSDL_DIR = PACKAGE_DIR / "wsdl"
 CONTRACTS_FILE = Path(__file__).resolve().parent / "contracts.toml"
 
-Handler = Callable[["Call"], etree._Element]
+Handler = Callable[["Call"], "etree._Element | Serialized"]
 
 
 class ContractError(ValueError):
@@ -65,6 +66,13 @@ class Contract:
     def wsdl_path(self) -> Path:
         return WSDL_DIR / self.wsdl
 
+    def response_element(self, **prefixes: str) -> etree._Element:
+        """An empty response payload element, the responder namespace as default namespace and
+        ``prefixes`` (prefix -> namespace) declared on it."""
+        nsmap: dict[str | None, str] = {None: self.namespace}
+        nsmap.update(prefixes)
+        return etree.Element(f"{{{self.namespace}}}{self.response}", nsmap=nsmap)  # type: ignore[arg-type]
+
     @property
     def uses_wsa_to(self) -> bool:
         return self.profile == "rivtabp20"
@@ -76,7 +84,8 @@ _REQUIRED = ("name", "version", "domain", "profile", "namespace", "request", "re
 def _resolve_handler(ref: str) -> Handler:
     module_name, _, attr = ref.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+        handler: Handler = getattr(importlib.import_module(module_name), attr)
+        return handler
     except (ImportError, AttributeError) as exc:
         raise ContractError(f"handler {ref!r} cannot be imported: {exc}") from exc
 

@@ -60,6 +60,7 @@ def result_response(
     error_id: ErrorId | None = None,
 ) -> etree._Element:
     """The common response shape ``<XResponse><result>...</result></XResponse>``."""
-    root = etree.Element(f"{{{namespace}}}{response}", nsmap={None: namespace, "core": CORE})
+    nsmap: dict[str | None, str] = {None: namespace, "core": CORE}
+    root = etree.Element(f"{{{namespace}}}{response}", nsmap=nsmap)  # type: ignore[arg-type]
     root.append(result_element(namespace, code, text, error_id))
     return root

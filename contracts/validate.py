@@ -53,7 +53,8 @@ class MessageValidator:
             return Verdict(None, [f"{payload.tag} is not the request or response of a served contract"])
         label = f"{contract.name} {contract.version}"
         if not contract.schema.validate(payload):
-            return Verdict(label, [f"{e.path} (line {e.line}): {e.message}" for e in contract.schema.error_log])
+            errors = list(contract.schema.error_log)  # type: ignore[call-overload]  # lxml-stubs lacks __iter__
+            return Verdict(label, [f"{e.path} (line {e.line}): {e.message}" for e in errors])
         intyg = payload.find("{*}intyg") if payload.tag == contract.request_tag else None
         if intyg is not None and contract.name == "RegisterCertificate":
             return Verdict(label, rule_errors=self._certificate_rules(intyg))

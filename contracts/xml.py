@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from lxml import etree
 
@@ -77,7 +77,7 @@ class HardenedParser:
                 raise UnsafeXml(f"the message is nested deeper than the limit of {limits.max_depth} levels") from None
             raise UnsafeXml(f"the message is not well-formed XML: {exc.msg}") from None
         docinfo = root.getroottree().docinfo
-        if docinfo.doctype or docinfo.internalDTD is not None:
+        if docinfo.doctype or docinfo.internalDTD is not None:  # type: ignore[union-attr]
             raise UnsafeXml("the message contains a document type declaration (DTD), which SOAP does not allow")
         if self._too_many(root):
             raise UnsafeXml(f"the message has more than {limits.max_elements} nodes")
@@ -102,7 +102,7 @@ def text_of(element: etree._Element | None, path: str) -> str | None:
     if "{" in path:
         found = element.find(path, NS)
     else:
-        matches = _compiled(path)(element)
+        matches = cast(list[etree._Element], _compiled(path)(element))
         found = matches[0] if matches else None
     if found is None or found.text is None:
         return None

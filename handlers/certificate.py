@@ -219,7 +219,7 @@ def get_certificate(call: Call) -> etree._Element:
     intyg = formats.outbound(stored_payload(certificate), Format.REGISTER_CERTIFICATE_3).find(_INTYG)
     intyg.tag = f"{{{call.contract.namespace}}}intyg"  # the element belongs to the answering contract
     set_statuses(intyg, status_elements(visible_states(states, part)))
-    response = etree.Element(f"{{{call.contract.namespace}}}{call.contract.response}", nsmap={None: call.contract.namespace})
+    response = call.contract.response_element()
     response.append(intyg)
     return response
 

@@ -147,7 +147,7 @@ def main_type_code(types: CertificateTypes, code: str) -> str:
 
 def _response(call: Call) -> etree._Element:
     ns = call.contract.namespace
-    return etree.Element(f"{{{ns}}}{call.contract.response}", nsmap={None: ns, "types": TYPES})
+    return call.contract.response_element(types=TYPES)
 
 
 def _intyg(certificate: repo.Listed, part: str, ns: str) -> etree._Element:

@@ -81,8 +81,7 @@ def resultat(call: Call, outcome: Outcome) -> etree._Element:
 
 
 def _response(call: Call, result_namespace: str) -> etree._Element:
-    namespace = call.contract.namespace
-    return etree.Element(f"{{{namespace}}}{call.contract.response}", nsmap={None: namespace, "r": result_namespace})
+    return call.contract.response_element(r=result_namespace)
 
 
 Render = Callable[[Call, Outcome], etree._Element]

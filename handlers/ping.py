@@ -38,7 +38,7 @@ def ping_for_configuration(call: Call) -> etree._Element:
     except Exception:  # the probe reports the failure instead of turning it into a Fault
         database = "unavailable"
 
-    response = etree.Element(f"{{{ns}}}{call.contract.response}", nsmap={None: ns})
+    response = call.contract.response_element()
     sub(response, f"{{{ns}}}version", VERSION)
     sub(response, f"{{{ns}}}pingDateTime", _local_timestamp(services.clock()))
     served = any(contract.namespace == asked for contract in services.contracts)

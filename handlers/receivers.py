@@ -161,7 +161,7 @@ def _registry(call: Call) -> Recipients:
 
 def _response(call: Call) -> etree._Element:
     ns = call.contract.namespace
-    return etree.Element(f"{{{ns}}}{call.contract.response}", nsmap={None: ns})
+    return call.contract.response_element()
 
 
 def _receivers(response: etree._Element, ns: str, recipients: Iterable[Recipient]) -> list[etree._Element]:

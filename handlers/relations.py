@@ -40,7 +40,7 @@ def list_relations_for_certificate(call: Call) -> etree._Element:
         by_from[edge.from_id].append(edge)
         by_to[edge.to_id].append(edge)
 
-    response = etree.Element(f"{{{ns}}}{call.contract.response}", nsmap={None: ns, "types": TYPES})
+    response = call.contract.response_element(types=TYPES)
     for certificate_id in asked:
         entry = sub(response, f"{{{ns}}}intygRelation")
         _intyg_id(entry, f"{{{ns}}}intygs-id", certificate_id, units)

@@ -6,9 +6,9 @@ import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import String, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection, Row
 
@@ -65,10 +65,10 @@ class AlreadyStored(Exception):
 
 
 # Statements are built once: building them per call (``.values(**row)``) cost more than running them.
-_CERTIFICATES = Certificate.__table__
-ID_LENGTH: int = _CERTIFICATES.c.id.type.length
-_STATES = CertificateState.__table__
-_RELATIONS = CertificateRelation.__table__
+_CERTIFICATES = cast(Table, Certificate.__table__)
+ID_LENGTH: int = cast(String, _CERTIFICATES.c.id.type).length or 0
+_STATES = cast(Table, CertificateState.__table__)
+_RELATIONS = cast(Table, CertificateRelation.__table__)
 _INSERT_CERTIFICATE = _CERTIFICATES.insert()
 _INSERT_STATE = _STATES.insert()
 _INSERT_RELATION = _RELATIONS.insert()
