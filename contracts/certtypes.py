@@ -21,6 +21,7 @@ from typing import Any
 
 from lxml import etree
 
+from intygstjanst.contracts.rules.engine import Certificate
 from intygstjanst.contracts.rules import (
     CertificateFacts,
     DefinitionError,
@@ -74,6 +75,13 @@ class CertificateType:
     def extract(self, intyg: etree._Element) -> CertificateFacts:
         """Diagnoses, sick-leave periods and other facts, located as this type's file says."""
         return self.facts.extract(intyg)
+
+    def check(self, intyg: etree._Element, today: dt.date | None = None) -> tuple[list[RuleViolation], CertificateFacts]:
+        """:meth:`validate` and :meth:`extract` in one pass: the certificate is indexed once,
+        which is most of the cost of either on the registration path."""
+        cert = Certificate(intyg, today or dt.date.today())
+        violations = self.engine.validate_indexed(cert) if self.engine is not None else []
+        return violations, self.facts.extract_indexed(cert)
 
     @property
     def codes(self) -> list[str]:

@@ -109,7 +109,8 @@ def store_certificate(call: Call, stored: etree._Element, canonical: bytes | Non
             ErrorId.VALIDATION_ERROR,
             f"certificate type {intyg.type_code} (version {intyg.version}) is not a known certificate type",
         )
-    violations: list[object] = [*certificate_type.validate(intyg.element)]
+    rule_violations, facts = certificate_type.check(intyg.element)
+    violations: list[object] = [*rule_violations]
     if services.schematron is not None:
         violations += services.schematron.validate(stored)
     if violations:
@@ -144,8 +145,8 @@ def store_certificate(call: Call, stored: etree._Element, canonical: bytes | Non
         signing_doctor_id=intyg.text("core:skapadAv/core:personal-id/types:extension"),
         signing_doctor_name=intyg.text("core:skapadAv/core:fullstandigtNamn"),
         signed_at=intyg.signed_at,
-        valid_from=None,
-        valid_to=None,
+        valid_from=min((p.start for p in facts.sick_leave if p.start), default=None),
+        valid_to=max((p.end for p in facts.sick_leave if p.end), default=None),
         is_test=person.is_test,
         source=f"{call.contract.name}:{call.contract.major}",
         original=call.body,
@@ -157,7 +158,7 @@ def store_certificate(call: Call, stored: etree._Element, canonical: bytes | Non
             ErrorId.VALIDATION_ERROR,
             "; ".join(f"{_FIELD_NAMES.get(name, name)} is {length} characters, more than {limit}" for name, length, limit in overlong),
         )
-    sick_leave = sickleave.prepare(certificate_type, intyg.element, new, intyg.relations())
+    sick_leave = sickleave.prepare(certificate_type, intyg.element, new, intyg.relations(), facts)
     try:
         with services.db.transaction() as conn:
             repo.insert_certificate(conn, new, services.clock(), intyg.relations())

@@ -48,7 +48,7 @@ from sqlalchemy.engine import Connection
 from ..contracts.call import Call
 from ..contracts.envelope import Serialized
 from ..contracts.care_units import CareUnits, CareUnitsError
-from ..contracts.certtypes import CertificateType, normalize_code
+from ..contracts.certtypes import CertificateFacts, CertificateType, normalize_code
 from ..contracts.faults import SoapFault
 from ..contracts.xml import CORE, TYPES, text_of
 from ..persistence import certificates as certificate_repo
@@ -101,11 +101,13 @@ def prepare(
     intyg: etree._Element,
     stored: certificate_repo.NewCertificate,
     relations: Iterable[certificate_repo.RelationEntry],
+    facts: CertificateFacts,
 ) -> SickLeaveUpdate:
     """Read the sick-leave facts of a certificate about to be stored (before the transaction, to
-    keep it short). ``intyg`` is its RegisterCertificate v3 ``intyg`` element."""
+    keep it short). ``intyg`` is its RegisterCertificate v3 ``intyg`` element and ``facts`` what
+    its type definition reads out of it."""
     supersedes = tuple(r.to_id for r in relations if r.kind in repo.SUPERSEDING_RELATIONS)
-    return SickLeaveUpdate(_record(certificate_type, intyg, stored), supersedes)
+    return SickLeaveUpdate(_record(certificate_type, intyg, stored, facts), supersedes)
 
 
 def apply(conn: Connection, update: SickLeaveUpdate) -> None:
@@ -128,13 +130,15 @@ _TITLES = _texts("core:skapadAv/core:befattning/types:code")
 
 
 def _record(
-    certificate_type: CertificateType, intyg: etree._Element, stored: certificate_repo.NewCertificate
+    certificate_type: CertificateType,
+    intyg: etree._Element,
+    stored: certificate_repo.NewCertificate,
+    facts: CertificateFacts,
 ) -> repo.NewSickLeave | None:
     if normalize_code(certificate_type.code) not in SICK_LEAVE_TYPES or stored.signed_at is None:
         return None
     if any(value in ("true", "1") for value in _INFECTION_CONTROL(intyg)):
         return None
-    facts = certificate_type.extract(intyg)
     main = next((d for d in facts.diagnoses if d.rank == 0), None)
     # The type rules have checked the periods; one without dates or with a degree the engine cannot
     # use would only come from a type file without those rules, and is not sick-leave data.

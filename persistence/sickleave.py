@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any, NamedTuple, cast
 
@@ -95,7 +95,8 @@ def store(conn: Connection, new: NewSickLeave | None, supersedes: Collection[str
     relations point to, whatever its own type). Its relations must already be stored."""
     ids = set(supersedes)
     if new is not None:
-        row = asdict(new)
+        # Field by field: dataclasses.asdict would deep-copy the period tuples on every registration.
+        row = {f.name: getattr(new, f.name) for f in fields(new)}
         row.update(
             doctor_titles=_joined(new.doctor_titles),
             secondary_diagnoses=_joined(new.secondary_diagnoses),

@@ -49,6 +49,10 @@ def test_stored_metadata_state_and_original(client, db) -> None:
         assert (row.type_code, row.patient_id, row.is_test) == ("LISJP", "191212121212", False)
         assert row.care_unit_id and row.care_giver_id and row.signing_doctor_id
         assert row.original == body
+        starts = payload.xpath("//*[local-name()='datePeriod']/*[local-name()='start']/text()")
+        ends = payload.xpath("//*[local-name()='datePeriod']/*[local-name()='end']/text()")
+        # Validity follows the sick-leave periods the type definition locates.
+        assert (str(row.valid_from), str(row.valid_to)) == (min(starts), max(ends))
         states = session.execute(select(CertificateState.state, CertificateState.target)).all()
         assert states == [("RECEIVED", "HSVARD")]
 

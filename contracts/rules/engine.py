@@ -524,7 +524,10 @@ class Engine:
         self._run: Callable[[Certificate, Fail], None] = namespace["run"]
 
     def validate(self, intyg: etree._Element, today: dt.date | None = None) -> list[RuleViolation]:
-        cert = Certificate(intyg, today or dt.date.today())
+        return self.validate_indexed(Certificate(intyg, today or dt.date.today()))
+
+    def validate_indexed(self, cert: Certificate) -> list[RuleViolation]:
+        """As :meth:`validate`, on a certificate already indexed (shared with fact extraction)."""
         out: list[RuleViolation] = []
         code = self.d.type_code
 

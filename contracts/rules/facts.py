@@ -55,7 +55,10 @@ class FactsSpec:
     statistics: tuple[str, ...] = ()
 
     def extract(self, intyg: etree._Element) -> CertificateFacts:
-        cert = Certificate(intyg, dt.date.today())
+        return self.extract_indexed(Certificate(intyg, dt.date.today()))
+
+    def extract_indexed(self, cert: Certificate) -> CertificateFacts:
+        """As :meth:`extract`, on a certificate already indexed (shared with the rule checks)."""
         diagnoses = []
         for rank, (code_id, text_id) in enumerate(self.diagnoses):
             for element in cert.by_part.get(code_id, ()):
