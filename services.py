@@ -12,7 +12,7 @@ from .contracts.registry import ContractRegistry
 from .contracts.schematron import SchematronValidator
 from .persistence.db import Database
 from .persons import FilePersonLookup, PersonLookup
-from .settings import Settings
+from .settings import Settings, SettingsError
 
 
 def utc_now() -> dt.datetime:
@@ -49,7 +49,18 @@ class Services:
         if settings.schematron_dir is not None and services.schematron is None:
             services.schematron = SchematronValidator(settings.schematron_dir, services.certificate_types)
         services.add_delivery()
+        services.add_care_units()
         return services
+
+    def add_care_units(self) -> None:
+        """The care-unit register (units and their sub-units), checked at start-up."""
+        from .contracts.care_units import CareUnits, CareUnitsError
+
+        if "care_units" not in self.extensions:
+            try:
+                self.extensions["care_units"] = CareUnits.load(self.settings.care_units_file)
+            except CareUnitsError as exc:
+                raise SettingsError(f"care_units_file: {exc}") from exc
 
     def add_delivery(self) -> None:
         """The recipient registry and the deliverer (unless given in ``extensions``)."""

@@ -47,7 +47,7 @@ from sqlalchemy.engine import Connection
 
 from ..contracts.call import Call
 from ..contracts.envelope import Serialized
-from ..contracts.care_units import CareUnits, CareUnitsError
+from ..contracts.care_units import CareUnits
 from ..contracts.certtypes import CertificateFacts, CertificateType, normalize_code
 from ..contracts.faults import SoapFault
 from ..contracts.xml import CORE, TYPES, text_of
@@ -182,14 +182,8 @@ def today(services: Services) -> dt.date:
 
 
 def care_units(services: Services) -> CareUnits:
-    """The care-unit register of ``care_units_file``, read on first use and kept with the services."""
-    register = services.extensions.get("care_units")
-    if register is None:
-        try:
-            register = CareUnits.load(services.settings.care_units_file)
-        except CareUnitsError as exc:
-            raise SoapFault(f"the care-unit register cannot be used: {exc}", "Server") from None
-        services.extensions["care_units"] = register
+    """The care-unit register of ``care_units_file`` (loaded and checked at start-up)."""
+    register: CareUnits = services.extensions["care_units"]
     return register
 
 

@@ -93,3 +93,13 @@ def test_a_broken_file_is_refused_with_the_entry_and_field(tmp_path: Path, text:
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CareUnitsError, match="cannot read the care-unit register"):
         CareUnits.load(tmp_path / "absent.toml")
+
+
+def test_a_broken_register_stops_start_up(tmp_path: Path) -> None:
+    from intygstjanst.services import Services
+    from intygstjanst.settings import Settings, SettingsError
+
+    broken = tmp_path / "units.toml"
+    broken.write_text("[[care_giver]\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="care_units_file: .*not valid TOML"):
+        Services.build(Settings(data_dir=tmp_path, care_units_file=broken))
