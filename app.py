@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .contracts.dispatch import Authorizer, Caller, Dispatcher, allow_all
+from .contracts.dispatch import Authorizer, Caller, Dispatcher, allow_all, audit_call
 from .contracts.faults import SoapFault, render_fault
 from .contracts.registry import Contract
 from .contracts.wsdl import render_wsdl, xsd_file
@@ -66,15 +66,19 @@ def create_app(
     dispatcher = Dispatcher(services, _refusals_first(authorizer))
     max_body = services.settings.max_body_bytes
 
-    def fault(message: str, status: int = 500, code: str = "Client") -> Response:
-        return Response(render_fault(SoapFault(message, code)), status_code=status, media_type=_XML)
-
     async def soap(request: Request) -> Response:
         contract = services.contracts.by_path(request.url.path)
+        if request.method == "GET" and contract is not None:
+            return _describe(request, contract)
+        caller = _resolve(caller_resolver, request)
+
+        def fault(message: str, status: int = 500, code: str = "Client") -> Response:
+            # Refused before the dispatcher: audited here, with what is known of the call.
+            audit_call(caller, None, contract, None, "FAULT", 0.0, request.url.path)
+            return Response(render_fault(SoapFault(message, code)), status_code=status, media_type=_XML)
+
         if contract is None:
             return fault(f"no service contract is served at {request.url.path}", status=404)
-        if request.method == "GET":
-            return _describe(request, contract)
         content_type = request.headers.get("content-type", "")
         media = content_type.split(";", 1)[0].strip().lower()
         if media == "application/soap+xml":
@@ -87,7 +91,6 @@ def create_app(
         body = await _read_limited(request, max_body)
         if body is None:
             return fault(f"the message is more than the limit of {max_body} bytes")
-        caller = _resolve(caller_resolver, request)
         result = await run_in_threadpool(dispatcher.handle, contract, body, request.headers.get("soapaction"), caller)
         return Response(result.body, status_code=result.status, media_type=_XML)
 

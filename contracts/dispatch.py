@@ -107,7 +107,7 @@ class Dispatcher:
                 ),
             )
         finally:
-            _audit(caller, authorized, contract, logical_address, outcome, time.perf_counter() - started)
+            audit_call(caller, authorized, contract, logical_address, outcome, time.perf_counter() - started)
 
     @staticmethod
     def _check_body(contract: Contract, tag: str) -> None:
@@ -149,14 +149,17 @@ class Dispatcher:
         )
 
 
-def _audit(
+def audit_call(
     caller: Caller,
     authorized: str | None,
-    contract: Contract,
+    contract: Contract | None,
     logical_address: str | None,
     outcome: str,
     seconds: float,
+    path: str | None = None,
 ) -> None:
+    """One JSON line per call, also for calls refused before they reach a contract (``contract``
+    None: the ``path`` asked for is logged instead)."""
     if not audit.isEnabledFor(logging.INFO):
         return
     record: dict[str, Any] = {
@@ -164,8 +167,9 @@ def _audit(
         "consumer": caller.consumer,
         "original_consumer": caller.original_consumer,
         "authorized": authorized,
-        "contract": contract.name,
-        "version": contract.version,
+        "contract": contract.name if contract else None,
+        "version": contract.version if contract else None,
+        "path": path,
         "logical_address": logical_address,
         "result": outcome,
         "ms": round(seconds * 1000, 2),
