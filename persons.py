@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -62,11 +61,6 @@ def check_person_id(root: str, number: str) -> str:
 def mask(person_id: str) -> str:
     """A form that is safe in logs and error texts: the birth date only, never the full number."""
     return person_id[:8] + "-****" if len(person_id) >= 8 else "****"
-
-
-def pseudonym(person_id: str, salt: str) -> str:
-    """A stable salted hash for correlating log lines about one person without naming them."""
-    return hashlib.sha256((salt + person_id).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -73,9 +73,6 @@ class Settings:
 
     care_units_file: Path | None = None
 
-    # Salt for hashing personnummer in logs; generated per data_dir when empty.
-    log_salt: str = ""
-
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -231,3 +231,24 @@ def test_calls_refused_before_dispatch_are_audited(client, caplog) -> None:
         ("RegisterCertificate", REGISTER, "FAULT"),
         (None, "/no/such/Service/1/rivtabp21", "FAULT"),
     ]
+
+
+def test_no_personnummer_in_the_logs(client, services, caplog) -> None:
+    import logging
+
+    from intygstjanst.persons import PersonLookupError
+
+    class Down:
+        def lookup(self, person_id: str):  # type: ignore[no-untyped-def]
+            raise PersonLookupError("timeout")
+
+    with caplog.at_level(logging.DEBUG):
+        register(client, certificate("log-1"))
+        register(client, certificate("log-2", patient="191212121213"))
+        post(client, GET, envelope(get_request("log-1", "INVANA")))
+        services.persons = Down()
+        register(client, certificate("log-3", patient=OTHER_PERSON))
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "person lookup failed for 19771011-****" in text
+    for number in ("191212121212", "191212121213", OTHER_PERSON):
+        assert number not in text
