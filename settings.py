@@ -10,7 +10,7 @@ import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -73,8 +73,6 @@ class Settings:
 
     care_units_file: Path | None = None
 
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -112,7 +110,7 @@ class Settings:
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "extra" or value == f.default or value is None:
+            if value == f.default or value is None:
                 continue
             text = ",".join(value) if isinstance(value, tuple) else str(value)
             out[f"INTYG_{f.name.upper()}"] = text
@@ -124,7 +122,7 @@ class Settings:
 
 def _field_types() -> dict[str, Any]:
     hints = get_type_hints(Settings)
-    return {f.name: hints[f.name] for f in dataclasses.fields(Settings) if f.name != "extra"}
+    return {f.name: hints[f.name] for f in dataclasses.fields(Settings)}
 
 
 def _coerce_all(raw: Mapping[str, Any], source: str) -> dict[str, Any]:
