@@ -83,7 +83,7 @@ def _security_flags(serve: argparse.ArgumentParser) -> None:
         "transport security",
         "Without any of these the service serves mutual TLS on a development PKI that it creates under "
         "<data-dir>/tls on first start, with a development authorization file granting its client certificates "
-        "everything. See docs/tls.md.",
+        "everything. See the README section on mutual TLS.",
     )
     tls.add_argument(
         "--tls-mode",

@@ -12,7 +12,7 @@ Every answer is classified as one of three outcomes:
 
 Each call carries a delivery id, as the HTTP header ``x-intyg-delivery-id`` and as a WS-Addressing
 ``MessageID`` header (``urn:uuid:<id>``), so that a recipient can recognise a message it already
-processed when a worker repeats it after a crash (see docs/delivery.md).
+processed when a worker repeats it after a crash (see the README section on delivery).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ needed; claims never overlap (see ``persistence.outbox.claim``).
 Crash safety comes from the lease: a row is only ever "claimed until T". If the worker dies at any
 instant, the row falls due again at T and another claim sends it again with the same delivery id.
 A message is therefore delivered at least once, and exactly once wherever the recipient
-deduplicates on the delivery id (docs/delivery.md).
+deduplicates on the delivery id (the README section on delivery).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Registry of certificate types, loaded from declarative data files.
 
-Each certificate type and major version is one TOML file (see docs/certificate-types.md). The
-files are read and compiled once at start-up; afterwards looking a type up and validating a
+Each certificate type and major version is one TOML file (format: README, "Certificate types and
+their rules"). The files are read and compiled once at start-up; afterwards looking a type up and validating a
 certificate against it are pure in-memory operations.
 
 Type codes are matched case-insensitively, and a file can list extra spellings of its code

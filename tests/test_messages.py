@@ -303,9 +303,11 @@ def test_migration_creates_the_message_table_as_modelled(db) -> None:
 
 
 def test_the_documentation_lists_every_rejection_with_its_error_id() -> None:
-    documented = (REPO_DIR / "docs" / "messages.md").read_text(encoding="utf-8")
+    readme = (REPO_DIR / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Questions and answers between Försäkringskassan and care")
+    documented = readme[start : readme.index("\n## ", start + 1)]
     rows = set(re.findall(r"^\| ([a-z][^|]*?) \| (VALIDATION_ERROR|APPLICATION_ERROR) \|", documented, re.MULTILINE))
     cases = {(name, error_id) for name, _, error_id, _ in [*STATIC_REJECTIONS, *STATE_REJECTIONS]}
     cases.add(("id used for another message", V))
-    assert cases - rows == set(), "rejections missing from docs/messages.md"
-    assert rows - cases == set(), "docs/messages.md lists rejections the tests do not exercise"
+    assert cases - rows == set(), "rejections missing from the README's message section"
+    assert rows - cases == set(), "the README's message section lists rejections the tests do not exercise"
