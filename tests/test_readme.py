@@ -23,3 +23,16 @@ def test_ci_runs_the_readme_test_command() -> None:
     test_line = [line for line in commands.group(1).splitlines() if "pytest" in line][0]
     test_command = test_line.split(" && ", 2)[2]  # after creating and activating the venv
     assert test_command in (REPO_DIR / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_package_is_listed_for_installation() -> None:
+    """``pip install .`` (the README's first command) installs only the listed packages."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO_DIR / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(["intygstjanst", *init.parent.relative_to(REPO_DIR).parts])
+        for init in REPO_DIR.rglob("__init__.py")
+        if not {"tests", ".venv", "build"} & set(init.relative_to(REPO_DIR).parts)
+    }
+    assert found == listed
