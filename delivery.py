@@ -32,6 +32,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
+from .contracts.naming import ContractName
 from .contracts.xml import REGISTRY, SOAP11, WSA
 from .settings import SettingsError
 from .tls.client import ClientTls
@@ -47,64 +48,39 @@ HEALTHREPORTING_2 = "urn:riv:insuranceprocess:healthreporting:2"
 TS_SERVICES_1 = "urn:local:se:intygstjanster:services:1"
 
 
-@dataclass(frozen=True)
-class OutboundContract:
+@dataclass(frozen=True, kw_only=True)
+class OutboundContract(ContractName):
     """A contract we call as a consumer: where it lives on the recipient's side and how it answers."""
 
-    name: str
-    major: int
-    domain: str  # colon-separated, as in the namespace; gives the endpoint path
-    profile: str  # rivtabp21 (LogicalAddress header) or rivtabp20 (wsa:To header)
-    namespace: str  # of the request and response elements
-    request: str
-    response: str
     result: str  # the response child holding the ResultType
     result_namespace: str  # the namespace of resultCode / errorId
-    action: str | None = None  # SOAPAction when the WSDL does not use <namespace>:<name>
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}:{self.major}"
-
-    @property
-    def path(self) -> str:
-        """The national platform's path convention (the same one our own endpoints follow)."""
-        return "/" + "/".join([*self.domain.split(":"), self.name, str(self.major), self.profile])
-
-    @property
-    def soap_action(self) -> str:
-        return self.action or f"{self.namespace}:{self.name}"
-
-    @property
-    def request_tag(self) -> str:
-        return f"{{{self.namespace}}}{self.request}"
 
 
 def _certificate(name: str, major: int) -> OutboundContract:
     return OutboundContract(
-        name,
-        major,
-        "clinicalprocess:healthcond:certificate",
-        "rivtabp21",
-        f"urn:riv:clinicalprocess:healthcond:certificate:{name}Responder:{major}",
-        name,
-        f"{name}Response",
-        "result",
-        CERTIFICATE_3,
+        name=name,
+        version=str(major),
+        domain="clinicalprocess:healthcond:certificate",
+        profile="rivtabp21",
+        namespace=f"urn:riv:clinicalprocess:healthcond:certificate:{name}Responder:{major}",
+        request=name,
+        response=f"{name}Response",
+        result="result",
+        result_namespace=CERTIFICATE_3,
     )
 
 
 def _ts(name: str) -> OutboundContract:
     return OutboundContract(
-        name,
-        1,
-        "local:se:intygstjanster:services",
-        "rivtabp21",
-        f"urn:local:se:intygstjanster:services:{name}Responder:1",
-        name,
-        f"{name}Response",
-        "resultat",
-        TS_SERVICES_1,
+        name=name,
+        version="1",
+        domain="local:se:intygstjanster:services",
+        profile="rivtabp21",
+        namespace=f"urn:local:se:intygstjanster:services:{name}Responder:1",
+        request=name,
+        response=f"{name}Response",
+        result="resultat",
+        result_namespace=TS_SERVICES_1,
     )
 
 
@@ -118,28 +94,28 @@ CONTRACTS: dict[str, OutboundContract] = {
         _certificate("SendMessageToCare", 2),
         _certificate("SendMessageToRecipient", 2),
         OutboundContract(
-            "RegisterMedicalCertificate",
-            3,
-            "insuranceprocess:healthreporting",
-            "rivtabp20",
-            "urn:riv:insuranceprocess:healthreporting:RegisterMedicalCertificateResponder:3",
-            "RegisterMedicalCertificate",
-            "RegisterMedicalCertificateResponse",
-            "result",
-            HEALTHREPORTING_2,
+            name="RegisterMedicalCertificate",
+            version="3",
+            domain="insuranceprocess:healthreporting",
+            profile="rivtabp20",
+            namespace="urn:riv:insuranceprocess:healthreporting:RegisterMedicalCertificateResponder:3",
+            request="RegisterMedicalCertificate",
+            response="RegisterMedicalCertificateResponse",
+            result="result",
+            result_namespace=HEALTHREPORTING_2,
             # The official WSDL's soapAction names major version 1.
-            action="urn:riv:insuranceprocess:healthreporting:RegisterMedicalCertificateResponder:1",
+            published_action="urn:riv:insuranceprocess:healthreporting:RegisterMedicalCertificateResponder:1",
         ),
         OutboundContract(
-            "RevokeMedicalCertificate",
-            1,
-            "insuranceprocess:healthreporting",
-            "rivtabp20",
-            "urn:riv:insuranceprocess:healthreporting:RevokeMedicalCertificateResponder:1",
-            "RevokeMedicalCertificateRequest",
-            "RevokeMedicalCertificateResponse",
-            "result",
-            HEALTHREPORTING_2,
+            name="RevokeMedicalCertificate",
+            version="1",
+            domain="insuranceprocess:healthreporting",
+            profile="rivtabp20",
+            namespace="urn:riv:insuranceprocess:healthreporting:RevokeMedicalCertificateResponder:1",
+            request="RevokeMedicalCertificateRequest",
+            response="RevokeMedicalCertificateResponse",
+            result="result",
+            result_namespace=HEALTHREPORTING_2,
         ),
         _ts("RegisterTSBas"),
         _ts("RegisterTSDiabetes"),

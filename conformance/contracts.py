@@ -14,55 +14,17 @@ from pathlib import Path
 
 from lxml import etree
 
+from ..contracts.naming import ContractName
 from ..contracts.registry import CONTRACTS_FILE, XSD_DIR
 
 RIV_PROFILES = ("rivtabp20", "rivtabp21")
 
 
-@dataclass(frozen=True)
-class ContractSpec:
-    name: str
-    version: str
-    domain: str
-    profile: str
-    namespace: str
-    request: str
-    response: str
+@dataclass(frozen=True, kw_only=True)
+class ContractSpec(ContractName):
+    """A contract the kit can test: its names (the platform's conventions) and its schema."""
+
     xsd: Path = field(repr=False)
-    published_action: str | None = None  # the soapAction the contract publishes, where not <namespace>:<name>
-
-    @property
-    def major(self) -> int:
-        return int(self.version.split(".")[0])
-
-    @property
-    def key(self) -> str:
-        """``Name:major``: how suites and the command line name a contract."""
-        return f"{self.name}:{self.major}"
-
-    @property
-    def path(self) -> str:
-        """The national platform's path convention ``/<domain parts>/<Name>/<major>/<profile>``."""
-        return "/" + "/".join([*self.domain.split(":"), self.name, str(self.major), self.profile])
-
-    @property
-    def soap_action(self) -> str:
-        """RIV-TA's ``<namespace>:<name>``; a few helper contracts publish another one (their
-        namespace lacks the ``Responder`` part that their soapAction has)."""
-        return self.published_action or f"{self.namespace}:{self.name}"
-
-    @property
-    def request_tag(self) -> str:
-        return f"{{{self.namespace}}}{self.request}"
-
-    @property
-    def response_tag(self) -> str:
-        return f"{{{self.namespace}}}{self.response}"
-
-    @property
-    def uses_wsa_to(self) -> bool:
-        """RIV-TA profile 2.0 addresses with ``wsa:To`` instead of ``LogicalAddress``."""
-        return self.profile == "rivtabp20"
 
     @cached_property
     def schema(self) -> etree.XMLSchema:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
+from .naming import ContractName
+
 if TYPE_CHECKING:
     from .call import Call
     from .envelope import Serialized
@@ -27,40 +29,15 @@ class ContractError(ValueError):
     """A contract definition that cannot be served (bad entry, missing file, schema that won't compile)."""
 
 
-@dataclass(frozen=True)
-class Contract:
-    name: str
-    version: str
-    domain: str
-    profile: str
-    namespace: str
-    request: str
-    response: str
+@dataclass(frozen=True, kw_only=True)
+class Contract(ContractName):
+    """A contract this service serves: its names plus its schema, WSDL and handler."""
+
     xsd: str
     wsdl: str
     handler_ref: str
     schema: etree.XMLSchema = field(repr=False, compare=False)
     handler: Handler = field(repr=False, compare=False)
-    # The published soapAction when it is not the RIV-TA default ``<namespace>:<name>`` (some
-    # contracts were published with "Responder" or an old major version in it).
-    published_action: str | None = None
-
-    @property
-    def major(self) -> int:
-        return int(self.version.split(".")[0])
-
-    @property
-    def path(self) -> str:
-        """The national platform's path convention, so a consumer only changes its base URL."""
-        return "/" + "/".join([*self.domain.split(":"), self.name, str(self.major), self.profile])
-
-    @property
-    def soap_action(self) -> str:
-        return self.published_action or f"{self.namespace}:{self.name}"
-
-    @property
-    def request_tag(self) -> str:
-        return f"{{{self.namespace}}}{self.request}"
 
     @property
     def wsdl_path(self) -> Path:
@@ -71,11 +48,7 @@ class Contract:
         ``prefixes`` (prefix -> namespace) declared on it."""
         nsmap: dict[str | None, str] = {None: self.namespace}
         nsmap.update(prefixes)
-        return etree.Element(f"{{{self.namespace}}}{self.response}", nsmap=nsmap)  # type: ignore[arg-type]
-
-    @property
-    def uses_wsa_to(self) -> bool:
-        return self.profile == "rivtabp20"
+        return etree.Element(self.response_tag, nsmap=nsmap)  # type: ignore[arg-type]
 
 
 _REQUIRED = ("name", "version", "domain", "profile", "namespace", "request", "response", "xsd", "wsdl", "handler")

@@ -1,0 +1,55 @@
+"""What identifies a RIV-TA contract on the wire: its names, namespace, profile and where it lives.
+
+Shared by the contracts this service serves (``registry.Contract``), the ones it calls
+(``delivery.OutboundContract``) and the ones the conformance kit tests, so that the platform's
+conventions (endpoint path, SOAPAction, routing header) are written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContractName:
+    name: str  # interaction name, e.g. RegisterCertificate
+    version: str  # responder schema version, e.g. "3.1"; its major part is in the path
+    domain: str  # colon-separated, as in the namespace, e.g. clinicalprocess:healthcond:certificate
+    profile: str  # rivtabp21 (LogicalAddress header) or rivtabp20 (wsa:To header)
+    namespace: str  # of the request and response payload elements
+    request: str  # local name of the request payload element
+    response: str  # local name of the response payload element
+    # The published soapAction when it is not the RIV-TA default ``<namespace>:<name>`` (some
+    # contracts were published with "Responder" or an old major version in it).
+    published_action: str | None = None
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def key(self) -> str:
+        """``Name:major``, how the outbox, recipients' formats and the kit name a contract."""
+        return f"{self.name}:{self.major}"
+
+    @property
+    def path(self) -> str:
+        """The national platform's path convention, so a consumer only changes its base URL."""
+        return "/" + "/".join([*self.domain.split(":"), self.name, str(self.major), self.profile])
+
+    @property
+    def soap_action(self) -> str:
+        return self.published_action or f"{self.namespace}:{self.name}"
+
+    @property
+    def request_tag(self) -> str:
+        return f"{{{self.namespace}}}{self.request}"
+
+    @property
+    def response_tag(self) -> str:
+        return f"{{{self.namespace}}}{self.response}"
+
+    @property
+    def uses_wsa_to(self) -> bool:
+        """RIV-TA profile 2.0 addresses with ``wsa:To`` instead of ``LogicalAddress``."""
+        return self.profile == "rivtabp20"
