@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 from sqlalchemy.engine import Row
@@ -15,12 +15,15 @@ from ..contracts.faults import SoapFault
 from ..contracts.result import ErrorId, LogicalError
 from ..contracts.xml import CORE, TYPES, text_of
 from ..persistence import certificates as repo
-from ..persons import InvalidPersonId, PersonLookupError, check_person_id, mask
+from ..persons import InvalidPersonId, Person, PersonLookupError, check_person_id, mask
 from ..transform import formats
 from ..transform.formats import Format
 from . import sickleave
 from .outcome import OK, Outcome, info, result_type
 from .status import CARE, CITIZEN, status_elements, visible_states
+
+if TYPE_CHECKING:
+    from ..services import Services
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +129,7 @@ def store_certificate(call: Call, stored: etree._Element, canonical: bytes | Non
     if stored_patient is not None:
         return _duplicate_answer(stored_patient, patient_id)
 
-    try:
-        person = services.persons.lookup(patient_id)
-    except PersonLookupError as exc:
-        log.warning("person lookup failed for %s: %s", mask(patient_id), exc)
-        raise LogicalError(
-            ErrorId.TECHNICAL_ERROR, "the population register (PU) could not be reached; try again later"
-        ) from None
+    person = lookup_person(services, patient_id)
 
     new = repo.NewCertificate(
         id=intyg.id,
@@ -169,6 +166,17 @@ def store_certificate(call: Call, stored: etree._Element, canonical: bytes | Non
             stored_patient = repo.patient_of(conn, intyg.id)
         return _duplicate_answer(stored_patient or "", patient_id)
     return OK
+
+
+def lookup_person(services: Services, patient_id: str) -> Person:
+    """The person register's answer; unreachable is a TECHNICAL_ERROR, the caller should retry."""
+    try:
+        return services.persons.lookup(patient_id)
+    except PersonLookupError as exc:
+        log.warning("person lookup failed for %s: %s", mask(patient_id), exc)
+        raise LogicalError(
+            ErrorId.TECHNICAL_ERROR, "the population register (PU) could not be reached; try again later"
+        ) from None
 
 
 # Where each stored column comes from in the certificate, for error texts a sender can act on.

@@ -36,11 +36,10 @@ from ..contracts.recipients import Recipient, Recipients
 from ..contracts.result import ErrorId, LogicalError
 from ..contracts.xml import text_of
 from ..persistence import certificates as repo
-from ..persons import PersonLookupError, mask
 from ..services import Services
 from ..transform import formats
 from ..transform.common import TransformError
-from .certificate import stored_payload
+from .certificate import lookup_person, stored_payload
 from .outcome import OK, Outcome, info, result_type
 from .revoke import notify_late_recipient
 from .status import is_revoked, sent_to
@@ -135,14 +134,7 @@ def _check_protected_identity(services: Services, recipient: Recipient, patient_
     """Only trusted recipients get certificates about people with a protected identity."""
     if recipient.trusted:
         return
-    try:
-        person = services.persons.lookup(patient_id)
-    except PersonLookupError as exc:
-        log.warning("person lookup failed for %s: %s", mask(patient_id), exc)
-        raise LogicalError(
-            ErrorId.TECHNICAL_ERROR, "the population register (PU) could not be reached; try again later"
-        ) from None
-    if person.protected:
+    if lookup_person(services, patient_id).protected:
         raise LogicalError(
             ErrorId.VALIDATION_ERROR,
             f"recipient {recipient.id} ({recipient.name}) may not receive certificates about a person with protected identity",
