@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -65,6 +66,8 @@ def create_app(
     services = services or Services.build(settings or Settings.load())
     dispatcher = Dispatcher(services, _refusals_first(authorizer))
     max_body = services.settings.max_body_bytes
+    threads = services.settings.handler_threads
+    handler_threads = anyio.CapacityLimiter(threads) if threads > 0 else None
 
     async def soap(request: Request) -> Response:
         contract = services.contracts.by_path(request.url.path)
@@ -91,7 +94,13 @@ def create_app(
         body = await _read_limited(request, max_body)
         if body is None:
             return fault(f"the message is more than the limit of {max_body} bytes")
-        result = await run_in_threadpool(dispatcher.handle, contract, body, request.headers.get("soapaction"), caller)
+        action = request.headers.get("soapaction")
+        if contract.calls_out:
+            result = await run_in_threadpool(dispatcher.handle, contract, body, action, caller)
+        elif handler_threads is None:
+            result = dispatcher.handle(contract, body, action, caller)
+        else:
+            result = await anyio.to_thread.run_sync(dispatcher.handle, contract, body, action, caller, limiter=handler_threads)
         return Response(result.body, status_code=result.status, media_type=_XML)
 
     async def schema(request: Request) -> Response:

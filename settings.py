@@ -28,6 +28,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
+    # 0: handlers run on the event loop, one at a time per worker process (the cheapest: a thread
+    # hop and GIL contention cost more than a registration's own work; scale with workers).
+    # N > 0: a pool of N threads, for a database or person register slow enough that one call
+    # should not hold up the others. Contracts that wait on a recipient always use threads.
+    handler_threads: int = 0
 
     # Hardened-parser limits: every breach is answered with a SOAP Fault.
     max_body_bytes: int = 10 * 1024 * 1024

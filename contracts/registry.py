@@ -36,6 +36,8 @@ class Contract(ContractName):
     xsd: str
     wsdl: str
     handler_ref: str
+    # The handler waits on another system (a recipient): it always runs on a worker thread.
+    calls_out: bool = False
     schema: etree.XMLSchema = field(repr=False, compare=False)
     handler: Handler = field(repr=False, compare=False)
 
@@ -93,6 +95,7 @@ def _build(entry: dict[str, Any], where: str) -> Contract:
         wsdl=entry["wsdl"],
         handler_ref=entry["handler"],
         published_action=entry.get("soap_action"),
+        calls_out=bool(entry.get("calls_out", False)),
         schema=_compile_schema(entry["xsd"]),
         handler=_resolve_handler(entry["handler"]),
     )

@@ -252,3 +252,16 @@ def test_no_personnummer_in_the_logs(client, services, caplog) -> None:
     assert "person lookup failed for 19771011-****" in text
     for number in ("191212121212", "191212121213", OTHER_PERSON):
         assert number not in text
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+def test_handlers_on_the_event_loop_or_a_thread_pool(settings, db, persons, threads: int) -> None:
+    from starlette.testclient import TestClient
+
+    from intygstjanst.app import create_app
+    from intygstjanst.services import Services
+
+    services = Services.build(settings.replace(handler_threads=threads), db=db, persons=persons)
+    with TestClient(create_app(services=services)) as client, ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda i: register(client, certificate(f"pool-{threads}-{i % 5}")), range(20)))
+    assert sorted(code for code, _, _ in answers) == ["INFO"] * 15 + ["OK"] * 5
