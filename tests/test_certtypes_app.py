@@ -24,46 +24,7 @@ from intygstjanst.services import Services
 from intygstjanst.settings import Settings
 from intygstjanst.tests.soap import REGISTER, certificate, envelope, post, result
 from intygstjanst.tests.support import require_shared
-
-TYPE_FILE = """
-code = "XGRAV"
-version = "1"
-name = "Intyg om graviditet (test)"
-recipients = []
-
-[[question]]
-id = "1"
-label = "Beräknad förlossning"
-count = "1"
-
-  [[question.part]]
-  id = "1.1"
-  label = "Datum"
-  count = "1"
-  kind = "date"
-
-[[question]]
-id = "2"
-label = "Komplikationer"
-
-  [[question.part]]
-  id = "2.1"
-  label = "Komplikationer finns"
-  count = "1"
-  kind = "boolean"
-
-  [[question.part]]
-  id = "2.2"
-  label = "Beskrivning"
-  kind = "text"
-
-[[rule]]
-id = "X1-komplikation-beskrivs"
-for_each = "2"
-when = "true(2.1)"
-require = "2.2"
-message = "Describe the complications (2.2)."
-"""
+from intygstjanst.tests.test_certtypes import NEW_TYPE
 
 
 def xgrav(certificate_id: str, complications: str, description: str | None) -> etree._Element:
@@ -121,7 +82,7 @@ def test_new_type_from_a_file_after_restart(tmp_path: Path, start: Starter) -> N
         code, error_id, text = register(client, xgrav("xgrav-0", "false", None))
         assert (code, error_id) == ("ERROR", "VALIDATION_ERROR") and "XGRAV" in (text or "")
 
-    (types_dir / "xgrav.v1.toml").write_text(TYPE_FILE, encoding="utf-8")
+    (types_dir / "xgrav.v1.toml").write_text(NEW_TYPE, encoding="utf-8")
     with start(types_dir) as client:
         assert register(client, xgrav("xgrav-1", "true", "Havandeskapsförgiftning")) == ("OK", None, None)
         assert register(client, xgrav("xgrav-2", "false", None)) == ("OK", None, None)
