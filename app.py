@@ -13,16 +13,16 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .contracts.dispatch import Authorizer, Caller, Dispatcher, allow_all, audit_call
-from .contracts.faults import SoapFault, render_fault
-from .contracts.registry import Contract
-from .contracts.wsdl import render_wsdl, xsd_file
-from . import metrics
-from .services import Services
-from .settings import Settings
+from intygstjanst.contracts.dispatch import Authorizer, Caller, Dispatcher, allow_all, audit_call
+from intygstjanst.contracts.faults import SoapFault, render_fault
+from intygstjanst.contracts.registry import Contract
+from intygstjanst.contracts.wsdl import render_wsdl, xsd_file
+from intygstjanst import metrics
+from intygstjanst.services import Services
+from intygstjanst.settings import Settings
 
 if TYPE_CHECKING:
-    from .tls.security import TransportSecurity
+    from intygstjanst.tls.security import TransportSecurity
 
 _XML = "text/xml; charset=utf-8"
 
@@ -140,7 +140,7 @@ def secured_app(settings: Settings) -> tuple[Starlette, TransportSecurity]:
 
     ``settings`` must have been through ``tls.security.prepare`` (no ``tls_mode auto``).
     """
-    from .tls.security import TransportSecurity
+    from intygstjanst.tls.security import TransportSecurity
 
     services = Services.build(settings)
     transport = TransportSecurity.build(settings, services.contracts)

@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .settings import Settings, SettingsError
-from .contracts.recipients import add_commands as add_recipients_commands
-from .stub_recipient import add_commands as add_stub_commands
-from .worker import add_commands as add_worker_commands
-from .tls.cli import add_commands as add_tls_commands
-from .conformance.cli import add_commands as add_conformance_commands
+from intygstjanst.settings import Settings, SettingsError
+from intygstjanst.registers.recipients import add_commands as add_recipients_commands
+from intygstjanst.testing.stub_recipient import add_commands as add_stub_commands
+from intygstjanst.delivery.worker import add_commands as add_worker_commands
+from intygstjanst.tls.cli import add_commands as add_tls_commands
+from intygstjanst.conformance.cli import add_commands as add_conformance_commands
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -136,11 +136,11 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from .app import secured_app
-    from .persistence.db import Database
-    from .tls import runtime
-    from .tls.errors import AuthorizationFileError, PkiError, TlsConfigError
-    from .tls.security import prepare
+    from intygstjanst.app import secured_app
+    from intygstjanst.persistence.db import Database
+    from intygstjanst.tls import runtime
+    from intygstjanst.tls.errors import AuthorizationFileError, PkiError, TlsConfigError
+    from intygstjanst.tls.security import prepare
 
     try:
         settings, dev_pki = prepare(settings)
@@ -202,10 +202,10 @@ def _safe_url(url: str) -> str:
 
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
-    from .contracts.certtypes import CertificateTypes
-    from .contracts.registry import ContractRegistry
-    from .contracts.validate import MessageValidator
-    from .contracts.xml import HardenedParser, ParseLimits
+    from intygstjanst.certificates.certtypes import CertificateTypes
+    from intygstjanst.contracts.registry import ContractRegistry
+    from intygstjanst.certificates.validate import MessageValidator
+    from intygstjanst.contracts.xml import HardenedParser, ParseLimits
 
     types = CertificateTypes.load([settings.certificate_types_dir] if settings.certificate_types_dir else [])
     validator = MessageValidator(
@@ -243,7 +243,7 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    from .persistence.db import Database
+    from intygstjanst.persistence.db import Database
 
     database = Database(settings.effective_database_url)
     database.upgrade()

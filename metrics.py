@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from .persistence import outbox
-from .persistence.db import Database
+from intygstjanst.persistence import outbox
+from intygstjanst.persistence.db import Database
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .contracts.certtypes import CertificateTypes
-from .contracts.registry import ContractRegistry
-from .contracts.schematron import SchematronValidator
-from .persistence.db import Database
-from .persons import FilePersonLookup, PersonLookup
-from .settings import Settings, SettingsError
+from intygstjanst.certificates.certtypes import CertificateTypes
+from intygstjanst.contracts.registry import ContractRegistry
+from intygstjanst.certificates.schematron import SchematronValidator
+from intygstjanst.persistence.db import Database
+from intygstjanst.registers.persons import FilePersonLookup, PersonLookup
+from intygstjanst.settings import Settings, SettingsError
 
 
 def utc_now() -> dt.datetime:
@@ -54,7 +54,7 @@ class Services:
 
     def add_care_units(self) -> None:
         """The care-unit register (units and their sub-units), checked at start-up."""
-        from .contracts.care_units import CareUnits, CareUnitsError
+        from intygstjanst.registers.care_units import CareUnits, CareUnitsError
 
         if "care_units" not in self.extensions:
             try:
@@ -64,8 +64,8 @@ class Services:
 
     def add_delivery(self) -> None:
         """The recipient registry and the deliverer (unless given in ``extensions``)."""
-        from .contracts.recipients import Recipients
-        from .delivery import Deliverer
+        from intygstjanst.registers.recipients import Recipients
+        from intygstjanst.delivery.deliverer import Deliverer
 
         if "recipients" not in self.extensions:
             self.extensions["recipients"] = Recipients.load(self.settings.recipients_file, self.certificate_types)

@@ -35,8 +35,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from intygstjanst.contracts.certtypes import CertificateType, CertificateTypes
-from intygstjanst.contracts.schematron import SchematronValidator
+from intygstjanst.certificates.certtypes import CertificateType, CertificateTypes
+from intygstjanst.certificates.schematron import SchematronValidator
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "riv-contracts"
 SCHEMATRON_DIR = SHARED / "intyg" / "clinicalprocess-healthcond-certificate-schematron" / "src" / "main" / "resources"

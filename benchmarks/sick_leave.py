@@ -178,7 +178,7 @@ def computation(url: str, calls: int, warmup: int) -> None:
     from zoneinfo import ZoneInfo
 
     from intygstjanst.handlers.sickleave import current_chains, engine_record
-    from intygstjanst.handlers.sickleave_engine import compute_cases
+    from intygstjanst.certificates.sickleave import compute_cases
     from intygstjanst.persistence import sickleave as repo
     from intygstjanst.persistence.db import Database
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 
-from ..tls.client import ClientTls
-from . import data as test_data
+from intygstjanst.tls.client import ClientTls
+from intygstjanst.conformance import data as test_data
 
 CONSUMER = "SE5565594230-KONFORMANS"
 SERVICE = "SE5565594230-INTYGSTJANST"  # the service's own client certificate, towards the recipient

@@ -54,12 +54,12 @@ def add_commands(subparsers: Any) -> None:
 def _run(args: argparse.Namespace, _settings: object = None) -> int:
     import logging
 
-    from .contracts import load_specs
-    from .data import DataError, load
-    from .report import Progress, junit_xml, save_failures, summary
-    from .runner import Runner, RunError, Selection, Status, parse_url_overrides
-    from .suites import all_suites
-    from .transport import TlsFiles, Transport
+    from intygstjanst.conformance.contracts import load_specs
+    from intygstjanst.conformance.data import DataError, load
+    from intygstjanst.conformance.report import Progress, junit_xml, save_failures, summary
+    from intygstjanst.conformance.runner import Runner, RunError, Selection, Status, parse_url_overrides
+    from intygstjanst.conformance.suites import all_suites
+    from intygstjanst.conformance.transport import TlsFiles, Transport
 
     try:
         data = load(args.data_file) if args.data_file else load()
@@ -105,10 +105,10 @@ def _pair(item: str) -> tuple[str, str]:
 
 
 def _list(args: argparse.Namespace, _settings: object = None) -> int:
-    from .contracts import load_specs
-    from .data import KNOWN_VALUES, load
-    from .runner import RunError, Selection
-    from .suites import all_suites
+    from intygstjanst.conformance.contracts import load_specs
+    from intygstjanst.conformance.data import KNOWN_VALUES, load
+    from intygstjanst.conformance.runner import RunError, Selection
+    from intygstjanst.conformance.suites import all_suites
 
     if args.values:
         width = max(len(name) for name in KNOWN_VALUES)

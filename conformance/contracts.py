@@ -14,8 +14,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from ..contracts.naming import ContractName
-from ..contracts.registry import CONTRACTS_FILE, XSD_DIR
+from intygstjanst.contracts.naming import ContractName
+from intygstjanst.contracts.registry import CONTRACTS_FILE, XSD_DIR
 
 RIV_PROFILES = ("rivtabp20", "rivtabp21")
 

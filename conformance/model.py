@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from lxml import etree
 
-from ..contracts.xml import CORE, SOAP11, TYPES
-from . import templates
-from .contracts import ContractSpec
+from intygstjanst.contracts.xml import CORE, SOAP11, TYPES
+from intygstjanst.conformance import templates
+from intygstjanst.conformance.contracts import ContractSpec
 
 if TYPE_CHECKING:
-    from .runner import CaseContext
+    from intygstjanst.conformance.runner import CaseContext
 
 CATEGORIES = (
     "valid",

@@ -12,9 +12,9 @@ from typing import TextIO
 
 from lxml import etree
 
-from .model import Case, Suite
-from .runner import CaseResult, Status
-from .transport import Exchange
+from intygstjanst.conformance.model import Case, Suite
+from intygstjanst.conformance.runner import CaseResult, Status
+from intygstjanst.conformance.transport import Exchange
 
 _MARK = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.SKIPPED: "SKIP"}
 

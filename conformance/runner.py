@@ -20,12 +20,12 @@ from typing import Protocol
 
 import zeep
 from lxml import etree
-from . import templates
-from .contracts import ContractSpec, load_specs
-from .data import TestData
-from .model import Call, Case, CaseFailure, CaseSkipped, Step, Suite, parse_answer
-from .suites import all_suites
-from .transport import Exchange, Transport, envelope
+from intygstjanst.conformance import templates
+from intygstjanst.conformance.contracts import ContractSpec, load_specs
+from intygstjanst.conformance.data import TestData
+from intygstjanst.conformance.model import Call, Case, CaseFailure, CaseSkipped, Step, Suite, parse_answer
+from intygstjanst.conformance.suites import all_suites
+from intygstjanst.conformance.transport import Exchange, Transport, envelope
 
 PERSONNUMMER_ROOT = "1.2.752.129.2.1.3.1"
 SAMORDNINGSNUMMER_ROOT = "1.2.752.129.2.1.3.3"

@@ -16,9 +16,9 @@ import requests
 import zeep.transports
 from lxml import etree
 
-from ..contracts.xml import REGISTRY, SOAP11, WSA
-from ..tls.client import ClientTls, SslContextAdapter
-from .contracts import ContractSpec
+from intygstjanst.contracts.xml import REGISTRY, SOAP11, WSA
+from intygstjanst.tls.client import ClientTls, SslContextAdapter
+from intygstjanst.conformance.contracts import ContractSpec
 
 ORIGINAL_CONSUMER_HEADER = "x-rivta-original-serviceconsumer-hsaid"
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from .registry import Contract
+from intygstjanst.contracts.registry import Contract
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from intygstjanst.services import Services
 
 
 @dataclass(frozen=True)

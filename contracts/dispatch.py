@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 from lxml import etree
 
-from .call import Call
-from .envelope import Serialized, read_envelope, wrap_response, wrap_serialized
-from .faults import SoapFault, render_fault
-from .registry import Contract
-from .result import LogicalError, ResultCode, result_response
-from .xml import HardenedParser, ParseLimits, UnsafeXml
+from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.envelope import Serialized, read_envelope, wrap_response, wrap_serialized
+from intygstjanst.contracts.faults import SoapFault, render_fault
+from intygstjanst.contracts.registry import Contract
+from intygstjanst.contracts.result import LogicalError, ResultCode, result_response
+from intygstjanst.contracts.xml import HardenedParser, ParseLimits, UnsafeXml
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from intygstjanst.services import Services
 
 log = logging.getLogger("intygstjanst.dispatch")
 audit = logging.getLogger("intygstjanst.audit")

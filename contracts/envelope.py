@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from .faults import SoapFault
-from .xml import REGISTRY, SOAP11, SOAP12, WSA
+from intygstjanst.contracts.faults import SoapFault
+from intygstjanst.contracts.xml import REGISTRY, SOAP11, SOAP12, WSA
 
 _HEADER = f"{{{SOAP11}}}Header"
 _BODY = f"{{{SOAP11}}}Body"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from .xml import SOAP11
+from intygstjanst.contracts.xml import SOAP11
 
 
 class SoapFault(Exception):

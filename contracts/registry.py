@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from .naming import ContractName
+from intygstjanst.contracts.naming import ContractName
 
 if TYPE_CHECKING:
-    from .call import Call
-    from .envelope import Serialized
+    from intygstjanst.contracts.call import Call
+    from intygstjanst.contracts.envelope import Serialized
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 XSD_DIR = PACKAGE_DIR / "xsd"

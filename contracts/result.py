@@ -10,7 +10,7 @@ import enum
 
 from lxml import etree
 
-from .xml import CORE, sub
+from intygstjanst.contracts.xml import CORE, sub
 
 
 class ResultCode(str, enum.Enum):

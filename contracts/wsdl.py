@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from .registry import XSD_DIR, Contract
+from intygstjanst.contracts.registry import XSD_DIR, Contract
 
 _XS = "http://www.w3.org/2001/XMLSchema"
 _SOAP_BINDING = "http://schemas.xmlsoap.org/wsdl/soap/"

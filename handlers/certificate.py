@@ -10,20 +10,20 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 from sqlalchemy.engine import Row
 
-from ..contracts.call import Call
-from ..contracts.faults import SoapFault
-from ..contracts.result import ErrorId, LogicalError
-from ..contracts.xml import CORE, TYPES, text_of
-from ..persistence import certificates as repo
-from ..persons import InvalidPersonId, Person, PersonLookupError, check_person_id, mask
-from ..transform import formats
-from ..transform.formats import Format
-from . import sickleave
-from .outcome import OK, Outcome, info, result_type
-from .status import CARE, CITIZEN, status_elements, visible_states
+from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.faults import SoapFault
+from intygstjanst.contracts.result import ErrorId, LogicalError
+from intygstjanst.contracts.xml import CORE, TYPES, text_of
+from intygstjanst.persistence import certificates as repo
+from intygstjanst.registers.persons import InvalidPersonId, Person, PersonLookupError, check_person_id, mask
+from intygstjanst.transform import formats
+from intygstjanst.transform.formats import Format
+from intygstjanst.handlers import sickleave
+from intygstjanst.handlers.outcome import OK, Outcome, info, result_type
+from intygstjanst.certificates.status import CARE, CITIZEN, status_elements, visible_states
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from intygstjanst.services import Services
 
 log = logging.getLogger(__name__)
 

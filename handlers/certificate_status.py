@@ -28,14 +28,14 @@ import datetime as dt
 
 from lxml import etree
 
-from ..contracts.call import Call
-from ..contracts.recipients import Part, Recipient, Recipients
-from ..contracts.result import ErrorId, LogicalError
-from ..contracts.xml import text_of
-from ..persistence import certificates as repo
-from ..services import Services
-from .outcome import OK, Outcome, answered, info, result_of_call, result_type
-from .status import CITIZEN, is_archived, sent_to
+from intygstjanst.contracts.call import Call
+from intygstjanst.registers.recipients import Part, Recipient, Recipients
+from intygstjanst.contracts.result import ErrorId, LogicalError
+from intygstjanst.contracts.xml import text_of
+from intygstjanst.persistence import certificates as repo
+from intygstjanst.services import Services
+from intygstjanst.handlers.outcome import OK, Outcome, answered, info, result_of_call, result_type
+from intygstjanst.certificates.status import CITIZEN, is_archived, sent_to
 
 ARCHIVE = frozenset({"DELETED", "RESTORED"})
 RECIPIENT_REPORTS = frozenset({"SENT", "RECEIVED"})

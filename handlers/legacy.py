@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from lxml import etree
 
-from ..contracts.call import Call
-from ..contracts.result import ErrorId, LogicalError
-from ..transform import formats
-from ..transform.common import (
+from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.result import ErrorId, LogicalError
+from intygstjanst.transform import formats
+from intygstjanst.transform.common import (
     GN,
     TP,
     Reader,
@@ -28,12 +28,12 @@ from ..transform.common import (
     read_header,
     v3_timestamp,
 )
-from ..transform.fk7263 import HR, read_legacy_hos_personal
-from ..transform.revoke import QA, RCV, RMR
-from .certificate import store_certificate
-from .outcome import Outcome, answered, result_of_call, resultat
-from .recipients import send
-from .revoke import Revocation, revoke
+from intygstjanst.transform.fk7263 import HR, read_legacy_hos_personal
+from intygstjanst.transform.revoke import QA, RCV, RMR
+from intygstjanst.handlers.certificate import store_certificate
+from intygstjanst.handlers.outcome import Outcome, answered, result_of_call, resultat
+from intygstjanst.handlers.recipients import send
+from intygstjanst.handlers.revoke import Revocation, revoke
 
 SMR = "urn:riv:insuranceprocess:healthreporting:SendMedicalCertificateResponder:1"
 # SendMedicalCertificate is Försäkringskassan's contract: it always sends to them.

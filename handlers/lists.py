@@ -12,15 +12,15 @@ import datetime as dt
 
 from lxml import etree
 
-from ..contracts.call import Call
-from ..contracts.certtypes import CertificateTypes, normalize_code
-from ..contracts.faults import SoapFault
-from ..contracts.result import ErrorId, ResultCode, result_element
-from ..contracts.xml import TYPES, sub, text_of
-from ..persistence import certificates as repo
-from ..persons import InvalidPersonId, check_person_id
-from .certificate import set_statuses, stored_intyg
-from .status import CARE, CITIZEN, is_archived, status_elements, visible_states
+from intygstjanst.contracts.call import Call
+from intygstjanst.certificates.certtypes import CertificateTypes, normalize_code
+from intygstjanst.contracts.faults import SoapFault
+from intygstjanst.contracts.result import ErrorId, ResultCode, result_element
+from intygstjanst.contracts.xml import TYPES, sub, text_of
+from intygstjanst.persistence import certificates as repo
+from intygstjanst.registers.persons import InvalidPersonId, check_person_id
+from intygstjanst.handlers.certificate import set_statuses, stored_intyg
+from intygstjanst.certificates.status import CARE, CITIZEN, is_archived, status_elements, visible_states
 
 # Death certificates (dödsbevis, dödsorsaksintyg) concern a deceased person and are never shown in
 # the citizen's own view.

@@ -29,18 +29,18 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 from sqlalchemy.engine import Row
 
-from ..contracts.call import Call
-from ..contracts.result import ErrorId, LogicalError, ResultCode, result_response
-from ..contracts.xml import text_of
-from ..persistence import certificates, outbox
-from ..persistence import messages as repo
-from ..persistence.certificates import StateEntry
-from ..persistence.messages import Direction, NewMessage, StoredMessage
-from ..persons import InvalidPersonId, check_person_id
-from .status import sent_to
+from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.result import ErrorId, LogicalError, ResultCode, result_response
+from intygstjanst.contracts.xml import text_of
+from intygstjanst.persistence import certificates, outbox
+from intygstjanst.persistence import messages as repo
+from intygstjanst.persistence.certificates import StateEntry
+from intygstjanst.persistence.messages import Direction, NewMessage, StoredMessage
+from intygstjanst.registers.persons import InvalidPersonId, check_person_id
+from intygstjanst.certificates.status import sent_to
 
 if TYPE_CHECKING:
-    from ..contracts.recipients import Recipient, Recipients
+    from intygstjanst.registers.recipients import Recipient, Recipients
 
 # Subjects (amne, code system KV_ARENDEAMNE).
 COMPLETION = "KOMPLT"  # a request to complete the certificate (komplettering)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from ..contracts.call import Call
-from ..contracts.result import ErrorId, LogicalError, ResultCode, result_response
-from ..contracts.xml import sub
+from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.result import ErrorId, LogicalError, ResultCode, result_response
+from intygstjanst.contracts.xml import sub
 
 HR = "urn:riv:insuranceprocess:healthreporting:2"
 TS = "urn:local:se:intygstjanster:services:1"

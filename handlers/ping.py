@@ -14,8 +14,8 @@ from importlib import metadata
 
 from lxml import etree
 
-from ..contracts.call import Call
-from ..contracts.xml import sub, text_of
+from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.xml import sub, text_of
 
 MONITORING = "urn:riv:itintegration:monitoring:1"
 

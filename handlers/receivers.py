@@ -17,16 +17,16 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from ..contracts.call import Call
-from ..contracts.certtypes import normalize_code
-from ..contracts.faults import SoapFault
-from ..contracts.recipients import Recipient, Recipients
-from ..contracts.result import ErrorId, LogicalError, ResultCode, result_response
-from ..contracts.xml import CORE, TYPES, sub, text_of
-from ..persistence import certificates as certificate_repo
-from ..persistence import receivers as repo
-from .certificate import stored_intyg
-from .lists import main_type_code
+from intygstjanst.contracts.call import Call
+from intygstjanst.certificates.certtypes import normalize_code
+from intygstjanst.contracts.faults import SoapFault
+from intygstjanst.registers.recipients import Recipient, Recipients
+from intygstjanst.contracts.result import ErrorId, LogicalError, ResultCode, result_response
+from intygstjanst.contracts.xml import CORE, TYPES, sub, text_of
+from intygstjanst.persistence import certificates as certificate_repo
+from intygstjanst.persistence import receivers as repo
+from intygstjanst.handlers.certificate import stored_intyg
+from intygstjanst.handlers.lists import main_type_code
 
 CERTIFICATE_1 = "urn:riv:clinicalprocess:healthcond:certificate:1"
 RECEIVER_TYPES = "urn:riv:clinicalprocess:healthcond:certificate:receiver:types:1"

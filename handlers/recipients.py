@@ -31,21 +31,21 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from ..contracts.call import Call
-from ..contracts.recipients import Recipient, Recipients
-from ..contracts.result import ErrorId, LogicalError
-from ..contracts.xml import text_of
-from ..persistence import certificates as repo
-from ..services import Services
-from ..transform import formats
-from ..transform.common import TransformError
-from .certificate import lookup_person, stored_payload
-from .outcome import OK, Outcome, info, result_type
-from .revoke import notify_late_recipient
-from .status import is_revoked, sent_to
+from intygstjanst.contracts.call import Call
+from intygstjanst.registers.recipients import Recipient, Recipients
+from intygstjanst.contracts.result import ErrorId, LogicalError
+from intygstjanst.contracts.xml import text_of
+from intygstjanst.persistence import certificates as repo
+from intygstjanst.services import Services
+from intygstjanst.transform import formats
+from intygstjanst.transform.common import TransformError
+from intygstjanst.handlers.certificate import lookup_person, stored_payload
+from intygstjanst.handlers.outcome import OK, Outcome, info, result_type
+from intygstjanst.handlers.revoke import notify_late_recipient
+from intygstjanst.certificates.status import is_revoked, sent_to
 
 if TYPE_CHECKING:
-    from ..delivery import Deliverer
+    from intygstjanst.delivery.deliverer import Deliverer
 
 log = logging.getLogger(__name__)
 

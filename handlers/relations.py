@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from lxml import etree
 from sqlalchemy.engine import Connection
 
-from ..contracts.call import Call
-from ..contracts.xml import RELATION_CODE_SYSTEM, TYPES, cv, sub
-from ..persistence import certificates as repo
-from ..persistence.certificates import RelationRow
+from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.xml import RELATION_CODE_SYSTEM, TYPES, cv, sub
+from intygstjanst.persistence import certificates as repo
+from intygstjanst.persistence.certificates import RelationRow
 
 # Display names of KV_RELATION.
 RELATION_NAMES = {"ERSATT": "Ersätter", "KOMPLT": "Kompletterar", "FRLANG": "Förlänger", "KOPIA": "Kopia"}

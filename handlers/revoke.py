@@ -34,21 +34,21 @@ from typing import Any
 from lxml import etree
 from sqlalchemy.engine import Connection, Row
 
-from ..contracts.call import Call
-from ..contracts.recipients import Recipients
-from ..contracts.result import ErrorId, LogicalError
-from ..contracts.xml import CORE, text_of
-from ..delivery import CONTRACTS_BY_TAG
-from ..persistence import certificates as repo
-from ..persistence import outbox, sickleave
-from ..services import Services
-from ..transform import formats
-from ..transform.common import RC
-from ..transform.formats import Format
-from ..transform.revoke import RCV
-from .certificate import stored_payload
-from .outcome import OK, Outcome, info, result_type
-from .status import CARE, is_revoked
+from intygstjanst.contracts.call import Call
+from intygstjanst.registers.recipients import Recipients
+from intygstjanst.contracts.result import ErrorId, LogicalError
+from intygstjanst.contracts.xml import CORE, text_of
+from intygstjanst.delivery.deliverer import CONTRACTS_BY_TAG
+from intygstjanst.persistence import certificates as repo
+from intygstjanst.persistence import outbox, sickleave
+from intygstjanst.services import Services
+from intygstjanst.transform import formats
+from intygstjanst.transform.common import RC
+from intygstjanst.transform.formats import Format
+from intygstjanst.transform.revoke import RCV
+from intygstjanst.handlers.certificate import stored_payload
+from intygstjanst.handlers.outcome import OK, Outcome, info, result_type
+from intygstjanst.certificates.status import CARE, is_revoked
 
 log = logging.getLogger(__name__)
 

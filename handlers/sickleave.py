@@ -45,18 +45,18 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 from sqlalchemy.engine import Connection
 
-from ..contracts.call import Call
-from ..contracts.envelope import Serialized
-from ..contracts.care_units import CareUnits
-from ..contracts.certtypes import CertificateFacts, CertificateType, normalize_code
-from ..contracts.faults import SoapFault
-from ..contracts.xml import CORE, TYPES, text_of
-from ..persistence import certificates as certificate_repo
-from ..persistence import sickleave as repo
-from ..persistence.sickleave import StoredSickLeave
-from ..persons import PERSONNUMMER_ROOT, SAMORDNINGSNUMMER_ROOT, PersonLookupError
-from ..services import Services
-from .sickleave_engine import (
+from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.envelope import Serialized
+from intygstjanst.registers.care_units import CareUnits
+from intygstjanst.certificates.certtypes import CertificateFacts, CertificateType, normalize_code
+from intygstjanst.contracts.faults import SoapFault
+from intygstjanst.contracts.xml import CORE, TYPES, text_of
+from intygstjanst.persistence import certificates as certificate_repo
+from intygstjanst.persistence import sickleave as repo
+from intygstjanst.persistence.sickleave import StoredSickLeave
+from intygstjanst.registers.persons import PERSONNUMMER_ROOT, SAMORDNINGSNUMMER_ROOT, PersonLookupError
+from intygstjanst.services import Services
+from intygstjanst.certificates.sickleave import (
     ALLOWED_DEGREES,
     Diagnosis,
     SickLeaveCase,

@@ -12,7 +12,7 @@ from sqlalchemy import String, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection, Row
 
-from .models import Certificate, CertificateRelation, CertificateState
+from intygstjanst.persistence.models import Certificate, CertificateRelation, CertificateState
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from .models import Message
+from intygstjanst.persistence.models import Message
 
 
 class Direction(str, enum.Enum):

@@ -21,7 +21,7 @@ from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from .models import OutboxCounter, OutboxItem
+from intygstjanst.persistence.models import OutboxCounter, OutboxItem
 
 PENDING = "PENDING"
 DELIVERED = "DELIVERED"

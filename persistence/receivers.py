@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 
-from .models import ApprovedReceiver
+from intygstjanst.persistence.models import ApprovedReceiver
 
 
 @dataclass(frozen=True)

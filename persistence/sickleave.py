@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, and_, bindparam, exists, not_, select, update
 from sqlalchemy.engine import Connection
 
-from .models import CertificateRelation, CertificateState, SickLeaveCertificate
+from intygstjanst.persistence.models import CertificateRelation, CertificateState, SickLeaveCertificate
 
 # The relation kinds after which the older certificate no longer speaks for itself.
 SUPERSEDING_RELATIONS = ("ERSATT", "KOMPLT")

@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from intygstjanst.app import create_app
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import Base
-from intygstjanst.persons import FilePersonLookup, Person
+from intygstjanst.registers.persons import FilePersonLookup, Person
 from intygstjanst.services import Services
 from intygstjanst.settings import Settings
 

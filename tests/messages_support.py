@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from intygstjanst.contracts.xml import CORE, PART_CODE_SYSTEM, TYPES
-from intygstjanst.persons import PERSONNUMMER_ROOT
+from intygstjanst.registers.persons import PERSONNUMMER_ROOT
 from intygstjanst.tests.soap import OTHER_PERSON, TEST_PERSON
 from lxml import etree
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from lxml import etree
 
-from intygstjanst.contracts.recipients import Recipient, RecipientKind, Recipients
+from intygstjanst.registers.recipients import Recipient, RecipientKind, Recipients
 from intygstjanst.contracts.registry import ContractRegistry, Contract
-from intygstjanst.delivery import DeliveryResult
+from intygstjanst.delivery.deliverer import DeliveryResult
 from intygstjanst.contracts.xml import CORE, PART_CODE_SYSTEM, SOAP11, STATUS_CODE_SYSTEM, TYPES
 from intygstjanst.handlers.outcome import HR, TS
 

@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..contracts.dispatch import Caller
-from ..contracts.faults import SoapFault
-from ..contracts.registry import Contract
-from .errors import AuthorizationFileError
-from .files import utc_now
-from .identity import HSA_ID, HSA_ID_RULE
+from intygstjanst.contracts.dispatch import Caller
+from intygstjanst.contracts.faults import SoapFault
+from intygstjanst.contracts.registry import Contract
+from intygstjanst.tls.errors import AuthorizationFileError
+from intygstjanst.tls.files import utc_now
+from intygstjanst.tls.identity import HSA_ID, HSA_ID_RULE
 
 log = logging.getLogger("intygstjanst.authorization")
 

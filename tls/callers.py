@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
-from ..contracts.dispatch import Caller
-from .errors import PeerIdentityError
-from .identity import HSA_ID, HSA_ID_RULE, hsa_id_from_forwarded_cert, peer_hsa_id
+from intygstjanst.contracts.dispatch import Caller
+from intygstjanst.tls.errors import PeerIdentityError
+from intygstjanst.tls.identity import HSA_ID, HSA_ID_RULE, hsa_id_from_forwarded_cert, peer_hsa_id
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send

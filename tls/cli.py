@@ -19,10 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..settings import Settings
-from .authorization import AuthorizationTable
-from .errors import AuthorizationFileError, PkiError, TlsConfigError
-from .pki import (
+from intygstjanst.settings import Settings
+from intygstjanst.tls.authorization import AuthorizationTable
+from intygstjanst.tls.errors import AuthorizationFileError, PkiError, TlsConfigError
+from intygstjanst.tls.pki import (
     CLIENT_DIR,
     CRL_FILE,
     DEFAULT_CRL_DAYS,
@@ -32,7 +32,7 @@ from .pki import (
     IssuedCert,
     create_dev_pki,
 )
-from .runtime import ServerState
+from intygstjanst.tls.runtime import ServerState
 
 
 def _ip_address(value: str) -> str:
@@ -100,7 +100,7 @@ def _revoke(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def _served_namespaces() -> set[str]:
-    from ..contracts.registry import ContractRegistry
+    from intygstjanst.contracts.registry import ContractRegistry
 
     return {contract.namespace for contract in ContractRegistry.load()}
 

@@ -13,7 +13,7 @@ import zeep.transports
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from requests.adapters import HTTPAdapter
 
-from .files import load_cert_and_key, load_trust_anchors, openssl_step, utc_now
+from intygstjanst.tls.files import load_cert_and_key, load_trust_anchors, openssl_step, utc_now
 
 # Connect quickly or give up (the outbox retries); allow the recipient time to answer.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)

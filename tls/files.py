@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from .errors import TlsConfigError
+from intygstjanst.tls.errors import TlsConfigError
 
 _CRL_BLOCK = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
 _DER_SEQUENCE_TAG = 0x30

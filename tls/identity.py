@@ -17,8 +17,8 @@ from urllib.parse import unquote
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from .errors import PeerIdentityError
-from .files import describe
+from intygstjanst.tls.errors import PeerIdentityError
+from intygstjanst.tls.files import describe
 
 _PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
 

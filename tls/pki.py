@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .errors import PkiError
-from .files import describe, load_certificates, load_crls, load_private_key, utc_now
-from .identity import HSA_ID, HSA_ID_RULE
+from intygstjanst.tls.errors import PkiError
+from intygstjanst.tls.files import describe, load_certificates, load_crls, load_private_key, utc_now
+from intygstjanst.tls.identity import HSA_ID, HSA_ID_RULE
 
 CA_CERT = "ca.pem"
 CA_KEY = "ca.key"

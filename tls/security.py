@@ -31,16 +31,16 @@ import uvicorn
 from cryptography import x509
 from starlette.applications import Starlette
 
-from ..contracts.dispatch import Authorizer, allow_all
-from ..contracts.registry import Contract
-from ..settings import Settings, SettingsError
-from .authorization import SWEDEN, CallAuthorizer
-from .callers import CallerResolver, Network, TlsMode, TrustedProxyScheme, parse_networks
-from .errors import AuthorizationFileError
-from .identity import HSA_ID, HSA_ID_RULE
-from .pki import CA_CERT, CLIENT_DIR, CRL_FILE, DEFAULT_HOSTS, SERVER_CERT, SERVER_KEY, IssuedCert, create_dev_pki
-from .server import ServerTlsFiles
-from .uvicorn_mtls import uvicorn_config
+from intygstjanst.contracts.dispatch import Authorizer, allow_all
+from intygstjanst.contracts.registry import Contract
+from intygstjanst.settings import Settings, SettingsError
+from intygstjanst.tls.authorization import SWEDEN, CallAuthorizer
+from intygstjanst.tls.callers import CallerResolver, Network, TlsMode, TrustedProxyScheme, parse_networks
+from intygstjanst.tls.errors import AuthorizationFileError
+from intygstjanst.tls.identity import HSA_ID, HSA_ID_RULE
+from intygstjanst.tls.pki import CA_CERT, CLIENT_DIR, CRL_FILE, DEFAULT_HOSTS, SERVER_CERT, SERVER_KEY, IssuedCert, create_dev_pki
+from intygstjanst.tls.server import ServerTlsFiles
+from intygstjanst.tls.uvicorn_mtls import uvicorn_config
 
 log = logging.getLogger("intygstjanst.tls")
 

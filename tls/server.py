@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from .files import (
+from intygstjanst.tls.files import (
     check_crls,
     load_cert_and_key,
     load_crls,

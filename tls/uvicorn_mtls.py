@@ -21,8 +21,8 @@ from cryptography import x509
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .runtime import run
-from .server import ServerTlsFiles
+from intygstjanst.tls.runtime import run
+from intygstjanst.tls.server import ServerTlsFiles
 
 if TYPE_CHECKING:  # uvicorn's ASGI type names live in a private module: typing only
     from uvicorn._types import (

@@ -9,7 +9,7 @@ import importlib
 import pkgutil
 from functools import lru_cache
 
-from ..model import Suite
+from intygstjanst.conformance.model import Suite
 
 
 @lru_cache(maxsize=1)

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 
 from lxml import etree
 
-from ...contracts.xml import CORE, RELATION_CODE_SYSTEM, TYPES
-from ..model import Call, Expectation, Mutation, XPathCheck, exactly, has, ok
-from ..templates import fill
+from intygstjanst.contracts.xml import CORE, RELATION_CODE_SYSTEM, TYPES
+from intygstjanst.conformance.model import Call, Expectation, Mutation, XPathCheck, exactly, has, ok
+from intygstjanst.conformance.templates import fill
 
 REGISTER = "RegisterCertificate:3"
 GET = "GetCertificate:2"

@@ -5,8 +5,8 @@ Errors are SOAP Faults here: the response has no ResultType.
 
 from __future__ import annotations
 
-from ..model import Case, Fault, Suite, answer, has
-from ._steps import GET, certificate_is, get, register, revoke, status_count
+from intygstjanst.conformance.model import Case, Fault, Suite, answer, has
+from intygstjanst.conformance.suites._steps import GET, certificate_is, get, register, revoke, status_count
 
 SUITES = [
     Suite(

@@ -5,8 +5,8 @@ contracts, so some cases read it back with GetCertificate."""
 
 from __future__ import annotations
 
-from ..model import Call, Case, Expectation, Suite, answer, error, info, ok
-from ._steps import certificate_is, get, status_count
+from intygstjanst.conformance.model import Call, Case, Expectation, Suite, answer, error, info, ok
+from intygstjanst.conformance.suites._steps import certificate_is, get, status_count
 
 REGISTER_FK7263 = "RegisterMedicalCertificate:3"
 REVOKE_FK7263 = "RevokeMedicalCertificate:1"

@@ -7,8 +7,8 @@ certificate in the list rather than at the list's length.
 
 from __future__ import annotations
 
-from ..model import Call, Case, Expectation, Fault, Suite, XPathCheck, answer, error, ok
-from ._steps import archive, in_list, listed_status, register, revoke
+from intygstjanst.conformance.model import Call, Case, Expectation, Fault, Suite, XPathCheck, answer, error, ok
+from intygstjanst.conformance.suites._steps import archive, in_list, listed_status, register, revoke
 
 CARE = "ListCertificatesForCare:3"
 

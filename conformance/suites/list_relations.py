@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..model import Call, Case, Expectation, Suite, XPathCheck, answer, exactly, has, lacks
-from ._steps import register, register_successor, revoke
+from intygstjanst.conformance.model import Call, Case, Expectation, Suite, XPathCheck, answer, exactly, has, lacks
+from intygstjanst.conformance.suites._steps import register, register_successor, revoke
 
 RELATIONS = "ListRelationsForCertificate:1"
 _RELATION = "r:intygRelation/r:relation"

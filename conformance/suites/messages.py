@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..model import Call, Case, Expectation, Reply, Suite, error, ok
-from ._steps import TO_CARE, TO_RECIPIENT, appended, mark_sent, register, with_text
+from intygstjanst.conformance.model import Call, Case, Expectation, Reply, Suite, error, ok
+from intygstjanst.conformance.suites._steps import TO_CARE, TO_RECIPIENT, appended, mark_sent, register, with_text
 
 QUESTION_SUBJECT = "KONTKT"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import Call, Case, Suite, answer, has
+from intygstjanst.conformance.model import Call, Case, Suite, answer, has
 
 PING = "PingForConfiguration:1"
 

@@ -4,8 +4,8 @@ RegisterApprovedReceivers v1 and ListApprovedReceivers v1."""
 
 from __future__ import annotations
 
-from ..model import Call, Case, Expectation, Fault, Suite, answer, error, exactly, has, lacks, ok
-from ._steps import register
+from intygstjanst.conformance.model import Call, Case, Expectation, Fault, Suite, answer, error, exactly, has, lacks, ok
+from intygstjanst.conformance.suites._steps import register
 
 TYPE_INFO = "GetCertificateTypeInfo:1"
 RECIPIENTS_FOR = "GetRecipientsForCertificate:1"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..model import Case, Reply, Suite, answer, error, info, ok
-from ._steps import ALREADY_EXISTS, REGISTER, certificate_is, get, register, status_count, without_svar
+from intygstjanst.conformance.model import Case, Reply, Suite, answer, error, info, ok
+from intygstjanst.conformance.suites._steps import ALREADY_EXISTS, REGISTER, certificate_is, get, register, status_count, without_svar
 
 SUITES = [
     Suite(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..model import Case, Suite, answer, error, info, ok
-from ._steps import REVOKE, certificate_is, get, register, revoke, status_count
+from intygstjanst.conformance.model import Case, Suite, answer, error, info, ok
+from intygstjanst.conformance.suites._steps import REVOKE, certificate_is, get, register, revoke, status_count
 
 SUITES = [
     Suite(

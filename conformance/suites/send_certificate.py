@@ -5,8 +5,8 @@ The valid cases need the producer to reach the recipient (``recipientId`` in the
 
 from __future__ import annotations
 
-from ..model import Case, Suite, answer, error, info, ok
-from ._steps import SEND, get, register, revoke, send, status_count
+from intygstjanst.conformance.model import Case, Suite, answer, error, info, ok
+from intygstjanst.conformance.suites._steps import SEND, get, register, revoke, send, status_count
 
 SUITES = [
     Suite(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..model import Case, Suite, answer, error, ok
-from ._steps import SET_STATUS, archive, get, register, set_status, status_count
+from intygstjanst.conformance.model import Case, Suite, answer, error, ok
+from intygstjanst.conformance.suites._steps import SET_STATUS, archive, get, register, set_status, status_count
 
 SUITES = [
     Suite(

@@ -8,8 +8,8 @@ checks look for the case's own certificate, or for the patient's case, rather th
 
 from __future__ import annotations
 
-from ..model import Call, Case, Expectation, Fault, Suite, XPathCheck, answer, exactly, has, ok
-from ._steps import register, register_successor, revoke
+from intygstjanst.conformance.model import Call, Case, Expectation, Fault, Suite, XPathCheck, answer, exactly, has, ok
+from intygstjanst.conformance.suites._steps import register, register_successor, revoke
 
 ACTIVE = "ListActiveSickLeavesForCareUnit:1"
 FOR_PERSON = "ListSickLeavesForPerson:1"

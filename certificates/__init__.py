@@ -1,0 +1,11 @@
+"""The certificate domain: what a certificate of each type must contain and what its history means.
+
+Owns the certificate-type definitions (data files in ``certificate_types/``) and their loader
+(``certtypes``), the rule engine (``rules``), the runner for the owners' Schematron files
+(``schematron``), offline validation of message files (``validate``), the status rules (``status``:
+which state history means what, and which part sees which entry) and the sick-leave engine
+(``sickleave``: chaining certificates into cases).
+
+May import: ``contracts`` (XML helpers and the contract table), ``persistence`` (read models) and
+``settings``. Never ``handlers``, ``delivery``, ``registers``, the app or the CLI.
+"""
