@@ -438,8 +438,9 @@ class _Parser:
             return f"bp.get({ref!r}, E)"
         if self.anchor.kind == "question":
             return f"a.parts.get({ref!r}, E)"
-        # Anchored on a sub-answer: its own answer, unless it sits in another question's answer.
-        return f"(a.parts.get({ref!r}, E) if a.id == {qid!r} else bp.get({ref!r}, E))"
+        # Anchored on a sub-answer: the answer it sits in, also when that is another question's
+        # answer (the owners' rules read siblings as ``../gn:delsvar[@id=...]``).
+        return f"a.parts.get({ref!r}, E)"
 
     def string_literal(self) -> str:
         kind, value = self.take()

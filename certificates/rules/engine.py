@@ -698,7 +698,14 @@ def _check_repeats(question: Question, answers: list[_Answer], fail: Fail) -> No
                 )
             used |= mine
         if no_overlap is not None:
-            own = _all_periods(answer.parts.get(no_overlap, []))
+            parts = answer.parts.get(no_overlap, [])
+            own = _all_periods(parts)
+            if periods and _most_edges(parts) > 1:
+                # The owners read an answer's period as one start and one end; several cannot be
+                # compared with the earlier periods (an XPath type error rejects the certificate).
+                fail(f"{qid}.overlap", answer.element, f"Sub-answer {no_overlap} must hold one period to be compared with earlier answers")
+                periods.extend(own)
+                continue
             start, end = own[0] if own else ("", "")
             for s_, e_ in periods:
                 if s_ < end and e_ > start:
@@ -766,6 +773,13 @@ def _instance_number(answer: _Answer) -> float:
 
 def _codes(elements: list[etree._Element]) -> list[str]:
     return [v.normalize_space(v.string_value(c)) for e in elements for c in v.descendants_path(e, v.CV, v.CODE)]
+
+
+def _most_edges(elements: list[etree._Element]) -> int:
+    """The larger of the number of period starts and of period ends in these sub-answers."""
+    starts = sum(len(v.descendants_path(e, v.DATE_PERIOD, v.START)) for e in elements)
+    ends = sum(len(v.descendants_path(e, v.DATE_PERIOD, v.END)) for e in elements)
+    return max(starts, ends)
 
 
 def _all_periods(elements: list[etree._Element]) -> list[tuple[str, str]]:

@@ -141,13 +141,16 @@ def _boolean() -> KindCheck:
 def _code(
     code_system: str | None = None,
     code_systems: list[str] | None = None,
+    code_system_pattern: str | None = None,
     codes: list[str] | None = None,
     code_pattern: str | None = None,
     code_max_length: int | None = None,
+    shape: bool = True,
 ) -> KindCheck:
     allowed = frozenset(codes) if codes else None
     systems = frozenset(code_systems) if code_systems else None
     regex = re.compile(code_pattern) if code_pattern else None
+    system_regex = re.compile(code_system_pattern) if code_system_pattern else None
 
     def fast(e: etree._Element) -> bool:
         if len(e) != 1:
@@ -175,6 +178,8 @@ def _code(
             return False
         if systems is not None and v.normalize_space(system) not in systems:
             return False
+        if system_regex is not None and system_regex.fullmatch(v.normalize_space(system)) is None:
+            return False
         code = v.normalize_space(code)
         if allowed is not None and code not in allowed:
             return False
@@ -185,16 +190,21 @@ def _code(
     def check(e: etree._Element) -> list[Problem]:
         out: list[Problem] = []
         cvs = v.children(e, v.CV)
-        _one_of(len(cvs), "cv element", out, "cv")
         system_elements = [s for cv in cvs for s in cv if s.tag == v.CODE_SYSTEM]
         code_elements = [c for cv in cvs for c in cv if c.tag == v.CODE]
-        _one_of(len(system_elements), "codeSystem in its cv", out, "code-system")
-        _any_plain(system_elements, "codeSystem", out, "code-system-plain")
-        _one_of(len(code_elements), "code in its cv", out, "code")
-        _any_plain(code_elements, "code", out, "code-plain")
-        display_names = sum(1 for cv in cvs for d in cv if d.tag == v.DISPLAY_NAME)
-        if display_names > 1:
-            out.append(Problem("display-name", f"may have at most one displayName (found {display_names})"))
+        if shape:
+            _one_of(len(cvs), "cv element", out, "cv")
+            _one_of(len(system_elements), "codeSystem in its cv", out, "code-system")
+            _any_plain(system_elements, "codeSystem", out, "code-system-plain")
+            _one_of(len(code_elements), "code in its cv", out, "code")
+            _any_plain(code_elements, "code", out, "code-plain")
+            display_names = sum(1 for cv in cvs for d in cv if d.tag == v.DISPLAY_NAME)
+            if display_names > 1:
+                out.append(Problem("display-name", f"may have at most one displayName (found {display_names})"))
+        elif (allowed is not None or regex is not None) and len(code_elements) != 1:
+            # Without the shape checks the owners still read the code as one string, which fails
+            # (an XPath type error) when there are several.
+            out.append(Problem("code", f"must contain exactly one code (found {len(code_elements)})"))
         raw_systems = [v.string_value(s) for s in system_elements]
         if code_system is not None and code_system not in raw_systems:
             got = ", ".join(_shown(s) for s in raw_systems) or "none"
@@ -202,6 +212,9 @@ def _code(
         if systems is not None and not any(v.normalize_space(s) in systems for s in raw_systems):
             got = ", ".join(_shown(s) for s in raw_systems) or "none"
             out.append(Problem("code-system-value", f"must use one of the code systems {sorted(systems)} (got {got})"))
+        if system_regex is not None and not any(system_regex.fullmatch(v.normalize_space(s)) for s in raw_systems):
+            got = ", ".join(_shown(s) for s in raw_systems) or "none"
+            out.append(Problem("code-system-format", f"code system {got} does not have the required format"))
         values = [v.normalize_space(v.string_value(c)) for c in code_elements]
         if allowed is not None and not any(c in allowed for c in values):
             got = ", ".join(_shown(c) for c in values) or "none"
@@ -271,8 +284,9 @@ def _period(ordered: bool = True) -> KindCheck:
     return _with_fast_path(fast, check)
 
 
-def _pq(value_pattern: str | None = None) -> KindCheck:
+def _pq(value_pattern: str | None = None, unit_pattern: str | None = None) -> KindCheck:
     regex = re.compile(value_pattern) if value_pattern else None
+    unit_regex = re.compile(unit_pattern) if unit_pattern else None
 
     def check(e: etree._Element) -> list[Problem]:
         out: list[Problem] = []
@@ -288,6 +302,10 @@ def _pq(value_pattern: str | None = None) -> KindCheck:
             raw = v.string_value(values[0]) if len(values) == 1 else ""
             if regex.fullmatch(raw) is None:
                 out.append(Problem("pq-range", f"value {_shown(raw)} is not an allowed value"))
+        if unit_regex is not None:
+            unit = v.normalize_space(v.string_value(units[0])) if len(units) == 1 else ""
+            if unit_regex.fullmatch(unit) is None:
+                out.append(Problem("pq-unit-value", f"unit {_shown(unit)} is not an allowed unit"))
         return out
 
     return check
@@ -375,12 +393,15 @@ OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "code_max_length": int,
     "pattern": str,
     "code_pattern": str,
+    "code_system_pattern": str,
     "value_pattern": str,
+    "unit_pattern": str,
     "code_system": str,
     "code_systems": list,
     "codes": list,
     "max_abs": (int, float),
     "ordered": bool,
+    "shape": bool,
 }
 
 

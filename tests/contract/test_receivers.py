@@ -8,9 +8,11 @@ import pytest
 from lxml import etree
 
 from intygstjanst.registers.recipients import Recipient, RecipientKind, Recipients
+from intygstjanst.transform.formats import Format
 
 from intygstjanst.tests.listing import payload, store
-from intygstjanst.tests.soap import envelope, fault, post, result
+from intygstjanst.tests.differential import type_corpus
+from intygstjanst.tests.soap import REGISTER, envelope, fault, post, result
 from intygstjanst.tests.support import require_shared
 
 BASE = "/clinicalprocess/healthcond/certificate"
@@ -107,6 +109,33 @@ def test_type_info_for_an_unknown_or_erased_certificate_is_a_fault(client, servi
     for certificate_id in ("nothing-here", "erased"):
         answer = call(client, services, "GetCertificateTypeInfo", f"<x:intygs-id>{certificate_id}</x:intygs-id>", status=500)
         assert fault(etree.tostring(answer)) == f"certificate {certificate_id} does not exist"
+
+
+# The types the official samples do not cover: registered through RegisterCertificate, then asked
+# for; each goes to its agency's recipient.
+NEW_TYPES = {
+    "af00213-yes": ("AF00213", "AF"),
+    "af00251-part-time-obstacle": ("AF00251", "AF"),
+    "tstrk1009-licences": ("TSTRK1009", "TRANSP"),
+    "tstrk1062-coded-ongoing": ("TSTRK1062", "TRANSP"),
+}
+
+
+@pytest.mark.parametrize("seed", sorted(NEW_TYPES))
+def test_type_info_and_receivers_of_the_types_without_official_samples(client, services, seed: str) -> None:
+    type_code, recipient = NEW_TYPES[seed]
+    code, answers = type_corpus.SEEDS[seed]
+    response = post(client, REGISTER, envelope(type_corpus.certificate(code, answers, certificate_id=f"{seed}-1")))
+    assert result(response.content)[0] == "OK", response.text
+    answer = call(client, services, "GetCertificateTypeInfo", f"<x:intygs-id>{seed}-1</x:intygs-id>")
+    assert answer.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typ/{{{TYPES}}}code") == type_code
+    assert answer.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typVersion") == "1.0"
+    listed = receivers(call(client, services, "ListPossibleReceivers", f"<x:intygTyp>{typ(type_code)}</x:intygTyp>"))
+    assert [r[0] for r in listed] == [recipient]
+    known = recipients_for(client, services, f"{seed}-1", type_code)
+    assert [r.findtext("{*}id") for r in known.iterfind("{*}recipient")] == [recipient]
+    registry = services.extensions["recipients"].get(recipient)
+    assert registry.format_for(type_code) is Format.REGISTER_CERTIFICATE_3
 
 
 # ----------------------------------------------------------------------------- recipient lists

@@ -9,6 +9,10 @@ every Schematron test instance in ../shared/riv-contracts/schematron-tests. For 
 * project verdict: valid against the project's own XSD (xsd/interactions) and no violation from
   ``CertificateType.validate`` (messages whose type has no definition only need the XSD).
 
+The official sets hold no message of AF00213, AF00251, TSTRK1009 or TSTRK1062, so for those types
+the corpus is the project's own (``type_corpus``): complete certificates written from the owners'
+Schematron files and a deterministic set of mutants of them, judged the same way.
+
 Some rules compare with today's date (a basis for a certificate must not lie in the future,
 diabetes dates must not be after today...), so both engines get the same fixed day; a second run
 on another day shows that the date-dependent rules change their verdicts together.
@@ -24,6 +28,7 @@ from lxml import etree
 
 from intygstjanst.certificates.certtypes import CertificateTypes
 from intygstjanst.certificates.schematron import SchematronError, SchematronValidator
+from intygstjanst.tests.differential import type_corpus
 from intygstjanst.tests.support import REPO_DIR, payload_of, require_shared
 
 RG = "urn:riv:clinicalprocess:healthcond:certificate:RegisterCertificateResponder:3"
@@ -120,3 +125,57 @@ def test_corpus_exercises_both_verdicts_for_every_type(oracle: Oracle, corpus: l
     # The samples hold only valid certificates of these (they are still compared above).
     assert only_one_side == {"FK7263 v1"}
     assert len(seen) == 13
+
+
+# -- the types no official message covers ---------------------------------------------------------
+
+NEW_TYPES = {"AF00213", "AF00251", "TSTRK1009", "TSTRK1062"}
+NEW_TYPE_MESSAGES = 7553
+
+
+@pytest.fixture(scope="module")
+def new_type_corpus() -> list[tuple[str, str, etree._Element]]:
+    return list(type_corpus.corpus())
+
+
+def test_the_official_sets_hold_no_message_of_the_new_types(corpus: list[tuple[str, etree._Element]]) -> None:
+    # If the official sets ever gain such messages, they are compared above as well.
+    codes = {(payload.findtext(f".//{{{GN}}}typ/{{{TP}}}code") or "").upper() for _, payload in corpus}
+    assert not codes & NEW_TYPES
+
+
+def _new_type_disagreements(
+    oracle: Oracle, messages: list[tuple[str, str, etree._Element]], today: dt.date
+) -> tuple[dict[tuple[str, bool], int], list[str]]:
+    verdicts: dict[tuple[str, bool], int] = {}
+    differ = []
+    for code, name, payload in messages:
+        official, why_official = oracle.official(payload, today)
+        ours, why_ours = oracle.project(payload, today)
+        verdicts[(code, official)] = verdicts.get((code, official), 0) + 1
+        if official != ours:
+            differ.append(f"{name}: official {official} ({why_official}) / project {ours} ({why_ours})")
+    return verdicts, differ
+
+
+def test_new_types_same_verdict_as_official_xsd_and_schematron(
+    oracle: Oracle, new_type_corpus: list[tuple[str, str, etree._Element]]
+) -> None:
+    verdicts, differ = _new_type_disagreements(oracle, new_type_corpus, dt.date(2026, 7, 1))
+    assert differ == []
+    assert len(new_type_corpus) == NEW_TYPE_MESSAGES
+    # Every type is seen accepted and rejected, and by more than a handful of messages each way.
+    assert {code for code, _ in verdicts} == NEW_TYPES
+    assert all(verdicts.get((code, verdict), 0) >= 150 for code in NEW_TYPES for verdict in (True, False))
+
+
+def test_new_types_date_rules_move_together(oracle: Oracle, new_type_corpus: list[tuple[str, str, etree._Element]]) -> None:
+    # In 2017 the seeds' examination date (2018-11-20) lies in the future, and the year values a
+    # mutant sets may lie ahead of either day: both engines change their verdicts together.
+    seeds = [m for m in new_type_corpus if ":" not in m[1]]
+    revalued = [m for m in new_type_corpus if " = " in m[1]]
+    _, differ = _new_type_disagreements(oracle, seeds + revalued, dt.date(2017, 6, 1))
+    assert differ == []
+    later, _ = _new_type_disagreements(oracle, seeds, dt.date(2026, 7, 1))
+    earlier, _ = _new_type_disagreements(oracle, seeds, dt.date(2017, 6, 1))
+    assert later[("TSTRK1009", True)] == 2 and ("TSTRK1009", True) not in earlier
