@@ -64,7 +64,7 @@ def create_app(
     authorizer: Authorizer = allow_all,
 ) -> Starlette:
     services = services or Services.build(settings or Settings.load())
-    dispatcher = Dispatcher(services, _refusals_first(authorizer))
+    dispatcher = Dispatcher(services, services.parse_limits, _refusals_first(authorizer))
     max_body = services.settings.max_body_bytes
     threads = services.settings.handler_threads
     handler_threads = anyio.CapacityLimiter(threads) if threads > 0 else None
@@ -77,7 +77,7 @@ def create_app(
 
         def fault(message: str, status: int = 500, code: str = "Client") -> Response:
             # Refused before the dispatcher: audited here, with what is known of the call.
-            audit_call(caller, None, contract, None, "FAULT", 0.0, request.url.path)
+            audit_call(caller, None, contract, None, None, 0.0, request.url.path)
             return Response(render_fault(SoapFault(message, code)), status_code=status, media_type=_XML)
 
         if contract is None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from intygstjanst.certificates.certtypes import CertificateTypes
 from intygstjanst.contracts.registry import ContractRegistry
+from intygstjanst.contracts.xml import ParseLimits
 from intygstjanst.certificates.schematron import SchematronValidator
 from intygstjanst.persistence.db import Database
 from intygstjanst.registers.persons import FilePersonLookup, PersonLookup
@@ -32,6 +33,11 @@ class Services:
     schematron: SchematronValidator | None = None
     # Optional collaborators added by later layers (authorization, recipients, outbox, ...).
     extensions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def parse_limits(self) -> ParseLimits:
+        settings = self.settings
+        return ParseLimits(settings.max_body_bytes, settings.max_depth, settings.max_elements)
 
     @classmethod
     def build(cls, settings: Settings, **overrides: Any) -> Services:

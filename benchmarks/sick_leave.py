@@ -158,7 +158,7 @@ def in_process(url: str, workdir: Path, calls: int, warmup: int) -> None:
     services = Services.build(
         Settings(data_dir=workdir / "data", database_url=url, care_units_file=workdir / "care_units.toml")
     )
-    dispatcher = Dispatcher(services)
+    dispatcher = Dispatcher(services, services.parse_limits)
     contract = services.contracts.by_path(ACTIVE)
     assert contract is not None
     samples, _ = timed(lambda: dispatcher.handle(contract, ACTIVE_REQUEST, None, Caller()), calls, warmup)

@@ -1,23 +1,48 @@
-"""One incoming call as handlers see it."""
+"""One incoming call as handlers see it, and the answer they give."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from lxml import etree
 
-from intygstjanst.contracts.registry import Contract
+from intygstjanst.contracts.result import Outcome, result_payload
 
 if TYPE_CHECKING:
-    from intygstjanst.services import Services
+    from intygstjanst.contracts.naming import ContractName
+    from intygstjanst.contracts.registry import Contract
+
+# What the handlers work with (the database, the registers, ...). This layer only passes it on;
+# the application chooses it (``services.Services``), so the protocol layer never imports the
+# layers above it.
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
-class Call:
+class Call(Generic[S]):
     contract: Contract
     request: etree._Element  # the schema-valid payload element
     logical_address: str | None
     consumer: str | None  # the authorized caller's HSA-id; None on plain HTTP without authorization
-    services: Services
+    services: S
     body: bytes  # the complete request as received, kept byte for byte where a contract stores it
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A handler's answer: the response payload, and the outcome it tells the caller (which the
+    audit line records).
+
+    ``payload`` is an element, or for answers so large that building and serialising a tree would
+    dominate the call, the element already written as UTF-8 XML with every namespace it uses
+    declared on its root; the handler answers for its well-formedness, its tests validate it.
+    """
+
+    payload: etree._Element | bytes
+    outcome: Outcome
+
+    @classmethod
+    def result(cls, contract: ContractName, outcome: Outcome) -> Answer:
+        """The contract's response holding nothing but ``outcome`` in its result structure."""
+        return cls(result_payload(contract, outcome), outcome)

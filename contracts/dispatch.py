@@ -9,28 +9,19 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Generic
 
 from lxml import etree
 
-from intygstjanst.contracts.call import Call
-from intygstjanst.contracts.envelope import Serialized, read_envelope, wrap_response, wrap_serialized
+from intygstjanst.contracts.call import Answer, Call, S
+from intygstjanst.contracts.envelope import read_envelope, wrap
 from intygstjanst.contracts.faults import SoapFault, render_fault
 from intygstjanst.contracts.registry import Contract
-from intygstjanst.contracts.result import LogicalError, ResultCode, result_response
+from intygstjanst.contracts.result import LogicalError, Outcome
 from intygstjanst.contracts.xml import HardenedParser, ParseLimits, UnsafeXml
-
-if TYPE_CHECKING:
-    from intygstjanst.services import Services
 
 log = logging.getLogger("intygstjanst.dispatch")
 audit = logging.getLogger("intygstjanst.audit")
-
-# The answer's result code for the audit line: a child of the response or of its ``result``
-# (``resultat`` in the legacy contracts); never a search through a possibly huge answer.
-_RESULT_CODE = etree.XPath(
-    "*[local-name() = 'resultCode']/text() | */*[local-name() = 'resultCode']/text()", smart_strings=False
-)
 
 
 @dataclass(frozen=True)
@@ -59,17 +50,18 @@ class SoapResponse:
     body: bytes
 
 
-class Dispatcher:
-    def __init__(self, services: Services, authorizer: Authorizer = allow_all) -> None:
+class Dispatcher(Generic[S]):
+    """Runs calls for handlers that work with ``services`` (passed on to them in every ``Call``)."""
+
+    def __init__(self, services: S, limits: ParseLimits, authorizer: Authorizer = allow_all) -> None:
         self.services = services
         self.authorizer = authorizer
-        settings = services.settings
-        self.parser = HardenedParser(ParseLimits(settings.max_body_bytes, settings.max_depth, settings.max_elements))
+        self.parser = HardenedParser(limits)
 
     def handle(self, contract: Contract, body: bytes, soap_action: str | None, caller: Caller) -> SoapResponse:
         """Parse, check, authorize, validate and run one call; never raises."""
         started = time.perf_counter()
-        outcome = "FAULT"
+        outcome: Outcome | None = None  # None: answered with a Fault
         logical_address: str | None = None
         authorized: str | None = None
         try:
@@ -82,17 +74,13 @@ class Dispatcher:
             self._validate(contract, envelope.payload)
             call = Call(contract, envelope.payload, logical_address, authorized, self.services, body)
             try:
-                response = contract.handler(call)
+                answer = contract.handler(call)
             except LogicalError as refusal:
-                response = result_response(
-                    contract.namespace, contract.response, ResultCode.ERROR, refusal.text, refusal.error_id
-                )
-            if isinstance(response, Serialized):
-                outcome = response.result_code or "OK"
-                return SoapResponse(200, wrap_serialized(response.xml))
-            codes = cast(list[str], _RESULT_CODE(response))
-            outcome = str(codes[0]).strip() if codes else "OK"
-            return SoapResponse(200, wrap_response(response))
+                # A refusal the handler did not answer itself, in the contract's result structure.
+                answer = Answer.result(contract, refusal.outcome)
+            response = SoapResponse(200, wrap(answer.payload))
+            outcome = answer.outcome
+            return response
         except UnsafeXml as exc:
             return SoapResponse(500, render_fault(SoapFault(str(exc))))
         except SoapFault as fault:
@@ -154,12 +142,12 @@ def audit_call(
     authorized: str | None,
     contract: Contract | None,
     logical_address: str | None,
-    outcome: str,
+    outcome: Outcome | None,
     seconds: float,
     path: str | None = None,
 ) -> None:
     """One JSON line per call, also for calls refused before they reach a contract (``contract``
-    None: the ``path`` asked for is logged instead)."""
+    None: the ``path`` asked for is logged instead). ``outcome`` None: answered with a Fault."""
     if not audit.isEnabledFor(logging.INFO):
         return
     record: dict[str, Any] = {
@@ -171,7 +159,8 @@ def audit_call(
         "version": contract.version if contract else None,
         "path": path,
         "logical_address": logical_address,
-        "result": outcome,
+        "result": outcome.code.value if outcome else "FAULT",
+        "error_id": outcome.error_id.value if outcome and outcome.error_id else None,
         "ms": round(seconds * 1000, 2),
     }
     audit.info(json.dumps(record, ensure_ascii=False))

@@ -67,19 +67,8 @@ _OPEN = f'<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="{SO
 _CLOSE = b"</soap:Body></soap:Envelope>"
 
 
-def wrap_response(payload: etree._Element) -> bytes:
-    return wrap_serialized(etree.tostring(payload, encoding="utf-8"))
-
-
-@dataclass(frozen=True)
-class Serialized:
-    """A response payload a handler has already written as UTF-8 XML (with every namespace it
-    uses declared on its root), for answers so large that building and serialising a tree would
-    dominate the call. The handler answers for its well-formedness; its tests validate it."""
-
-    xml: bytes
-    result_code: str | None = None
-
-
-def wrap_serialized(payload: bytes) -> bytes:
+def wrap(payload: etree._Element | bytes) -> bytes:
+    """The response envelope around ``payload`` (an element, or one already serialised as UTF-8)."""
+    if not isinstance(payload, bytes):
+        payload = etree.tostring(payload, encoding="utf-8")
     return _OPEN + payload + _CLOSE

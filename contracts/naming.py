@@ -1,13 +1,17 @@
 """What identifies a RIV-TA contract on the wire: its names, namespace, profile and where it lives.
 
-Shared by the contracts this service serves (``registry.Contract``), the ones it calls
-(``delivery.OutboundContract``) and the ones the conformance kit tests, so that the platform's
-conventions (endpoint path, SOAPAction, routing header) are written once.
+Shared by the contracts this service serves, the ones it calls and the ones the conformance kit
+tests (all described in contracts.toml, see ``registry``), so that the platform's conventions
+(endpoint path, SOAPAction, routing header) are written once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from lxml import etree
+
+from intygstjanst.contracts.result import ResultShape
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +26,8 @@ class ContractName:
     # The published soapAction when it is not the RIV-TA default ``<namespace>:<name>`` (some
     # contracts were published with "Responder" or an old major version in it).
     published_action: str | None = None
+    # The result structure of the answer (for contracts whose answer carries one).
+    result: ResultShape = ResultShape.RESULT_TYPE
 
     @property
     def major(self) -> int:
@@ -53,3 +59,10 @@ class ContractName:
     def uses_wsa_to(self) -> bool:
         """RIV-TA profile 2.0 addresses with ``wsa:To`` instead of ``LogicalAddress``."""
         return self.profile == "rivtabp20"
+
+    def response_element(self, **prefixes: str) -> etree._Element:
+        """An empty response payload element, the responder namespace as default namespace and
+        ``prefixes`` (prefix -> namespace) declared on it."""
+        nsmap: dict[str | None, str] = {None: self.namespace}
+        nsmap.update(prefixes)
+        return etree.Element(self.response_tag, nsmap=nsmap)  # type: ignore[arg-type]

@@ -12,17 +12,19 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 
 from intygstjanst.contracts.naming import ContractName
+from intygstjanst.contracts.result import ResultShape
 
 if TYPE_CHECKING:
-    from intygstjanst.contracts.call import Call
-    from intygstjanst.contracts.envelope import Serialized
+    from intygstjanst.contracts.call import Answer, Call
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 XSD_DIR = PACKAGE_DIR / "xsd"
 WSDL_DIR = PACKAGE_DIR / "wsdl"
 CONTRACTS_FILE = Path(__file__).resolve().parent / "contracts.toml"
 
-Handler = Callable[["Call"], "etree._Element | Serialized"]
+# Handlers are named in contracts.toml and imported by name, so the services type their calls carry
+# cannot be checked here; the dispatcher passes its own (``Dispatcher[S]``).
+Handler = Callable[["Call[Any]"], "Answer"]
 
 
 class ContractError(ValueError):
@@ -44,13 +46,6 @@ class Contract(ContractName):
     @property
     def wsdl_path(self) -> Path:
         return WSDL_DIR / self.wsdl
-
-    def response_element(self, **prefixes: str) -> etree._Element:
-        """An empty response payload element, the responder namespace as default namespace and
-        ``prefixes`` (prefix -> namespace) declared on it."""
-        nsmap: dict[str | None, str] = {None: self.namespace}
-        nsmap.update(prefixes)
-        return etree.Element(self.response_tag, nsmap=nsmap)  # type: ignore[arg-type]
 
 
 _REQUIRED = ("name", "version", "domain", "profile", "namespace", "request", "response", "xsd", "wsdl", "handler")
@@ -75,6 +70,15 @@ def _compile_schema(xsd: str) -> etree.XMLSchema:
         raise ContractError(f"schema {path} does not compile: {exc}") from exc
 
 
+def _result_shape(entry: dict[str, Any], where: str) -> ResultShape:
+    value = entry.get("result", ResultShape.RESULT_TYPE.value)
+    try:
+        return ResultShape(value)
+    except ValueError:
+        known = ", ".join(shape.value for shape in ResultShape)
+        raise ContractError(f"{where}: result must be one of {known}, got {value!r}") from None
+
+
 def _build(entry: dict[str, Any], where: str) -> Contract:
     missing = [key for key in _REQUIRED if key not in entry]
     if missing:
@@ -95,6 +99,7 @@ def _build(entry: dict[str, Any], where: str) -> Contract:
         wsdl=entry["wsdl"],
         handler_ref=entry["handler"],
         published_action=entry.get("soap_action"),
+        result=_result_shape(entry, where),
         calls_out=bool(entry.get("calls_out", False)),
         schema=_compile_schema(entry["xsd"]),
         handler=_resolve_handler(entry["handler"]),

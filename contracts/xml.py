@@ -16,6 +16,9 @@ CORE = "urn:riv:clinicalprocess:healthcond:certificate:3"
 TYPES = "urn:riv:clinicalprocess:healthcond:certificate:types:3"
 CORE_32 = "urn:riv:clinicalprocess:healthcond:certificate:3.2"
 XMLDSIG = "http://www.w3.org/2000/09/xmldsig#"
+# The result structures of the legacy families: insuranceprocess ResultOfCall, Transportstyrelsen ResultatTyp.
+HEALTHREPORTING = "urn:riv:insuranceprocess:healthreporting:2"
+TS_SERVICES = "urn:local:se:intygstjanster:services:1"
 
 NS = {"soap": SOAP11, "core": CORE, "types": TYPES, "reg": REGISTRY, "wsa": WSA}
 

@@ -1,6 +1,6 @@
 """Sending one message to a recipient: a SOAP 1.1 call over (m)TLS, and what its answer means.
 
-Every answer is classified as one of three outcomes:
+Every answer is classified with one of three verdicts:
 
 * ``delivered``: the recipient answered OK or INFO;
 * ``retry``: nothing says the message was refused for good: TECHNICAL_ERROR, a Server Fault, a
@@ -33,6 +33,7 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from intygstjanst.contracts.naming import ContractName
+from intygstjanst.contracts.result import ResultShape
 from intygstjanst.contracts.xml import REGISTRY, SOAP11, WSA
 from intygstjanst.settings import SettingsError
 from intygstjanst.tls.client import ClientTls
@@ -43,17 +44,11 @@ if TYPE_CHECKING:
 
 DELIVERY_ID_HEADER = "x-intyg-delivery-id"
 
-CERTIFICATE_3 = "urn:riv:clinicalprocess:healthcond:certificate:3"
-HEALTHREPORTING_2 = "urn:riv:insuranceprocess:healthreporting:2"
-TS_SERVICES_1 = "urn:local:se:intygstjanster:services:1"
 
 
 @dataclass(frozen=True, kw_only=True)
 class OutboundContract(ContractName):
     """A contract we call as a consumer: where it lives on the recipient's side and how it answers."""
-
-    result: str  # the response child holding the ResultType
-    result_namespace: str  # the namespace of resultCode / errorId
 
 
 def _certificate(name: str, major: int) -> OutboundContract:
@@ -65,8 +60,7 @@ def _certificate(name: str, major: int) -> OutboundContract:
         namespace=f"urn:riv:clinicalprocess:healthcond:certificate:{name}Responder:{major}",
         request=name,
         response=f"{name}Response",
-        result="result",
-        result_namespace=CERTIFICATE_3,
+        result=ResultShape.RESULT_TYPE,
     )
 
 
@@ -79,8 +73,7 @@ def _ts(name: str) -> OutboundContract:
         namespace=f"urn:local:se:intygstjanster:services:{name}Responder:1",
         request=name,
         response=f"{name}Response",
-        result="resultat",
-        result_namespace=TS_SERVICES_1,
+        result=ResultShape.RESULTAT_TYP,
     )
 
 
@@ -101,8 +94,7 @@ CONTRACTS: dict[str, OutboundContract] = {
             namespace="urn:riv:insuranceprocess:healthreporting:RegisterMedicalCertificateResponder:3",
             request="RegisterMedicalCertificate",
             response="RegisterMedicalCertificateResponse",
-            result="result",
-            result_namespace=HEALTHREPORTING_2,
+            result=ResultShape.RESULT_OF_CALL,
             # The official WSDL's soapAction names major version 1.
             published_action="urn:riv:insuranceprocess:healthreporting:RegisterMedicalCertificateResponder:1",
         ),
@@ -114,8 +106,7 @@ CONTRACTS: dict[str, OutboundContract] = {
             namespace="urn:riv:insuranceprocess:healthreporting:RevokeMedicalCertificateResponder:1",
             request="RevokeMedicalCertificateRequest",
             response="RevokeMedicalCertificateResponse",
-            result="result",
-            result_namespace=HEALTHREPORTING_2,
+            result=ResultShape.RESULT_OF_CALL,
         ),
         _ts("RegisterTSBas"),
         _ts("RegisterTSDiabetes"),
@@ -124,12 +115,13 @@ CONTRACTS: dict[str, OutboundContract] = {
 
 CONTRACTS_BY_TAG: dict[str, OutboundContract] = {c.request_tag: c for c in CONTRACTS.values()}
 
-Outcome = Literal["delivered", "retry", "permanent"]
+# What a delivery attempt means for the message (see the module notes).
+Verdict = Literal["delivered", "retry", "permanent"]
 
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    outcome: Outcome
+    verdict: Verdict
     detail: str  # what happened, for logs, dead letters and the caller's resultText
     result_code: str | None = None  # OK / INFO / ERROR when the recipient answered with a ResultType
     error_id: str | None = None
@@ -137,7 +129,7 @@ class DeliveryResult:
 
     @property
     def delivered(self) -> bool:
-        return self.outcome == "delivered"
+        return self.verdict == "delivered"
 
 
 class DeliveryConfigError(SettingsError):
@@ -328,7 +320,7 @@ _RETRY_STATUSES = {408, 425, 429}
 
 
 def classify(status: int, body: bytes, what: str) -> DeliveryResult:
-    """The outcome of an HTTP answer ``status`` / ``body``; ``what`` prefixes the detail text."""
+    """The verdict on an HTTP answer ``status`` / ``body``; ``what`` prefixes the detail text."""
     answer = _logical_answer(body)
     if isinstance(answer, _Fault):
         code = answer.code.rpartition(":")[2]
@@ -339,12 +331,12 @@ def classify(status: int, body: bytes, what: str) -> DeliveryResult:
     if isinstance(answer, _Result):
         described = f"{what}: {answer.code}" + (f" {answer.error_id}" if answer.error_id else "") + (f": {answer.text}" if answer.text else "")
         if answer.code in ("OK", "INFO"):
-            outcome: Outcome = "delivered"
+            verdict: Verdict = "delivered"
         elif answer.error_id == "TECHNICAL_ERROR":
-            outcome = "retry"
+            verdict = "retry"
         else:
-            outcome = "permanent"
-        return DeliveryResult(outcome, described, answer.code, answer.error_id, status)
+            verdict = "permanent"
+        return DeliveryResult(verdict, described, answer.code, answer.error_id, status)
     reason = f"{what}: HTTP {status} without a SOAP answer ({answer})"
     return DeliveryResult("retry" if status >= 500 or status in _RETRY_STATUSES else "permanent", reason, http_status=status)
 

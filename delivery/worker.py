@@ -149,13 +149,13 @@ class Worker:
         if not done:
             return
         now = self.clock()
-        delivered = [item for item, result in done if result.outcome == "delivered"]
+        delivered = [item for item, result in done if result.verdict == "delivered"]
         retries = [
             (item, outbox.Retry(now + dt.timedelta(seconds=self.backoff(item.attempts)), result.detail))
             for item, result in done
-            if result.outcome == "retry"
+            if result.verdict == "retry"
         ]
-        dead = [(item, outbox.Dead(result.detail)) for item, result in done if result.outcome == "permanent"]
+        dead = [(item, outbox.Dead(result.detail)) for item, result in done if result.verdict == "permanent"]
         try:
             with self.db.transaction() as conn:
                 outbox.record_results(conn, delivered=delivered, retries=retries, dead=dead, now=now)

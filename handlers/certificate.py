@@ -10,16 +10,15 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 from sqlalchemy.engine import Row
 
-from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.contracts.faults import SoapFault
-from intygstjanst.contracts.result import ErrorId, LogicalError
+from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info
 from intygstjanst.contracts.xml import CORE, TYPES, text_of
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.registers.persons import InvalidPersonId, Person, PersonLookupError, check_person_id, mask
 from intygstjanst.transform import formats
 from intygstjanst.transform.formats import Format
 from intygstjanst.handlers import sickleave
-from intygstjanst.handlers.outcome import OK, Outcome, info, result_type
 from intygstjanst.certificates.status import CARE, CITIZEN, status_elements, visible_states
 
 if TYPE_CHECKING:
@@ -81,15 +80,15 @@ _NS = {"core": CORE, "types": TYPES}
 _REGISTER = "{urn:riv:clinicalprocess:healthcond:certificate:RegisterCertificateResponder:3}RegisterCertificate"
 
 
-def register_certificate(call: Call) -> etree._Element:
+def register_certificate(call: Call[Services]) -> Answer:
     # Only this service may make a legacy carrier (transform.carrier): one sent by a client is
     # dropped, and the certificate as stored (without it) is kept next to the original request.
     stored = formats.inbound(call.request)
     canonical = None if stored is call.request else etree.tostring(stored)
-    return result_type(call, store_certificate(call, stored, canonical))
+    return Answer.result(call.contract, store_certificate(call, stored, canonical))
 
 
-def store_certificate(call: Call, stored: etree._Element, canonical: bytes | None) -> Outcome:
+def store_certificate(call: Call[Services], stored: etree._Element, canonical: bytes | None) -> Outcome:
     """Check and store a certificate in its RegisterCertificate v3 form, once.
 
     ``stored`` is the v3 payload (legacy contracts convert theirs first, see ``formats.inbound``);
@@ -214,7 +213,7 @@ def _duplicate_answer(stored_patient: str, patient_id: str) -> Outcome:
     raise LogicalError(ErrorId.VALIDATION_ERROR, ALREADY_EXISTS)
 
 
-def get_certificate(call: Call) -> etree._Element:
+def get_certificate(call: Call[Services]) -> Answer:
     certificate_id = text_of(call.request, "{*}intygs-id/types:extension") or ""
     part = text_of(call.request, "{*}part/types:code") or ""
     with call.services.db.read() as conn:
@@ -230,7 +229,7 @@ def get_certificate(call: Call) -> etree._Element:
     set_statuses(intyg, status_elements(visible_states(states, part)))
     response = call.contract.response_element()
     response.append(intyg)
-    return response
+    return Answer(response, OK)
 
 
 def stored_payload(certificate: Row[Any]) -> etree._Element:

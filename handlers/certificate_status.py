@@ -28,20 +28,19 @@ import datetime as dt
 
 from lxml import etree
 
-from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.registers.recipients import Part, Recipient, Recipients
-from intygstjanst.contracts.result import ErrorId, LogicalError
+from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info
 from intygstjanst.contracts.xml import text_of
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.services import Services
-from intygstjanst.handlers.outcome import OK, Outcome, answered, info, result_of_call, result_type
 from intygstjanst.certificates.status import CITIZEN, is_archived, sent_to
 
 ARCHIVE = frozenset({"DELETED", "RESTORED"})
 RECIPIENT_REPORTS = frozenset({"SENT", "RECEIVED"})
 
 
-def set_certificate_status(call: Call) -> etree._Element:
+def set_certificate_status(call: Call[Services]) -> Answer:
     """SetCertificateStatus v2."""
     request = call.request
     outcome = set_status(
@@ -51,15 +50,15 @@ def set_certificate_status(call: Call) -> etree._Element:
         status=text_of(request, "{*}status/types:code") or "",
         at=_timestamp(text_of(request, "{*}tidpunkt") or ""),
     )
-    return result_type(call, outcome)
+    return Answer.result(call.contract, outcome)
 
 
-def _v1(call: Call) -> Outcome:
+def set_certificate_status_v1(call: Call[Services]) -> Answer:
     """SetCertificateStatus v1 names the patient too; a certificate of another patient is
     answered as unknown."""
     request = call.request
     timestamp = text_of(request, "{*}timestamp")
-    return set_status(
+    outcome = set_status(
         call.services,
         certificate_id=text_of(request, "{*}certificateId") or "",
         part_code=text_of(request, "{*}target") or "",
@@ -67,9 +66,7 @@ def _v1(call: Call) -> Outcome:
         at=_timestamp(timestamp) if timestamp else call.services.clock(),
         patient_id=(text_of(request, "{*}nationalIdentityNumber") or "").replace("-", "").replace("+", ""),
     )
-
-
-set_certificate_status_v1 = answered(result_of_call, _v1)
+    return Answer.result(call.contract, outcome)
 
 
 def set_status(

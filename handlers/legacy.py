@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from intygstjanst.contracts.call import Call
-from intygstjanst.contracts.result import ErrorId, LogicalError
+from intygstjanst.contracts.call import Answer, Call
+from intygstjanst.contracts.result import ErrorId, LogicalError, Outcome
 from intygstjanst.transform import formats
 from intygstjanst.transform.common import (
     GN,
@@ -31,9 +31,9 @@ from intygstjanst.transform.common import (
 from intygstjanst.transform.fk7263 import HR, read_legacy_hos_personal
 from intygstjanst.transform.revoke import QA, RCV, RMR
 from intygstjanst.handlers.certificate import store_certificate
-from intygstjanst.handlers.outcome import Outcome, answered, result_of_call, resultat
 from intygstjanst.handlers.recipients import send
 from intygstjanst.handlers.revoke import Revocation, revoke
+from intygstjanst.services import Services
 
 SMR = "urn:riv:insuranceprocess:healthreporting:SendMedicalCertificateResponder:1"
 # SendMedicalCertificate is Försäkringskassan's contract: it always sends to them.
@@ -46,19 +46,15 @@ _SMR = Reader(SMR)
 # -- registration ---------------------------------------------------------------------------------
 
 
-def _register(call: Call) -> Outcome:
-    """Store a legacy certificate: the request as received, and its v3 form as the canonical one
-    (which carries what v3 cannot say, so that the legacy document can be sent on unchanged)."""
+def register_legacy_certificate(call: Call[Services]) -> Answer:
+    """RegisterMedicalCertificate v3, RegisterTSBas v1, RegisterTSDiabetes v1: store the request as
+    received, and its v3 form as the canonical one (which carries what v3 cannot say, so that the
+    legacy document can be sent on unchanged)."""
     try:
         stored = formats.inbound(call.request)
     except TransformError as exc:
         raise LogicalError(ErrorId.VALIDATION_ERROR, f"the certificate cannot be stored: {exc}") from None
-    return store_certificate(call, stored, etree.tostring(stored))
-
-
-register_medical_certificate = answered(result_of_call, _register)
-register_ts_bas = answered(resultat, _register)
-register_ts_diabetes = answered(resultat, _register)
+    return Answer.result(call.contract, store_certificate(call, stored, etree.tostring(stored)))
 
 
 # -- revoking and sending an FK7263 ----------------------------------------------------------------
@@ -74,14 +70,15 @@ def _certificate_ref(lakarutlatande: etree._Element) -> tuple[str, str]:
     return _QA.req_text(lakarutlatande, "lakarutlatande-id").strip(), patient
 
 
-def _revoke_medical(call: Call) -> Outcome:
+def revoke_medical_certificate(call: Call[Services]) -> Answer:
     request = call.request
     body = _RMR.req(request, "revoke")
     certificate_id, patient_id = _certificate_ref(_RMR.req(body, "lakarutlatande"))
-    return revoke(
+    outcome = revoke(
         call.services,
         Revocation(certificate_id, patient_id, request=lambda stored: _as_revoke_certificate(body, stored), legacy=request),
     )
+    return Answer.result(call.contract, outcome)
 
 
 def _as_revoke_certificate(body: etree._Element, stored: etree._Element) -> etree._Element:
@@ -110,11 +107,8 @@ def _as_revoke_certificate(body: etree._Element, stored: etree._Element) -> etre
     return request
 
 
-def _send_medical(call: Call) -> Outcome:
+def send_medical_certificate(call: Call[Services]) -> Answer:
     body = _SMR.req(call.request, "send")
     certificate_id, patient_id = _certificate_ref(_SMR.req(body, "lakarutlatande"))
-    return send(call.services, certificate_id=certificate_id, patient_id=patient_id, recipient_id=FKASSA)
-
-
-revoke_medical_certificate = answered(result_of_call, _revoke_medical)
-send_medical_certificate = answered(result_of_call, _send_medical)
+    outcome = send(call.services, certificate_id=certificate_id, patient_id=patient_id, recipient_id=FKASSA)
+    return Answer.result(call.contract, outcome)

@@ -12,15 +12,16 @@ import datetime as dt
 
 from lxml import etree
 
-from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.certificates.certtypes import CertificateTypes, normalize_code
 from intygstjanst.contracts.faults import SoapFault
-from intygstjanst.contracts.result import ErrorId, ResultCode, result_element
+from intygstjanst.contracts.result import OK, ErrorId, Outcome, ResultCode, result_element
 from intygstjanst.contracts.xml import TYPES, sub, text_of
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.registers.persons import InvalidPersonId, check_person_id
 from intygstjanst.handlers.certificate import set_statuses, stored_intyg
 from intygstjanst.certificates.status import CARE, CITIZEN, is_archived, status_elements, visible_states
+from intygstjanst.services import Services
 
 # Death certificates (dödsbevis, dödsorsaksintyg) concern a deceased person and are never shown in
 # the citizen's own view.
@@ -34,7 +35,7 @@ class Refusal(ValueError):
     """A request the list contracts answer with a refusal (v4 and care: Fault; citizen v3: ERROR)."""
 
 
-def list_certificates_for_care(call: Call) -> etree._Element:
+def list_certificates_for_care(call: Call[Services]) -> Answer:
     """Care sees every certificate of the patient from the named units (or the whole care giver),
     revoked and archived ones included, with the citizen's archiving left out of the statuses.
     Certificates erased by the care giver are gone. Test certificates are listed: care units keep
@@ -55,32 +56,30 @@ def list_certificates_for_care(call: Call) -> etree._Element:
     intygs_lista = sub(response, f"{{{ns}}}intygsLista")
     for certificate in listed:
         intygs_lista.append(_intyg(certificate, CARE, ns))
-    return response
+    return Answer(response, OK)
 
 
-def list_certificates_for_citizen(call: Call) -> etree._Element:
+def list_certificates_for_citizen(call: Call[Services]) -> Answer:
     """v4: the list, or a Fault for a request that cannot be answered."""
     try:
-        return _citizen_list(call)
+        return Answer(_citizen_list(call), OK)
     except Refusal as exc:
         raise SoapFault(str(exc)) from None
 
 
-def list_certificates_for_citizen_v3(call: Call) -> etree._Element:
+def list_certificates_for_citizen_v3(call: Call[Services]) -> Answer:
     """v3: the list with an OK result, or an empty list with ERROR / VALIDATION_ERROR."""
     ns = call.contract.namespace
     try:
-        response = _citizen_list(call)
+        response, outcome = _citizen_list(call), OK
     except Refusal as exc:
-        response = _response(call)
+        response, outcome = _response(call), Outcome(ResultCode.ERROR, str(exc), ErrorId.VALIDATION_ERROR)
         sub(response, f"{{{ns}}}intygsLista")
-        response.append(result_element(ns, ResultCode.ERROR, str(exc), ErrorId.VALIDATION_ERROR))
-        return response
-    response.append(result_element(ns, ResultCode.OK))
-    return response
+    response.append(result_element(ns, outcome.code, outcome.text, outcome.error_id))
+    return Answer(response, outcome)
 
 
-def _citizen_list(call: Call) -> etree._Element:
+def _citizen_list(call: Call[Services]) -> etree._Element:
     """Every certificate about the citizen except death certificates and erased ones, archived or
     not as asked, optionally limited to some types and to a signing-date range (both ends
     inclusive); revoked ones are listed with their CANCELLED status."""
@@ -145,7 +144,7 @@ def main_type_code(types: CertificateTypes, code: str) -> str:
     return wanted
 
 
-def _response(call: Call) -> etree._Element:
+def _response(call: Call[Services]) -> etree._Element:
     ns = call.contract.namespace
     return call.contract.response_element(types=TYPES)
 

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 from sqlalchemy.engine import Row
 
-from intygstjanst.contracts.call import Call
-from intygstjanst.contracts.result import ErrorId, LogicalError, ResultCode, result_response
+from intygstjanst.contracts.call import Answer, Call
+from intygstjanst.contracts.result import OK, ErrorId, LogicalError, info
 from intygstjanst.contracts.xml import text_of
 from intygstjanst.persistence import certificates, outbox
 from intygstjanst.persistence import messages as repo
@@ -41,6 +41,7 @@ from intygstjanst.certificates.status import sent_to
 
 if TYPE_CHECKING:
     from intygstjanst.registers.recipients import Recipient, Recipients
+    from intygstjanst.services import Services
 
 # Subjects (amne, code system KV_ARENDEAMNE).
 COMPLETION = "KOMPLT"  # a request to complete the certificate (komplettering)
@@ -112,15 +113,15 @@ class MessageView:
         return self.answer_to is not None
 
 
-def send_message_to_care(call: Call) -> etree._Element:
+def send_message_to_care(call: Call[Services]) -> Answer:
     return _receive(call, Direction.TO_CARE)
 
 
-def send_message_to_recipient(call: Call) -> etree._Element:
+def send_message_to_recipient(call: Call[Services]) -> Answer:
     return _receive(call, Direction.TO_RECIPIENT)
 
 
-def _receive(call: Call, direction: Direction) -> etree._Element:
+def _receive(call: Call[Services], direction: Direction) -> Answer:
     services = call.services
     message = MessageView.read(call.request, direction)
     problems = message_problems(message)
@@ -182,7 +183,7 @@ def _receive(call: Call, direction: Direction) -> etree._Element:
         if earlier is None:
             raise LogicalError(ErrorId.APPLICATION_ERROR, _unknown_certificate(message)) from None
         return _resend_answer(call, message, earlier, digest)
-    return result_response(call.contract.namespace, call.contract.response, ResultCode.OK)
+    return Answer.result(call.contract, OK)
 
 
 def message_problems(message: MessageView) -> list[str]:
@@ -345,18 +346,13 @@ def _same_certificate(message: MessageView, referred: StoredMessage, field: str)
         )
 
 
-def _resend_answer(call: Call, message: MessageView, earlier: StoredMessage, digest: str) -> etree._Element:
+def _resend_answer(call: Call[Services], message: MessageView, earlier: StoredMessage, digest: str) -> Answer:
     if earlier.digest != digest:
         raise LogicalError(
             ErrorId.VALIDATION_ERROR,
             f"meddelande-id {message.id} is already used by another message; a new message needs a new id",
         )
-    return result_response(
-        call.contract.namespace,
-        call.contract.response,
-        ResultCode.INFO,
-        f"message {message.id} was already received; nothing was changed",
-    )
+    return Answer.result(call.contract, info(f"message {message.id} was already received; nothing was changed"))
 
 
 def _unknown_certificate(message: MessageView) -> str:

@@ -14,8 +14,10 @@ from importlib import metadata
 
 from lxml import etree
 
-from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.call import Answer, Call
+from intygstjanst.contracts.result import OK
 from intygstjanst.contracts.xml import sub, text_of
+from intygstjanst.services import Services
 
 MONITORING = "urn:riv:itintegration:monitoring:1"
 
@@ -28,7 +30,7 @@ except metadata.PackageNotFoundError:  # running from a bare checkout that was n
     VERSION = "unknown"
 
 
-def ping_for_configuration(call: Call) -> etree._Element:
+def ping_for_configuration(call: Call[Services]) -> Answer:
     services = call.services
     ns = call.contract.namespace
     asked = text_of(call.request, f"{{{ns}}}serviceContractNamespace") or ""
@@ -54,7 +56,7 @@ def ping_for_configuration(call: Call) -> etree._Element:
         item = sub(response, f"{{{ns}}}configuration")
         sub(item, f"{{{MONITORING}}}name", name)
         sub(item, f"{{{MONITORING}}}value", value)
-    return response
+    return Answer(response, OK)
 
 
 def _local_timestamp(now_utc: dt.datetime) -> str:

@@ -17,22 +17,23 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.certificates.certtypes import normalize_code
 from intygstjanst.contracts.faults import SoapFault
 from intygstjanst.registers.recipients import Recipient, Recipients
-from intygstjanst.contracts.result import ErrorId, LogicalError, ResultCode, result_response
+from intygstjanst.contracts.result import OK, ErrorId, LogicalError, ResultCode
 from intygstjanst.contracts.xml import CORE, TYPES, sub, text_of
 from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import receivers as repo
 from intygstjanst.handlers.certificate import stored_intyg
 from intygstjanst.handlers.lists import main_type_code
+from intygstjanst.services import Services
 
 CERTIFICATE_1 = "urn:riv:clinicalprocess:healthcond:certificate:1"
 RECEIVER_TYPES = "urn:riv:clinicalprocess:healthcond:certificate:receiver:types:1"
 
 
-def get_certificate_type_info(call: Call) -> etree._Element:
+def get_certificate_type_info(call: Call[Services]) -> Answer:
     """The type as the certificate states it (code, code system, display name) and its version."""
     ns = call.contract.namespace
     certificate_id = text_of(call.request, f"{{{ns}}}intygs-id") or ""
@@ -48,10 +49,10 @@ def get_certificate_type_info(call: Call) -> etree._Element:
         if value is not None:
             sub(typ, f"{{{TYPES}}}{name}", value)
     sub(response, f"{{{ns}}}typVersion", certificate.type_version)
-    return response
+    return Answer(response, OK)
 
 
-def list_known_recipients(call: Call) -> etree._Element:
+def list_known_recipients(call: Call[Services]) -> Answer:
     ns = call.contract.namespace
     recipients = _registry(call).all()
     if not recipients:
@@ -64,10 +65,10 @@ def list_known_recipients(call: Call) -> etree._Element:
         sub(entry, f"{{{ns}}}name", recipient.name)
         sub(entry, f"{{{ns}}}trusted", _boolean(recipient.trusted))
     _result_1(response, ns)
-    return response
+    return Answer(response, OK)
 
 
-def get_recipients_for_certificate(call: Call) -> etree._Element:
+def get_recipients_for_certificate(call: Call[Services]) -> Answer:
     ns = call.contract.namespace
     certificate_id = text_of(call.request, f"{{{ns}}}certificateId") or ""
     type_code = text_of(call.request, f"{{{ns}}}certificateType") or ""
@@ -91,19 +92,19 @@ def get_recipients_for_certificate(call: Call) -> etree._Element:
         sub(entry, f"{{{ns}}}type", recipient.kind.value)
         sub(entry, f"{{{ns}}}trusted", _boolean(recipient.trusted))
     _result_1(response, ns)
-    return response
+    return Answer(response, OK)
 
 
-def list_possible_receivers(call: Call) -> etree._Element:
+def list_possible_receivers(call: Call[Services]) -> Answer:
     """The active receivers of a type; an unknown type simply has none."""
     ns = call.contract.namespace
     type_code = text_of(call.request, f"{{{ns}}}intygTyp/types:code") or ""
     response = _response(call)
     _receivers(response, ns, _registry(call).for_type(type_code))
-    return response
+    return Answer(response, OK)
 
 
-def list_approved_receivers(call: Call) -> etree._Element:
+def list_approved_receivers(call: Call[Services]) -> Answer:
     """The registered decisions for a certificate, receiver by receiver; receivers that have left
     the registry since are left out, as there is nothing left to describe them with."""
     ns = call.contract.namespace
@@ -117,10 +118,10 @@ def list_approved_receivers(call: Call) -> etree._Element:
         if recipient is not None:
             entry = _receivers(response, ns, [recipient])[0]
             sub(entry, f"{{{RECEIVER_TYPES}}}approvalStatus", approval.approval)
-    return response
+    return Answer(response, OK)
 
 
-def register_approved_receivers(call: Call) -> etree._Element:
+def register_approved_receivers(call: Call[Services]) -> Answer:
     """Replace the certificate's decisions with the registered ones, after checking that every
     receiver is known, takes the certificate's type and is named once."""
     ns = call.contract.namespace
@@ -151,15 +152,15 @@ def register_approved_receivers(call: Call) -> etree._Element:
             list(decisions.items()),
             call.services.clock(),
         )
-    return result_response(ns, call.contract.response, ResultCode.OK)
+    return Answer.result(call.contract, OK)
 
 
-def _registry(call: Call) -> Recipients:
+def _registry(call: Call[Services]) -> Recipients:
     registry: Recipients = call.services.extensions["recipients"]
     return registry
 
 
-def _response(call: Call) -> etree._Element:
+def _response(call: Call[Services]) -> etree._Element:
     ns = call.contract.namespace
     return call.contract.response_element()
 

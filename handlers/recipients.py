@@ -31,16 +31,15 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.registers.recipients import Recipient, Recipients
-from intygstjanst.contracts.result import ErrorId, LogicalError
+from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info
 from intygstjanst.contracts.xml import text_of
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.services import Services
 from intygstjanst.transform import formats
 from intygstjanst.transform.common import TransformError
 from intygstjanst.handlers.certificate import lookup_person, stored_payload
-from intygstjanst.handlers.outcome import OK, Outcome, info, result_type
 from intygstjanst.handlers.revoke import notify_late_recipient
 from intygstjanst.certificates.status import is_revoked, sent_to
 
@@ -50,7 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def send_certificate_to_recipient(call: Call) -> etree._Element:
+def send_certificate_to_recipient(call: Call[Services]) -> Answer:
     request = call.request
     outcome = send(
         call.services,
@@ -58,7 +57,7 @@ def send_certificate_to_recipient(call: Call) -> etree._Element:
         patient_id=text_of(request, "{*}patientPerson-id/types:extension") or "",
         recipient_id=text_of(request, "{*}mottagare/types:code") or "",
     )
-    return result_type(call, outcome)
+    return Answer.result(call.contract, outcome)
 
 
 def send(services: Services, *, certificate_id: str, patient_id: str, recipient_id: str) -> Outcome:
@@ -93,12 +92,12 @@ def send(services: Services, *, certificate_id: str, patient_id: str, recipient_
     deliverer: Deliverer = services.extensions["deliverer"]
     # The format names the contract that carries it (delivery.CONTRACTS).
     result = deliverer.send(recipient, fmt.value, etree.tostring(payload), recipient.logical_address)
-    if result.outcome == "retry":
+    if result.verdict == "retry":
         log.warning("sending %s to %s failed: %s", certificate_id, recipient.id, result.detail)
         raise LogicalError(
             ErrorId.TECHNICAL_ERROR, f"recipient {recipient.id} could not take the certificate now; try again later ({result.detail})"
         )
-    if result.outcome == "permanent":
+    if result.verdict == "permanent":
         log.warning("%s refused %s: %s", recipient.id, certificate_id, result.detail)
         raise LogicalError(ErrorId.APPLICATION_ERROR, f"recipient {recipient.id} refused the certificate: {result.detail}")
 

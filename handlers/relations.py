@@ -16,16 +16,18 @@ from collections.abc import Sequence
 from lxml import etree
 from sqlalchemy.engine import Connection
 
-from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.call import Answer, Call
+from intygstjanst.contracts.result import OK
 from intygstjanst.contracts.xml import RELATION_CODE_SYSTEM, TYPES, cv, sub
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence.certificates import RelationRow
+from intygstjanst.services import Services
 
 # Display names of KV_RELATION.
 RELATION_NAMES = {"ERSATT": "Ersätter", "KOMPLT": "Kompletterar", "FRLANG": "Förlänger", "KOPIA": "Kopia"}
 
 
-def list_relations_for_certificate(call: Call) -> etree._Element:
+def list_relations_for_certificate(call: Call[Services]) -> Answer:
     ns = call.contract.namespace
     # Each distinct id once, in the order asked.
     asked = list(dict.fromkeys((e.text or "").strip() for e in call.request.iterfind(f"{{{ns}}}intygs-id")))
@@ -52,7 +54,7 @@ def list_relations_for_certificate(call: Call) -> etree._Element:
             _intyg_id(relation, f"{{{ns}}}till-intygs-id", edge.to_id, units)
             sub(relation, f"{{{ns}}}skapad", edge.created_at.replace(microsecond=0).isoformat())
             sub(relation, f"{{{ns}}}fran-intyg-makulerat", "true" if edge.from_id in revoked else "false")
-    return response
+    return Answer(response, OK)
 
 
 def _load_lines(conn: Connection, asked: Sequence[str]) -> list[RelationRow]:

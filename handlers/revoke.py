@@ -34,9 +34,9 @@ from typing import Any
 from lxml import etree
 from sqlalchemy.engine import Connection, Row
 
-from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.registers.recipients import Recipients
-from intygstjanst.contracts.result import ErrorId, LogicalError
+from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info
 from intygstjanst.contracts.xml import CORE, text_of
 from intygstjanst.delivery.deliverer import CONTRACTS_BY_TAG
 from intygstjanst.persistence import certificates as repo
@@ -47,7 +47,6 @@ from intygstjanst.transform.common import RC
 from intygstjanst.transform.formats import Format
 from intygstjanst.transform.revoke import RCV
 from intygstjanst.handlers.certificate import stored_payload
-from intygstjanst.handlers.outcome import OK, Outcome, info, result_type
 from intygstjanst.certificates.status import CARE, is_revoked
 
 log = logging.getLogger(__name__)
@@ -64,14 +63,14 @@ class Revocation:
     legacy: etree._Element | None = None
 
 
-def revoke_certificate(call: Call) -> etree._Element:
+def revoke_certificate(call: Call[Services]) -> Answer:
     request = call.request
     revocation = Revocation(
         certificate_id=text_of(request, "{*}intygs-id/types:extension") or "",
         patient_id=text_of(request, "{*}patientPerson-id/types:extension") or "",
         request=lambda _stored: request,
     )
-    return result_type(call, revoke(call.services, revocation))
+    return Answer.result(call.contract, revoke(call.services, revocation))
 
 
 def revoke(services: Services, revocation: Revocation) -> Outcome:

@@ -45,11 +45,11 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 from sqlalchemy.engine import Connection
 
-from intygstjanst.contracts.call import Call
-from intygstjanst.contracts.envelope import Serialized
+from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.registers.care_units import CareUnits
 from intygstjanst.certificates.certtypes import CertificateFacts, CertificateType, normalize_code
 from intygstjanst.contracts.faults import SoapFault
+from intygstjanst.contracts.result import OK, Outcome, ResultCode
 from intygstjanst.contracts.xml import CORE, TYPES, text_of
 from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import sickleave as repo
@@ -237,11 +237,11 @@ def _ns_declarations(namespace: str, others: dict[str, str]) -> str:
     return f'xmlns:ns="{namespace}" ' + " ".join(f'xmlns{":" + p if p else ""}="{uri}"' for p, uri in others.items())
 
 
-def _finish(text: Sequence[str], result_code: str | None = None) -> Serialized:
+def _finish(text: Sequence[str], outcome: Outcome) -> Answer:
     """The answer, written as text: for the thousands of certificates of a large unit that is
     several times faster than building a tree element by element. Every value goes through
     ``escape``; the tests check the answers against the contract's schema."""
-    return Serialized("".join(text).encode("utf-8"), result_code)
+    return Answer("".join(text).encode("utf-8"), outcome)
 
 
 # ============================================================================================
@@ -249,7 +249,7 @@ def _finish(text: Sequence[str], result_code: str | None = None) -> Serialized:
 # ============================================================================================
 
 
-def list_active_sick_leaves_for_care_unit(call: Call) -> Serialized:
+def list_active_sick_leaves_for_care_unit(call: Call[Services]) -> Answer:
     services = call.services
     request, ns = call.request, call.contract.namespace
     unit_id = text_of(request, f"{{{ns}}}enhets-id/{{{T2}}}extension") or ""
@@ -271,7 +271,7 @@ def list_active_sick_leaves_for_care_unit(call: Call) -> Serialized:
     return _certificates_answer(call, care_giver, rows, coordinator_view=patient is None)
 
 
-def list_sick_leaves_for_person(call: Call) -> Serialized:
+def list_sick_leaves_for_person(call: Call[Services]) -> Answer:
     """The patient's certificates within the care giver that the LogicalAddress names: a care giver's
     HSA-id, or a care unit of the register (meaning its care giver). Records of other care givers
     are left out: each care giver answers for its own records (patientdatalagen)."""
@@ -306,19 +306,19 @@ def _care_giver_of_unit(conn: Connection, register: CareUnits, unit_id: str) -> 
 
 
 def _certificates_answer(
-    call: Call, care_giver: tuple[str, str], rows: Sequence[StoredSickLeave], *, coordinator_view: bool
-) -> Serialized:
+    call: Call[Services], care_giver: tuple[str, str], rows: Sequence[StoredSickLeave], *, coordinator_view: bool
+) -> Answer:
     ns, response = call.contract.namespace, call.contract.response
     comment: str | None = None
     try:
         protected = protected_among(call.services, (r.patient_id for r in rows))
     except PersonLookupError as exc:
         log.warning("person register lookup failed for %s: %s", call.contract.name, exc)
-        code = "ERROR"
         comment = "the person register (PU) could not be reached, so protected identities cannot be respected; try again later"
+        outcome = Outcome(ResultCode.ERROR, comment)
         rows, protected = [], set()
     else:
-        code = "OK"
+        outcome = OK
     if coordinator_view:
         rows = [r for r in rows if r.patient_id not in protected]
     text = [
@@ -329,13 +329,13 @@ def _certificates_answer(
     ]
     text.extend(_intygs_data(r, r.patient_id in protected) for r in rows)
     text.append("</ns:intygsLista>")
-    result = f"<ns:resultCode>{code}</ns:resultCode>"
+    result = f"<ns:resultCode>{outcome.code.value}</ns:resultCode>"
     if call.contract.name == "ListSickLeavesForPerson":
         text.append(f"<ns:result>{result}{_optional('ns:resultMessage', comment)}</ns:result>")
     else:
         text.append(result + _optional("ns:comment", comment))
     text.append(f"</ns:{response}>")
-    return _finish(text, code)
+    return _finish(text, outcome)
 
 
 # U+001E, like the lists' U+001F (persistence.sickleave), cannot occur in XML text: a row's text
@@ -442,7 +442,7 @@ class CareListRequest:
         )
 
 
-def list_sick_leaves_for_care(call: Call) -> Serialized:
+def list_sick_leaves_for_care(call: Call[Services]) -> Answer:
     """The cases ongoing today at the unit and its sub-units, chained with the request's gap from
     the certificates issued there. A request naming doctors lists their cases (a case belongs to
     the doctor who signed its active certificate); one without is a coordinator's view."""
@@ -467,7 +467,7 @@ def list_sick_leaves_for_care(call: Call) -> Serialized:
     text = [f"<ns:{call.contract.response} {_ns_declarations(ns, {'t': TYPES})}><ns:sjukfallLista>"]
     text.extend(_sjukfall(c, by_id[c.anchor.certificate_id], c.patient_id in protected) for c in cases)
     text.append(f"</ns:sjukfallLista></ns:{call.contract.response}>")
-    return _finish(text)
+    return _finish(text, OK)
 
 
 def engine_record(row: StoredSickLeave) -> SickLeaveCertificate:

@@ -238,9 +238,9 @@ def _routing(header: etree._Element | None) -> str | None:
 
 
 def _answer(contract: OutboundContract, code: str, error_id: str | None, text: str | None) -> Response:
-    ns, rns = contract.namespace, contract.result_namespace
+    ns, rns = contract.namespace, contract.result.namespace
     response = etree.Element(f"{{{ns}}}{contract.response}", nsmap={None: ns, "r": rns})  # type: ignore[dict-item]
-    result = etree.SubElement(response, f"{{{ns}}}{contract.result}")
+    result = etree.SubElement(response, f"{{{ns}}}{contract.result.element}")
     etree.SubElement(result, f"{{{rns}}}resultCode").text = code
     # The legacy healthreporting ResultOfCall words its texts differently from the other families.
     legacy = rns.startswith("urn:riv:insuranceprocess")

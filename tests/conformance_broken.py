@@ -10,27 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 
-from lxml import etree
 from starlette.applications import Starlette
 
 from intygstjanst.app import create_app
-from intygstjanst.contracts.call import Call
+from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.contracts.registry import ContractRegistry, Handler
-from intygstjanst.contracts.xml import CORE
+from intygstjanst.contracts.result import OK, info
 from intygstjanst.handlers.certificate import ALREADY_EXISTS
 from intygstjanst.services import Services
 from intygstjanst.settings import Settings
 
 
 def _duplicates_ok(handler: Handler) -> Handler:
-    def broken(call: Call) -> etree._Element:
-        response = handler(call)
-        code = response.find(f".//{{{CORE}}}resultCode")
-        text = response.find(f".//{{{CORE}}}resultText")
-        if code is not None and code.text == "INFO" and text is not None and text.text == ALREADY_EXISTS:
-            code.text = "OK"
-            text.getparent().remove(text)
-        return response
+    def broken(call: Call[Services]) -> Answer:
+        answer = handler(call)
+        if answer.outcome == info(ALREADY_EXISTS):
+            return Answer.result(call.contract, OK)
+        return answer
 
     return broken
 

@@ -13,7 +13,7 @@ from intygstjanst.registers.recipients import Recipient, RecipientKind, Recipien
 from intygstjanst.contracts.registry import ContractRegistry, Contract
 from intygstjanst.delivery.deliverer import DeliveryResult
 from intygstjanst.contracts.xml import CORE, PART_CODE_SYSTEM, SOAP11, STATUS_CODE_SYSTEM, TYPES
-from intygstjanst.handlers.outcome import HR, TS
+from intygstjanst.contracts.xml import HEALTHREPORTING as HR, TS_SERVICES as TS
 
 from intygstjanst.tests.soap import envelope, post, sample, TEST_PERSON
 from intygstjanst.tests.support import payload_of, shared_dir

@@ -135,7 +135,7 @@ TS = "urn:local:se:intygstjanster:services:1"
 )
 def test_classify(status: int, body: bytes, outcome: str, detail: str) -> None:
     got = classify(status, body, "FKASSA RevokeCertificate:2")
-    assert got.outcome == outcome
+    assert got.verdict == outcome
     assert got.detail.startswith("FKASSA RevokeCertificate:2: ")
     assert detail in got.detail
     assert got.http_status == status
@@ -191,7 +191,7 @@ def test_send_classifies_failures(stub: StubRecipient, mode: str, outcome: str, 
         got = sender.send(FKASSA, "RevokeCertificate:2", revoke_payload(f"fail-{mode}"))
     finally:
         sender.close()
-    assert got.outcome == outcome
+    assert got.verdict == outcome
     assert detail in got.detail
 
 
@@ -200,11 +200,11 @@ def test_send_without_a_listener_or_endpoint_or_known_contract() -> None:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
     got = deliverer(f"http://127.0.0.1:{closed_port}").send(FKASSA, "RevokeCertificate:2", b"<x/>")
-    assert got.outcome == "retry" and "connection failed" in got.detail
+    assert got.verdict == "retry" and "connection failed" in got.detail
     got = deliverer("").send(FKASSA, "RevokeCertificate:2", b"<x/>")
-    assert got.outcome == "retry" and "no endpoint for FKASSA" in got.detail
+    assert got.verdict == "retry" and "no endpoint for FKASSA" in got.detail
     got = deliverer("http://127.0.0.1:1").send(FKASSA, "Fax:1", b"<x/>")
-    assert got.outcome == "permanent" and "unknown outbound contract 'Fax:1'" in got.detail
+    assert got.verdict == "permanent" and "unknown outbound contract 'Fax:1'" in got.detail
 
 
 def test_a_recipient_url_wins_over_the_base_url(stub: StubRecipient) -> None:
@@ -230,7 +230,7 @@ def test_outbound_mutual_tls(tmp_path: Path) -> None:
         # Without the outbound TLS settings the handshake cannot succeed: a connection failure, retried.
         plain = deliverer(stub.base_url)
         refused = plain.send(FKASSA, "RevokeCertificate:2", revoke_payload("d-tls-2"))
-        assert refused.outcome == "retry" and "connection failed" in refused.detail
+        assert refused.verdict == "retry" and "connection failed" in refused.detail
     finally:
         stub.stop()
         sender.close()

@@ -81,9 +81,9 @@ def test_every_outbound_contract_is_answered_in_its_own_family(stub: StubRecipie
     response = post(stub, envelope(contract, "LA", payload, str(uuid.uuid4())), path=contract.path)
     assert response.status_code == 200
     root = etree.fromstring(response.content)
-    element = root.find(f"{{{SOAP11}}}Body/{{{contract.namespace}}}{contract.response}/{{{contract.namespace}}}{contract.result}")
+    element = root.find(f"{{{SOAP11}}}Body/{{{contract.namespace}}}{contract.response}/{{{contract.namespace}}}{contract.result.element}")
     assert element is not None, response.text
-    assert element.findtext(f"{{{contract.result_namespace}}}resultCode") == "OK"
+    assert element.findtext(f"{{{contract.result.namespace}}}resultCode") == "OK"
 
 
 @pytest.mark.parametrize(
