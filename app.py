@@ -1,4 +1,7 @@
-"""The ASGI application: SOAP endpoints, their WSDLs and schemas, and the operator endpoints."""
+"""The ASGI application: SOAP endpoints, their WSDLs and schemas, and the operator endpoints.
+
+May import: ``contracts``, ``services``, ``settings``, ``tls`` and ``metrics``.
+"""
 
 from __future__ import annotations
 

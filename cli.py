@@ -1,5 +1,9 @@
 """The ``intygstjanst`` command."""
 
+# The top of the package (its docstring is the command's help): May import: ``app``, ``certificates``,
+# ``conformance``, ``contracts``, ``delivery``, ``persistence``, ``registers``, ``services``,
+# ``settings``, ``testing`` and ``tls``. Layers add their own sub-commands (``add_commands``).
+
 from __future__ import annotations
 
 import argparse
@@ -207,7 +211,7 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
     from intygstjanst.certificates.validate import MessageValidator
     from intygstjanst.contracts.xml import HardenedParser, ParseLimits
 
-    types = CertificateTypes.load([settings.certificate_types_dir] if settings.certificate_types_dir else [])
+    types = CertificateTypes.configured(settings)
     validator = MessageValidator(
         ContractRegistry.load(),
         types,

@@ -3,6 +3,8 @@
 Everything is read from the database, not from process memory: the workers are other processes
 (and there may be several), and counts kept in the outbox_counter table survive restarts and purges
 of delivered rows, so they behave as Prometheus counters should.
+
+May import: ``persistence``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from intygstjanst.persistence import outbox
-from intygstjanst.persistence.db import Database
+from intygstjanst.persistence.db import Database, utc_now
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def render(db: Database, now: dt.datetime | None = None) -> str:
-    now = now or outbox.utc_now()
+    now = now or utc_now()
     with db.read() as conn:
         queues = outbox.queues(conn, now)
         counters = outbox.counters(conn)

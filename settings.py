@@ -2,6 +2,8 @@
 
 Every setting is one dataclass field; its environment variable is ``INTYG_<NAME>`` and its TOML key
 is ``<name>``. Keeping the three sources behind one table means a new setting is one line here.
+
+May import: nothing else in the package.
 """
 
 from __future__ import annotations

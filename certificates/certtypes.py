@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -31,6 +31,9 @@ from intygstjanst.certificates.rules import (
     compile_definition,
     compile_facts,
 )
+
+if TYPE_CHECKING:
+    from intygstjanst.settings import Settings
 
 __all__ = ["CertificateFacts", "CertificateType", "CertificateTypeError", "CertificateTypes", "RuleViolation", "load_file"]
 
@@ -98,6 +101,11 @@ class CertificateTypes:
             for code in t.codes:
                 self._types[(normalize_code(code), t.version)] = t
                 self._codes.add(normalize_code(code))
+
+    @classmethod
+    def configured(cls, settings: Settings) -> CertificateTypes:
+        """The built-in definitions plus those of ``certificate_types_dir``."""
+        return cls.load([settings.certificate_types_dir] if settings.certificate_types_dir else [])
 
     @classmethod
     def load(cls, extra_dirs: Sequence[Path] = ()) -> CertificateTypes:

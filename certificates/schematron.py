@@ -27,9 +27,11 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from lxml import etree
+
+from intygstjanst.contracts.xml import is_element
 
 if TYPE_CHECKING:
     from intygstjanst.certificates.certtypes import CertificateTypes
@@ -268,7 +270,7 @@ class _Compiler:
         visiting: set[str],
     ) -> None:
         for child in rule:
-            if not isinstance(child.tag, str):
+            if not is_element(child):
                 continue
             if child.tag == _q("let"):
                 etree.SubElement(
@@ -317,7 +319,7 @@ class _Compiler:
                 etree.SubElement(out, f"{{{XSL}}}value-of", select=_rewrite_today(child.get("select", "")))
             elif child.tag == _q("name"):
                 etree.SubElement(out, f"{{{XSL}}}value-of", select=f"name({child.get('path', '.')})")
-            elif isinstance(child.tag, str):
+            elif is_element(child):
                 # Markup such as <emph> only formats the message; keep its text.
                 text("".join(str(t) for t in child.itertext()))
             text(child.tail)
@@ -332,11 +334,28 @@ def compile_schematron(path: Path) -> str:
 # Runner
 
 
+class _Executable(Protocol):
+    def set_parameter(self, name: str, value: object) -> None: ...
+    def transform_to_string(self, *, xdm_node: object) -> str | None: ...
+
+
+class _Xslt30Processor(Protocol):
+    def compile_stylesheet(self, *, stylesheet_text: str) -> _Executable: ...
+
+
+class _SaxonProcessor(Protocol):
+    """The part of saxonche's ``PySaxonProcessor`` used here (saxonche ships no type information)."""
+
+    def parse_xml(self, *, xml_text: str) -> object: ...
+    def make_string_value(self, value: str) -> object: ...
+    def new_xslt30_processor(self) -> _Xslt30Processor: ...
+
+
 _saxon_lock = threading.Lock()
-_saxon: object | None = None
+_saxon: _SaxonProcessor | None = None
 
 
-def _processor() -> object:
+def _processor() -> _SaxonProcessor:
     # One Saxon processor per process; saxonche objects are not safe to share across threads
     # without a lock, and all use goes through _saxon_lock.
     global _saxon
@@ -349,7 +368,7 @@ def _processor() -> object:
 
 @dataclass
 class _Compiled:
-    executable: object
+    executable: _Executable
 
 
 _COMPILED: dict[tuple[Path, int, int], _Compiled] = {}
@@ -403,12 +422,12 @@ class SchematronValidator:
             compiled = self._compiled(Path(path))
             proc = _processor()
             try:
-                node = proc.parse_xml(xml_text=xml)  # type: ignore[attr-defined]
+                node = proc.parse_xml(xml_text=xml)
                 executable = compiled.executable
-                executable.set_parameter(  # type: ignore[attr-defined]
-                    TODAY_PARAM, proc.make_string_value(self.today.isoformat() if self.today else "")  # type: ignore[attr-defined]
+                executable.set_parameter(
+                    TODAY_PARAM, proc.make_string_value(self.today.isoformat() if self.today else "")
                 )
-                result = executable.transform_to_string(xdm_node=node)  # type: ignore[attr-defined]
+                result = executable.transform_to_string(xdm_node=node)
             except Exception as e:  # saxonche raises PySaxonApiError for dynamic XPath errors
                 raise SchematronError(f"{path.name}: {e}") from e
         return _parse_result(result)
@@ -426,7 +445,7 @@ class SchematronValidator:
         cached = _COMPILED.get(key)
         if cached is None:
             stylesheet = compile_schematron(path)
-            xslt = _processor().new_xslt30_processor()  # type: ignore[attr-defined]
+            xslt = _processor().new_xslt30_processor()
             try:
                 executable = xslt.compile_stylesheet(stylesheet_text=stylesheet)
             except Exception as e:

@@ -14,7 +14,7 @@ from intygstjanst.certificates.certtypes import CertificateTypes
 from intygstjanst.contracts.envelope import read_envelope
 from intygstjanst.contracts.faults import SoapFault
 from intygstjanst.contracts.registry import Contract, ContractRegistry
-from intygstjanst.contracts.xml import CORE, SOAP11, TYPES, HardenedParser, UnsafeXml
+from intygstjanst.contracts.xml import CORE, SOAP11, TYPES, HardenedParser, UnsafeXml, schema_errors
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,7 @@ class MessageValidator:
             return Verdict(None, [f"{payload.tag} is not the request or response of a served contract"])
         label = f"{contract.name} {contract.version}"
         if not contract.schema.validate(payload):
-            errors = list(contract.schema.error_log)  # type: ignore[call-overload]  # lxml-stubs lacks __iter__
-            return Verdict(label, [f"{e.path} (line {e.line}): {e.message}" for e in errors])
+            return Verdict(label, [f"{e.path} (line {e.line}): {e.message}" for e in schema_errors(contract.schema)])
         intyg = payload.find("{*}intyg") if payload.tag == contract.request_tag else None
         if intyg is not None and contract.name == "RegisterCertificate":
             return Verdict(label, rule_errors=self._certificate_rules(intyg))

@@ -54,7 +54,7 @@ def add_commands(subparsers: Any) -> None:
 def _run(args: argparse.Namespace, _settings: object = None) -> int:
     import logging
 
-    from intygstjanst.conformance.contracts import load_specs
+    from intygstjanst.contracts.registry import contract_specs
     from intygstjanst.conformance.data import DataError, load
     from intygstjanst.conformance.report import Progress, junit_xml, save_failures, summary
     from intygstjanst.conformance.runner import Runner, RunError, Selection, Status, parse_url_overrides
@@ -67,7 +67,7 @@ def _run(args: argparse.Namespace, _settings: object = None) -> int:
         if args.logical_address:
             changes["logicalAddress"] = args.logical_address
         data = data.with_values(changes)
-        urls = parse_url_overrides(args.urls, load_specs())
+        urls = parse_url_overrides(args.urls, contract_specs())
         transport = Transport(TlsFiles(args.cert, args.key, args.ca), args.timeout, data.values.get("originalServiceConsumerHsaId", ""))
     except (DataError, RunError, ValueError, OSError) as exc:
         print(f"intygstjanst conformance run: error: {exc}", file=sys.stderr)
@@ -105,7 +105,7 @@ def _pair(item: str) -> tuple[str, str]:
 
 
 def _list(args: argparse.Namespace, _settings: object = None) -> int:
-    from intygstjanst.conformance.contracts import load_specs
+    from intygstjanst.contracts.registry import contract_specs
     from intygstjanst.conformance.data import KNOWN_VALUES, load
     from intygstjanst.conformance.runner import RunError, Selection
     from intygstjanst.conformance.suites import all_suites
@@ -121,7 +121,7 @@ def _list(args: argparse.Namespace, _settings: object = None) -> int:
     except RunError as exc:
         print(f"intygstjanst conformance list: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    specs = load_specs()
+    specs = contract_specs()
     total = 0
     for suite in suites:
         cases = suite.all_cases()

@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lxml import etree
 
-from intygstjanst.contracts.xml import CORE, SOAP11, TYPES
+from intygstjanst.contracts.xml import CORE, SOAP11, TYPES, schema_errors
 from intygstjanst.conformance import templates
-from intygstjanst.conformance.contracts import ContractSpec
+from intygstjanst.contracts.registry import ContractSpec
 
 if TYPE_CHECKING:
     from intygstjanst.conformance.runner import CaseContext
@@ -207,8 +207,7 @@ class Reply:
         if payload.tag != spec.response_tag:
             raise CaseFailure(f"expected the response element {spec.response_tag}, got {payload.tag}")
         if not spec.schema.validate(payload):
-            # The first error is the cause; lxml-stubs do not declare the log a sequence.
-            error = cast(Sequence[etree._LogEntry], spec.schema.error_log)[0]
+            error = schema_errors(spec.schema)[0]  # the first error is the cause
             raise CaseFailure(f"the response is not valid against {spec.key}'s schema: {error.path}: {error.message}")
         if self.codes:
             code = _first_text(payload, "resultCode")
@@ -300,8 +299,9 @@ class Call:
     def run(self, ctx: CaseContext) -> None:
         ctx.call(self)
 
-    def but(self, **changes: object) -> Call:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+    def but(self, **changes: Any) -> Call:
+        """This call with some fields changed (checked by ``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Protocol
 import zeep
 from lxml import etree
 from intygstjanst.conformance import templates
-from intygstjanst.conformance.contracts import ContractSpec, load_specs
+from intygstjanst.contracts.registry import ContractSpec, contract_specs
 from intygstjanst.conformance.data import TestData
 from intygstjanst.conformance.model import Call, Case, CaseFailure, CaseSkipped, Step, Suite, parse_answer
 from intygstjanst.conformance.suites import all_suites
@@ -132,7 +132,7 @@ class Runner:
         self.urls = dict(urls or {})
         self.required = set(required)
         self.suites = list(all_suites() if suites is None else suites)
-        self.specs = dict(load_specs() if specs is None else specs)
+        self.specs = dict(contract_specs() if specs is None else specs)
         self.run_id = secrets.token_hex(4)
         self._availability: dict[str, Availability] = {}
 

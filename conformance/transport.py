@@ -18,7 +18,7 @@ from lxml import etree
 
 from intygstjanst.contracts.xml import REGISTRY, SOAP11, WSA
 from intygstjanst.tls.client import ClientTls, SslContextAdapter
-from intygstjanst.conformance.contracts import ContractSpec
+from intygstjanst.contracts.registry import ContractSpec
 
 ORIGINAL_CONSUMER_HEADER = "x-rivta-original-serviceconsumer-hsaid"
 

@@ -18,7 +18,7 @@ from intygstjanst.contracts.envelope import read_envelope, wrap
 from intygstjanst.contracts.faults import SoapFault, render_fault
 from intygstjanst.contracts.registry import Contract
 from intygstjanst.contracts.result import LogicalError, Outcome
-from intygstjanst.contracts.xml import HardenedParser, ParseLimits, UnsafeXml
+from intygstjanst.contracts.xml import HardenedParser, ParseLimits, UnsafeXml, schema_errors
 
 log = logging.getLogger("intygstjanst.dispatch")
 audit = logging.getLogger("intygstjanst.audit")
@@ -129,7 +129,7 @@ class Dispatcher(Generic[S]):
     def _validate(contract: Contract, payload: etree._Element) -> None:
         if contract.schema.validate(payload):
             return
-        errors = list(contract.schema.error_log)  # type: ignore[call-overload]  # lxml-stubs lacks __iter__
+        errors = schema_errors(contract.schema)
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise SoapFault(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from intygstjanst.contracts.faults import SoapFault
-from intygstjanst.contracts.xml import REGISTRY, SOAP11, SOAP12, WSA
+from intygstjanst.contracts.xml import REGISTRY, SOAP11, SOAP12, WSA, is_element
 
 _HEADER = f"{{{SOAP11}}}Header"
 _BODY = f"{{{SOAP11}}}Body"
@@ -38,7 +38,7 @@ def read_envelope(root: etree._Element) -> RequestEnvelope:
         raise SoapFault(f"expected a SOAP 1.1 Envelope ({{{SOAP11}}}Envelope) as the document root, got {root.tag}")
     header = body = None
     for child in root:
-        if not isinstance(child.tag, str):
+        if not is_element(child):
             continue  # comments and processing instructions
         if child.tag == _HEADER and header is None and body is None:
             header = child

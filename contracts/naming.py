@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from intygstjanst.contracts.result import ResultShape
+from intygstjanst.contracts.xml import element
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,4 +66,4 @@ class ContractName:
         ``prefixes`` (prefix -> namespace) declared on it."""
         nsmap: dict[str | None, str] = {None: self.namespace}
         nsmap.update(prefixes)
-        return etree.Element(self.response_tag, nsmap=nsmap)  # type: ignore[arg-type]
+        return element(self.response_tag, nsmap)

@@ -1,12 +1,21 @@
-"""The registry of served contracts: one ``[[contract]]`` table per contract in contracts.toml."""
+"""The one contract table: contracts.toml, one ``[[contract]]`` table per contract.
+
+It describes every contract the project knows: those this service serves (every entry), those it
+also calls as a consumer when it delivers to recipients (``called = true``) and those the
+conformance kit tests (every entry). :func:`contract_specs` reads the table without importing any
+handler (delivery and the kit use it); :meth:`ContractRegistry.load` adds each served contract's
+handler and compiles its schema, so that a broken entry stops start-up.
+"""
 
 from __future__ import annotations
 
 import importlib
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from functools import cached_property, lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -32,23 +41,54 @@ class ContractError(ValueError):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Contract(ContractName):
-    """A contract this service serves: its names plus its schema, WSDL and handler."""
+class ContractSpec(ContractName):
+    """A contract as the table describes it: its names, its files and how this service uses it."""
 
-    xsd: str
-    wsdl: str
-    handler_ref: str
+    xsd: str  # the responder schema, relative to xsd/
+    wsdl: str  # file name in wsdl/
+    handler_ref: str  # ``module:function`` serving it
     # The handler waits on another system (a recipient): it always runs on a worker thread.
     calls_out: bool = False
-    schema: etree.XMLSchema = field(repr=False, compare=False)
-    handler: Handler = field(repr=False, compare=False)
+    # This service also calls the contract, at recipients (delivery).
+    called: bool = False
+
+    @property
+    def xsd_path(self) -> Path:
+        return XSD_DIR / self.xsd
 
     @property
     def wsdl_path(self) -> Path:
         return WSDL_DIR / self.wsdl
 
+    @cached_property
+    def schema(self) -> etree.XMLSchema:
+        """The compiled responder schema (compiled on first use)."""
+        path = self.xsd_path
+        if not path.is_file():
+            raise ContractError(f"schema file {path} does not exist")
+        try:
+            return etree.XMLSchema(etree.parse(str(path)))
+        except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
+            raise ContractError(f"schema {path} does not compile: {exc}") from exc
+
+
+@dataclass(frozen=True, kw_only=True)
+class Contract(ContractSpec):
+    """A contract this service serves: the spec and its handler."""
+
+    handler: Handler = field(repr=False, compare=False)
+
+    @classmethod
+    def served(cls, spec: ContractSpec) -> Contract:
+        """``spec`` with its handler imported and its schema compiled (raises ContractError)."""
+        values = {f.name: getattr(spec, f.name) for f in fields(spec)}
+        contract = cls(**values, handler=_resolve_handler(spec.handler_ref))
+        contract.schema  # compiled now: a schema that does not compile stops start-up
+        return contract
+
 
 _REQUIRED = ("name", "version", "domain", "profile", "namespace", "request", "response", "xsd", "wsdl", "handler")
+_OPTIONAL = ("soap_action", "result", "calls_out", "called")
 
 
 def _resolve_handler(ref: str) -> Handler:
@@ -60,16 +100,6 @@ def _resolve_handler(ref: str) -> Handler:
         raise ContractError(f"handler {ref!r} cannot be imported: {exc}") from exc
 
 
-def _compile_schema(xsd: str) -> etree.XMLSchema:
-    path = XSD_DIR / xsd
-    if not path.is_file():
-        raise ContractError(f"schema file {path} does not exist")
-    try:
-        return etree.XMLSchema(etree.parse(str(path)))
-    except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
-        raise ContractError(f"schema {path} does not compile: {exc}") from exc
-
-
 def _result_shape(entry: dict[str, Any], where: str) -> ResultShape:
     value = entry.get("result", ResultShape.RESULT_TYPE.value)
     try:
@@ -79,15 +109,18 @@ def _result_shape(entry: dict[str, Any], where: str) -> ResultShape:
         raise ContractError(f"{where}: result must be one of {known}, got {value!r}") from None
 
 
-def _build(entry: dict[str, Any], where: str) -> Contract:
+def _spec(entry: dict[str, Any], where: str) -> ContractSpec:
     missing = [key for key in _REQUIRED if key not in entry]
     if missing:
         raise ContractError(f"{where}: missing {', '.join(missing)}")
+    unknown = sorted(set(entry) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise ContractError(f"{where}: unknown key {', '.join(unknown)}")
     if entry["profile"] not in ("rivtabp20", "rivtabp21"):
         raise ContractError(f"{where}: profile must be rivtabp20 or rivtabp21, got {entry['profile']!r}")
     if not (WSDL_DIR / entry["wsdl"]).is_file():
         raise ContractError(f"{where}: WSDL file {WSDL_DIR / entry['wsdl']} does not exist")
-    return Contract(
+    return ContractSpec(
         name=entry["name"],
         version=str(entry["version"]),
         domain=entry["domain"],
@@ -101,9 +134,25 @@ def _build(entry: dict[str, Any], where: str) -> Contract:
         published_action=entry.get("soap_action"),
         result=_result_shape(entry, where),
         calls_out=bool(entry.get("calls_out", False)),
-        schema=_compile_schema(entry["xsd"]),
-        handler=_resolve_handler(entry["handler"]),
+        called=bool(entry.get("called", False)),
     )
+
+
+def read_specs(path: Path = CONTRACTS_FILE) -> list[ContractSpec]:
+    """Every contract of the table at ``path``, in its order (raises ContractError)."""
+    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("contract", [])
+    specs = [_spec(entry, f"{path.name} contract #{i + 1} ({entry.get('name', '?')})") for i, entry in enumerate(entries)]
+    keys = [spec.key for spec in specs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ContractError(f"{path.name}: more than one contract named {', '.join(repeated)}")
+    return specs
+
+
+@lru_cache(maxsize=4)
+def contract_specs(path: Path = CONTRACTS_FILE) -> Mapping[str, ContractSpec]:
+    """The contracts of the table by ``Name:major`` (read once per path)."""
+    return MappingProxyType({spec.key: spec for spec in read_specs(path)})
 
 
 class ContractRegistry:
@@ -120,9 +169,7 @@ class ContractRegistry:
 
     @classmethod
     def load(cls, path: Path = CONTRACTS_FILE) -> ContractRegistry:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        entries = data.get("contract", [])
-        return cls(_build(entry, f"{path.name} contract #{i + 1} ({entry.get('name', '?')})") for i, entry in enumerate(entries))
+        return cls(Contract.served(spec) for spec in read_specs(path))
 
     def by_path(self, path: str) -> Contract | None:
         return self._by_path.get(path.rstrip("/"))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from intygstjanst.contracts.xml import CORE, HEALTHREPORTING, TS_SERVICES, sub
+from intygstjanst.contracts.xml import CORE, HEALTHREPORTING, TS_SERVICES, element, sub
 
 if TYPE_CHECKING:
     from intygstjanst.contracts.naming import ContractName
@@ -152,7 +152,6 @@ def result_response(
     error_id: ErrorId | None = None,
 ) -> etree._Element:
     """The common response shape ``<XResponse><result>...</result></XResponse>``."""
-    nsmap: dict[str | None, str] = {None: namespace, "core": CORE}
-    root = etree.Element(f"{{{namespace}}}{response}", nsmap=nsmap)  # type: ignore[arg-type]
+    root = element(f"{{{namespace}}}{response}", {None: namespace, "core": CORE})
     root.append(result_element(namespace, code, text, error_id))
     return root

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
@@ -80,6 +81,7 @@ class HardenedParser:
                 raise UnsafeXml(f"the message is nested deeper than the limit of {limits.max_depth} levels") from None
             raise UnsafeXml(f"the message is not well-formed XML: {exc.msg}") from None
         docinfo = root.getroottree().docinfo
+        # lxml-stubs lack DocInfo.doctype (a str, empty without a DOCTYPE).
         if docinfo.doctype or docinfo.internalDTD is not None:  # type: ignore[union-attr]
             raise UnsafeXml("the message contains a document type declaration (DTD), which SOAP does not allow")
         if self._too_many(root):
@@ -127,3 +129,29 @@ def cv(parent: etree._Element, tag: str, code: str, code_system: str, display: s
     if display:
         sub(element, f"{{{TYPES}}}displayName", display)
     return element
+
+
+def element(tag: str, nsmap: Mapping[str | None, str]) -> etree._Element:
+    """A new root element declaring ``nsmap``, where the key None is the default namespace."""
+    # lxml takes None for the default namespace; lxml-stubs declare the map's keys as str only.
+    return etree.Element(tag, nsmap=nsmap)  # type: ignore[arg-type]
+
+
+def is_element(node: etree._Element) -> bool:
+    """Whether ``node`` is an element rather than a comment or processing instruction (whose tag is
+    a function; lxml-stubs declare every tag a str)."""
+    return isinstance(node.tag, str)
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    path: str
+    line: int
+    message: str
+
+
+def schema_errors(schema: etree.XMLSchema) -> list[SchemaError]:
+    """What ``schema``'s last validation found, in document order."""
+    # lxml's error log is a sequence of entries; lxml-stubs declare it without any member.
+    entries: Iterable[Any] = schema.error_log  # type: ignore[assignment]
+    return [SchemaError(str(entry.path), int(entry.line), str(entry.message)) for entry in entries]

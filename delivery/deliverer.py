@@ -18,102 +18,29 @@ processed when a worker repeats it after a crash (see the README section on deli
 from __future__ import annotations
 
 import http.client
-import select
-import socket
-import ssl
-import threading
-import time
 import uuid
-import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Literal, Protocol
 from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from intygstjanst.contracts.naming import ContractName
-from intygstjanst.contracts.result import ResultShape
+from intygstjanst.contracts.registry import ContractSpec, contract_specs
 from intygstjanst.contracts.xml import REGISTRY, SOAP11, WSA
-from intygstjanst.settings import SettingsError
-from intygstjanst.tls.client import ClientTls
+from intygstjanst.delivery.transport import KeepAlive, OutboundTransport
 
 if TYPE_CHECKING:
     from intygstjanst.registers.recipients import Recipient
-    from intygstjanst.services import Services
 
 DELIVERY_ID_HEADER = "x-intyg-delivery-id"
 
 
 
-@dataclass(frozen=True, kw_only=True)
-class OutboundContract(ContractName):
-    """A contract we call as a consumer: where it lives on the recipient's side and how it answers."""
-
-
-def _certificate(name: str, major: int) -> OutboundContract:
-    return OutboundContract(
-        name=name,
-        version=str(major),
-        domain="clinicalprocess:healthcond:certificate",
-        profile="rivtabp21",
-        namespace=f"urn:riv:clinicalprocess:healthcond:certificate:{name}Responder:{major}",
-        request=name,
-        response=f"{name}Response",
-        result=ResultShape.RESULT_TYPE,
-    )
-
-
-def _ts(name: str) -> OutboundContract:
-    return OutboundContract(
-        name=name,
-        version="1",
-        domain="local:se:intygstjanster:services",
-        profile="rivtabp21",
-        namespace=f"urn:local:se:intygstjanster:services:{name}Responder:1",
-        request=name,
-        response=f"{name}Response",
-        result=ResultShape.RESULTAT_TYP,
-    )
-
-
-# The contracts this service sends, by key "<name>:<major>". The keys of certificate formats equal
-# transform.formats.Format values, so a recipient's format is also the contract to call.
-CONTRACTS: dict[str, OutboundContract] = {
-    c.key: c
-    for c in (
-        _certificate("RegisterCertificate", 3),
-        _certificate("RevokeCertificate", 2),
-        _certificate("SendMessageToCare", 2),
-        _certificate("SendMessageToRecipient", 2),
-        OutboundContract(
-            name="RegisterMedicalCertificate",
-            version="3",
-            domain="insuranceprocess:healthreporting",
-            profile="rivtabp20",
-            namespace="urn:riv:insuranceprocess:healthreporting:RegisterMedicalCertificateResponder:3",
-            request="RegisterMedicalCertificate",
-            response="RegisterMedicalCertificateResponse",
-            result=ResultShape.RESULT_OF_CALL,
-            # The official WSDL's soapAction names major version 1.
-            published_action="urn:riv:insuranceprocess:healthreporting:RegisterMedicalCertificateResponder:1",
-        ),
-        OutboundContract(
-            name="RevokeMedicalCertificate",
-            version="1",
-            domain="insuranceprocess:healthreporting",
-            profile="rivtabp20",
-            namespace="urn:riv:insuranceprocess:healthreporting:RevokeMedicalCertificateResponder:1",
-            request="RevokeMedicalCertificateRequest",
-            response="RevokeMedicalCertificateResponse",
-            result=ResultShape.RESULT_OF_CALL,
-        ),
-        _ts("RegisterTSBas"),
-        _ts("RegisterTSDiabetes"),
-    )
-}
-
-CONTRACTS_BY_TAG: dict[str, OutboundContract] = {c.request_tag: c for c in CONTRACTS.values()}
+# The contracts this service calls at recipients (``called`` in contracts.toml), by ``Name:major``.
+# The keys of certificate formats equal transform.formats.Format values, so a recipient's format is
+# also the contract to call.
+CONTRACTS: dict[str, ContractSpec] = {key: spec for key, spec in contract_specs().items() if spec.called}
+CONTRACTS_BY_TAG: dict[str, ContractSpec] = {c.request_tag: c for c in CONTRACTS.values()}
 
 # What a delivery attempt means for the message (see the module notes).
 Verdict = Literal["delivered", "retry", "permanent"]
@@ -132,33 +59,27 @@ class DeliveryResult:
         return self.verdict == "delivered"
 
 
-class DeliveryConfigError(SettingsError):
-    """Outbound settings that cannot work (half-configured client certificate)."""
+class Sender(Protocol):
+    """What sends one message to a recipient now (a :class:`Deliverer`, or a test's stand-in)."""
+
+    def send(
+        self,
+        recipient: Recipient,
+        contract: str,
+        payload: bytes,
+        logical_address: str | None = None,
+        delivery_id: str | None = None,
+    ) -> DeliveryResult: ...
 
 
 class Deliverer:
     """Sends messages to recipients over keep-alive connections (thread-safe: one set per thread)."""
 
-    def __init__(self, services: Services) -> None:
-        settings = services.settings
-        self.base_url = settings.delivery_base_url.rstrip("/")
-        files = {
-            "outbound_tls_cert": settings.outbound_tls_cert,
-            "outbound_tls_key": settings.outbound_tls_key,
-            "outbound_tls_ca": settings.outbound_tls_ca,
-        }
-        missing = [name for name, value in files.items() if value is None]
-        if 0 < len(missing) < len(files):
-            raise DeliveryConfigError(f"outbound mTLS needs all of outbound_tls_cert/key/ca; missing {', '.join(missing)}")
-        # Checked now, so a bad certificate file stops start-up instead of failing every delivery.
-        context = (
-            ClientTls(settings.outbound_tls_cert, settings.outbound_tls_key, settings.outbound_tls_ca).ssl_context()  # type: ignore[arg-type]
-            if not missing
-            else ssl.create_default_context()
-        )
-        self._connections = KeepAlive(context, settings.delivery_timeout)
+    def __init__(self, transport: OutboundTransport) -> None:
+        self.base_url = transport.base_url
+        self._connections = KeepAlive(transport.context, transport.timeout)
 
-    def endpoint(self, recipient: Recipient, contract: OutboundContract) -> str | None:
+    def endpoint(self, recipient: Recipient, contract: ContractSpec) -> str | None:
         base = recipient.url or self.base_url
         return f"{base}{contract.path}" if base else None
 
@@ -204,100 +125,10 @@ class Deliverer:
         self._connections.close()
 
 
-class KeepAlive:
-    """HTTP/1.1 POSTs over persistent connections, one per host and thread.
-
-    The standard library's client, not httpx: on this workload httpx spent about 1.1 ms of CPU per
-    call against 0.45 ms here, and a worker on two shared cores is bound by exactly that. Every
-    sender thread keeps its own connections, so no pool lock is needed.
-    """
-
-    IDLE_SECONDS = 30.0  # a connection unused this long is not trusted to still be open
-    MAX_ANSWER = 10 * 1024 * 1024
-
-    def __init__(self, context: ssl.SSLContext, timeout: float) -> None:
-        self.context = context
-        self.timeout = timeout
-        self.connect_timeout = min(5.0, timeout)
-        self._local = threading.local()
-        # Every open connection, so that close() reaches those of other (sender) threads too.
-        self._open: weakref.WeakSet[http.client.HTTPConnection] = weakref.WeakSet()
-        self._open_lock = threading.Lock()
-
-    def _pool(self) -> dict[tuple[str, str, int], tuple[http.client.HTTPConnection, float]]:
-        pool = getattr(self._local, "pool", None)
-        if pool is None:
-            pool = self._local.pool = {}
-        return pool
-
-    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise http.client.InvalidURL(f"not an http(s) URL: {url}")
-        key = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-        pool = self._pool()
-        connection = self._reusable(pool.pop(key, None))
-        if connection is None:
-            connection = self._connect(*key)
-        try:
-            connection.request("POST", parts.path + (f"?{parts.query}" if parts.query else ""), body, headers)
-            response = connection.getresponse()
-            answer = response.read(self.MAX_ANSWER)
-        except BaseException:
-            connection.close()
-            raise
-        if response.will_close:
-            connection.close()
-        else:
-            pool[key] = (connection, time.monotonic())
-        return response.status, answer
-
-    def _connect(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
-        if scheme == "https":
-            connection: http.client.HTTPConnection = http.client.HTTPSConnection(host, port, timeout=self.connect_timeout, context=self.context)
-        else:
-            connection = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
-        connection.connect()
-        assert connection.sock is not None
-        connection.sock.settimeout(self.timeout)
-        with self._open_lock:
-            self._open.add(connection)
-        return connection
-
-    def _reusable(self, pooled: tuple[http.client.HTTPConnection, float] | None) -> http.client.HTTPConnection | None:
-        """The pooled connection, unless it idled too long or the server has closed it meanwhile."""
-        if pooled is None:
-            return None
-        connection, last_used = pooled
-        sock = connection.sock
-        if sock is None or time.monotonic() - last_used > self.IDLE_SECONDS or _readable(sock):
-            connection.close()
-            return None
-        return connection
-
-    def close(self) -> None:
-        """Close every connection, of all threads (call when no thread is sending any more)."""
-        with self._open_lock:
-            connections = list(self._open)
-            self._open.clear()
-        for connection in connections:
-            connection.close()
-
-
-def _readable(sock: socket.socket) -> bool:
-    """An idle keep-alive socket that is readable has been closed (or written to) by the server.
-
-    poll, not select: select cannot watch descriptors above 1024, which a busy service reaches.
-    """
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
-
-
 _XML_DECLARATION_END = b"?>"
 
 
-def envelope(contract: OutboundContract, logical_address: str, payload: bytes, delivery_id: str) -> bytes:
+def envelope(contract: ContractSpec, logical_address: str, payload: bytes, delivery_id: str) -> bytes:
     """The SOAP 1.1 request: routing header of the contract's profile, the payload as given."""
     payload = payload.lstrip(b"\xef\xbb\xbf \t\r\n")
     if payload.startswith(b"<?xml"):

@@ -25,16 +25,18 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from intygstjanst.delivery.deliverer import Deliverer, DeliveryResult
+from intygstjanst.delivery.transport import OutboundTransport
 from intygstjanst.persistence import outbox
+from intygstjanst.persistence.db import Database, utc_now
 
 if TYPE_CHECKING:
     from intygstjanst.registers.recipients import Recipients
-    from intygstjanst.services import Services
     from intygstjanst.settings import Settings
 
 log = logging.getLogger("intygstjanst.delivery.worker")
@@ -52,15 +54,49 @@ class WorkerStats:
     dead: int = 0
 
 
+class WorkerServices(Protocol):
+    """What a worker needs (``services.Services`` has it all; ``intygstjanst worker`` builds only this)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def db(self) -> Database: ...
+    @property
+    def recipients(self) -> Recipients: ...
+    @property
+    def transport(self) -> OutboundTransport: ...
+    @property
+    def clock(self) -> Callable[[], dt.datetime]: ...
+
+
+@dataclass(frozen=True)
+class _Configured:
+    """The worker's collaborators as the settings configure them."""
+
+    settings: Settings
+    db: Database
+    recipients: Recipients
+    transport: OutboundTransport
+    clock: Callable[[], dt.datetime] = utc_now
+
+    @classmethod
+    def build(cls, settings: Settings) -> _Configured:
+        from intygstjanst.certificates.certtypes import CertificateTypes
+        from intygstjanst.registers.recipients import Recipients
+
+        recipients = Recipients.load(settings.recipients_file, CertificateTypes.configured(settings))
+        return cls(settings, Database(settings.effective_database_url), recipients, OutboundTransport.from_settings(settings))
+
+
 class Worker:
-    def __init__(self, services: Services, *, concurrency: int = 8, name: str | None = None) -> None:
+    def __init__(self, services: WorkerServices, *, concurrency: int = 8, name: str | None = None) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         settings = services.settings
-        self.services = services
         self.db = services.db
-        self.recipients: Recipients = services.extensions["recipients"]
-        self.deliverer = Deliverer(services)
+        self.recipients = services.recipients
+        # Connections of its own, closed when the worker stops.
+        self.deliverer = Deliverer(services.transport)
         self.concurrency = concurrency
         # Rows claimed ahead of the senders, so they never wait for the next claim.
         self.capacity = concurrency * 4
@@ -180,7 +216,7 @@ class Worker:
         The jitter (a random 50-100 % of the step) spreads out the messages that failed together when
         a recipient went down, so its recovery is not met by all of them at the same instant.
         """
-        step = min(self.retry_max, self.retry_base * 2 ** max(0, attempts - 1))
+        step = min(self.retry_max, self.retry_base * 2.0 ** max(0, attempts - 1))
         return step * random.uniform(0.5, 1.0)
 
     def _shut_down(self, in_flight: dict[Future[DeliveryResult], outbox.Claimed], done: list[tuple[outbox.Claimed, DeliveryResult]]) -> None:
@@ -205,12 +241,11 @@ class Worker:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from intygstjanst.services import Services
     from intygstjanst.settings import SettingsError
     from intygstjanst.tls.errors import TlsConfigError
 
     try:
-        services = Services.build(settings)
+        services = _Configured.build(settings)
     except (SettingsError, TlsConfigError) as exc:  # recipient registry, outbound TLS files
         print(f"intygstjanst worker: error: {exc}", file=sys.stderr)
         return 2
@@ -241,15 +276,13 @@ def parse_duration(text: str) -> dt.timedelta:
     return dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
-def _database(settings: Settings) -> Any:
-    from intygstjanst.persistence.db import Database
-
+def _database(settings: Settings) -> Database:
     return Database(settings.effective_database_url)
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     db = _database(settings)
-    now = outbox.utc_now()
+    now = utc_now()
     with db.read() as conn:
         queues = outbox.queues(conn, now)
         counters = outbox.counters(conn)
@@ -303,7 +336,7 @@ def _retry(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     db = _database(settings)
     with db.transaction() as conn:
-        revived = outbox.revive(conn, None if args.all_dead else args.ids, outbox.utc_now())
+        revived = outbox.revive(conn, None if args.all_dead else args.ids, utc_now())
     if args.all_dead:
         print(f"{len(revived)} dead item(s) queued again")
         return 0
@@ -315,7 +348,7 @@ def _retry(args: argparse.Namespace, settings: Settings) -> int:
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
     db = _database(settings)
     with db.transaction() as conn:
-        purged = outbox.purge_delivered(conn, outbox.utc_now() - args.older_than)
+        purged = outbox.purge_delivered(conn, utc_now() - args.older_than)
     print(f"{purged} delivered item(s) purged")
     return 0
 

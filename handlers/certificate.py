@@ -225,6 +225,7 @@ def get_certificate(call: Call[Services]) -> Answer:
         states = repo.states(conn, certificate_id)
     # Through the v3 outbound conversion, so that nothing internal (a legacy carrier) leaks.
     intyg = formats.outbound(stored_payload(certificate), Format.REGISTER_CERTIFICATE_3).find(_INTYG)
+    assert intyg is not None  # every stored certificate has one
     intyg.tag = f"{{{call.contract.namespace}}}intyg"  # the element belongs to the answering contract
     set_statuses(intyg, status_elements(visible_states(states, part)))
     response = call.contract.response_element()

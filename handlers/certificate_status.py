@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lxml import etree
-
 from intygstjanst.contracts.call import Answer, Call
-from intygstjanst.registers.recipients import Part, Recipient, Recipients
+from intygstjanst.registers.recipients import Part, Recipient
 from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info
 from intygstjanst.contracts.xml import text_of
 from intygstjanst.persistence import certificates as repo
@@ -79,8 +77,7 @@ def set_status(
     patient_id: str | None = None,
 ) -> Outcome:
     """Record ``status`` for ``part_code`` on a certificate, per the table in the module notes."""
-    recipients: Recipients = services.extensions["recipients"]
-    party = recipients.part(part_code)
+    party = services.recipients.part(part_code)
     if party is None:
         raise LogicalError(ErrorId.VALIDATION_ERROR, f"part {part_code!r} is neither a recipient nor a part known to this service")
     _check_allowed(party, status)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from lxml import etree
 
 from intygstjanst.contracts.call import Answer, Call
-from intygstjanst.contracts.result import ErrorId, LogicalError, Outcome
+from intygstjanst.contracts.result import ErrorId, LogicalError
 from intygstjanst.transform import formats
 from intygstjanst.transform.common import (
     GN,

@@ -145,7 +145,6 @@ def main_type_code(types: CertificateTypes, code: str) -> str:
 
 
 def _response(call: Call[Services]) -> etree._Element:
-    ns = call.contract.namespace
     return call.contract.response_element(types=TYPES)
 
 

@@ -141,7 +141,7 @@ def _receive(call: Call[Services], direction: Direction) -> Answer:
         answered = repo.get(conn, message.answer_to) if message.answer_to else None
 
     target = check_against_storage(
-        message, patient_id, certificate, states, reminded, answered, services.extensions["recipients"]
+        message, patient_id, certificate, states, reminded, answered, services.recipients
     )
     assert certificate is not None  # checked above
 

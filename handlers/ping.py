@@ -12,8 +12,6 @@ import datetime as dt
 import time
 from importlib import metadata
 
-from lxml import etree
-
 from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.contracts.result import OK
 from intygstjanst.contracts.xml import sub, text_of

@@ -1,7 +1,7 @@
 """The intyg helper contracts about certificate types and receivers.
 
 GetCertificateTypeInfo v1 answers a stored certificate's type. The recipient contracts read the
-recipient registry (``services.extensions["recipients"]``, see contracts/recipients.py):
+recipient registry (``services.recipients``, see registers/recipients.py):
 ListKnownRecipients v1 lists every recipient, ListPossibleReceivers v1 those that take a type, and
 GetRecipientsForCertificate v1.1 those a given certificate may be sent to. RegisterApprovedReceivers
 v1 stores care's decision per receiver for one certificate and ListApprovedReceivers v1 reads it.
@@ -156,12 +156,10 @@ def register_approved_receivers(call: Call[Services]) -> Answer:
 
 
 def _registry(call: Call[Services]) -> Recipients:
-    registry: Recipients = call.services.extensions["recipients"]
-    return registry
+    return call.services.recipients
 
 
 def _response(call: Call[Services]) -> etree._Element:
-    ns = call.contract.namespace
     return call.contract.response_element()
 
 

@@ -27,7 +27,6 @@ certificate a second time, which it recognises by the certificate id.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -42,9 +41,6 @@ from intygstjanst.transform.common import TransformError
 from intygstjanst.handlers.certificate import lookup_person, stored_payload
 from intygstjanst.handlers.revoke import notify_late_recipient
 from intygstjanst.certificates.status import is_revoked, sent_to
-
-if TYPE_CHECKING:
-    from intygstjanst.delivery.deliverer import Deliverer
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +73,7 @@ def send(services: Services, *, certificate_id: str, patient_id: str, recipient_
             ErrorId.VALIDATION_ERROR,
             f"certificate {certificate_id} is a test certificate; test certificates are never sent to a recipient",
         )
-    recipient = _recipient(services.extensions["recipients"], recipient_id, certificate.type_code)
+    recipient = _recipient(services.recipients, recipient_id, certificate.type_code)
     _check_protected_identity(services, recipient, certificate.patient_id)
     fmt = recipient.format_for(certificate.type_code)
     try:
@@ -89,9 +85,8 @@ def send(services: Services, *, certificate_id: str, patient_id: str, recipient_
             f"and this one cannot be written so: {exc}",
         ) from None
 
-    deliverer: Deliverer = services.extensions["deliverer"]
-    # The format names the contract that carries it (delivery.CONTRACTS).
-    result = deliverer.send(recipient, fmt.value, etree.tostring(payload), recipient.logical_address)
+    # The format names the contract that carries it (delivery.deliverer.CONTRACTS).
+    result = services.deliverer.send(recipient, fmt.value, etree.tostring(payload), recipient.logical_address)
     if result.verdict == "retry":
         log.warning("sending %s to %s failed: %s", certificate_id, recipient.id, result.detail)
         raise LogicalError(

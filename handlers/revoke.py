@@ -87,7 +87,7 @@ def revoke(services: Services, revocation: Revocation) -> Outcome:
         if not certificate.is_test:
             recipients = list(dict.fromkeys(s.target for s in states if s.state == "SENT"))
             if recipients:
-                _notify(conn, services.extensions["recipients"], certificate, recipients, revocation)
+                _notify(conn, services.recipients, certificate, recipients, revocation)
     return OK
 
 
@@ -99,7 +99,7 @@ def notify_late_recipient(conn: Connection, services: Services, certificate: Row
     revoked by its issuer (``skickatAv`` = the author) at the time the revocation was stored.
     """
     revocation = Revocation(certificate.id, certificate.patient_id, request=lambda stored: _issuer_revocation(stored, revoked_at))
-    _notify(conn, services.extensions["recipients"], certificate, [recipient_id], revocation)
+    _notify(conn, services.recipients, certificate, [recipient_id], revocation)
 
 
 def _issuer_revocation(stored: etree._Element, revoked_at: dt.datetime) -> etree._Element:

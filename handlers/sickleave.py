@@ -183,8 +183,7 @@ def today(services: Services) -> dt.date:
 
 def care_units(services: Services) -> CareUnits:
     """The care-unit register of ``care_units_file`` (loaded and checked at start-up)."""
-    register: CareUnits = services.extensions["care_units"]
-    return register
+    return services.care_units
 
 
 def current_chains(

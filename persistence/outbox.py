@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.models import OutboxCounter, OutboxItem
+from intygstjanst.persistence.db import utc_now
 
 PENDING = "PENDING"
 DELIVERED = "DELIVERED"
@@ -29,11 +30,6 @@ DEAD = "DEAD"
 
 _T = cast(Table, OutboxItem.__table__)
 _C = cast(Table, OutboxCounter.__table__)
-
-
-def utc_now() -> dt.datetime:
-    """Naive UTC, like every time stored in the database."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _insert(conn: Connection) -> Callable[[Any], Any]:

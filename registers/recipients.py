@@ -372,7 +372,7 @@ def _check(args: Any, settings: Any) -> int:
     from intygstjanst.certificates.certtypes import CertificateTypes
 
     path = args.file or settings.recipients_file
-    types = CertificateTypes.load([settings.certificate_types_dir] if settings.certificate_types_dir else [])
+    types = CertificateTypes.configured(settings)
     try:
         loaded = Recipients.load(path, types)
     except RecipientsError as exc:

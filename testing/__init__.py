@@ -3,6 +3,6 @@
 ``stub_recipient`` (a recipient agency that records what it receives) and ``tls`` (serving an app
 over real mutual TLS inside a test process).
 
-May import anything in the package; nothing outside ``testing``, ``tests``, ``benchmarks`` and the
-CLI's demo commands may import it.
+May import: ``contracts``, ``delivery``, ``registers``, ``tls`` and ``settings``. Nothing outside
+``testing``, ``tests``, ``benchmarks`` and the CLI's demo commands imports it.
 """

@@ -42,10 +42,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from intygstjanst.contracts.xml import SOAP11, WSA
-from intygstjanst.delivery.deliverer import CONTRACTS_BY_TAG, DELIVERY_ID_HEADER, OutboundContract
+from intygstjanst.contracts.registry import ContractSpec
+from intygstjanst.contracts.result import ErrorId, Outcome, ResultCode, result_payload
+from intygstjanst.delivery.deliverer import CONTRACTS_BY_TAG, DELIVERY_ID_HEADER
 from intygstjanst.tls.uvicorn_mtls import MtlsHttpToolsProtocol
 
 if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application
+
     from intygstjanst.settings import Settings
 
 _XML = "text/xml; charset=utf-8"
@@ -158,7 +162,7 @@ def create_stub_app(record_path: Path) -> Starlette:
             # Nothing can be sent on an aborted connection; this answer goes nowhere.
             return Response(status_code=500)
         if mode in ("technical", "validation", "application"):
-            return _answer(contract, "ERROR", f"{mode.upper()}_ERROR", f"stub told to fail with {mode}")
+            return _answer(contract, Outcome(ResultCode.ERROR, f"stub told to fail with {mode}", ErrorId(f"{mode.upper()}_ERROR")))
         if mode in ("fault", "client-fault"):
             return _fault("Server" if mode == "fault" else "Client", f"stub told to fail with {mode}")
         if mode == "timeout":
@@ -175,7 +179,7 @@ def create_stub_app(record_path: Path) -> Starlette:
             "payload": etree.tostring(payload, encoding="unicode"),
         }
         event = await record.add(entry)
-        return _answer(contract, "OK", None, "already received" if event == "duplicate" else None)
+        return _answer(contract, Outcome(ResultCode.OK, "already received" if event == "duplicate" else None))
 
     async def fail(request: Request) -> Response:
         mode = request.query_params.get("mode", "")
@@ -237,22 +241,8 @@ def _routing(header: etree._Element | None) -> str | None:
     return None
 
 
-def _answer(contract: OutboundContract, code: str, error_id: str | None, text: str | None) -> Response:
-    ns, rns = contract.namespace, contract.result.namespace
-    response = etree.Element(f"{{{ns}}}{contract.response}", nsmap={None: ns, "r": rns})  # type: ignore[dict-item]
-    result = etree.SubElement(response, f"{{{ns}}}{contract.result.element}")
-    etree.SubElement(result, f"{{{rns}}}resultCode").text = code
-    # The legacy healthreporting ResultOfCall words its texts differently from the other families.
-    legacy = rns.startswith("urn:riv:insuranceprocess")
-    if text and code != "ERROR":
-        etree.SubElement(result, f"{{{rns}}}{'infoText' if legacy else 'resultText'}").text = text
-    if error_id:
-        if not legacy and text:
-            etree.SubElement(result, f"{{{rns}}}resultText").text = text
-        etree.SubElement(result, f"{{{rns}}}errorId").text = error_id
-        if legacy and text:
-            etree.SubElement(result, f"{{{rns}}}errorText").text = text
-    return Response(_envelope(etree.tostring(response)), media_type=_XML)
+def _answer(contract: ContractSpec, outcome: Outcome) -> Response:
+    return Response(_envelope(etree.tostring(result_payload(contract, outcome))), media_type=_XML)
 
 
 def _fault(code: str, text: str) -> Response:
@@ -281,7 +271,8 @@ class _StubProtocol(MtlsHttpToolsProtocol):
             scope.setdefault("extensions", {})[_TRANSPORT_KEY] = transport
             await inner(scope, receive, send)
 
-        self.app = with_transport  # type: ignore[assignment]
+        # uvicorn types scope extensions as dicts of dicts; this stub adds its own entry, the transport.
+        self.app = cast("ASGI3Application", with_transport)
 
 
 def serve(args: argparse.Namespace, _settings: Settings) -> int:

@@ -10,6 +10,7 @@
 - ``runtime``: running uvicorn with SIGHUP reaching every worker; ``serve.json`` for the admin command.
 - ``client``: ``ClientTls`` for outbound calls (httpx, requests, zeep).
 - ``pki`` and ``cli``: the development CA and the ``intygstjanst tls`` / ``authorization`` commands.
-- ``testing``: serving an app over real mTLS inside a test process.
 - ``errors``: the exceptions, importable without pulling in uvicorn or zeep.
+
+May import: ``contracts`` (Faults, the contract table that grants name) and ``settings``.
 """

@@ -17,6 +17,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
     PublicKeyTypes,
@@ -171,6 +172,10 @@ def load_trust_anchors(path: str | Path, role: str, now: datetime) -> list[x509.
     return cas
 
 
+# The kinds of CA key that can sign a CRL (X25519 and X448 keys only agree on keys).
+_SIGNING_KEYS = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, dsa.DSAPublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)
+
+
 def check_crls(
     crls: Sequence[x509.CertificateRevocationList],
     path: str | Path,
@@ -182,8 +187,8 @@ def check_crls(
     role = "CRL file"
     for crl in crls:
         issuer = crl.issuer.rfc4514_string()
-        signers = [ca for ca in cas if ca.subject == crl.issuer]
-        if not any(crl.is_signature_valid(ca.public_key()) for ca in signers):  # type: ignore[arg-type]
+        keys = [ca.public_key() for ca in cas if ca.subject == crl.issuer]
+        if not any(isinstance(key, _SIGNING_KEYS) and crl.is_signature_valid(key) for key in keys):
             raise TlsConfigError(role, path, f"CRL issued by {issuer} is not signed by any CA in {ca_path}")
         if now < crl.last_update_utc:
             raise TlsConfigError(role, path, f"CRL issued by {issuer} is not valid yet (thisUpdate {_utc(crl.last_update_utc)})")

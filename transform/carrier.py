@@ -105,7 +105,7 @@ def canonical(el: Element) -> bytes:
     nsmap = {prefix: ns for ns, prefix in prefixes.items()}
 
     def rebuild(node: Element, parent: Element | None) -> Element:
-        attrib = dict(node.attrib)
+        attrib = {str(name): str(value) for name, value in node.attrib.items()}
         copy = etree.Element(node.tag, attrib, nsmap=nsmap) if parent is None else etree.SubElement(parent, node.tag, attrib)
         copy.text, copy.tail = node.text, node.tail
         for child in node:

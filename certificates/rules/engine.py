@@ -418,7 +418,8 @@ class Certificate:
 
     def owner(self, element: etree._Element) -> _Answer | None:
         """The answer (svar) a sub-answer (delsvar) belongs to."""
-        return self._answer_of.get(element.getparent())  # type: ignore[arg-type]
+        parent = element.getparent()
+        return self._answer_of.get(parent) if parent is not None else None
 
     def path(self, element: etree._Element | None) -> str:
         if element is None or element is self.intyg:
@@ -604,15 +605,11 @@ class Engine:
         rid, message = repr(rule.id), src.const(rule.message)
         if rule.for_each is None:
             src.line("a = e = None")
-            loop = None
-        elif "." in rule.for_each:
-            loop = f"for e in bp.get({rule.for_each!r}, E):"
         else:
-            loop = f"for a in bq.get({rule.for_each!r}, E):"
-        if loop is not None:
-            src.line(loop)
+            per_sub_answer = "." in rule.for_each
+            src.line(f"for e in bp.get({rule.for_each!r}, E):" if per_sub_answer else f"for a in bq.get({rule.for_each!r}, E):")
             src.depth += 1
-            src.line("a = owner(e)" if "." in rule.for_each else "e = a.element")  # type: ignore[operator]
+            src.line("a = owner(e)" if per_sub_answer else "e = a.element")
         guard = f"if {rule.when.source}:" if rule.when is not None else "if True:"
         with src.block(guard):
             if rule.check is not None:
@@ -630,7 +627,7 @@ class Engine:
                 with src.block("if f:"):
                     detail = "" if len(rule.refs) == 1 else " + ' (missing or not allowed: ' + ', '.join(f) + ')'"
                     src.line(f"fail({rid}, e, {message}{detail})")
-        if loop is not None:
+        if rule.for_each is not None:
             src.depth -= 1
 
     # -- checks that are the same for every type (called from the generated code)

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 
 from lxml import etree
 
@@ -37,7 +37,7 @@ _XML_WS = " \t\r\n"
 _BOOLEANS = frozenset(("true", "false", "1", "0"))
 
 
-def _plain_date(text: str | None) -> bool:
+def _plain_date(text: str | None) -> TypeGuard[str]:
     if text is None or v.PLAIN_DATE.fullmatch(text) is None:
         return False
     try:
@@ -269,7 +269,7 @@ def _period(ordered: bool = True) -> KindCheck:
                 end = child.text
             else:
                 return False
-        return _plain_date(start) and _plain_date(end) and (not ordered or start <= end)  # type: ignore[operator]
+        return _plain_date(start) and _plain_date(end) and (not ordered or start <= end)
 
     def check(e: etree._Element) -> list[Problem]:
         out: list[Problem] = []

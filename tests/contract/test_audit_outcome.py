@@ -19,11 +19,8 @@ def _audited(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str | None]]:
     return [(line["result"], line["error_id"]) for line in lines]
 
 
-def test_each_outcome_is_audited_as_answered(client, services, caplog) -> None:
+def test_each_outcome_is_audited_as_answered(client, caplog) -> None:
     require_shared()
-    from intygstjanst.registers.recipients import Recipients
-
-    services.extensions.setdefault("recipients", Recipients.load(certificate_types=services.certificate_types))
     payload = certificate("audit-1")
     with caplog.at_level(logging.INFO, logger="intygstjanst.audit"):
         assert call(client, REGISTER, payload).code == "OK"

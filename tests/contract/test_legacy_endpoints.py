@@ -8,7 +8,6 @@ import copy
 import pytest
 from lxml import etree
 
-from intygstjanst.registers.recipients import Recipients
 from intygstjanst.contracts.xml import CORE, TYPES
 from intygstjanst.persistence.models import Certificate, CertificateState
 from intygstjanst.transform import carrier
@@ -39,9 +38,8 @@ ALREADY = "Certificate already exists"
 
 
 @pytest.fixture(autouse=True)
-def _setup(services) -> None:
+def _setup() -> None:
     require_shared()
-    services.extensions.setdefault("recipients", Recipients.load(certificate_types=services.certificate_types))
 
 
 def _set_patient(payload: etree._Element, patient: str) -> None:

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from intygstjanst.registers.recipients import Recipients
 from intygstjanst.handlers.messages import payload_digest
 from intygstjanst.persistence import certificates
 from intygstjanst.persistence import messages as repo
@@ -43,12 +42,6 @@ from intygstjanst.tests.soap import (
 from intygstjanst.tests.support import REPO_DIR, SOAP11_ENV_NS, require_shared
 from lxml import etree
 from sqlalchemy import select
-
-
-@pytest.fixture
-def services(services):  # type: ignore[no-untyped-def]
-    services.extensions.setdefault("recipients", Recipients.load())
-    return services
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def two_for_lisjp(services) -> Recipients:  # type: ignore[no-untyped-def]
             recipient("RETIRED", RecipientKind.MOTTAGARE, False, active=False),
         ]
     )
-    services.extensions["recipients"] = registry
+    services.recipients = registry
     return registry
 
 
@@ -134,7 +134,7 @@ def test_type_info_and_receivers_of_the_types_without_official_samples(client, s
     assert [r[0] for r in listed] == [recipient]
     known = recipients_for(client, services, f"{seed}-1", type_code)
     assert [r.findtext("{*}id") for r in known.iterfind("{*}recipient")] == [recipient]
-    registry = services.extensions["recipients"].get(recipient)
+    registry = services.recipients.get(recipient)
     assert registry.format_for(type_code) is Format.REGISTER_CERTIFICATE_3
 
 
@@ -144,7 +144,7 @@ def test_type_info_and_receivers_of_the_types_without_official_samples(client, s
 def test_known_recipients_are_the_registry(client, services) -> None:
     answer = call(client, services, "ListKnownRecipients", "")
     listed = [(r.findtext("{*}id"), r.findtext("{*}trusted")) for r in answer.iterfind("{*}recipient")]
-    expected = [(r.id, "true" if r.trusted else "false") for r in services.extensions["recipients"].all()]
+    expected = [(r.id, "true" if r.trusted else "false") for r in services.recipients.all()]
     assert listed == expected and ("FKASSA", "true") in listed
     assert answer.findtext(f"{{*}}result/{{{C1}}}resultCode") == "OK"
 
@@ -227,7 +227,7 @@ def test_register_approved_receivers_refusals_keep_the_earlier_decision(
 
 def test_approved_receivers_that_left_the_registry_are_not_listed(client, services, two_for_lisjp) -> None:
     register(client, services, "c-1", "LISJP", ("EMPLOYER", "YES"), ("FKASSA", "YES"))
-    services.extensions["recipients"] = Recipients([two_for_lisjp.get("FKASSA")])
+    services.recipients = Recipients([two_for_lisjp.get("FKASSA")])
     assert [r[0] for r in approved(client, services, "c-1")] == ["FKASSA"]
 
 

@@ -121,8 +121,8 @@ def test_test_certificates_are_never_forwarded(client, db, services) -> None:
 
 
 def test_deactivated_and_removed_recipients_are_still_told(client, db, services) -> None:
-    seed = services.extensions["recipients"]
-    services.extensions["recipients"] = with_recipients(seed, FKASSA={"active": False})
+    seed = services.recipients
+    services.recipients = with_recipients(seed, FKASSA={"active": False})
     register(client, "rv-4")
     mark_sent(db, services, "rv-4", "FKASSA", "GONE")
     assert call(client, REVOKE, revoke_request("rv-4")).code == "OK"
@@ -167,7 +167,7 @@ def test_legacy_revoke_passes_the_request_on_to_legacy_recipients(client, db, se
     patient = legacy_person(original)
     assert call(client, REGISTER_MEDICAL, copy.deepcopy(original)).code == "OK"
     # FKASSA takes FK7263 in the legacy format; V3FK takes it as RegisterCertificate v3.
-    services.extensions["recipients"] = with_recipients(services.extensions["recipients"], recipient("V3FK", {"FK7263"}))
+    services.recipients = with_recipients(services.recipients, recipient("V3FK", {"FK7263"}))
     mark_sent(db, services, "rmc-1", "FKASSA", "V3FK")
     request = legacy_revoke_request("rmc-1", patient)
     assert call(client, REVOKE_MEDICAL, request) == Answer("OK", None, None)

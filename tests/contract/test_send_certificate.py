@@ -45,7 +45,7 @@ def _shared() -> None:
 @pytest.fixture
 def deliverer(services) -> FakeDeliverer:
     fake = FakeDeliverer()
-    services.extensions["deliverer"] = fake
+    services.deliverer = fake
     return fake
 
 
@@ -118,14 +118,14 @@ def test_the_order_of_checks(client, db, services, deliverer) -> None:
     ],
 )
 def test_recipients_that_cannot_take_it_are_validation_errors(client, services, deliverer, recipient_id: str, text: str) -> None:
-    services.extensions["recipients"] = with_recipients(services.extensions["recipients"], recipient("SLEEPY", {"LISJP"}, active=False))
+    services.recipients = with_recipients(services.recipients, recipient("SLEEPY", {"LISJP"}, active=False))
     register(client, "send-4")
     assert call(client, SEND, send_request("send-4", recipient_id)) == Answer("ERROR", "VALIDATION_ERROR", text)
     assert deliverer.sent == []
 
 
 def test_protected_identity_goes_to_trusted_recipients_only(client, db, services, deliverer) -> None:
-    services.extensions["recipients"] = with_recipients(services.extensions["recipients"], recipient("OPEN", {"LISJP"}, trusted=False))
+    services.recipients = with_recipients(services.recipients, recipient("OPEN", {"LISJP"}, trusted=False))
     services.persons = FilePersonLookup({TEST_PERSON: Person(TEST_PERSON, protected=True)})
     register(client, "send-5")
     refused = call(client, SEND, send_request("send-5", "OPEN"))
@@ -139,7 +139,7 @@ def test_protected_identity_goes_to_trusted_recipients_only(client, db, services
 
 
 def test_person_register_down_when_it_matters_is_a_technical_error(client, services, deliverer) -> None:
-    services.extensions["recipients"] = with_recipients(services.extensions["recipients"], recipient("OPEN", {"LISJP"}, trusted=False))
+    services.recipients = with_recipients(services.recipients, recipient("OPEN", {"LISJP"}, trusted=False))
     register(client, "send-6")
 
     class Down:

@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 
-from intygstjanst.registers.recipients import Recipients
 from intygstjanst.persistence import certificates as repo
 
 from intygstjanst.tests.recipient_calls import (
@@ -22,9 +21,8 @@ from intygstjanst.tests.support import require_shared
 
 
 @pytest.fixture(autouse=True)
-def _setup(services) -> None:
+def _setup() -> None:
     require_shared()
-    services.extensions.setdefault("recipients", Recipients.load(certificate_types=services.certificate_types))
 
 
 def register(client, certificate_id: str, patient: str = "191212121212") -> None:

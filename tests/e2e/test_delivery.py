@@ -7,7 +7,6 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,7 +14,8 @@ from lxml import etree
 
 from intygstjanst.registers.recipients import Recipient, RecipientKind
 from intygstjanst.contracts.xml import REGISTRY, SOAP11, WSA
-from intygstjanst.delivery.deliverer import CONTRACTS, Deliverer, DeliveryConfigError, classify, envelope
+from intygstjanst.delivery.deliverer import CONTRACTS, Deliverer, classify, envelope
+from intygstjanst.delivery.transport import DeliveryConfigError, OutboundTransport
 from intygstjanst.settings import Settings
 from intygstjanst.tests.delivery_support import RCV, StubRecipient, revoke_payload
 from intygstjanst.tests.support import REPO_DIR, require_shared
@@ -31,7 +31,7 @@ FKASSA = Recipient(
 
 
 def deliverer(base_url: str = "", **settings: Any) -> Deliverer:
-    return Deliverer(SimpleNamespace(settings=Settings(delivery_base_url=base_url, **settings)))
+    return Deliverer(OutboundTransport.from_settings(Settings(delivery_base_url=base_url, **settings)))
 
 
 # -- the contract table ----------------------------------------------------------------------------

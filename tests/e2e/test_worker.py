@@ -25,6 +25,7 @@ from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import OutboxItem
 from intygstjanst.services import Services
 from intygstjanst.tests.delivery_support import StubRecipient, enqueue_revokes, start_worker, wait_until
+from intygstjanst.delivery.transport import OutboundTransport
 from intygstjanst.delivery.worker import Worker, parse_duration
 
 
@@ -42,6 +43,7 @@ def fast(services: Services, stub: StubRecipient) -> Services:
     services.settings = services.settings.replace(
         delivery_base_url=stub.base_url, retry_base_delay=0.2, retry_max_delay=0.5, delivery_timeout=2.0
     )
+    services.transport = OutboundTransport.from_settings(services.settings)
     return services
 
 
@@ -170,7 +172,7 @@ def test_unknown_recipients_are_dead_and_inactive_ones_wait(fast: Services, tmp_
         "certificate_types = []\nactive = false\ntrusted = false\n",
         encoding="utf-8",
     )
-    fast.extensions["recipients"] = Recipients.load(registry)
+    fast.recipients = Recipients.load(registry)
     enqueue_revokes(fast.db, 1, recipient="NOBODY", prefix="w-nobody")
     enqueue_revokes(fast.db, 1, recipient="PAUSED", prefix="w-paused")
     Worker(fast).run(once=True)

@@ -12,7 +12,7 @@ from lxml import etree
 
 from intygstjanst.conformance import data as test_data
 from intygstjanst.conformance.cli import add_commands
-from intygstjanst.conformance.contracts import load_specs
+from intygstjanst.contracts.registry import contract_specs
 from intygstjanst.conformance.model import (
     CATEGORIES,
     Call,
@@ -182,7 +182,7 @@ def test_samordningsnummer_get_their_own_root() -> None:
 
 
 def test_envelope_uses_the_profile_address_header() -> None:
-    specs = load_specs()
+    specs = contract_specs()
     payload = etree.Element(f"{{{REGISTER_NS}}}RegisterCertificate")
     rivta21 = etree.fromstring(envelope(payload, specs["RegisterCertificate:3"], "LA-1"))
     assert rivta21.findtext("{*}Header/{urn:riv:itintegration:registry:1}LogicalAddress") == "LA-1"
@@ -211,7 +211,7 @@ FAULT = f'<s:Envelope xmlns:s="{SOAP11}"><s:Body><s:Fault><faultcode>s:Client</f
 
 
 def _check(expectation: Reply | Fault, status: int, body: bytes, content_type: str = "text/xml; charset=utf-8") -> None:
-    expectation.check(parse_answer(status, content_type, body), load_specs()["RegisterCertificate:3"], {"x": "Certificate already exists"})
+    expectation.check(parse_answer(status, content_type, body), contract_specs()["RegisterCertificate:3"], {"x": "Certificate already exists"})
 
 
 def test_reply_checks_code_error_id_and_text() -> None:
@@ -250,7 +250,7 @@ def test_responses_must_be_schema_valid_soap_11_text_xml() -> None:
 def test_xpath_checks_say_what_they_found() -> None:
     payload = etree.fromstring(_response("OK")).find(f"{{{SOAP11}}}Body/*")
     assert payload is not None
-    spec = load_specs()["RegisterCertificate:3"]
+    spec = contract_specs()["RegisterCertificate:3"]
     has("r:result/core:resultCode", "OK").check(payload, spec, {})
     with pytest.raises(CaseFailure, match=r"the code: expected at least 1 with text 'INFO', found 0 \(values present: 'OK'\)"):
         has("r:result/core:resultCode", "INFO", what="the code").check(payload, spec, {})
@@ -259,7 +259,7 @@ def test_xpath_checks_say_what_they_found() -> None:
 def test_unknown_element_breaks_every_request_schema() -> None:
     """The generic schema-violation case relies on this for every contract the kit knows."""
     for suite in all_suites():
-        spec = load_specs()[suite.id]
+        spec = contract_specs()[suite.id]
         payload = etree.Element(spec.request_tag)
         insert_unknown_element(payload, {})
         assert not spec.schema.validate(payload)
@@ -281,7 +281,7 @@ def test_selection_by_contract_name_or_major_and_case_glob() -> None:
 
 
 def test_url_overrides() -> None:
-    specs = load_specs()
+    specs = contract_specs()
     assert parse_url_overrides(["RegisterCertificate=http://x/y"], specs) == {"RegisterCertificate:3": "http://x/y"}
     with pytest.raises(RunError, match="expected CONTRACT=URL"):
         parse_url_overrides(["RegisterCertificate"], specs)
@@ -296,7 +296,7 @@ def test_list_shows_every_suite_and_case(capsys: pytest.CaptureFixture[str]) -> 
     code, out, _ = run_cli("conformance", "list", capsys=capsys)
     assert code == 0
     for suite in all_suites():
-        assert f"{suite.id}  {len(suite.all_cases())} cases  {load_specs()[suite.id].path}" in out
+        assert f"{suite.id}  {len(suite.all_cases())} cases  {contract_specs()[suite.id].path}" in out
         for case in suite.all_cases():
             assert f"  {case.id} " in out
     total = sum(len(s.all_cases()) for s in all_suites())
@@ -457,7 +457,7 @@ def test_generic_cases_change_a_call_of_the_suites_own_contract() -> None:
 
 
 def test_suites_cover_every_case_category_and_contract_names_are_known() -> None:
-    specs = load_specs()
+    specs = contract_specs()
     categories = {case.category for suite in all_suites() for case in suite.all_cases()}
     assert categories == set(CATEGORIES)
     for suite in all_suites():
