@@ -200,13 +200,21 @@ class Enhet:
     vardgivare: Vardgivare
 
 
+@dataclass(frozen=True)
+class Befattning:
+    """A professional title of the v3 form: its code and, when known, its text (displayName)."""
+
+    code: str
+    display_name: str | None = None
+
+
 @dataclass
 class HosPersonal:
     id: str
     namn: str
     forskrivarkod: str | None
     enhet: Enhet
-    befattningar: list[str] = field(default_factory=list)
+    befattningar: list[Befattning] = field(default_factory=list)
     # (code, displayName) pairs
     specialistkompetenser: list[tuple[str, str | None]] = field(default_factory=list)
 
@@ -276,8 +284,10 @@ def new_certificate(header: Header) -> tuple[Element, Element]:
         add(author, GN, "forskrivarkod", a.forskrivarkod)
     for befattning in a.befattningar:
         b = add(author, GN, "befattning")
-        add(b, TP, "code", befattning)
+        add(b, TP, "code", befattning.code)
         add(b, TP, "codeSystem", BEFATTNING_CODE_SYSTEM)
+        if befattning.display_name is not None:
+            add(b, TP, "displayName", befattning.display_name)
     e = a.enhet
     enhet = add(author, GN, "enhet")
     _ii(enhet, "enhets-id", HSA_ROOT, e.id)
@@ -329,7 +339,7 @@ def read_hos_personal(a: Element) -> HosPersonal:
         id=_read_ii_extension(a, "personal-id"),
         namn=_V3.req_text(a, "fullstandigtNamn"),
         forskrivarkod=_V3.text(a, "forskrivarkod"),
-        befattningar=[_V3.req_text(b, "code", TP) for b in _V3.all(a, "befattning")],
+        befattningar=[Befattning(_V3.req_text(b, "code", TP), _V3.text(b, "displayName", TP)) for b in _V3.all(a, "befattning")],
         specialistkompetenser=[
             (_V3.req_text(s, "code", TP), _V3.text(s, "displayName", TP)) for s in _V3.all(a, "specialistkompetens")
         ],

@@ -9,7 +9,9 @@ svar        legacy field
 ==========  ===================================================================================
 1 (1.1,1.2) vardkontakt (UNDERSOKNING / TELEFONKONTAKT) and referens (JOURNALUPPGIFTER / ANNAT),
             one instans each, in document order; 1.2 is the date
-6.2         medicinsktTillstand/tillstandskod (cv)
+6.2         medicinsktTillstand/tillstandskod (cv: code, and the code system by the national rules:
+            ICD-10-SE, KSH97-P or SNOMED-CT by OID, anything else ICD-10-SE; the legacy output
+            names the system ICD-10 / KSH97-P / SNOMED-CT)
 10001.1     medicinsktTillstand/beskrivning
 10002.1     bedomtTillstand/beskrivning
 35.1        funktionstillstand[Kroppsfunktion]/beskrivning
@@ -36,8 +38,8 @@ svar        legacy field
 (*) not shown by any reference sample; the id continues the numbering the samples show for the
 same question. 10003.1/.2, 26.1, 27.1 and 34.1 are always written (false when not ticked), as the
 reference did. Everything else the legacy document says (exact timestamps, a dash in the person
-id, "ressätt ej aktuellt", element order, extension elements...) travels in the carrier (see
-``common``).
+id, "ressätt ej aktuellt", the diagnosis' codeSystemName as written, element order, extension
+elements...) travels in the carrier (see ``carrier``).
 """
 
 from __future__ import annotations
@@ -83,13 +85,20 @@ MU = "urn:riv:insuranceprocess:healthreporting:mu7263:3"
 HR = "urn:riv:insuranceprocess:healthreporting:2"
 
 FORMAT = "RegisterMedicalCertificate:3"
-# Version of the rebuild below; carriers name it (see common: a changed rebuild needs a new one).
-MAPPING = "1"
+# Version of the rebuild below; carriers name it (see carrier: a changed rebuild needs a new one).
+# 2: the diagnosis as the national service writes it (code system from the OID, name from the system).
+MAPPING = "2"
 
 TYPE_CODE = "FK7263"
 TYPE_NAME = "Läkarintyg FK 7263"
 V3_VERSION = "1.0"
 TYP_AV_UTLATANDE = "Läkarintyg enligt 3 kap, 8 § lagen (1962:381) om allmän försäkring"
+
+# Diagnosis code systems the national service knows: OID -> the codeSystemName its legacy output
+# writes. The v3 form holds the code and the OID only; any other OID (or none) is stored as ICD-10-SE.
+KSH97P = "1.2.752.116.1.3.1.4.1"
+SNOMED_CT = "1.2.752.116.2.1.1.1"
+CODE_SYSTEM_NAMES = {ICD10_SE: "ICD-10", KSH97P: "KSH97-P", SNOMED_CT: "SNOMED-CT"}
 
 KV_GRUND = "KV_FKMU_0001"
 KV_SYSSELSATTNING = "KV_FKMU_0002"
@@ -263,15 +272,8 @@ def _diagnos(la: Element, answers: Answers) -> None:
     if mt is not None:
         kod = _MU.opt(mt, "tillstandskod")
         if kod is not None and kod.get("code"):
-            delsvar_cv(
-                answers.svar("6"),
-                "6.2",
-                kod.get("code", ""),
-                kod.get("codeSystem") or ICD10_SE,
-                display_name=kod.get("displayName"),
-                code_system_name=kod.get("codeSystemName"),
-                code_system_version=kod.get("codeSystemVersion"),
-            )
+            system = kod.get("codeSystem", "")
+            delsvar_cv(answers.svar("6"), "6.2", kod.get("code", ""), system if system in CODE_SYSTEM_NAMES else ICD10_SE)
         beskrivning = _MU.text(mt, "beskrivning")
         if beskrivning is not None:
             delsvar(answers.svar("10001"), "10001.1", beskrivning)
@@ -493,15 +495,11 @@ def _write_tillstand(la: Element, view: AnswerView) -> None:
     if beskrivning is not None:
         add(mt, MU, "beskrivning", beskrivning)
     if kod is not None:
-        attrs = {"code": kod.code, "codeSystem": kod.code_system}
-        for name, value in (
-            ("codeSystemName", kod.code_system_name),
-            ("codeSystemVersion", kod.code_system_version),
-            ("displayName", kod.display_name),
-        ):
-            if value is not None:
-                attrs[name] = value
-        add(mt, MU, "tillstandskod", **attrs)
+        # A code system the national service does not know is as good as none: no codeSystem, and
+        # the name of the default, ICD-10.
+        known = kod.code_system in CODE_SYSTEM_NAMES
+        attrs = {"code": kod.code, **({"codeSystem": kod.code_system} if known else {})}
+        add(mt, MU, "tillstandskod", **attrs, codeSystemName=CODE_SYSTEM_NAMES.get(kod.code_system, "ICD-10"))
 
 
 def _write_funktionstillstand(la: Element, view: AnswerView) -> None:

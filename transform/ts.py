@@ -5,8 +5,18 @@ ts-bas is ``TSTRK1007`` and ts-diabetes ``TSTRK1031`` in the v3 form; the legacy
 service's sample pairs and the owners' Schematron files (``tstrk1007.v6.sch``); the field tables
 below list them. Ids marked ``inferred`` are shown by no sample: they continue the numbering the
 samples show for the neighbouring questions of the same section (for ts-diabetes 2.x the owner
-publishes no Schematron). What the v3 form cannot hold (``atLakare``, a ``kanInteTaStallning``
-that is false, a second diabetes type, ``statuses``, ...) travels in the carrier (see ``common``).
+publishes no Schematron). What the v3 form cannot hold (a ``kanInteTaStallning`` that is false, a
+second diabetes type, ``statuses``, ...) travels in the carrier (see ``carrier``).
+
+The diabetes sight answers follow the national service, whose ts-diabetes 2.x model holds only
+"field of vision tested without remark" (44.1), the visual acuities (8.x) and double vision (6.1).
+The legacy elements it has no answer for (``harSynfaltsdefekt``, ``finnsSynfaltsprovning``,
+``finnsProvningOgatsRorlighet``) get no delsvar id of their own: a received value travels in the
+carrier, and a certificate registered as v3 gets values derived from the answers it has
+(:class:`Derived`).
+
+Professional titles go through the national code table (``befattning``), and ``atLakare`` is
+written from them: true exactly when a title is 204010.
 
 The legacy contracts carry the 6.x (ts-bas) and 2.x (ts-diabetes) forms only; converting a
 certificate of another major version to them is refused.
@@ -19,6 +29,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import partial
 
+from intygstjanst.transform import befattning
 from intygstjanst.transform.carrier import attach_carrier, restore
 from intygstjanst.transform.common import (
     HSA_ROOT,
@@ -35,6 +46,7 @@ from intygstjanst.transform.common import (
     TransformError,
     Vardgivare,
     add,
+    bool_text,
     delsvar,
     delsvar_cv,
     delsvar_year,
@@ -57,7 +69,9 @@ TYPES = "urn:local:se:intygstjanster:services:types:1"
 BAS_NS = "urn:local:se:intygstjanster:services:RegisterTSBasResponder:1"
 DIABETES_NS = "urn:local:se:intygstjanster:services:RegisterTSDiabetesResponder:1"
 
-MAPPING = "1"
+# Version of the rebuild below; carriers name it (see carrier: a changed rebuild needs a new one).
+# 2: atLakare written, titles through the code table, the national ids for the diabetes sight answers.
+MAPPING = "2"
 
 KV_INTYGET_AVSER = "24c41b8d-258a-46bf-a08a-b90738b28770"
 KV_ID_KONTROLL = "e7cc8f30-a353-4c42-b17a-a189b6876647"
@@ -116,13 +130,23 @@ class Leaf:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A required legacy element the v3 form holds no answer for: read, it is left to the carrier;
+    rebuilt from the v3 answers alone, it follows from the yes/no answer in ``source``."""
+
+    name: str
+    source: str
+    value: Callable[[bool], bool]
+
+
+@dataclass(frozen=True)
 class Group:
     name: str
-    children: tuple[Leaf | Group, ...]
+    children: tuple[Leaf | Derived | Group, ...]
     required: bool = True
 
 
-Spec = tuple[Leaf | Group, ...]
+Spec = tuple[Leaf | Derived | Group, ...]
 
 _SYNSKARPA_UTAN = Group(
     "synskarpaUtanKorrektion", (Leaf("hogerOga", "8.1"), Leaf("vansterOga", "8.2"), Leaf("binokulart", "8.3"))
@@ -245,13 +269,15 @@ DIABETES_FIELDS: Spec = (
     Group(
         "synfunktion",
         (
-            Leaf("harSynfaltsdefekt", "3.1"),  # inferred: the ts-bas question
+            # A remark on the field-of-vision test is a field defect; a test without remark (44.1)
+            # was a test; double vision (6.1) is judged by testing the eyes' mobility.
+            Derived("harSynfaltsdefekt", "44.1", lambda without_remark: not without_remark),
             _SYNSKARPA_UTAN,
             Group("synskarpaMedKorrektion", _SYNSKARPA_MED),
-            Leaf("harDiplopi", "6.1"),  # inferred: the ts-bas question
-            Leaf("finnsSynfaltsprovning", "44.1"),  # inferred
-            Leaf("synfaltsprovningUtanAnmarkning", "44.2"),  # inferred
-            Leaf("finnsProvningOgatsRorlighet", "44.3"),  # inferred
+            Leaf("harDiplopi", "6.1"),
+            Derived("finnsSynfaltsprovning", "44.1", lambda _: True),
+            Leaf("synfaltsprovningUtanAnmarkning", "44.1"),
+            Derived("finnsProvningOgatsRorlighet", "6.1", lambda _: True),
         ),
         required=False,
     ),
@@ -391,7 +417,7 @@ def _read_author(el: Element) -> HosPersonal:
         id=_ii(_C.req(el, "personId"))[1] or NOT_AVAILABLE,
         namn=_C.req_text(el, "fullstandigtNamn"),
         forskrivarkod=None,
-        befattningar=[b.text or "" for b in _C.all(el, "befattningar")],
+        befattningar=befattning.from_legacy([b.text or "" for b in _C.all(el, "befattningar")]),
         specialistkompetenser=[(NOT_AVAILABLE, s.text or "") for s in _C.all(el, "specialiteter")],
         enhet=Enhet(
             id=_ii(_C.req(enhet, "enhetsId"))[1] or NOT_AVAILABLE,
@@ -430,7 +456,7 @@ def _behorighet(el: Element) -> tuple[str, str, str]:
 def _read_fields(spec: Spec, parent: Element, answers: Answers) -> None:
     for item in spec:
         el = _C.opt(parent, item.name)
-        if el is None:
+        if el is None or isinstance(item, Derived):
             continue
         if isinstance(item, Group):
             _read_fields(item.children, el, answers)
@@ -542,7 +568,7 @@ def _write_fields(spec: Spec, view: AnswerView) -> tuple[list[Element], bool]:
                 out.append(group)
             answered = answered or below
             continue
-        value = _leaf_value(item, view)
+        value = _leaf_value(item, view) if isinstance(item, Leaf) else _derived_value(item, view)
         if value is not None:
             el = etree.Element(qn(CORE, item.name))
             el.text = value
@@ -557,13 +583,26 @@ def _check_required(spec: Spec, parent: Element, where: Element) -> None:
     for item in spec:
         el = parent.find(qn(CORE, item.name))
         if el is None:
-            if item.required:
-                what = f"delsvar {item.delsvar}" if isinstance(item, Leaf) else f"an answer for '{item.name}'"
+            if isinstance(item, Derived) or item.required:
+                what = _needed_answer(item)
                 raise TransformError(
                     f"{path_of(where)}: {what} is required for the legacy element '{local_name(parent)}/{item.name}'"
                 )
         elif isinstance(item, Group):
             _check_required(item.children, el, where)
+
+
+def _needed_answer(item: Leaf | Derived | Group) -> str:
+    if isinstance(item, Leaf):
+        return f"delsvar {item.delsvar}"
+    if isinstance(item, Derived):
+        return f"delsvar {item.source}"
+    return f"an answer for '{item.name}'"
+
+
+def _derived_value(item: Derived, view: AnswerView) -> str | None:
+    source = view.boolean(item.source)
+    return None if source is None else bool_text(item.value(source))
 
 
 _LEAF_READERS: dict[Kind, Callable[[AnswerView, str], str | None]] = {
@@ -587,6 +626,7 @@ def _leaf_value(leaf: Leaf, view: AnswerView) -> str | None:
 def _write_author(target: Element, author: HosPersonal) -> None:
     _write_ii(add(target, CORE, "personId"), HSA_ROOT, author.id)
     add(target, CORE, "fullstandigtNamn", author.namn)
+    add(target, CORE, "atLakare", bool_text(befattning.is_at_lakare(author.befattningar)))
     e = author.enhet
     enhet = add(target, CORE, "vardenhet")
     _write_ii(add(enhet, CORE, "enhetsId"), HSA_ROOT, e.id)
@@ -600,8 +640,8 @@ def _write_author(target: Element, author: HosPersonal) -> None:
     add(vg, CORE, "vardgivarnamn", e.vardgivare.namn)
     for code, display in author.specialistkompetenser:
         add(target, CORE, "specialiteter", display if code == NOT_AVAILABLE and display is not None else code)
-    for befattning in author.befattningar:
-        add(target, CORE, "befattningar", befattning)
+    for text in befattning.to_legacy(author.befattningar):
+        add(target, CORE, "befattningar", text)
 
 
 def _write_patient(target: Element, patient: Patient) -> None:

@@ -241,14 +241,15 @@ CARRIED = {
     "fk7263": {
         "aktivitet",  # Forandrat_ressatt_till_arbetsplatsen_ar_ej_aktuellt (v3 has only 34.1)
         "tillstandskod@codeSystem",  # absent in the legacy document, required in v3
+        "tillstandskod@codeSystemName",  # absent in the legacy document; the national output names it
         "signeringsdatum",  # milliseconds
         "skickatDatum",  # milliseconds
     },
-    # atLakare; kanInteTaStallning when false (only true has a code, VAR11); root: a sample with a
+    # kanInteTaStallning when false (only true has a code, VAR11); root: a sample with a
     # personnummer root on its HSA ids; fullstandigtNamn: a patient name that is not förnamn +
-    # efternamn.
-    "ts-bas": {"atLakare", "kanInteTaStallning", "root"},
-    "ts-diabetes": {"atLakare", "kanInteTaStallning", "root", "fullstandigtNamn"},
+    # efternamn. (atLakare follows from the titles, as the national service writes it.)
+    "ts-bas": {"kanInteTaStallning", "root"},
+    "ts-diabetes": {"kanInteTaStallning", "root", "fullstandigtNamn"},
 }
 
 
