@@ -155,8 +155,17 @@ def secured_app(settings: Settings) -> tuple[Starlette, TransportSecurity]:
 def app_from_environment() -> Starlette:
     """Factory for uvicorn worker processes: settings come from INTYG_* variables set by ``serve``."""
     app, transport = secured_app(Settings.load())
-    transport.install_reload_signal()
+    reload_on_sighup(app, transport)
     return app
+
+
+def reload_on_sighup(app: Starlette, transport: TransportSecurity) -> None:
+    """SIGHUP reloads this process's authorization table and certificate types (each only when its
+    files check; call from the process's main thread)."""
+    from intygstjanst.tls.security import Reloader
+
+    services: Services = app.state.services
+    transport.install_reload_signal(Reloader("certificate types", services.reload_certificate_types))
 
 
 def _describe(request: Request, contract: Contract) -> Response:

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from intygstjanst.settings import Settings, SettingsError
+from intygstjanst.certificates.cli import add_commands as add_types_commands
 from intygstjanst.registers.recipients import add_commands as add_recipients_commands
 from intygstjanst.testing.stub_recipient import add_commands as add_stub_commands
 from intygstjanst.delivery.worker import add_commands as add_worker_commands
@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_worker_commands(sub)
     add_stub_commands(sub)
     add_recipients_commands(sub)
+    add_types_commands(sub)
 
     add_tls_commands(sub)
     add_conformance_commands(sub)
@@ -140,7 +141,7 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from intygstjanst.app import secured_app
+    from intygstjanst.app import reload_on_sighup, secured_app
     from intygstjanst.persistence.db import Database
     from intygstjanst.tls import runtime
     from intygstjanst.tls.errors import AuthorizationFileError, PkiError, TlsConfigError
@@ -178,9 +179,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "intygstjanst.app:app_from_environment", factory=True, workers=settings.workers, **options
         )
     else:
-        transport.install_reload_signal()
+        reload_on_sighup(app, transport)
         config = transport.uvicorn_config(app, **options)
-    with runtime.server_state(settings.data_dir, transport.mode, settings.authorization_file):
+    with runtime.server_state(settings.data_dir, transport.mode, settings.authorization_file, settings.certificate_types_dir):
         started = runtime.run(config, forward_sighup=True)
     return 0 if started else 1
 
@@ -207,43 +208,10 @@ def _safe_url(url: str) -> str:
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
     from intygstjanst.certificates.certtypes import CertificateTypes
-    from intygstjanst.contracts.registry import ContractRegistry
-    from intygstjanst.certificates.validate import MessageValidator
-    from intygstjanst.contracts.xml import HardenedParser, ParseLimits
+    from intygstjanst.certificates.validate import MessageValidator, print_verdicts
 
     types = CertificateTypes.configured(settings)
-    validator = MessageValidator(
-        ContractRegistry.load(),
-        types,
-        HardenedParser(ParseLimits(settings.max_body_bytes, settings.max_depth, settings.max_elements)),
-    )
-    all_valid = True
-    for path in args.files:
-        try:
-            verdict = validator.validate(path.read_bytes())
-        except OSError as exc:
-            print(json.dumps({"file": str(path), "valid": False, "error": str(exc)}) if args.json else f"{path}: invalid: {exc}")
-            all_valid = False
-            continue
-        all_valid &= verdict.valid
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "file": str(path),
-                        "contract": verdict.contract,
-                        "valid": verdict.valid,
-                        "schema_valid": verdict.schema_valid,
-                        "schema_errors": verdict.schema_errors,
-                        "rule_errors": verdict.rule_errors,
-                    },
-                    ensure_ascii=False,
-                )
-            )
-        else:
-            state = "valid" if verdict.valid else f"invalid: {verdict.errors[0]}"
-            print(f"{path}: {state}")
-    return 0 if all_valid else 1
+    return 0 if print_verdicts(MessageValidator.with_limits_of(settings, types), args.files, args.json) else 1
 
 
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

@@ -74,6 +74,15 @@ class Services:
             schematron=SchematronValidator(settings.schematron_dir, types) if settings.schematron_dir is not None else None,
         )
 
+    def reload_certificate_types(self) -> str:
+        """Read the certificate-type files again and use them, when every file checks and the
+        recipient registry still names only known types; raises (nothing changes) otherwise."""
+        fresh = CertificateTypes.load(self.certificate_types.extra_dirs)
+        switch_recipients = self.recipients.prepare_for_types(fresh)
+        summary = self.certificate_types.replace_with(fresh)
+        switch_recipients()
+        return f"certificate types reloaded: {summary}"
+
 
 def _care_units(settings: Settings) -> CareUnits:
     """The care-unit register (units and their sub-units), checked at start-up."""

@@ -4,8 +4,10 @@ Owns the certificate-type definitions (data files in ``certificate_types/``) and
 (``certtypes``), the rule engine (``rules``), the runner for the owners' Schematron files
 (``schematron``), offline validation of message files (``validate``), the status rules (``status``:
 which state history means what, and which part sees which entry) and the sick-leave engine
-(``sickleave``: chaining certificates into cases).
+(``sickleave``: chaining certificates into cases), and the ``intygstjanst types`` commands
+(``cli``: check type files, reload the running server's).
 
 May import: ``contracts`` (XML helpers and the contract table), ``persistence`` (read models) and
-``settings``. Never ``handlers``, ``delivery``, ``registers``, the app or the CLI.
+``settings``; ``cli`` also ``tls.runtime``, to find the running server. Never ``handlers``,
+``delivery``, ``registers``, the app or the top-level CLI.
 """

@@ -13,6 +13,8 @@ use (``1`` and ``1.0`` are the same version; ``6.7`` and ``6.8`` are both covere
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +66,7 @@ class CertificateType:
     # used only by the optional official-Schematron validator.
     schematron: str | None = None
     source: Path | None = None
+    digest: str = ""  # of the file's bytes: tells a changed file on reload
     engine: Engine | None = None
     facts: FactsSpec = field(default_factory=FactsSpec)
 
@@ -91,16 +94,33 @@ class CertificateType:
         return [self.code, *self.aliases]
 
 
-class CertificateTypes:
-    """All known certificate types, indexed by (code, major version)."""
+@dataclass(frozen=True)
+class _Snapshot:
+    """One complete, checked set of types; replaced as a whole when the set is reloaded."""
 
-    def __init__(self, types: Iterable[CertificateType]) -> None:
-        self._types: dict[tuple[str, str], CertificateType] = {}
-        self._codes: set[str] = set()
+    by_key: dict[tuple[str, str], CertificateType]
+    codes: frozenset[str]
+
+
+class CertificateTypes:
+    """All known certificate types, indexed by (code, major version).
+
+    The set can be reloaded while the service runs (:meth:`reload`): the files are read and checked
+    completely first, and only a set without errors replaces the one in use, in one reference
+    assignment, so a request sees either the old set or the new one.
+    """
+
+    def __init__(self, types: Iterable[CertificateType], extra_dirs: Sequence[Path] = ()) -> None:
+        self.extra_dirs = tuple(Path(d) for d in extra_dirs)
+        self._snapshot = self._index(types)
+
+    @staticmethod
+    def _index(types: Iterable[CertificateType]) -> _Snapshot:
+        by_key: dict[tuple[str, str], CertificateType] = {}
         for t in types:
             for code in t.codes:
-                self._types[(normalize_code(code), t.version)] = t
-                self._codes.add(normalize_code(code))
+                by_key[(normalize_code(code), t.version)] = t
+        return _Snapshot(by_key, frozenset(code for code, _ in by_key))
 
     @classmethod
     def configured(cls, settings: Settings) -> CertificateTypes:
@@ -113,45 +133,127 @@ class CertificateTypes:
 
         A definition in a later directory replaces one for the same code and version from an
         earlier directory (operators may override built-in types); two files for the same code and
-        version in one directory are an error.
+        version in one directory are an error. Every file is read before anything is refused, and
+        :class:`CertificateTypeError` lists every broken file (with the line where it can tell).
         """
         merged: dict[tuple[str, str], CertificateType] = {}
+        errors: list[str] = []
         for directory in (BUILTIN_DIR, *extra_dirs):
             directory = Path(directory)
             if not directory.is_dir():
-                raise CertificateTypeError(f"{directory}: certificate-type directory does not exist")
+                errors.append(f"{directory}: certificate-type directory does not exist")
+                continue
             seen: dict[tuple[str, str], Path] = {}
             for path in sorted(directory.glob("*.toml")):
-                t = load_file(path)
+                try:
+                    t = load_file(path)
+                except CertificateTypeError as exc:
+                    errors.append(str(exc))
+                    continue
                 key = (normalize_code(t.code), t.version)
                 if key in seen:
-                    raise CertificateTypeError(
-                        f"{path}: type {t.code} version {t.version} is already defined in {seen[key].name}"
-                    )
+                    errors.append(f"{path}: type {t.code} version {t.version} is already defined in {seen[key].name}")
+                    continue
                 seen[key] = path
                 merged[key] = t
-        return cls(merged.values())
+        if errors:
+            raise CertificateTypeError("\n".join(errors))
+        return cls(merged.values(), extra_dirs)
+
+    def reload(self) -> str:
+        """Read the same directories again and, when every file checks, use the new set.
+
+        Raises :class:`CertificateTypeError` (the set in use stays) and otherwise says what changed.
+        """
+        return self.replace_with(type(self).load(self.extra_dirs))
+
+    def replace_with(self, fresh: CertificateTypes) -> str:
+        """Use ``fresh``'s types from now on (``fresh`` is already checked); says what changed."""
+        summary = _changes(self.all(), fresh.all())
+        self._snapshot = fresh._snapshot
+        return summary
 
     def find(self, code: str, version: str) -> CertificateType | None:
         """The definition for this code and version, or None for an unknown type or unsupported version."""
-        return self._types.get((normalize_code(code), major_version(version)))
+        return self._snapshot.by_key.get((normalize_code(code), major_version(version)))
 
     def known_code(self, code: str) -> bool:
-        return normalize_code(code) in self._codes
+        return normalize_code(code) in self._snapshot.codes
 
     def all(self) -> list[CertificateType]:
-        unique = {id(t): t for t in self._types.values()}
+        unique = {id(t): t for t in self._snapshot.by_key.values()}
         return sorted(unique.values(), key=lambda t: (t.code, int(t.version) if t.version.isdigit() else 0))
 
 
+def _changes(old: list[CertificateType], new: list[CertificateType]) -> str:
+    """'N types; added ...; changed ...; removed ...' between two sets."""
+    before = {(t.code, t.version): t for t in old}
+    after = {(t.code, t.version): t for t in new}
+    parts = [f"{len(after)} types"]
+    for label, keys in (
+        ("added", [k for k in after if k not in before]),
+        ("changed", [k for k in after if k in before and after[k].digest != before[k].digest]),
+        ("removed", [k for k in before if k not in after]),
+    ):
+        if keys:
+            parts.append(f"{label} {', '.join(f'{code} v{version}' for code, version in sorted(keys))}")
+    return "; ".join(parts)
+
+
 def load_file(path: Path) -> CertificateType:
-    """Read and check one certificate-type file."""
+    """Read and check one certificate-type file; errors name the file and, where it can be told,
+    the line of the question, rule or field at fault."""
     try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)  # its errors say "(at line N, column M)"
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise CertificateTypeError(f"{path}: {e}") from e
-    return _build(path, data)
+    try:
+        certificate_type = _build(path, data)
+    except CertificateTypeError as e:
+        raise CertificateTypeError(_located(str(e), path, text)) from None
+    certificate_type.digest = hashlib.sha256(raw).hexdigest()
+    return certificate_type
+
+
+_ID_LINE = re.compile(r"""^\s*id\s*=\s*["']([^"']+)["']""")
+_TABLE_LINE = re.compile(r"^\s*\[\[\s*(question|rule)\s*\]\]")
+_INDEXED = re.compile(r"^(question|rule)\[(\d+)\]")
+
+
+def _located(message: str, path: Path, text: str) -> str:
+    """``message`` ("<path>: <where>: <problem>") with the line of <where> in the file added."""
+    prefix = f"{path}: "
+    detail = message[len(prefix):] if message.startswith(prefix) else message
+    line = _line_of(detail, text.splitlines())
+    return f"{path}, line {line}: {detail}" if line is not None else f"{path}: {detail}"
+
+
+def _line_of(detail: str, lines: list[str]) -> int | None:
+    ids = [(m.group(1), n) for n, line in enumerate(lines, start=1) if (m := _ID_LINE.match(line))]
+    # The longest id the message names ("rule R2: ...", "question 1, sub-answer 1.2: ...").
+    named = [
+        (len(i), n) for i, n in ids
+        if detail.startswith((f"rule {i}.", f"rule {i}:", f"question {i}:", f"question {i}.", f"question {i},"))
+        or f"sub-answer {i}:" in detail or f"sub-answer {i}." in detail
+    ]
+    if named:
+        return max(named)[1]
+    indexed = _INDEXED.match(detail)
+    if indexed:
+        tables = [n for n, line in enumerate(lines, start=1) if (m := _TABLE_LINE.match(line)) and m.group(1) == indexed.group(1)]
+        position = int(indexed.group(2))
+        return tables[position - 1] if position <= len(tables) else None
+    for pattern in (r"^facts", r"^\s*\[facts"), (r"field '(\w+)'", None), (r"unknown field\(s\) (\w+)", None), (r"^'(\w+)'", None):
+        found = re.search(pattern[0], detail)
+        if found is None:
+            continue
+        key = pattern[1] or rf"^\s*{re.escape(found.group(1))}\s*="
+        for n, line in enumerate(lines, start=1):
+            if re.match(key, line):
+                return n
+    return None
 
 
 _TOP_LEVEL = {

@@ -6,7 +6,10 @@ certificate-type rules, so a journal-system developer sees locally what the serv
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lxml import etree
 
@@ -14,7 +17,8 @@ from intygstjanst.certificates.certtypes import CertificateTypes
 from intygstjanst.contracts.envelope import read_envelope
 from intygstjanst.contracts.faults import SoapFault
 from intygstjanst.contracts.registry import Contract, ContractRegistry
-from intygstjanst.contracts.xml import CORE, SOAP11, TYPES, HardenedParser, UnsafeXml, schema_errors
+from intygstjanst.contracts.xml import CORE, SOAP11, TYPES, HardenedParser, ParseLimits, UnsafeXml, schema_errors
+from intygstjanst.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,12 @@ class MessageValidator:
         self.contracts = contracts
         self.types = types
         self.parser = parser
+
+    @classmethod
+    def with_limits_of(cls, settings: Settings, types: CertificateTypes) -> MessageValidator:
+        """A validator with the served contracts and the parser limits the server uses."""
+        limits = ParseLimits(settings.max_body_bytes, settings.max_depth, settings.max_elements)
+        return cls(ContractRegistry.load(), types, HardenedParser(limits))
 
     def validate(self, data: bytes) -> Verdict:
         try:
@@ -72,3 +82,29 @@ class MessageValidator:
         if certificate_type is None:
             return [f"certificate type {code} version {version} is not supported"]
         return [str(v) for v in certificate_type.validate(intyg)]
+
+
+def print_verdicts(validator: MessageValidator, paths: Iterable[Path], as_json: bool) -> bool:
+    """One line per message file (a JSON object with ``as_json``); True when every file is valid."""
+    all_valid = True
+    for path in paths:
+        try:
+            verdict = validator.validate(path.read_bytes())
+        except OSError as exc:
+            print(json.dumps({"file": str(path), "valid": False, "error": str(exc)}) if as_json else f"{path}: invalid: {exc}")
+            all_valid = False
+            continue
+        all_valid &= verdict.valid
+        if as_json:
+            fields = {
+                "file": str(path),
+                "contract": verdict.contract,
+                "valid": verdict.valid,
+                "schema_valid": verdict.schema_valid,
+                "schema_errors": verdict.schema_errors,
+                "rule_errors": verdict.rule_errors,
+            }
+            print(json.dumps(fields, ensure_ascii=False))
+        else:
+            print(f"{path}: {'valid' if verdict.valid else f'invalid: {verdict.errors[0]}'}")
+    return all_valid

@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -181,6 +181,21 @@ class Recipients:
             self._mtime = mtime
             self._checked_at = time.monotonic()
         log.info("recipient registry reloaded from %s (%d recipients)", self.path, len(recipients))
+
+    def prepare_for_types(self, certificate_types: CertificateTypes) -> Callable[[], None]:
+        """Check this registry's file against a new set of certificate types (every listed type must
+        still exist); returns the switch to the registry as read with them. Raises
+        :class:`RecipientsError`, changing nothing, when the file does not fit the new set."""
+        if self.path is None:
+            return lambda: None
+        recipients, parts = parse_file(self.path, certificate_types)
+        table = _Table({r.id: r for r in recipients}, {p.id: p for p in parts})
+
+        def switch() -> None:
+            with self._lock:
+                self._table = table
+
+        return switch
 
     def _current(self) -> _Table:
         if self.path is not None and time.monotonic() - self._checked_at >= RELOAD_CHECK_SECONDS:

@@ -1,5 +1,6 @@
-"""Running uvicorn so that SIGHUP reloads the authorization table in every process, and finding the
-running server again for ``intygstjanst authorization reload``.
+"""Running uvicorn so that SIGHUP reloads the authorization table and the certificate types in every
+process, and finding the running server again for ``intygstjanst authorization reload`` and
+``intygstjanst types reload``.
 
 uvicorn's own multi-process supervisor answers SIGHUP by replacing every worker. Each worker would
 then read the authorization file at start-up, which works for a valid file but leaves a broken one
@@ -63,6 +64,7 @@ class ServerState:
     pid: int
     mode: str
     authorization_file: Path | None
+    certificate_types_dir: Path | None = None
 
     @classmethod
     def read(cls, data_dir: Path) -> ServerState:
@@ -70,7 +72,13 @@ class ServerState:
         path = data_dir / STATE_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            state = cls(int(data["pid"]), str(data["mode"]), Path(data["authorization_file"]) if data["authorization_file"] else None)
+            types_dir = data.get("certificate_types_dir")
+            state = cls(
+                int(data["pid"]),
+                str(data["mode"]),
+                Path(data["authorization_file"]) if data["authorization_file"] else None,
+                Path(types_dir) if types_dir else None,
+            )
         except FileNotFoundError:
             raise LookupError(f"no running server uses the data directory {data_dir.resolve()} ({STATE_FILE} not found)") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -89,13 +97,16 @@ class ServerState:
 
 
 @contextmanager
-def server_state(data_dir: Path, mode: str, authorization_file: Path | None) -> Iterator[None]:
+def server_state(
+    data_dir: Path, mode: str, authorization_file: Path | None, certificate_types_dir: Path | None = None
+) -> Iterator[None]:
     """Announce this process as the server of ``data_dir`` for as long as the block runs."""
     path = data_dir / STATE_FILE
     data_dir.mkdir(parents=True, exist_ok=True)
     # Absolute, since the admin command may run from another directory.
     grants = str(authorization_file.resolve()) if authorization_file else None
-    state = {"pid": os.getpid(), "mode": mode, "authorization_file": grants}
+    types = str(certificate_types_dir.resolve()) if certificate_types_dir else None
+    state = {"pid": os.getpid(), "mode": mode, "authorization_file": grants, "certificate_types_dir": types}
     path.write_text(json.dumps(state) + "\n", encoding="utf-8")
     try:
         yield

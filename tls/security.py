@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -154,6 +155,14 @@ def _write_dev_authorization(path: Path, clients: dict[str, IssuedCert]) -> None
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+@dataclass(frozen=True)
+class Reloader:
+    """Something else SIGHUP reloads: ``reload`` returns what it did, or raises and changes nothing."""
+
+    name: str
+    reload: Callable[[], str]
+
+
 @dataclass
 class TransportSecurity:
     """Caller resolution, authorization and server TLS for one mode, checked when built."""
@@ -164,6 +173,7 @@ class TransportSecurity:
     server_tls: ServerTlsFiles | None = None
     authorization: CallAuthorizer | None = None
     proxies: tuple[Network, ...] = field(default=())
+    _reloaders: tuple[Reloader, ...] = field(default=(), init=False, repr=False)
 
     @classmethod
     def build(cls, settings: Settings, contracts: Iterable[Contract]) -> TransportSecurity:
@@ -268,8 +278,11 @@ class TransportSecurity:
         table = self.authorization.reload()
         return f"authorization table reloaded from {self.authorization.path}: {len(table)} grant(s)"
 
-    def install_reload_signal(self) -> None:
-        """Reload the authorization table on SIGHUP (call from the main thread of each process)."""
+    def install_reload_signal(self, *others: Reloader) -> None:
+        """On SIGHUP, reload the authorization table and then each of ``others`` (call from the main
+        thread of each process). Each reload is all or nothing: one that raises is logged and the
+        process keeps what it had; the others still run."""
+        self._reloaders = others
         signal.signal(signal.SIGHUP, self._on_sighup)
 
     def _on_sighup(self, _signum: int, _frame: FrameType | None) -> None:
@@ -277,3 +290,9 @@ class TransportSecurity:
             log.info(self.reload_authorization())
         except AuthorizationFileError as exc:
             log.error("authorization reload failed; the previous table stays in force: %s", exc)
+        for reloader in self._reloaders:
+            # With several workers each process reloads (and says so) on its own.
+            try:
+                log.info("%s (process %d)", reloader.reload(), os.getpid())
+            except Exception as exc:  # a signal handler must not raise into whatever was running
+                log.error("%s reload failed in process %d; the previous ones stay in force:\n%s", reloader.name, os.getpid(), exc)

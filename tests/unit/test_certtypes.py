@@ -155,8 +155,77 @@ def test_adding_a_type_needs_only_a_file(tmp_path: Path) -> None:
 
 def test_a_broken_rule_in_an_operator_file_stops_loading(tmp_path: Path) -> None:
     (tmp_path / "xgrav.v1.toml").write_text(NEW_TYPE.replace('when = "true(2.1)"', 'when = "true(2.9)"'), encoding="utf-8")
-    with pytest.raises(CertificateTypeError, match=r"xgrav\.v1\.toml: rule X1-komplikation-beskrivs\.when: refers to 2\.9"):
+    line = NEW_TYPE.splitlines().index('id = "X1-komplikation-beskrivs"') + 1  # where the rule is named
+    with pytest.raises(CertificateTypeError, match=rf"xgrav\.v1\.toml, line {line}: rule X1-komplikation-beskrivs\.when: refers to 2\.9"):
         CertificateTypes.load(extra_dirs=[tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("change", "located"),
+    [
+        (('label = "Datum"', 'label = "Datum"\ncolour = 1'), 'line 13: question 1, sub-answer 1.1: unknown field(s) colour'),
+        (('id = "2"\nlabel', 'id = "x"\nlabel'), "line 18: question[2]: id 'x' must be digits"),
+        (('[[rule]]\nid = "X1-komplikation-beskrivs"', '[[rule]]\nname = "X1"'), "line 34: rule[1]: missing 'id'"),
+        (('version = "1"', 'version = "one"'), "line 3: field 'version' must be a major version number"),
+        (('[[question]]\nid = "1"', '[[question]\nid = "1"'), "(at line 7, column 11)"),
+    ],
+)
+def test_errors_name_the_line(tmp_path: Path, change: tuple[str, str], located: str) -> None:
+    (tmp_path / "xgrav.v1.toml").write_text(NEW_TYPE.replace(*change, 1), encoding="utf-8")
+    with pytest.raises(CertificateTypeError) as e:
+        CertificateTypes.load(extra_dirs=[tmp_path])
+    assert located in str(e.value), str(e.value)
+
+
+def test_every_broken_file_is_reported_at_once(tmp_path: Path) -> None:
+    _write(tmp_path, "a.toml", NEW_TYPE.replace('when = "true(2.1)"', 'when = "true(2.9)"'))
+    _write(tmp_path, "b.toml", 'code = "Y"\nversion = "x"\nname = "B"\n')
+    _write(tmp_path, "c.toml", NEW_TYPE.replace("XGRAV", "XOK"))
+    with pytest.raises(CertificateTypeError) as e:
+        CertificateTypes.load(extra_dirs=[tmp_path])
+    assert [line.split(",")[0].split(":")[0] for line in str(e.value).splitlines()] == [str(tmp_path / "a.toml"), str(tmp_path / "b.toml")]
+
+
+def test_reload_switches_to_a_checked_set_and_keeps_the_old_one_otherwise(tmp_path: Path) -> None:
+    types = CertificateTypes.load(extra_dirs=[tmp_path])
+    assert types.find("XGRAV", "1") is None
+    path = _write(tmp_path, "xgrav.v1.toml", NEW_TYPE)
+    assert types.reload().endswith("; added XGRAV v1")
+    assert getattr(types.find("xgrav", "1"), "name", None) == "Intyg om graviditet (test)"
+
+    _write(tmp_path, "xgrav.v1.toml", NEW_TYPE.replace("(test)", "(ändrad)"))
+    assert types.reload().endswith("; changed XGRAV v1")
+    assert getattr(types.find("XGRAV", "1"), "name", None) == "Intyg om graviditet (ändrad)"
+
+    _write(tmp_path, "xgrav.v1.toml", NEW_TYPE.replace('when = "true(2.1)"', 'when = "true(2.9)"'))
+    _write(tmp_path, "other.toml", 'code = "XOTHER"\nversion = "1"\nname = "O"\n')
+    with pytest.raises(CertificateTypeError, match="refers to 2.9"):
+        types.reload()
+    # Nothing of the refused set is in use: not the broken file, not the good one beside it.
+    assert getattr(types.find("XGRAV", "1"), "name", None) == "Intyg om graviditet (ändrad)"
+    assert types.find("XOTHER", "1") is None
+
+    path.unlink()
+    assert types.reload().endswith("; added XOTHER v1; removed XGRAV v1")
+    assert types.find("XGRAV", "1") is None and types.known_code("xother")
+
+
+def test_reload_refuses_a_set_the_recipient_registry_does_not_fit(tmp_path: Path) -> None:
+    from intygstjanst.services import Services
+    from intygstjanst.settings import Settings
+
+    types_dir, data_dir = tmp_path / "types", tmp_path / "data"
+    types_dir.mkdir()
+    _write(types_dir, "xgrav.v1.toml", NEW_TYPE)
+    registry = _write(tmp_path, "recipients.toml", '[[recipient]]\nid = "GRAV"\nname = "G"\nkind = "MOTTAGARE"\n'
+                      'logical_address = "1"\ncertificate_types = ["XGRAV"]\nactive = true\ntrusted = true\n')
+    services = Services.build(Settings(data_dir=data_dir, certificate_types_dir=types_dir, recipients_file=registry))
+    (types_dir / "xgrav.v1.toml").unlink()
+    with pytest.raises(ValueError, match="'XGRAV' is not a known certificate type"):
+        services.reload_certificate_types()
+    assert services.certificate_types.known_code("XGRAV")  # the set in use stays
+    _write(types_dir, "xgrav.v1.toml", NEW_TYPE.replace("(test)", "(ändrad)"))
+    assert services.reload_certificate_types() == "certificate types reloaded: 19 types; changed XGRAV v1"
 
 
 def test_missing_directory_is_an_error(tmp_path: Path) -> None:

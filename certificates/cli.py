@@ -1,0 +1,82 @@
+"""The ``intygstjanst types`` commands: check certificate-type files (and run them on messages), and
+make the running server use the files in its ``certificate_types_dir`` without a restart."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from intygstjanst.certificates.certtypes import BUILTIN_DIR, CertificateTypeError, CertificateTypes
+from intygstjanst.settings import Settings
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    from intygstjanst.certificates.validate import MessageValidator, print_verdicts
+
+    directory: Path = args.directory
+    try:
+        types = CertificateTypes.load([directory])
+    except CertificateTypeError as exc:
+        print(f"intygstjanst types check: {directory} does not check:\n{exc}", file=sys.stderr)
+        return 1
+    builtin = {(t.code, t.version) for t in CertificateTypes.load().all()}
+    own = [t for t in types.all() if t.source is not None and t.source.resolve().parent == directory.resolve()]
+    for t in own:
+        replaces = " (replaces the built-in definition)" if (t.code, t.version) in builtin else ""
+        print(f"{t.code} v{t.version}: {t.source.name if t.source else ''}{replaces}")
+    print(f"{directory}: {len(own)} type file(s), valid; {len(types.all())} types with the built-in ones")
+    if not args.messages:
+        return 0
+    return 0 if print_verdicts(MessageValidator.with_limits_of(settings, types), args.messages, args.json) else 1
+
+
+def _reload(args: argparse.Namespace, settings: Settings) -> int:
+    from intygstjanst.tls.runtime import ServerState
+
+    try:
+        state = ServerState.read(settings.data_dir)
+    except LookupError as exc:
+        print(f"intygstjanst types reload: error: {exc}", file=sys.stderr)
+        return 1
+    directories = [state.certificate_types_dir] if state.certificate_types_dir else []
+    # Check first: the server refuses a broken set too, but only its log would say why.
+    try:
+        types = CertificateTypes.load(directories)
+    except CertificateTypeError as exc:
+        print(f"intygstjanst types reload: not sent, the files do not check:\n{exc}", file=sys.stderr)
+        return 1
+    os.kill(state.pid, signal.SIGHUP)
+    where = state.certificate_types_dir or f"{BUILTIN_DIR} (the server has no certificate_types_dir)"
+    print(f"asked the server (pid {state.pid}) to reload the certificate types from {where}: {len(types.all())} types")
+    return 0
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add the ``types`` command group to the main CLI's sub-parsers."""
+    types = subparsers.add_parser("types", help="certificate-type files: check them, reload the server's")
+    commands = types.add_subparsers(dest="types_command", metavar="COMMAND", required=True)
+    check = commands.add_parser(
+        "check",
+        help="check a directory of type files and run them on messages",
+        description="Reads DIR as the server reads its certificate_types_dir (on top of the built-in types; a file for "
+        "the same code and version replaces the built-in one) and reports every broken file with the line at fault. "
+        "Each MESSAGE (a RegisterCertificate or any other contract message, bare or in a SOAP envelope) is then "
+        "checked against its schema and, for certificates, these types' rules. Exit status 0 when everything is valid.",
+    )
+    check.add_argument("directory", type=Path, metavar="DIR")
+    check.add_argument("messages", nargs="*", type=Path, metavar="MESSAGE")
+    check.add_argument("--json", action="store_true", help="one JSON object per message")
+    check.set_defaults(command=_check)
+    reload = commands.add_parser(
+        "reload",
+        help="make the running server re-read its certificate types (after checking them)",
+        description="Finds the server through <data-dir>/serve.json, checks the type files it uses and sends it SIGHUP; "
+        "every worker process then switches to the new set, or keeps its set and logs why. Files that do not check "
+        "are not sent.",
+    )
+    reload.add_argument("--data-dir", type=Path, help="the server's data directory (default ./var)")
+    reload.set_defaults(command=_reload)
