@@ -66,7 +66,7 @@ def test_first_start_creates_the_dev_pki_the_example_works_and_a_restart_reuses_
         assert server.audit()[-1]["authorized"] == DEV_CLIENTS[0]
         ca = (tls_dir / "ca.pem").read_bytes()
         state = json.loads((workdir / "var" / "serve.json").read_text())
-        assert state == {"pid": server.process.pid, "mode": "native", "authorization_file": str(tls_dir / "authorization.toml")}
+        assert state == {"pid": server.process.pid, "mode": "native", "authorization_file": str(tls_dir / "authorization.toml"), "certificate_types_dir": None}
     assert not (workdir / "var" / "serve.json").exists()  # a stopped server leaves no state for 'reload'
 
     with running(tmp_path, database_url, [], lambda: dev_client_context(tls_dir), data_dir=workdir / "var") as again:
