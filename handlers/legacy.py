@@ -10,6 +10,8 @@ RIV-TA 2.0) or ``ResultatTyp`` (Transportstyrelsen).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lxml import etree
 
 from intygstjanst.contracts.call import Answer, Call
@@ -28,9 +30,10 @@ from intygstjanst.transform.common import (
     read_header,
     v3_timestamp,
 )
-from intygstjanst.transform.fk7263 import HR, read_legacy_hos_personal
+from intygstjanst.transform.fk7263 import HR, MU, RMC, read_legacy_hos_personal
 from intygstjanst.transform.revoke import QA, RCV, RMR
 from intygstjanst.handlers.certificate import store_certificate
+from intygstjanst.handlers.legacy_validation import InternalFailure, enkel_messages, error_text, register_messages
 from intygstjanst.handlers.recipients import send
 from intygstjanst.handlers.revoke import Revocation, revoke
 from intygstjanst.services import Services
@@ -49,12 +52,41 @@ _SMR = Reader(SMR)
 def register_legacy_certificate(call: Call[Services]) -> Answer:
     """RegisterMedicalCertificate v3, RegisterTSBas v1, RegisterTSDiabetes v1: store the request as
     received, and its v3 form as the canonical one (which carries what v3 cannot say, so that the
-    legacy document can be sent on unchanged)."""
+    legacy document can be sent on unchanged). An FK7263 is first checked as the national service
+    checks it (``legacy_validation``)."""
+    if call.request.tag == qn(RMC, "RegisterMedicalCertificate"):
+        lakarutlatande = call.request.find(qn(RMC, "lakarutlatande"))
+        _checked(lambda: register_messages(lakarutlatande), prefix="Validation Error:")
+        _storable(lakarutlatande)
     try:
         stored = formats.inbound(call.request)
     except TransformError as exc:
         raise LogicalError(ErrorId.VALIDATION_ERROR, f"the certificate cannot be stored: {exc}") from None
     return Answer.result(call.contract, store_certificate(call, stored, etree.tostring(stored)))
+
+
+def _checked(messages: Callable[[], list[str]], prefix: str = "") -> None:
+    """Answer ``VALIDATION_ERROR`` with every failed check, or ``APPLICATION_ERROR`` when the request
+    cannot be checked at all (where the national service fails internally)."""
+    try:
+        failed = messages()
+    except InternalFailure as exc:
+        raise LogicalError(ErrorId.APPLICATION_ERROR, str(exc)) from None
+    if failed:
+        raise LogicalError(ErrorId.VALIDATION_ERROR, error_text(failed, prefix))
+
+
+def _storable(lakarutlatande: etree._Element | None) -> None:
+    """What passes the checks but fails when the national service stores it (an internal failure,
+    APPLICATION_ERROR): an id of the right shape that is no personnummer (not born 19xx or 20xx),
+    and a workplace code without a root."""
+    person = None if lakarutlatande is None else lakarutlatande.find(f"{{{MU}}}patient/{{{HR}}}person-id")
+    extension = "" if person is None else person.get("extension", "")
+    if not extension.startswith(("19", "20")):
+        raise LogicalError(ErrorId.APPLICATION_ERROR, "the patient's id is not a personnummer or samordningsnummer (it must start with 19 or 20)")
+    kod = None if lakarutlatande is None else lakarutlatande.find(f"{{{MU}}}skapadAvHosPersonal/{{{HR}}}enhet/{{{HR}}}arbetsplatskod")
+    if kod is not None and kod.get("root") is None:
+        raise LogicalError(ErrorId.APPLICATION_ERROR, "the arbetsplatskod of skapadAvHosPersonal/enhet has no root")
 
 
 # -- revoking and sending an FK7263 ----------------------------------------------------------------
@@ -72,6 +104,7 @@ def _certificate_ref(lakarutlatande: etree._Element) -> tuple[str, str]:
 
 def revoke_medical_certificate(call: Call[Services]) -> Answer:
     request = call.request
+    _checked(lambda: enkel_messages(request.find(qn(RMR, "revoke")), RMR))
     body = _RMR.req(request, "revoke")
     certificate_id, patient_id = _certificate_ref(_RMR.req(body, "lakarutlatande"))
     outcome = revoke(
@@ -108,6 +141,7 @@ def _as_revoke_certificate(body: etree._Element, stored: etree._Element) -> etre
 
 
 def send_medical_certificate(call: Call[Services]) -> Answer:
+    _checked(lambda: enkel_messages(call.request.find(qn(SMR, "send")), SMR))
     body = _SMR.req(call.request, "send")
     certificate_id, patient_id = _certificate_ref(_SMR.req(body, "lakarutlatande"))
     outcome = send(call.services, certificate_id=certificate_id, patient_id=patient_id, recipient_id=FKASSA)

@@ -148,13 +148,14 @@ def v3_timestamp(value: str, where: str) -> str:
 
 
 def person_id_digits(root: str, extension: str, where: str) -> str:
-    """The 12-digit v3 person id of a personnummer/samordningsnummer written with or without '-'."""
+    """The 12-digit v3 person id of a personnummer/samordningsnummer written with or without '-'
+    (or '+', which marks a person aged 100 or more)."""
     if root not in (PERSONNUMMER_ROOT, SAMORDNINGSNUMMER_ROOT):
         raise TransformError(
             f"{where}: root '{root}' is neither personnummer ({PERSONNUMMER_ROOT}) nor "
             f"samordningsnummer ({SAMORDNINGSNUMMER_ROOT}); the v3 form holds no other identifiers"
         )
-    digits = extension.strip().replace("-", "")
+    digits = re.sub(r"^(\d{8})[-+]", r"\1", extension.strip())
     if not re.fullmatch(r"\d{12}", digits):
         raise TransformError(f"{where}: '{extension}' is not a 12-digit person id (YYYYMMDDNNNN or YYYYMMDD-NNNN)")
     return digits
