@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_worker_commands(sub)
     add_stub_commands(sub)
     add_recipients_commands(sub)
-    add_types_commands(sub)
+    add_types_commands(sub, _running_server)
 
     add_tls_commands(sub)
     add_conformance_commands(sub)
@@ -204,6 +204,14 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _running_server(data_dir: Path) -> tuple[int, Path | None]:
+    """The server running on ``data_dir`` (pid, certificate_types_dir), for ``types reload``."""
+    from intygstjanst.tls.runtime import ServerState
+
+    state = ServerState.read(data_dir)
+    return state.pid, state.certificate_types_dir
 
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,6 +8,6 @@ which state history means what, and which part sees which entry) and the sick-le
 (``cli``: check type files, reload the running server's).
 
 May import: ``contracts`` (XML helpers and the contract table), ``persistence`` (read models) and
-``settings``; ``cli`` also ``tls.runtime``, to find the running server. Never ``handlers``,
-``delivery``, ``registers``, the app or the top-level CLI.
+``settings``. Never ``handlers``, ``delivery``, ``registers``, ``tls``, the app or the top-level
+CLI (which hands ``cli`` the way to find the running server).
 """

@@ -7,6 +7,7 @@ import argparse
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,28 +35,31 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if print_verdicts(MessageValidator.with_limits_of(settings, types), args.messages, args.json) else 1
 
 
-def _reload(args: argparse.Namespace, settings: Settings) -> int:
-    from intygstjanst.tls.runtime import ServerState
+# The running server of a data directory: (process id, its certificate_types_dir); LookupError,
+# saying why, when no server runs there. The top-level CLI passes it in (tls knows the server).
+FindServer = Callable[[Path], tuple[int, Path | None]]
 
+
+def _reload(args: argparse.Namespace, settings: Settings, find_server: FindServer) -> int:
     try:
-        state = ServerState.read(settings.data_dir)
+        pid, types_dir = find_server(settings.data_dir)
     except LookupError as exc:
         print(f"intygstjanst types reload: error: {exc}", file=sys.stderr)
         return 1
-    directories = [state.certificate_types_dir] if state.certificate_types_dir else []
+    directories = [types_dir] if types_dir else []
     # Check first: the server refuses a broken set too, but only its log would say why.
     try:
         types = CertificateTypes.load(directories)
     except CertificateTypeError as exc:
         print(f"intygstjanst types reload: not sent, the files do not check:\n{exc}", file=sys.stderr)
         return 1
-    os.kill(state.pid, signal.SIGHUP)
-    where = state.certificate_types_dir or f"{BUILTIN_DIR} (the server has no certificate_types_dir)"
-    print(f"asked the server (pid {state.pid}) to reload the certificate types from {where}: {len(types.all())} types")
+    os.kill(pid, signal.SIGHUP)
+    where = types_dir or f"{BUILTIN_DIR} (the server has no certificate_types_dir)"
+    print(f"asked the server (pid {pid}) to reload the certificate types from {where}: {len(types.all())} types")
     return 0
 
 
-def add_commands(subparsers: Any) -> None:
+def add_commands(subparsers: Any, find_server: FindServer) -> None:
     """Add the ``types`` command group to the main CLI's sub-parsers."""
     types = subparsers.add_parser("types", help="certificate-type files: check them, reload the server's")
     commands = types.add_subparsers(dest="types_command", metavar="COMMAND", required=True)
@@ -79,4 +83,4 @@ def add_commands(subparsers: Any) -> None:
         "are not sent.",
     )
     reload.add_argument("--data-dir", type=Path, help="the server's data directory (default ./var)")
-    reload.set_defaults(command=_reload)
+    reload.set_defaults(command=lambda args, settings: _reload(args, settings, find_server))
