@@ -20,7 +20,8 @@ import pytest
 
 from intygstjanst.certificates.certtypes import BUILTIN_DIR
 from intygstjanst.persistence.db import Database
-from intygstjanst.tests.conftest import LiveServer, free_port, start_server, stop_server
+from intygstjanst.tests.tlsserver import Server
+from intygstjanst.tests.tlsserver import running as serving
 from intygstjanst.tests.differential import type_corpus
 from intygstjanst.tests.e2e.test_authorization_reload import eventually
 from intygstjanst.tests.soap import REGISTER, envelope, result
@@ -33,7 +34,7 @@ _ids = itertools.count()
 
 @dataclass
 class Running:
-    server: LiveServer
+    server: Server
     data_dir: Path
     types_dir: Path
     workers: int
@@ -45,15 +46,10 @@ def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     tmp = tmp_path_factory.mktemp("types-reload")
     types_dir = tmp / "types"
     types_dir.mkdir()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    args = ["serve", "--port", str(port), "--database-url", database_url, "--data-dir", str(tmp / "data"), "--workers", str(workers)]
-    env = {"INTYG_TLS_MODE": "off", "INTYG_CERTIFICATE_TYPES_DIR": str(types_dir)}
-    process = start_server(args, env, tmp / "server.log", f"{base}/health")
-    try:
-        yield Running(LiveServer(base, process, tmp / "server.log"), tmp / "data", types_dir, workers)
-    finally:
-        stop_server(process)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("INTYG_CERTIFICATE_TYPES_DIR", str(types_dir))
+        with serving(tmp, database_url, ["--tls-mode", "off", "--workers", str(workers)], lambda: True, scheme="http") as server:
+            yield Running(server, server.data_dir, types_dir, workers)
 
 
 def type_file(rule_check: str = "count(1.2) = 1") -> str:
