@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from intygstjanst.certificates.rules.engine import Certificate
+from intygstjanst.certificates.rules.engine import Certificate, table_text
 from intygstjanst.certificates.rules import (
     CertificateFacts,
     DefinitionError,
@@ -268,14 +268,10 @@ def _build(path: Path, data: dict[str, Any]) -> CertificateType:
         raise CertificateTypeError(f"{path}: unknown field(s) {', '.join(unknown)}")
 
     def text(key: str, required: bool = True) -> str | None:
-        value = data.get(key)
-        if value is None:
-            if required:
-                raise CertificateTypeError(f"{path}: missing required field '{key}'")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise CertificateTypeError(f"{path}: field '{key}' must be a non-empty string")
-        return value.strip()
+        try:
+            return table_text(data, key, str(path), required)
+        except DefinitionError as e:
+            raise CertificateTypeError(str(e)) from None
 
     def strings(key: str) -> list[str]:
         value = data.get(key, [])

@@ -34,10 +34,11 @@ Definitions (all dates are whole days, period end dates are inclusive):
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from operator import attrgetter
+from typing import Protocol
 
 # The degrees of reduced work capacity that FK7263 and LISJP-family certificates can express.
 ALLOWED_DEGREES = frozenset({25, 50, 75, 100})
@@ -317,29 +318,51 @@ def _by_patient(
     return by_patient
 
 
-def _case(
-    by_first_day: list[SickLeaveCertificate],
-    active_date: date,
-    max_gap: int,
-    recently_ended_days: int,
-) -> SickLeaveCase | None:
-    # Find the last chain that starts on or before the active date: sweep in start order, opening a
-    # new chain whenever a certificate starts beyond the running end + reach. The first chain that
-    # starts after the active date ends the sweep, since it cannot hold the case.
+class DaySpan(Protocol):
+    """The days a certificate's sick leave spans, first to last."""
+
+    @property
+    def first_day(self) -> date: ...
+    @property
+    def last_day(self) -> date: ...
+
+
+def last_chain(by_first_day: Sequence[DaySpan], active_date: date, max_gap: int) -> tuple[int, int, date] | None:
+    """The last chain starting on or before ``active_date`` among spans sorted by first day, as
+    (lo, hi, last day of the chain): the chain is ``by_first_day[lo:hi]``. None when the first span
+    starts after ``active_date``.
+
+    The sweep goes in start order and opens a new chain whenever a span starts beyond the running
+    end + ``max_gap`` + 1 days; the first chain that starts after the active date ends it, since it
+    cannot hold a case on that date.
+    """
     if by_first_day[0].first_day > active_date:
         return None
     reach = timedelta(days=max_gap + 1)
     lo, hi = 0, len(by_first_day)
     chain_end = by_first_day[0].last_day
     for i in range(1, hi):
-        cert = by_first_day[i]
-        if cert.first_day > chain_end + reach:
-            if cert.first_day > active_date:
+        span = by_first_day[i]
+        if span.first_day > chain_end + reach:
+            if span.first_day > active_date:
                 hi = i
                 break
-            lo, chain_end = i, cert.last_day
-        elif cert.last_day > chain_end:
-            chain_end = cert.last_day
+            lo, chain_end = i, span.last_day
+        elif span.last_day > chain_end:
+            chain_end = span.last_day
+    return lo, hi, chain_end
+
+
+def _case(
+    by_first_day: list[SickLeaveCertificate],
+    active_date: date,
+    max_gap: int,
+    recently_ended_days: int,
+) -> SickLeaveCase | None:
+    found = last_chain(by_first_day, active_date, max_gap)
+    if found is None:
+        return None
+    lo, hi, chain_end = found
     chain = sorted(by_first_day[lo:hi], key=lambda c: (c.first_day, c.signed, c.certificate_id))
 
     current_degree: int | None

@@ -53,19 +53,11 @@ def get_certificate_type_info(call: Call[Services]) -> Answer:
 
 
 def list_known_recipients(call: Call[Services]) -> Answer:
-    ns = call.contract.namespace
     recipients = _registry(call).all()
     if not recipients:
         # The contract requires at least one recipient in every answer.
         raise SoapFault("the recipient registry is empty", "Server")
-    response = _response(call)
-    for recipient in recipients:
-        entry = sub(response, f"{{{ns}}}recipient")
-        sub(entry, f"{{{ns}}}id", recipient.id)
-        sub(entry, f"{{{ns}}}name", recipient.name)
-        sub(entry, f"{{{ns}}}trusted", _boolean(recipient.trusted))
-    _result_1(response, ns)
-    return Answer(response, OK)
+    return _recipient_list(call, recipients, with_kind=False)
 
 
 def get_recipients_for_certificate(call: Call[Services]) -> Answer:
@@ -84,15 +76,7 @@ def get_recipients_for_certificate(call: Call[Services]) -> Answer:
     if not recipients:
         # The contract requires at least one recipient, so "nobody" cannot be put as an answer.
         raise SoapFault(f"certificate {certificate_id} of type {type_code} cannot be sent to any recipient")
-    response = _response(call)
-    for recipient in recipients:
-        entry = sub(response, f"{{{ns}}}recipient")
-        sub(entry, f"{{{ns}}}id", recipient.id)
-        sub(entry, f"{{{ns}}}name", recipient.name)
-        sub(entry, f"{{{ns}}}type", recipient.kind.value)
-        sub(entry, f"{{{ns}}}trusted", _boolean(recipient.trusted))
-    _result_1(response, ns)
-    return Answer(response, OK)
+    return _recipient_list(call, recipients, with_kind=True)
 
 
 def list_possible_receivers(call: Call[Services]) -> Answer:
@@ -174,6 +158,21 @@ def _receivers(response: etree._Element, ns: str, recipients: Iterable[Recipient
         sub(entry, f"{{{RECEIVER_TYPES}}}trusted", _boolean(recipient.trusted))
         entries.append(entry)
     return entries
+
+
+def _recipient_list(call: Call[Services], recipients: Iterable[Recipient], *, with_kind: bool) -> Answer:
+    """``recipient`` entries (id, name, the kind where the contract has it, trusted) and an OK result."""
+    ns = call.contract.namespace
+    response = _response(call)
+    for recipient in recipients:
+        entry = sub(response, f"{{{ns}}}recipient")
+        sub(entry, f"{{{ns}}}id", recipient.id)
+        sub(entry, f"{{{ns}}}name", recipient.name)
+        if with_kind:
+            sub(entry, f"{{{ns}}}type", recipient.kind.value)
+        sub(entry, f"{{{ns}}}trusted", _boolean(recipient.trusted))
+    _result_1(response, ns)
+    return Answer(response, OK)
 
 
 def _result_1(response: etree._Element, ns: str) -> None:

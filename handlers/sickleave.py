@@ -63,6 +63,7 @@ from intygstjanst.certificates.sickleave import (
     SickLeaveCertificate,
     SickLeavePeriod,
     compute_cases,
+    last_chain,
 )
 
 log = logging.getLogger(__name__)
@@ -193,30 +194,18 @@ def current_chains(
     the order of ``by_patient``, which maps each patient to certificates ordered by first day (as
     ``repo.in_window_at_units`` gives them).
 
-    The sweep is the engine's chain definition (``sickleave_engine``) on bare day spans: applying it
+    The sweep is the engine's own (``last_chain``) on bare day spans: applying it
     to stored rows before building engine records keeps a unit's long history out of the work. The
     kept chain is the patient's last one starting on or before ``active_date``, if it ends no
     earlier than ``recently_ended_days`` before it. Merging with a larger gap only joins chains, so
     the chain kept for ``max_gap`` contains the one any smaller gap would give.
     """
-    reach = dt.timedelta(days=max_gap + 1)
     earliest_end = active_date - dt.timedelta(days=recently_ended_days)
     kept: list[StoredSickLeave] = []
     for group in by_patient.values():
-        if group[0].first_day > active_date:
-            continue
-        lo, hi, chain_end = 0, len(group), group[0].last_day
-        for i in range(1, len(group)):
-            row = group[i]
-            if row.first_day > chain_end + reach:
-                if row.first_day > active_date:
-                    hi = i
-                    break
-                lo, chain_end = i, row.last_day
-            elif row.last_day > chain_end:
-                chain_end = row.last_day
-        if chain_end >= earliest_end:
-            kept.extend(group[lo:hi])
+        found = last_chain(group, active_date, max_gap)
+        if found is not None and found[2] >= earliest_end:
+            kept.extend(group[found[0] : found[1]])
     return kept
 
 

@@ -144,14 +144,6 @@ def uvicorn_config(
     return uvicorn.Config(app, host=host, port=port, http=PROTOCOLS[http], ssl_context_factory=factory, **kwargs)
 
 
-def serve(
-    app: Any,
-    tls: ssl.SSLContext | ServerTlsFiles,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8443,
-    http: HttpImplementation = "httptools",
-    **kwargs: Any,
-) -> None:
-    """Run uvicorn in the foreground until SIGINT/SIGTERM (arguments as for :func:`uvicorn_config`)."""
-    run(uvicorn_config(app, tls, host=host, port=port, http=http, **kwargs))
+def serve(app: Any, tls: ssl.SSLContext | ServerTlsFiles, **options: Any) -> None:
+    """Run uvicorn in the foreground until SIGINT/SIGTERM (``options`` as for :func:`uvicorn_config`)."""
+    run(uvicorn_config(app, tls, **options))

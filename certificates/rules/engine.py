@@ -142,14 +142,15 @@ def _count(value: Any, where: str, default: str) -> Count:
     return Count(low, high)
 
 
-def _text(table: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:
+def table_text(table: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:
+    """The stripped string at ``key`` of a definition table; None when absent and not required."""
     value = table.get(key)
     if value is None:
         if required:
-            raise DefinitionError(f"{where}: missing '{key}'")
+            raise DefinitionError(f"{where}: missing required field '{key}'")
         return None
     if not isinstance(value, str) or not value.strip():
-        raise DefinitionError(f"{where}: '{key}' must be a non-empty string")
+        raise DefinitionError(f"{where}: field '{key}' must be a non-empty string")
     return value.strip()
 
 
@@ -219,7 +220,7 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
         where = f"question[{n}]"
         if not isinstance(q, dict):
             raise DefinitionError(f"{where}: must be a table")
-        qid = _text(q, "id", where)
+        qid = table_text(q, "id", where)
         assert qid is not None
         if not _QUESTION_ID.fullmatch(qid):
             raise DefinitionError(f"{where}: id {qid!r} must be digits, e.g. \"6\"")
@@ -227,7 +228,7 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
             raise DefinitionError(f"{where}: question {qid} is declared twice")
         known.add(qid)
         for m, p in enumerate(q.get("part", []), start=1):
-            pid = _text(p, "id", f"question {qid}.part[{m}]") if isinstance(p, dict) else None
+            pid = table_text(p, "id", f"question {qid}.part[{m}]") if isinstance(p, dict) else None
             if pid is None or not _PART_ID.fullmatch(pid) or pid.split(".")[0] != qid:
                 raise DefinitionError(f"question {qid}.part[{m}]: id must be \"{qid}.<n>\", got {pid!r}")
             if pid in known:
@@ -253,7 +254,7 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
             _reject_unknown(p, _PART_FIELDS | _KIND_FIELDS | set(kinds.OPTION_TYPES), pwhere)
             part = Part(
                 id=pid,
-                label=_text(p, "label", pwhere, required=False) or pid,
+                label=table_text(p, "label", pwhere, required=False) or pid,
                 count=_count(p.get("count"), pwhere, "0..1"),
                 variants=_variants(p, pwhere, reader),
             )
@@ -268,7 +269,7 @@ def compile_definition(type_code: str, data: dict[str, Any]) -> Definition:
                 raise DefinitionError(f"{where}: '{key}' must be true or false")
         question = Question(
             id=qid,
-            label=_text(q, "label", where, required=False) or qid,
+            label=table_text(q, "label", where, required=False) or qid,
             count=_count(q.get("count"), where, "0..1"),
             instance=q.get("instance", False),
             closed=q.get("closed", True),
@@ -311,11 +312,11 @@ def _rule(r: Any, n: int, reader: _Reader, label_of: dict[str, str]) -> Rule:
     if not isinstance(r, dict):
         raise DefinitionError(f"rule[{n}]: must be a table")
     where = f"rule[{n}]"
-    rid = _text(r, "id", where)
+    rid = table_text(r, "id", where)
     assert rid is not None
     where = f"rule {rid}"
     _reject_unknown(r, {"id", "for_each", "when", "check", "require", "forbid", "message"}, where)
-    for_each = _text(r, "for_each", where, required=False)
+    for_each = table_text(r, "for_each", where, required=False)
     if for_each is None:
         anchor = Anchor()
     elif for_each not in reader.known:
@@ -323,7 +324,7 @@ def _rule(r: Any, n: int, reader: _Reader, label_of: dict[str, str]) -> Rule:
     else:
         anchor = Anchor("part" if "." in for_each else "question", for_each.split(".")[0])
     when = reader.condition(r["when"], f"{where}.when", anchor) if "when" in r else None
-    message = _text(r, "message", where, required=False)
+    message = table_text(r, "message", where, required=False)
 
     forms = [k for k in ("check", "require", "forbid") if k in r]
     if len(forms) != 1:
