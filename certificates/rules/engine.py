@@ -147,10 +147,10 @@ def table_text(table: dict[str, Any], key: str, where: str, required: bool = Tru
     value = table.get(key)
     if value is None:
         if required:
-            raise DefinitionError(f"{where}: missing required field '{key}'")
+            raise DefinitionError(f"{where}: missing '{key}'")
         return None
     if not isinstance(value, str) or not value.strip():
-        raise DefinitionError(f"{where}: field '{key}' must be a non-empty string")
+        raise DefinitionError(f"{where}: '{key}' must be a non-empty string")
     return value.strip()
 
 

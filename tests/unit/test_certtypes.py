@@ -59,7 +59,7 @@ def test_operator_directory_adds_and_overrides(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ('version = "1"\nname = "N"\n', "missing required field 'code'"),
+        ('version = "1"\nname = "N"\n', "missing 'code'"),
         ('code = "X"\nversion = "1.0"\nname = "N"\n', "field 'version'"),
         ('code = "X"\nversion = "1"\nname = "N"\nrecipients = "FKASSA"\n', "field 'recipients'"),
         ('code = "X"\nversion = \n', "bad.toml"),
