@@ -1,17 +1,19 @@
 """Configuration: command-line flags, then ``INTYG_*`` environment variables, then a TOML file.
 
-Every setting is one dataclass field; its environment variable is ``INTYG_<NAME>`` and its TOML key
-is ``<name>``. Keeping the three sources behind one table means a new setting is one line here.
+Every setting is one dataclass field; its flag is ``--<name>`` (on every command whose layer uses its
+group, see :func:`add_flags`), its environment variable ``INTYG_<NAME>`` and its TOML key ``<name>``.
+Keeping the three sources behind one table means a new setting is one line here.
 
 May import: nothing else in the package.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -21,70 +23,122 @@ class SettingsError(ValueError):
     """A configuration value that cannot be used; the message names the source and the setting."""
 
 
+# Groups of settings; a command names the groups (or single settings) it uses and gets their flags.
+STORAGE = "storage"
+SERVER = "server"
+LIMITS = "limits"
+REGISTERS = "registers"
+CERTIFICATES = "certificates"
+SECURITY = "security"
+DELIVERY = "delivery"
+OTHER = "other"  # a setting declared without a group; every command that runs the service takes it
+EVERY = "*"
+
+GROUP_TITLES = {
+    STORAGE: "data directory and database",
+    SERVER: "listening and concurrency",
+    LIMITS: "request limits",
+    REGISTERS: "registers",
+    CERTIFICATES: "certificate types and rules",
+    SECURITY: "transport security and call authorization",
+    DELIVERY: "delivery to recipients",
+    OTHER: "other settings",
+}
+
+
+@dataclass(frozen=True)
+class About:
+    """What the command line shows for a setting: its help, group, and an optional flag name or choices."""
+
+    help: str
+    group: str = OTHER
+    flag: str = ""  # default: --<name with dashes>
+    choices: tuple[str, ...] = ()
+    metavar: str = ""
+
+
+def setting(default: Any, help: str, group: str = OTHER, **about: Any) -> Any:
+    """A settings field with its command-line description."""
+    return dataclasses.field(default=default, metadata={"about": About(help, group, **about)})
+
+
 @dataclass(frozen=True)
 class Settings:
-    # Where the embedded defaults live: the SQLite file, the generated dev CA.
-    data_dir: Path = Path("var")
-    # SQLAlchemy URL; empty means SQLite in data_dir.
-    database_url: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 1
+    data_dir: Path = setting(Path("var"), "directory for the embedded database and development PKI (default ./var)", STORAGE, metavar="DIR")
+    database_url: str = setting("", "SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in the data directory)", STORAGE, metavar="URL")
+    host: str = setting("127.0.0.1", "address to listen on (default 127.0.0.1)", SERVER)
+    port: int = setting(8080, "port to listen on (default 8080)", SERVER)
+    workers: int = setting(1, "server processes (default 1)", SERVER, metavar="N")
     # 0: handlers run on the event loop, one at a time per worker process (the cheapest: a thread
     # hop and GIL contention cost more than a registration's own work; scale with workers).
     # N > 0: a pool of N threads, for a database or person register slow enough that one call
     # should not hold up the others. Contracts that wait on a recipient always use threads.
-    handler_threads: int = 0
+    handler_threads: int = setting(0, "0 (default): handlers run on the event loop; N: a pool of N threads", SERVER, metavar="N")
 
     # Hardened-parser limits: every breach is answered with a SOAP Fault.
-    max_body_bytes: int = 10 * 1024 * 1024
-    max_depth: int = 100
-    max_elements: int = 200_000
+    max_body_bytes: int = setting(10 * 1024 * 1024, "largest request body (default 10 MB)", LIMITS, metavar="BYTES")
+    max_depth: int = setting(100, "deepest element nesting (default 100)", LIMITS, metavar="N")
+    max_elements: int = setting(200_000, "most elements in a request (default 200000)", LIMITS, metavar="N")
 
     # Person register (PU) stand-in: a TOML/CSV file of persons and a list of validation persons.
-    persons_file: Path | None = None
-    validation_persons_file: Path | None = None
+    persons_file: Path | None = setting(None, "persons (TOML or CSV) standing in for the person register", REGISTERS, metavar="FILE")
+    validation_persons_file: Path | None = setting(None, "list of validation personnummer", REGISTERS, metavar="FILE")
+    recipients_file: Path | None = setting(None, "recipient registry (default: the built-in one)", REGISTERS, metavar="FILE")
+    care_units_file: Path | None = setting(None, "care givers, care units and sub-units (sick leave)", REGISTERS, metavar="FILE")
 
     # Extra certificate-type definition directories added to the built-in ones.
-    certificate_types_dir: Path | None = None
+    certificate_types_dir: Path | None = setting(None, "extra or replacing certificate-type definitions", CERTIFICATES, metavar="DIR")
     # Official Schematron files that, when set, are run in addition to the project's own rules.
-    schematron_dir: Path | None = None
+    schematron_dir: Path | None = setting(None, "the certificate owners' Schematron files, run in addition to the project's rules", CERTIFICATES, metavar="DIR")
 
     # Mutual TLS (see tls/). No certificate flags and tls_mode "auto" means the dev CA is used.
-    tls_mode: str = "auto"  # auto | off | native | proxy
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_ca: Path | None = None
-    tls_crl: Path | None = None
-    trusted_proxies: tuple[str, ...] = ()
-    proxy_cert_header: str = "x-ssl-client-cert"
-    authorization_file: Path | None = None
-    platform_consumers: tuple[str, ...] = ()
+    tls_mode: str = setting(
+        "auto",
+        "auto (default): native with --tls-* files, proxy with --trusted-proxy, else the development PKI; "
+        "off: plain HTTP without caller identity (development and tests)",
+        SECURITY,
+        choices=("auto", "off", "native", "proxy"),
+    )
+    tls_cert: Path | None = setting(None, "server certificate (PEM, leaf first, then intermediates)", SECURITY, metavar="FILE")
+    tls_key: Path | None = setting(None, "server private key (PEM, unencrypted)", SECURITY, metavar="FILE")
+    tls_ca: Path | None = setting(None, "CA certificates whose client certificates are accepted", SECURITY, metavar="FILE")
+    tls_crl: Path | None = setting(None, "CRL file; revoked client certificates are refused", SECURITY, metavar="FILE")
+    trusted_proxies: tuple[str, ...] = setting(
+        (), "address or network of a TLS-terminating proxy whose forwarded client certificate is believed (repeatable)",
+        SECURITY, flag="--trusted-proxy", metavar="ADDR",
+    )
+    proxy_cert_header: str = setting("x-ssl-client-cert", "header carrying the proxy's forwarded client certificate", SECURITY, metavar="NAME")
+    authorization_file: Path | None = setting(None, "call authorization grants (TOML)", SECURITY, metavar="FILE")
+    platform_consumers: tuple[str, ...] = setting(
+        (), "consumer allowed to pass x-rivta-original-serviceconsumer-hsaid (repeatable)", SECURITY,
+        flag="--platform-consumer", metavar="HSA_ID",
+    )
 
-    recipients_file: Path | None = None
-
-    # Delivery to recipients (delivery.py, worker.py). Outbound mTLS: our client certificate and key,
-    # and the CAs we trust for the recipients' servers; all three or none (plain HTTP / system CAs).
-    outbound_tls_cert: Path | None = None
-    outbound_tls_key: Path | None = None
-    outbound_tls_ca: Path | None = None
+    # Delivery to recipients (delivery/). Outbound mTLS: our client certificate and key, and the CAs
+    # we trust for the recipients' servers; all three or none (plain HTTP / system CAs).
+    outbound_tls_cert: Path | None = setting(None, "our client certificate for calling recipients", DELIVERY, metavar="FILE")
+    outbound_tls_key: Path | None = setting(None, "its private key", DELIVERY, metavar="FILE")
+    outbound_tls_ca: Path | None = setting(None, "CAs trusted for the recipients' servers", DELIVERY, metavar="FILE")
     # Where recipients without a url of their own are called: the national platform, which routes
     # on the logical address.
-    delivery_base_url: str = ""
-    delivery_timeout: float = 30.0  # seconds per call (connecting: at most 5)
+    delivery_base_url: str = setting("", "where recipients without a URL of their own are called (the national platform)", DELIVERY, metavar="URL")
+    delivery_timeout: float = setting(30.0, "seconds per call to a recipient (default 30)", DELIVERY, metavar="SECONDS")
     # Retries after technical failures: about base * 2^(attempt-1) seconds, jittered, at most max.
-    retry_base_delay: float = 10.0
-    retry_max_delay: float = 900.0
+    retry_base_delay: float = setting(10.0, "first retry after about this many seconds (default 10)", DELIVERY, metavar="SECONDS")
+    retry_max_delay: float = setting(900.0, "longest wait between retries (default 900)", DELIVERY, metavar="SECONDS")
     # How long a worker owns a claimed outbox row; 0 derives it from delivery_timeout.
-    outbox_lease: float = 0.0
-
-    care_units_file: Path | None = None
+    outbox_lease: float = setting(0.0, "how long a worker owns a claimed item (default: derived from the timeout)", DELIVERY, metavar="SECONDS")
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'intygstjanst.db').resolve()}"
+
+    @property
+    def database_setting(self) -> str:
+        """The setting that chose the database, for messages about it."""
+        return "database_url" if self.database_url else "data_dir (SQLite default)"
 
     @classmethod
     def load(
@@ -125,6 +179,59 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+_FLAG_DEST = "setting:"  # argparse destinations of setting flags; never clash with a command's own options
+
+
+def add_flags(parser: argparse.ArgumentParser, *uses: str, leave_out: Collection[str] = ()) -> None:
+    """Give ``parser`` a flag for every setting its command uses.
+
+    ``uses`` names groups (``STORAGE``, ``DELIVERY``, ...) or single settings; ``EVERY`` stands for
+    all of them, including settings added later without a group. ``leave_out`` takes the same names.
+    The flags appear under one heading per group in the command's help.
+    """
+    types = _field_types()
+    headings: dict[str, Any] = {}
+    for field in dataclasses.fields(Settings):
+        about = about_setting(field.name)
+        if field.name in leave_out or about.group in leave_out:
+            continue
+        if not ({EVERY, field.name, about.group} & set(uses)):
+            continue
+        if about.group not in headings:
+            headings[about.group] = parser.add_argument_group(GROUP_TITLES.get(about.group, about.group))
+        options: dict[str, Any] = {"dest": _FLAG_DEST + field.name, "help": about.help}
+        if types[field.name] is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["metavar"] = about.metavar or field.name.upper()
+            if types[field.name] == tuple[str, ...]:
+                options["action"] = "append"
+        if about.choices:
+            options["choices"] = about.choices
+        headings[about.group].add_argument(flag_of(field.name), **options)
+
+
+def flag_of(name: str) -> str:
+    """The command-line flag of a setting, e.g. ``--trusted-proxy`` for ``trusted_proxies``."""
+    return about_setting(name).flag or "--" + name.replace("_", "-")
+
+
+def flag_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given as flags (by :func:`add_flags`), for :meth:`Settings.load`."""
+    return {
+        name[len(_FLAG_DEST) :]: value
+        for name, value in vars(args).items()
+        if name.startswith(_FLAG_DEST) and value is not None
+    }
+
+
+def about_setting(name: str) -> About:
+    """The command-line description of a setting; a setting declared without one still gets a flag."""
+    field = {f.name: f for f in dataclasses.fields(Settings)}[name]
+    about = field.metadata.get("about")
+    return about if isinstance(about, About) else About("see the README section Configuration")
 
 
 def _field_types() -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""The ``intygstjanst types`` commands: check certificate-type files (and run them on messages), and
-make the running server use the files in its ``certificate_types_dir`` without a restart."""
+"""``intygstjanst validate`` (message files against their contract and certificate rules) and the
+``intygstjanst types`` commands: check certificate-type files (and run them on messages), and make
+the running server use the files in its ``certificate_types_dir`` without a restart."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from intygstjanst.certificates.certtypes import BUILTIN_DIR, CertificateTypeError, CertificateTypes
-from intygstjanst.settings import Settings
+from intygstjanst.settings import LIMITS, Settings, add_flags
+
+
+def _validate(args: argparse.Namespace, settings: Settings) -> int:
+    from intygstjanst.certificates.validate import MessageValidator, print_verdicts
+
+    types = CertificateTypes.configured(settings)
+    return 0 if print_verdicts(MessageValidator.with_limits_of(settings, types), args.files, args.json) else 1
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,8 +66,14 @@ def _reload(args: argparse.Namespace, settings: Settings, find_server: FindServe
     return 0
 
 
-def add_commands(subparsers: Any, find_server: FindServer) -> None:
-    """Add the ``types`` command group to the main CLI's sub-parsers."""
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], find_server: FindServer) -> None:
+    """Add ``validate`` and the ``types`` command group to the main CLI's sub-parsers."""
+    validate = subparsers.add_parser("validate", help="check message files against their contract and certificate rules")
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_flags(validate, "certificate_types_dir", LIMITS)
+    validate.set_defaults(command=_validate)
+
     types = subparsers.add_parser("types", help="certificate-type files: check them, reload the server's")
     commands = types.add_subparsers(dest="types_command", metavar="COMMAND", required=True)
     check = commands.add_parser(
@@ -74,13 +87,15 @@ def add_commands(subparsers: Any, find_server: FindServer) -> None:
     check.add_argument("directory", type=Path, metavar="DIR")
     check.add_argument("messages", nargs="*", type=Path, metavar="MESSAGE")
     check.add_argument("--json", action="store_true", help="one JSON object per message")
+    add_flags(check, LIMITS)
     check.set_defaults(command=_check)
     reload = commands.add_parser(
         "reload",
         help="make the running server re-read its certificate types (after checking them)",
-        description="Finds the server through <data-dir>/serve.json, checks the type files it uses and sends it SIGHUP; "
+        description="Finds the server through <data-dir>/serve.json (believed only while that process holds "
+        "<data-dir>/serve.lock), checks the type files it uses and sends it SIGHUP; "
         "every worker process then switches to the new set, or keeps its set and logs why. Files that do not check "
         "are not sent.",
     )
-    reload.add_argument("--data-dir", type=Path, help="the server's data directory (default ./var)")
+    add_flags(reload, "data_dir")
     reload.set_defaults(command=lambda args, settings: _reload(args, settings, find_server))

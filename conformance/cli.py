@@ -1,8 +1,7 @@
 """``intygstjanst conformance run | list``.
 
-Option destinations avoid the names the main CLI reads as setting overrides (``host``, ``port``,
-``data_dir``, ...); these commands ignore the service settings. The kit's modules are imported
-when a command runs, so that other ``intygstjanst`` commands do not pay for zeep and httpx.
+These commands ignore the service settings (they test a producer, which may be another one). The
+kit's modules are imported when a command runs, so that other ``intygstjanst`` commands do not pay for zeep and httpx.
 """
 
 from __future__ import annotations

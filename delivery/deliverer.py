@@ -18,6 +18,7 @@ processed when a worker repeats it after a crash (see the README section on deli
 from __future__ import annotations
 
 import http.client
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -30,7 +31,9 @@ from intygstjanst.contracts.xml import REGISTRY, SOAP11, WSA
 from intygstjanst.delivery.transport import KeepAlive, OutboundTransport
 
 if TYPE_CHECKING:
-    from intygstjanst.registers.recipients import Recipient
+    from intygstjanst.registers.recipients import Recipient, Recipients
+
+log = logging.getLogger("intygstjanst.delivery")
 
 DELIVERY_ID_HEADER = "x-intyg-delivery-id"
 
@@ -72,6 +75,19 @@ class Sender(Protocol):
     ) -> DeliveryResult: ...
 
 
+def warn_about_unreachable(recipients: Recipients, base_url: str) -> None:
+    """Sending fails until recipients can be reached; say so at start, not at the first send."""
+    missing = recipients.without_endpoint(base_url)
+    if missing:
+        log.warning(
+            "no endpoint for the recipients %s: sending a certificate to them is answered "
+            "ERROR/TECHNICAL_ERROR, and messages wait in the outbox, until delivery_base_url "
+            "(--delivery-base-url) or their url in recipients_file is set; 'intygstjanst dev' runs "
+            "a stub recipient that takes everything",
+            ", ".join(r.id for r in missing),
+        )
+
+
 class Deliverer:
     """Sends messages to recipients over keep-alive connections (thread-safe: one set per thread)."""
 
@@ -103,7 +119,9 @@ class Deliverer:
         url = self.endpoint(recipient, spec)
         if url is None:
             return DeliveryResult(
-                "retry", f"no endpoint for {recipient.id}: the recipient has no url and delivery_base_url is not set"
+                "retry",
+                f"no endpoint for {recipient.id}: the recipient has no url and delivery_base_url is not set "
+                "(set --delivery-base-url or the recipient's url in recipients_file; 'intygstjanst dev' runs a stub recipient)",
             )
         delivery_id = delivery_id or str(uuid.uuid4())
         body = envelope(spec, logical_address or recipient.logical_address, payload, delivery_id)

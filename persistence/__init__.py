@@ -2,6 +2,7 @@
 repository module per aggregate (certificates, messages, receivers, sick leave) and the outbox
 table of outbound messages. ``migrations`` holds the Alembic revisions.
 
-May import: nothing else in the package. Callers pass plain values in and get rows or small
-dataclasses back.
+May import: ``settings`` (its error type, for a database a setting names that cannot be used, and
+the flags of ``intygstjanst db``). Callers pass plain values in and get rows or small dataclasses
+back.
 """

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from intygstjanst.settings import SettingsError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -19,6 +22,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 def utc_now() -> dt.datetime:
     """Naive UTC, the form every time is stored in the database."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class DatabaseSettingError(SettingsError):
+    """The database a setting names cannot be used: a malformed URL, a driver that is not installed,
+    or a server that cannot be reached. The message is one line naming the setting."""
 
 
 class Database:
@@ -43,6 +51,28 @@ class Database:
         # 100 ms (busy_timeout); queueing this process's writers on a lock instead hands the
         # database over the moment it is free. Other processes still meet busy_timeout.
         self._writers: AbstractContextManager[object] = threading.Lock() if self.is_sqlite else nullcontext()
+
+    @classmethod
+    def open(cls, url: str, setting: str = "database_url") -> Database:
+        """The database at ``url``, connected once, or :class:`DatabaseSettingError` saying why not."""
+        shown = safe_url(url)
+        try:
+            database = cls(url)
+        except ArgumentError as exc:  # also an unknown dialect (NoSuchModuleError)
+            raise DatabaseSettingError(f"{setting}: {shown!r} is not a usable database URL: {_first_line(exc)}") from None
+        except ImportError as exc:
+            raise DatabaseSettingError(
+                f"{setting}: the database driver for {shown!r} is not installed ({exc}); "
+                "supported: sqlite:///FILE and postgresql+psycopg://USER@HOST/DB"
+            ) from None
+        except OSError as exc:  # the SQLite file's directory cannot be created
+            raise DatabaseSettingError(f"{setting}: cannot use {shown}: {exc}") from None
+        try:
+            database.ping()
+        except DBAPIError as exc:
+            database.dispose()
+            raise DatabaseSettingError(f"{setting}: cannot connect to {shown}: {_first_line(exc.orig or exc)}") from None
+        return database
 
     @staticmethod
     def _prepare_sqlite_dir(url: str) -> None:
@@ -75,6 +105,22 @@ class Database:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
+    def require_newest_schema(self, setting: str = "database_url") -> None:
+        """:class:`DatabaseSettingError` unless the migrations have brought the schema to the newest
+        revision: commands other than ``serve`` and ``db upgrade`` never migrate on their own."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        newest = set(ScriptDirectory.from_config(self.alembic_config()).get_heads())
+        with self.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+        if current != newest:
+            state = f"is at revision {', '.join(sorted(current))}, not the newest" if current else "has no tables yet"
+            raise DatabaseSettingError(
+                f"{setting}: the database {safe_url(self.url)} {state}; run 'intygstjanst db upgrade' "
+                "(or start 'intygstjanst serve', which does it)"
+            )
+
     def upgrade(self, revision: str = "head") -> None:
         from alembic import command
 
@@ -91,6 +137,19 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@", 1)[-1] if "@" in url else url
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -168,6 +168,10 @@ class Recipients:
     def parts(self) -> list[Part]:
         return sorted(self._current().parts.values(), key=lambda p: p.id)
 
+    def without_endpoint(self, base_url: str) -> list[Recipient]:
+        """The active recipients nothing can be delivered to: no url of their own and no ``base_url``."""
+        return [] if base_url else [r for r in self.all() if r.active and not r.url]
+
     # -- reloading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
@@ -378,37 +382,3 @@ def _unique(identifier: str, where: str, seen: dict[str, str]) -> None:
     if identifier in seen:
         raise RecipientsError(f"{where}: field 'id': {identifier} is already used by {seen[identifier]}")
     seen[identifier] = where
-
-
-# -- command line ---------------------------------------------------------------------------------
-
-
-def _check(args: Any, settings: Any) -> int:
-    from intygstjanst.certificates.certtypes import CertificateTypes
-
-    path = args.file or settings.recipients_file
-    types = CertificateTypes.configured(settings)
-    try:
-        loaded = Recipients.load(path, types)
-    except RecipientsError as exc:
-        print(f"invalid: {exc}")
-        return 1
-    print(f"{loaded.path}: {len(loaded.all())} recipients, {len(loaded.parts())} parts")
-    for r in loaded.all():
-        endpoint = r.url or settings.delivery_base_url or "NO ENDPOINT (set url or delivery_base_url)"
-        formats = ", ".join(f"{code}={fmt.value}" for code, fmt in sorted(r.formats.items())) or "all RegisterCertificate:3"
-        state = "active" if r.active else "inactive"
-        trust = "trusted" if r.trusted else "not trusted"
-        print(f"  {r.id:<8} {r.kind.value:<16} {state:<9} {trust:<12} {r.logical_address:<12} {endpoint}")
-        print(f"           types: {', '.join(sorted(r.certificate_types)) or '-'}; formats: {formats}")
-    for p in loaded.parts():
-        print(f"  {p.id:<8} part (never a send target): {p.name}")
-    return 0
-
-
-def add_commands(subparsers: Any) -> None:
-    command = subparsers.add_parser("recipients", help="the recipient registry")
-    sub = command.add_subparsers(dest="recipients_command", required=True)
-    check = sub.add_parser("check", help="check the registry file and show what it says")
-    check.add_argument("--file", type=Path, help="registry file (default: recipients_file, else the built-in seed)")
-    check.set_defaults(command=_check)

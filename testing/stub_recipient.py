@@ -24,7 +24,6 @@ Operator endpoints (on the same port):
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import json
@@ -49,8 +48,6 @@ from intygstjanst.tls.uvicorn_mtls import MtlsHttpToolsProtocol
 
 if TYPE_CHECKING:
     from uvicorn._types import ASGI3Application
-
-    from intygstjanst.settings import Settings
 
 _XML = "text/xml; charset=utf-8"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -259,7 +256,7 @@ def _envelope(payload: bytes) -> bytes:
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
-class _StubProtocol(MtlsHttpToolsProtocol):
+class StubProtocol(MtlsHttpToolsProtocol):
     """uvicorn's HTTP protocol (with the TLS extension) that also hands the app its transport, so the
     ``refuse`` failure can drop the connection the way a crashing recipient would."""
 
@@ -273,38 +270,3 @@ class _StubProtocol(MtlsHttpToolsProtocol):
 
         # uvicorn types scope extensions as dicts of dicts; this stub adds its own entry, the transport.
         self.app = cast("ASGI3Application", with_transport)
-
-
-def serve(args: argparse.Namespace, _settings: Settings) -> int:
-    import uvicorn
-
-    from intygstjanst.tls.server import ServerTlsFiles
-
-    tls = [args.tls_cert, args.tls_key, args.tls_ca]
-    if any(tls) and not all(tls):
-        print("stub-recipient: --tls-cert, --tls-key and --tls-ca go together", flush=True)
-        return 2
-    app = create_stub_app(args.record)
-    options: dict[str, Any] = {}
-    if all(tls):
-        options["ssl_context_factory"] = ServerTlsFiles(args.tls_cert, args.tls_key, args.tls_ca)
-        ServerTlsFiles(args.tls_cert, args.tls_key, args.tls_ca).load()  # refuse bad files before listening
-    scheme = "https" if all(tls) else "http"
-    print(f"stub recipient on {scheme}://{args.host}:{args.port} recording to {args.record}", flush=True)
-    config = uvicorn.Config(
-        app, host=args.host, port=args.port, http=_StubProtocol, log_level="warning", access_log=False, ws="none", lifespan="off", **options
-    )
-    uvicorn.Server(config).run()
-    return 0
-
-
-def add_commands(subparsers: Any) -> None:
-    stub = subparsers.add_parser("stub-recipient", help="run a stand-in recipient that records what it gets")
-    stub.add_argument("--host", default="127.0.0.1")
-    stub.add_argument("--port", type=int, required=True)
-    stub.add_argument("--record", type=Path, required=True, help="JSON-lines file of what was received")
-    stub.add_argument("--tls-cert", type=Path, help="server certificate (with --tls-key and --tls-ca: mutual TLS)")
-    stub.add_argument("--tls-key", type=Path)
-    stub.add_argument("--tls-ca", type=Path, help="CAs whose client certificates are accepted")
-    stub.set_defaults(command=serve)
-

@@ -2,9 +2,8 @@
 
 Sub-commands register ``command`` via ``set_defaults``, the convention of the main CLI, which calls
 ``args.command(args, settings)`` and uses the result as the exit status. The ``tls`` commands work on
-files named on the command line and ignore the settings, so their option destinations avoid the names
-the main CLI reads as setting overrides (``host``, ``port``, ...). The ``authorization`` commands use
-the settings (``data_dir``, ``authorization_file``) to find the running server and its file.
+files named on the command line and ignore the settings. The ``authorization`` commands use the
+settings (``data_dir``, ``authorization_file``) to find the running server and its file.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from intygstjanst.settings import Settings
+from intygstjanst.settings import Settings, add_flags
 from intygstjanst.tls.authorization import AuthorizationTable
 from intygstjanst.tls.errors import AuthorizationFileError, PkiError, TlsConfigError
 from intygstjanst.tls.pki import (
@@ -195,12 +194,14 @@ def add_commands(subparsers: Any) -> None:
         description="Exit status 0 when the file would be accepted by 'serve' and by a reload.",
     )
     check.add_argument("file", nargs="?", type=Path, metavar="FILE", help="default: the authorization_file setting")
+    add_flags(check, "authorization_file")
     check.set_defaults(command=_reporting_errors(_authorization_check, "authorization check"))
     reload = commands.add_parser(
         "reload",
         help="make the running server re-read its authorization file (after checking it)",
-        description="Finds the server through <data-dir>/serve.json, checks the file it uses and sends it SIGHUP; "
+        description="Finds the server through <data-dir>/serve.json (believed only while that process holds "
+        "<data-dir>/serve.lock), checks the file it uses and sends it SIGHUP; "
         "every worker process then replaces its table. A file that does not check is not sent.",
     )
-    reload.add_argument("--data-dir", type=Path, help="the server's data directory (default ./var)")
+    add_flags(reload, "data_dir")
     reload.set_defaults(command=_reporting_errors(_authorization_reload, "authorization reload"))

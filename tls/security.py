@@ -34,7 +34,7 @@ from starlette.applications import Starlette
 
 from intygstjanst.contracts.dispatch import Authorizer, allow_all
 from intygstjanst.contracts.registry import Contract
-from intygstjanst.settings import Settings, SettingsError
+from intygstjanst.settings import Settings, SettingsError, flag_of
 from intygstjanst.tls.authorization import SWEDEN, CallAuthorizer
 from intygstjanst.tls.callers import CallerResolver, Network, TlsMode, TrustedProxyScheme, parse_networks
 from intygstjanst.tls.errors import AuthorizationFileError
@@ -52,20 +52,8 @@ _UNSPECIFIED_HOSTS = {"", "0.0.0.0", "::"}
 _TLS_FILES = ("tls_cert", "tls_key", "tls_ca", "tls_crl")
 
 
-_FLAGS = {
-    "tls_mode": "--tls-mode",
-    "tls_cert": "--tls-cert",
-    "tls_key": "--tls-key",
-    "tls_ca": "--tls-ca",
-    "tls_crl": "--tls-crl",
-    "trusted_proxies": "--trusted-proxy",
-    "authorization_file": "--authorization-file",
-    "platform_consumers": "--platform-consumer",
-}
-
-
 def _flag(setting: str) -> str:
-    return f"{setting} ({_FLAGS[setting]})"
+    return f"{setting} ({flag_of(setting)})"
 
 
 @dataclass(frozen=True)

@@ -128,14 +128,42 @@ def test_reload_command_without_a_running_server(tmp_path: Path) -> None:
 
 
 def test_reload_command_does_not_signal_a_process_that_is_not_the_server(tmp_path: Path) -> None:
-    """A serve.json left by a crash may name a pid that now belongs to something else."""
-    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    """A serve.json left by a crash may name a pid that now belongs to something else, even to a
+    process whose command line says intygstjanst: only the holder of the data directory's lock is
+    the server."""
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "intygstjanst", "serve"])
     try:
         (tmp_path / "serve.json").write_text(f'{{"pid": {bystander.pid}, "mode": "native", "authorization_file": "x.toml"}}')
-        done = reload_command(tmp_path)
-        assert done.returncode == 1
-        assert f"names process {bystander.pid}, which is not intygstjanst (a stale file)" in done.stderr
+        for lock_left_behind in (False, True):
+            if lock_left_behind:
+                (tmp_path / "serve.lock").touch()
+            done = reload_command(tmp_path)
+            assert done.returncode == 1
+            assert f"names process {bystander.pid}, but no server holds {tmp_path / 'serve.lock'}" in done.stderr
+            assert "the file is stale" in done.stderr
         assert bystander.poll() is None
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_reload_command_signals_only_the_process_holding_the_lock(tmp_path: Path) -> None:
+    """A lock held by one process and a serve.json naming another: the file is not believed."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+         "print('locked', flush=True); time.sleep(60)", str(tmp_path / "serve.lock")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        (tmp_path / "serve.json").write_text(f'{{"pid": {bystander.pid}, "mode": "native", "authorization_file": "x.toml"}}')
+        done = reload_command(tmp_path)
+        assert done.returncode == 1
+        assert f"names process {bystander.pid}, but process {holder.pid} holds {tmp_path / 'serve.lock'}" in done.stderr
+        assert bystander.poll() is None and holder.poll() is None
+    finally:
+        for process in (holder, bystander):
+            process.kill()
+            process.wait()

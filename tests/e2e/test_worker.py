@@ -25,8 +25,9 @@ from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import OutboxItem
 from intygstjanst.services import Services
 from intygstjanst.tests.delivery_support import StubRecipient, enqueue_revokes, start_worker, wait_until
+from intygstjanst.delivery.cli import parse_duration
 from intygstjanst.delivery.transport import OutboundTransport
-from intygstjanst.delivery.worker import Worker, parse_duration
+from intygstjanst.delivery.worker import Worker
 
 
 @pytest.fixture(scope="module")
