@@ -177,7 +177,28 @@ class Runner:
         """Refuse to run when no contract can even be fetched: one clear error, not N failures."""
         found = [self.availability(key) for key in sorted(contracts)]
         if found and all(a.unreachable for a in found):
-            raise RunError(f"cannot reach the producer at {self.endpoint}: {found[0].detail}")
+            raise RunError(f"cannot reach the producer at {self.endpoint}: {found[0].detail}{self._hint(found[0].detail)}")
+
+    def _hint(self, detail: str) -> str:
+        """What to pass when an https producer could not be reached: its certificate was not trusted,
+        or (the usual reason a producer hangs up without a word) it requires a client certificate."""
+        from intygstjanst.tls.security import DEV_CLIENTS
+
+        if not self.endpoint.startswith("https:"):
+            return ""
+        if "CERTIFICATE_VERIFY_FAILED" in detail:
+            return (
+                ". The producer's server certificate is not trusted: pass --ca FILE with the CA that signed it "
+                "(for 'intygstjanst serve' on its development PKI: --ca var/tls/ca.pem)"
+            )
+        if self.transport.client_certificate:
+            return ""
+        client = f"var/tls/clients/{DEV_CLIENTS[0]}"
+        return (
+            ". The producer probably requires mutual TLS: pass a client certificate it trusts with --cert FILE "
+            "--key FILE, and --ca FILE for its server certificate (for 'intygstjanst serve' on its development "
+            f"PKI: --cert {client}.pem --key {client}.key --ca var/tls/ca.pem)"
+        )
 
     def run_case(self, suite: Suite, case: Case) -> CaseResult:
         started = time.perf_counter()

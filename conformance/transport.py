@@ -73,6 +73,7 @@ class Transport:
 
     def __init__(self, tls: TlsFiles, timeout: float = 30.0, original_consumer: str = "") -> None:
         self._verify = tls.ssl_context()
+        self.client_certificate = tls.cert is not None
         self._timeout = timeout
         self._headers = {ORIGINAL_CONSUMER_HEADER: original_consumer} if original_consumer else {}
         self._client = httpx.Client(verify=self._verify, timeout=timeout)
