@@ -31,6 +31,23 @@ from intygstjanst.tests.support import REPO_DIR
 
 TEST_DATABASE_URL = os.environ.get("INTYG_TEST_DATABASE_URL", "")
 
+TESTS_DIR = Path(__file__).resolve().parent
+# The groups, one folder each; every test is marked with its folder's name (pyproject registers them).
+GROUPS = ("unit", "contract", "e2e", "differential", "attacks", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its group, so that ``-m e2e`` (or ``-m "not e2e"``) selects by kind."""
+    ungrouped = []
+    for item in items:
+        group = item.path.resolve().relative_to(TESTS_DIR).parts[0]
+        if group in GROUPS:
+            item.add_marker(getattr(pytest.mark, group))
+        else:
+            ungrouped.append(item.nodeid)
+    if ungrouped:
+        raise pytest.UsageError(f"tests outside the group folders {', '.join(GROUPS)}: {', '.join(ungrouped)}")
+
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -2,12 +2,15 @@
 
 The official RIV-TA files under ``../shared/riv-contracts`` are test oracles only: tests read them
 from there (never from a copy inside the repository) and skip with a clear message when the folder
-is absent, e.g. in a bare checkout.
+is absent, e.g. in a bare checkout. In CI (``CI=true``) a missing outside part fails the test
+instead: there every suite must run.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from lxml import etree
@@ -25,11 +28,23 @@ def shared_dir() -> Path:
     return (REPO_DIR / ".." / "shared" / "riv-contracts").resolve()
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the calling test (or module, when called at import) for a part that is not on this
+    machine; with ``CI=true`` fail it instead, so that CI never passes with a suite left out."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: a missing part fails the run instead of skipping it)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
 def require_shared() -> Path:
-    """Return :func:`shared_dir`, or skip the calling test when it does not exist."""
+    """Return :func:`shared_dir`, or skip the calling test (fail it in CI) when it does not exist."""
     path = shared_dir()
     if not path.is_dir():
-        pytest.skip(f"../shared/riv-contracts not found: {path}")
+        unavailable(f"../shared/riv-contracts not found: {path}")
     return path
 
 

@@ -37,7 +37,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 import zeep
 from lxml import etree
 
@@ -110,13 +109,6 @@ SIMPLE_TYPE_VALUES: tuple[str, ...] = (
 _ARABIC_INDIC_DIGITS = str.maketrans("0123456789", "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669")
 
 SHARED_DIR = shared_dir()
-
-
-def require_shared() -> Path:
-    """The official reference tree; skips the calling test module (at import) when it is absent."""
-    if not SHARED_DIR.is_dir():
-        pytest.skip(f"official contracts not available at {SHARED_DIR}", allow_module_level=True)
-    return SHARED_DIR
 
 
 # --- contract cases ----------------------------------------------------------------------------

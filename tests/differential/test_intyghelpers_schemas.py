@@ -40,9 +40,9 @@ from intygstjanst.tests.differential.legacy_mutations import (
     global_declarations,
     mutation_corpus,
     official_xsd,
-    require_shared,
     schemas,
 )
+from intygstjanst.tests.support import require_shared
 
 SHARED = require_shared()
 TREE = "intyg/clinicalprocess-healthcond-certificate/schemas"

@@ -20,9 +20,9 @@ from intygstjanst.tests.differential.legacy_mutations import (
     assert_wsdl_matches_official,
     compare,
     mutation_corpus,
-    require_shared,
     schemas,
 )
+from intygstjanst.tests.support import require_shared
 
 require_shared()
 OFFICIAL = "intyg/clinicalprocess-healthcond-rehabilitation/schemas/interactions"

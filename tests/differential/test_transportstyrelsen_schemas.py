@@ -20,10 +20,10 @@ from intygstjanst.tests.differential.legacy_mutations import (
     assert_wsdl_matches_official,
     compare,
     mutation_corpus,
-    require_shared,
     sample_payloads,
     schemas,
 )
+from intygstjanst.tests.support import require_shared
 
 require_shared()
 OFFICIAL = "intyg/transportstyrelsen/schemas/interactions"

@@ -25,7 +25,7 @@ from intygstjanst.tls.callers import ORIGINAL_CONSUMER_HEADER
 
 from intygstjanst.tests.conftest import free_port
 from intygstjanst.tests.soap import GET, GET_NS, REGISTER, REGISTER_NS, certificate, envelope, fault, get_request, result
-from intygstjanst.tests.support import require_shared
+from intygstjanst.tests.support import require_shared, unavailable
 from intygstjanst.tests.tlsserver import (
     ADDRESS,
     CONSUMER,
@@ -86,7 +86,7 @@ http {{
 def nginx_binary() -> str:
     found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).is_file()), None)
     if found is None:
-        pytest.skip("nginx not found on PATH or in /usr/sbin: the proxy-mode tests need a real nginx (apt-get install nginx-light)")
+        unavailable("nginx not found on PATH or in /usr/sbin: the proxy-mode tests need a real nginx (apt-get install nginx-light)")
     return found
 
 

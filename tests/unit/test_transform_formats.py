@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from intygstjanst.tests.support import payload_of, shared_dir
+from intygstjanst.tests.support import payload_of, shared_dir, unavailable
 from intygstjanst.transform import carrier, fk7263, formats, revoke, ts
 from intygstjanst.transform.carrier import CARRIER
 from intygstjanst.transform.common import GN, RC, TP, TransformError
@@ -131,7 +131,7 @@ ROUND_TRIP = [(k, p) for k, p in LEGACY_SAMPLES if p.name not in REFUSED]
 @pytest.fixture(autouse=True)
 def _shared_files_present() -> None:
     if not SHARED.is_dir():
-        pytest.skip(f"../shared/riv-contracts not found: {SHARED}")
+        unavailable(f"../shared/riv-contracts not found: {SHARED}")
 
 
 def test_the_sample_sets_are_complete() -> None:
