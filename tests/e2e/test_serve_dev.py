@@ -11,13 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lxml import etree
-
 from intygstjanst.persistence.db import Database
+from intygstjanst.tls.runtime import ServerState
 from intygstjanst.tls.security import DEV_CLIENTS
 
 from intygstjanst.tests.conftest import LiveServer
-from intygstjanst.tests.soap import REGISTER, certificate
+from intygstjanst.tests.dev_support import EXAMPLES
+from intygstjanst.tests.soap import REGISTER
 from intygstjanst.tests.support import REPO_DIR, require_shared
 from intygstjanst.tests.tlsserver import running
 
@@ -58,15 +58,32 @@ def test_first_start_creates_the_dev_pki_the_example_works_and_a_restart_reuses_
         grants = (tls_dir / "authorization.toml").read_text(encoding="utf-8")
         assert all(f'consumer = "{hsa_id}"' in grants for hsa_id in DEV_CLIENTS)
 
-        (workdir / "certificate.xml").write_bytes(etree.tostring(certificate("readme-mtls-1")))
+        # The shipped example, under an id of its own: the session database is shared with other tests.
+        (workdir / "examples").mkdir()
+        shipped = (EXAMPLES / "RegisterCertificate-3.xml").read_text(encoding="utf-8")
+        (workdir / "examples" / "RegisterCertificate-3.xml").write_text(shipped.replace("example-lisjp-1", "readme-mtls-1"), encoding="utf-8")
         example = documented_zeep_mtls_example().replace("https://localhost:8080", server.base_url)
         ran = subprocess.run([sys.executable, "-c", example], cwd=workdir, capture_output=True, text=True, timeout=120)
         assert ran.returncode == 0, ran.stderr
         assert ran.stdout.strip() == "OK"
+        assert server.audit()[-1]["contract"] == "RegisterCertificate"
         assert server.audit()[-1]["authorized"] == DEV_CLIENTS[0]
+        for flags, hint in [
+            (["--ca", str(tls_dir / "ca.pem")], "The producer probably requires mutual TLS: pass a client certificate it trusts with --cert FILE --key FILE"),
+            ([], "The producer's server certificate is not trusted: pass --ca FILE with the CA that signed it"),
+        ]:
+            kit = subprocess.run(
+                [sys.executable, "-m", "intygstjanst.cli", "conformance", "run", "--endpoint", server.base_url, *flags,
+                 "--contract", "PingForConfiguration", "--failures-dir", str(tmp_path / "failures")],
+                cwd=workdir, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert kit.returncode == 2, kit.stdout + kit.stderr
+            assert kit.stderr.startswith(f"intygstjanst conformance run: error: cannot reach the producer at {server.base_url}"), kit.stderr
+            assert hint in kit.stderr
         ca = (tls_dir / "ca.pem").read_bytes()
         state = json.loads((workdir / "var" / "serve.json").read_text())
         assert state == {"pid": server.process.pid, "mode": "native", "authorization_file": str(tls_dir / "authorization.toml"), "certificate_types_dir": None}
+        assert ServerState.read(workdir / "var").pid == server.process.pid
     assert not (workdir / "var" / "serve.json").exists()  # a stopped server leaves no state for 'reload'
 
     with running(tmp_path, database_url, [], lambda: dev_client_context(tls_dir), data_dir=workdir / "var") as again:
