@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
+from lxml import etree
 
 from intygstjanst.contracts.registry import ContractRegistry
 
@@ -45,6 +46,20 @@ class Dev:
         match = re.search(rf"{READY}(.*)", self.log())
         assert match, self.log()
         return [int(pid) for pid in re.findall(r"\(pid (\d+)\)", match.group(1))]
+
+
+def texts(body: etree._Element, name: str) -> list[str]:
+    """The text of every element called ``name``, in any namespace."""
+    found = cast(list[Any], body.xpath(f"//*[local-name()='{name}']/text()"))
+    return [str(text) for text in found]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def example_paths() -> dict[str, str]:

@@ -21,21 +21,22 @@ from intygstjanst.tests.support import REPO_DIR
 SETTINGS = [field.name for field in dataclasses.fields(Settings)]
 
 
-def sample_value(name: str) -> str:
+def sample_flag(name: str) -> list[str]:
+    """The flag of a setting with a value other than its default."""
     value = getattr(Settings(), name)
-    if name == "tls_mode":
-        return "off"
     if isinstance(value, bool):
-        raise AssertionError("boolean settings are --name/--no-name flags; extend this test")
+        return [flag_of(name) if not value else "--no-" + flag_of(name).removeprefix("--")]
+    if name == "tls_mode":
+        return [flag_of(name), "off"]
     if isinstance(value, (int, float)):
-        return str(value + 1)
-    return f"some-{name}"
+        return [flag_of(name), str(value + 1)]
+    return [flag_of(name), f"some-{name}"]
 
 
 @pytest.mark.parametrize("name", SETTINGS)
 def test_every_setting_is_a_flag_of_serve(name: str) -> None:
     """Generated from the settings definition, so a setting added later gets its flag too."""
-    args = build_parser().parse_args(["serve", flag_of(name), sample_value(name)])
+    args = build_parser().parse_args(["serve", *sample_flag(name)])
     loaded = Settings.load(flag_values(args), env={})
     assert getattr(loaded, name) != getattr(Settings(), name)
 
@@ -47,7 +48,7 @@ def test_commands_take_the_settings_of_their_layer() -> None:
         found: set[str] = set()
         for name in SETTINGS:
             try:
-                args = parser.parse_args([*command, flag_of(name), sample_value(name)])
+                args = parser.parse_args([*command, *sample_flag(name)])
             except SystemExit:
                 continue
             found |= set(flag_values(args))

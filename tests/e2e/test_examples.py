@@ -12,22 +12,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 from lxml import etree
 from stdnum.se import personnummer
 
-from intygstjanst.tests.dev_support import EXAMPLES, Dev, example_paths, running_dev
+from intygstjanst.tests.dev_support import EXAMPLES, Dev, alive, example_paths, running_dev, texts
 from intygstjanst.tests.support import REPO_DIR
 
 README = (REPO_DIR / "README.md").read_text(encoding="utf-8")
 LISJP = "example-lisjp-1"
 
 Check = Callable[[etree._Element], None]
-
-
-def texts(body: etree._Element, name: str) -> list[str]:
-    return [str(t) for t in body.xpath(f"//*[local-name()='{name}']/text()")]
 
 
 def result(code: str, text: str = "") -> Check:
@@ -148,10 +143,9 @@ def test_the_readme_zeep_example_registers_an_example(dev: Dev) -> None:
 
 def test_stopping_dev_stops_all_three_processes(tmp_path: Path) -> None:
     with running_dev(tmp_path / "work", "--tls-mode", "off") as dev:
-        children = [psutil.Process(pid) for pid in dev.child_pids()]
-        assert len(children) == 3 and all(child.is_running() for child in children)
+        children = dev.child_pids()
+        assert len(children) == 3 and all(map(alive, children))
         assert httpx.get(f"http://127.0.0.1:{dev.port}/health").status_code == 200
         assert httpx.get(f"{dev.stub_url}/health").status_code == 200
     assert dev.process.returncode == 0
-    gone, alive = psutil.wait_procs(children, timeout=10)
-    assert alive == []
+    assert not any(map(alive, children))  # dev waited for each of them

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from intygstjanst.tests.dev_support import EXAMPLES, running_dev
+from intygstjanst.tests.dev_support import EXAMPLES, running_dev, texts
 from intygstjanst.tests.support import REPO_DIR
 
 README = (REPO_DIR / "README.md").read_text(encoding="utf-8")
@@ -39,10 +39,6 @@ def run(assignments: list[str], command: str, workdir: Path) -> str:
 
 def answer(output: str) -> etree._Element:
     return etree.fromstring(output.strip().encode())
-
-
-def texts(body: etree._Element, name: str) -> list[str]:
-    return [str(t) for t in body.xpath(f"//*[local-name()='{name}']/text()")]
 
 
 def test_the_readme_walkthrough_works_as_written(tmp_path: Path) -> None:
