@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,11 +45,10 @@ def run(settings: Settings, stub_port: int, record: Path | None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the readiness probes are not news
     environment = _child_environment(settings)
     parts: list[Part] = []
-    stopping = False
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        stopping.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -59,13 +59,13 @@ def run(settings: Settings, stub_port: int, record: Path | None) -> int:
             record = record or settings.data_dir / "stub-recipient.jsonl"
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             parts.append(_start("stub recipient", ["stub-recipient", "--host", settings.host, "--port", str(port), "--record", str(record)], environment))
-            _wait(parts[-1], lambda: _answers(f"{stub_url}/health"), lambda: stopping)
+            _wait(parts[-1], lambda: _answers(f"{stub_url}/health"), stopping.is_set)
             environment["INTYG_DELIVERY_BASE_URL"] = stub_url
         parts.append(_start("service", ["serve"], environment))
-        _wait(parts[-1], lambda: _serves(settings.data_dir, parts[-1].process.pid), lambda: stopping)
+        _wait(parts[-1], lambda: _serves(settings.data_dir, parts[-1].process.pid), stopping.is_set)
         # After the service, which has brought the database to the newest schema.
         parts.append(_start("delivery worker", ["worker"], environment))
-        if stopping:
+        if stopping.is_set():
             return 0
         running = ", ".join(f"{part.name} (pid {part.process.pid})" for part in parts)
         print(f"intygstjanst dev: running {running}", flush=True)
@@ -75,7 +75,7 @@ def run(settings: Settings, stub_port: int, record: Path | None) -> int:
                 f"receives in {record} (GET {stub_url}/stub/received); Ctrl-C stops all three",
                 flush=True,
             )
-        while not stopping:
+        while not stopping.is_set():
             for part in parts:
                 if part.process.poll() is not None:
                     print(f"intygstjanst dev: the {part.name} ended (exit status {part.process.returncode}); stopping the others", file=sys.stderr)
