@@ -54,8 +54,8 @@ def test_commands_take_the_settings_of_their_layer() -> None:
             found |= set(flag_values(args))
         return found
 
-    assert flags("worker") >= {"database_url", "delivery_base_url", "recipients_file", "schematron_dir", "certificate_types_dir", "retry_base_delay"}
-    assert not flags("worker") & {"port", "tls_mode", "authorization_file"}
+    assert flags("worker") >= {"database_url", "delivery_base_url", "recipients_file", "certificate_types_dir", "retry_base_delay"}
+    assert not flags("worker") & {"port", "tls_mode", "authorization_file", "persons_file", "schematron_dir"}
     assert flags("outbox", "status") == flags("db", "upgrade") == {"data_dir", "database_url"}
     assert flags("validate", "x.xml") == {"certificate_types_dir", "max_body_bytes", "max_depth", "max_elements"}
     assert flags("authorization", "reload") == {"data_dir"}
