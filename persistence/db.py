@@ -44,6 +44,8 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
+        elif self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "connect", _postgresql_synchronous_commit)
         # Reads take SQLite's shared lock only (plain BEGIN); writes take the write lock up front.
         self._read_engine = self.engine.execution_options(read_only=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -159,12 +161,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    # NORMAL in WAL mode is durable against application crashes (the case we guard); a power
-    # loss can only lose the last transactions, never corrupt the file.
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # An OK answer promises the certificate is stored: FULL syncs the WAL to disk at every commit,
+    # so a power loss cannot take back an acknowledged transaction (NORMAL could lose the last ones).
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _postgresql_synchronous_commit(dbapi_connection: Any, _record: Any) -> None:
+    # The server's default may have been lowered (synchronous_commit = off, by configuration, role or
+    # database): a commit then returns before its WAL record is flushed, and an acknowledged
+    # certificate could be lost in a crash. Every connection of ours insists on the flush.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION synchronous_commit = on")
+    cursor.close()
+    dbapi_connection.commit()
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
