@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from intygstjanst.persistence import outbox
+from intygstjanst.persistence import outbox, signatures
 from intygstjanst.persistence.db import Database, utc_now
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -27,6 +27,7 @@ def render(db: Database, now: dt.datetime | None = None) -> str:
     with db.read() as conn:
         queues = outbox.queues(conn, now)
         counters = outbox.counters(conn)
+        signature_counts = signatures.counts(conn)
     out: list[str] = []
 
     def family(name: str, kind: str, text: str, samples: Iterable[tuple[dict[str, str], float]]) -> None:
@@ -64,6 +65,21 @@ def render(db: Database, now: dt.datetime | None = None) -> str:
         "counter",
         "Failed delivery attempts per recipient: kind retry (technical, will be retried) or dead (refused for good).",
         [({"recipient": c.recipient, "kind": c.outcome}, c.count) for c in counters if c.outcome != "delivered"],
+    )
+    by_status: dict[str, int] = {}
+    for (status, _reason), count in signature_counts.items():
+        by_status[status] = by_status.get(status, 0) + count
+    family(
+        "intyg_certificate_signatures",
+        "gauge",
+        "Stored certificates by the result of checking their signature: valid, invalid, unsigned or not_checked.",
+        [({"status": status}, count) for status, count in sorted(by_status.items())],
+    )
+    family(
+        "intyg_certificate_signatures_invalid",
+        "gauge",
+        "Stored certificates whose signature does not hold, by the first reason (digest, signature, untrusted_issuer, ...).",
+        [({"reason": reason}, count) for (status, reason), count in sorted(signature_counts.items()) if status == "invalid"],
     )
     return "\n".join(out) + "\n"
 

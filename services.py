@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from intygstjanst.certificates.certtypes import CertificateTypes
 from intygstjanst.certificates.schematron import SchematronValidator
+from intygstjanst.certificates.signature import SignatureChecker
 from intygstjanst.contracts.registry import ContractRegistry
 from intygstjanst.contracts.xml import ParseLimits
 from intygstjanst.delivery.deliverer import Deliverer, Sender
@@ -39,6 +40,8 @@ class Services:
     clock: Callable[[], dt.datetime] = utc_now  # naive UTC
     # The certificate owners' official Schematron, run in addition to our rules when configured.
     schematron: SchematronValidator | None = None
+    # The doctor's signature: verified, judged and recorded per signature_mode.
+    signatures: SignatureChecker = field(default_factory=SignatureChecker)
 
     @property
     def parse_limits(self) -> ParseLimits:
@@ -72,6 +75,7 @@ class Services:
             transport=transport,
             deliverer=deliverer or Deliverer(transport),
             schematron=SchematronValidator(settings.schematron_dir, types) if settings.schematron_dir is not None else None,
+            signatures=SignatureChecker.from_settings(settings),
         )
 
     def reload_certificate_types(self) -> str:

@@ -30,6 +30,7 @@ LIMITS = "limits"
 REGISTERS = "registers"
 CERTIFICATES = "certificates"
 SECURITY = "security"
+SIGNATURES = "signatures"
 DELIVERY = "delivery"
 OTHER = "other"  # a setting declared without a group; every command that runs the service takes it
 EVERY = "*"
@@ -41,6 +42,7 @@ GROUP_TITLES = {
     REGISTERS: "registers",
     CERTIFICATES: "certificate types and rules",
     SECURITY: "transport security and call authorization",
+    SIGNATURES: "the doctor's signature on certificates",
     DELIVERY: "delivery to recipients",
     OTHER: "other settings",
 }
@@ -112,6 +114,21 @@ class Settings:
     platform_consumers: tuple[str, ...] = setting(
         (), "consumer allowed to pass x-rivta-original-serviceconsumer-hsaid (repeatable)", SECURITY,
         flag="--platform-consumer", metavar="HSA_ID",
+    )
+
+    # The doctor's signature (underskrift) on RegisterCertificate (certificates/signature.py).
+    signature_mode: str = setting(
+        "report",
+        "report (default): verify, store the result, accept; enforce: refuse a bad signature (and an unsigned "
+        "certificate of a --signature-required-type); off: do not verify",
+        SIGNATURES,
+        choices=("off", "report", "enforce"),
+    )
+    signature_trust_bundle: Path | None = setting(None, "CA certificates (PEM) that issue trusted signing certificates", SIGNATURES, metavar="FILE")
+    signature_crl: Path | None = setting(None, "CRLs (PEM or DER) of those CAs; a signer revoked before signing is refused", SIGNATURES, metavar="FILE")
+    signature_required_types: tuple[str, ...] = setting(
+        (), "certificate type that must be signed in enforce mode, '*' for every type (repeatable)",
+        SIGNATURES, flag="--signature-required-type", metavar="TYPE",
     )
 
     # Delivery to recipients (delivery/). Outbound mTLS: our client certificate and key, and the CAs

@@ -1,10 +1,12 @@
-"""``intygstjanst validate`` (message files against their contract and certificate rules) and the
+"""``intygstjanst validate`` (message files against their contract and certificate rules), the
 ``intygstjanst types`` commands: check certificate-type files (and run them on messages), and make
-the running server use the files in its ``certificate_types_dir`` without a restart."""
+the running server use the files in its ``certificate_types_dir`` without a restart; and
+``intygstjanst certificate show`` (a stored certificate's facts, states and signature result)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from intygstjanst.certificates.certtypes import BUILTIN_DIR, CertificateTypeError, CertificateTypes
-from intygstjanst.settings import LIMITS, Settings, add_flags
+from intygstjanst.settings import LIMITS, STORAGE, Settings, add_flags
 
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
@@ -66,6 +68,53 @@ def _reload(args: argparse.Namespace, settings: Settings, find_server: FindServe
     return 0
 
 
+def _show(args: argparse.Namespace, settings: Settings) -> int:
+    from intygstjanst.persistence import certificates, signatures
+    from intygstjanst.persistence.db import Database
+
+    database = Database.open(settings.effective_database_url, settings.database_setting)
+    try:
+        database.require_newest_schema(settings.database_setting)
+        with database.read() as conn:
+            row = certificates.get(conn, args.id)
+            states = certificates.states(conn, args.id)
+            signature = signatures.get(conn, args.id)
+    finally:
+        database.dispose()
+    if row is None:
+        print(f"intygstjanst certificate show: no certificate {args.id}", file=sys.stderr)
+        return 1
+    facts: dict[str, object] = {
+        "id": row.id,
+        "type": f"{row.type_code} {row.type_version}",
+        "source": row.source,
+        "received_at": str(row.received_at),
+        "signed_at": str(row.signed_at or ""),
+        "signing_doctor": f"{row.signing_doctor_id} {row.signing_doctor_name}".strip(),
+        "care_unit": f"{row.care_unit_id} {row.care_unit_name}".strip(),
+        "care_giver": row.care_giver_id,
+        "test_certificate": row.is_test,
+        "states": [f"{s.state} {s.target} {s.at}" for s in states],
+    }
+    if signature is None:  # stored before signatures were checked
+        facts["signature"] = {"status": "not_checked", "reason": "registered before signatures were recorded"}
+    else:
+        facts["signature"] = {**vars(signature.record), "checked_at": str(signature.checked_at)}
+    if args.json:
+        print(json.dumps(facts, ensure_ascii=False))
+        return 0
+    for name, value in facts.items():
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if item != "":
+                    print(f"{name} {key}: {item}")
+        elif isinstance(value, list):
+            print(f"{name}:" + "".join(f"\n  {item}" for item in value))
+        else:
+            print(f"{name}: {value}")
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], find_server: FindServer) -> None:
     """Add ``validate`` and the ``types`` command group to the main CLI's sub-parsers."""
     validate = subparsers.add_parser("validate", help="check message files against their contract and certificate rules")
@@ -99,3 +148,18 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     add_flags(reload, "data_dir")
     reload.set_defaults(command=lambda args, settings: _reload(args, settings, find_server))
+
+    certificate = subparsers.add_parser("certificate", help="stored certificates")
+    certificate_commands = certificate.add_subparsers(dest="certificate_command", metavar="COMMAND", required=True)
+    show = certificate_commands.add_parser(
+        "show",
+        help="a stored certificate: its facts, states and signature result",
+        description="Prints what is stored about certificate ID (not its content; the patient is left out): type, "
+        "source contract, signing doctor and care unit, states, and the result of checking its signature "
+        "(valid, invalid with the reason, unsigned or not_checked; the signer; when it was checked). Exit status 1 "
+        "when there is no such certificate.",
+    )
+    show.add_argument("id", metavar="ID", help="the certificate id (intygs-id/extension)")
+    show.add_argument("--json", action="store_true", help="one JSON object")
+    add_flags(show, STORAGE)
+    show.set_defaults(command=_show)

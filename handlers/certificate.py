@@ -14,7 +14,9 @@ from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.contracts.faults import SoapFault
 from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info
 from intygstjanst.contracts.xml import CORE, TYPES, text_of
+from intygstjanst.certificates.signature import Signed
 from intygstjanst.persistence import certificates as repo
+from intygstjanst.persistence import signatures
 from intygstjanst.registers.persons import InvalidPersonId, Person, PersonLookupError, check_person_id, mask
 from intygstjanst.transform import formats
 from intygstjanst.transform.formats import Format
@@ -128,6 +130,15 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
     if stored_patient is not None:
         return _duplicate_answer(stored_patient, patient_id)
 
+    received_at = services.clock()
+    doctor_id = intyg.text("core:skapadAv/core:personal-id/types:extension")
+    signed = Signed(intyg.id, certificate_type.code, doctor_id, intyg.signed_at)
+    # Only a certificate that arrived as itself can carry a signature: a converted legacy one cannot.
+    signature = services.signatures.check(intyg.element, signed, received_at, can_be_signed=canonical is None)
+    refusal = services.signatures.refusal(signature, certificate_type.code)
+    if refusal is not None:
+        raise LogicalError(ErrorId.VALIDATION_ERROR, refusal)
+
     person = lookup_person(services, patient_id)
 
     new = repo.NewCertificate(
@@ -138,7 +149,7 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
         care_unit_id=intyg.text("core:skapadAv/core:enhet/core:enhets-id/types:extension"),
         care_unit_name=intyg.text("core:skapadAv/core:enhet/core:enhetsnamn"),
         care_giver_id=intyg.text("core:skapadAv/core:enhet/core:vardgivare/core:vardgivare-id/types:extension"),
-        signing_doctor_id=intyg.text("core:skapadAv/core:personal-id/types:extension"),
+        signing_doctor_id=doctor_id,
         signing_doctor_name=intyg.text("core:skapadAv/core:fullstandigtNamn"),
         signed_at=intyg.signed_at,
         valid_from=min((p.start for p in facts.sick_leave if p.start), default=None),
@@ -157,7 +168,8 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
     sick_leave = sickleave.prepare(certificate_type, intyg.element, new, intyg.relations(), facts)
     try:
         with services.db.transaction() as conn:
-            repo.insert_certificate(conn, new, services.clock(), intyg.relations())
+            repo.insert_certificate(conn, new, received_at, intyg.relations())
+            signatures.insert(conn, new.id, signature, received_at)
             sickleave.apply(conn, sick_leave)
     except repo.AlreadyStored:
         # Lost a race with a concurrent registration of the same id: answer as for any duplicate.

@@ -252,3 +252,31 @@ class SickLeaveCertificate(Base):
 
 
 # --- end of sick leave -----------------------------------------------------------------------------
+
+
+# --- The doctor's signature: persistence/signatures.py ------------------------------------------------
+
+
+class CertificateSignature(Base):
+    """What was found about a certificate's signature when it was registered (one row each).
+
+    ``status``: valid, invalid, unsigned or not_checked; ``reason_code`` the first problem of an
+    invalid one (``digest``, ``signature``, ``untrusted_issuer``, ...) and ``reason`` all of them;
+    ``remark`` what was reported without counting against it (a signer other than skapadAv).
+    """
+
+    __tablename__ = "certificate_signature"
+
+    certificate_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("certificate.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    signer_subject: Mapped[str] = mapped_column(Text)
+    signer_hsa_id: Mapped[str] = mapped_column(String(64))
+    remark: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    # /metrics counts by status and reason at every scrape: one index range, no table scan.
+    __table_args__ = (Index("ix_certificate_signature_status", "status", "reason_code"),)

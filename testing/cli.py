@@ -1,5 +1,6 @@
-"""``intygstjanst stub-recipient`` (a stand-in recipient agency) and ``intygstjanst dev`` (the service,
-a delivery worker and a stub recipient together), for tests and demonstrations."""
+"""``intygstjanst stub-recipient`` (a stand-in recipient agency), ``intygstjanst dev`` (the service,
+a delivery worker and a stub recipient together) and ``intygstjanst sign`` (a certificate signed by a
+doctor of the development PKI), for tests and demonstrations."""
 
 from __future__ import annotations
 
@@ -50,6 +51,39 @@ def _dev(args: argparse.Namespace, settings: Settings) -> int:
     return run(settings, args.stub_port, args.record)
 
 
+def _sign(args: argparse.Namespace, settings: Settings) -> int:
+    from lxml import etree
+
+    from intygstjanst.testing.signing import SigningError, sign_document, signing_doctor
+    from intygstjanst.tls.errors import PkiError, TlsConfigError
+    from intygstjanst.tls.pki import CA_CERT, SIGNER_DIR, DevCa
+    from intygstjanst.tls.security import DEV_DIR
+
+    if (args.cert is None) != (args.key is None):
+        print("intygstjanst sign: error: --cert and --key go together", file=sys.stderr)
+        return 2
+    try:
+        document = args.file.read_bytes()
+        cert, key = args.cert, args.key
+        if cert is None:
+            pki = settings.data_dir / DEV_DIR
+            signer = args.signer or signing_doctor(document)
+            cert, key = pki / SIGNER_DIR / f"{signer}.pem", pki / SIGNER_DIR / f"{signer}.key"
+            if not cert.exists():
+                DevCa.load(pki).issue_signing_cert(signer, pki / SIGNER_DIR)
+                print(f"issued a signing certificate for {signer}: {cert}", file=sys.stderr)
+            print(f"signed by {signer}; trust it with --signature-trust-bundle {pki / CA_CERT}", file=sys.stderr)
+        signed = sign_document(document, cert, key, wrapped=not args.unwrapped, stamp=not args.keep_time)
+    except (OSError, etree.XMLSyntaxError, SigningError, PkiError, TlsConfigError) as exc:
+        print(f"intygstjanst sign: error: {exc}", file=sys.stderr)
+        return 1
+    if args.out is None:
+        sys.stdout.buffer.write(signed)
+    else:
+        args.out.write_bytes(signed)
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dev = subparsers.add_parser(
         "dev",
@@ -62,6 +96,24 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     dev.add_argument("--record", type=Path, metavar="FILE", help="the stub's record (default <data-dir>/stub-recipient.jsonl)")
     add_flags(dev, EVERY)
     dev.set_defaults(command=_dev)
+
+    sign = subparsers.add_parser(
+        "sign",
+        help="sign a RegisterCertificate as a doctor of the development PKI (tests and demos)",
+        description="Signs the intyg in FILE (a RegisterCertificate request, bare or in a SOAP envelope) with the "
+        "profile's XML signature and writes the signed document to --out or standard output. Without --cert/--key "
+        "the signer is a doctor of the development PKI in <data-dir>/tls (the one 'intygstjanst dev' creates): "
+        "skapadAv/personal-id, or --signer, with a signing certificate issued on first use under tls/signers/.",
+    )
+    sign.add_argument("file", type=Path, metavar="FILE")
+    sign.add_argument("--out", type=Path, metavar="FILE", help="where to write the signed document (default: standard output)")
+    sign.add_argument("--signer", metavar="HSA_ID", help="sign as this doctor (default: skapadAv/personal-id)")
+    sign.add_argument("--cert", type=Path, metavar="FILE", help="signing certificate (PEM), instead of the development PKI")
+    sign.add_argument("--key", type=Path, metavar="FILE", help="its private key (PEM)")
+    sign.add_argument("--unwrapped", action="store_true", help="put the Signature directly in intyg, not in underskrift")
+    sign.add_argument("--keep-time", action="store_true", help="keep signeringstidpunkt (default: set it to now, as a signing journal system does)")
+    add_flags(sign, "data_dir")
+    sign.set_defaults(command=_sign)
 
     stub = subparsers.add_parser("stub-recipient", help="run a stand-in recipient that records what it gets")
     stub.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -26,6 +26,7 @@ from intygstjanst.registers.persons import FilePersonLookup, Person
 from intygstjanst.services import Services
 from intygstjanst.settings import Settings
 
+from intygstjanst.tests.signing_support import SigningPki
 from intygstjanst.tests.soap import TEST_PERSON, VALIDATION_PERSON
 from intygstjanst.tests.support import REPO_DIR
 
@@ -178,3 +179,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, database_url: str, mig
         yield LiveServer(base, process, log_path)
     finally:
         stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def signing_pki(tmp_path_factory: pytest.TempPathFactory) -> SigningPki:
+    """A development CA whose doctors sign certificates (tests/signing_support.py); trusted by the
+    tests that configure it as signature_trust_bundle."""
+    return SigningPki.create(tmp_path_factory.mktemp("signing-pki"))
+
+
+@pytest.fixture(scope="session")
+def other_signing_pki(tmp_path_factory: pytest.TempPathFactory) -> SigningPki:
+    """Another CA: its doctors' signatures are intact but from an untrusted issuer."""
+    return SigningPki.create(tmp_path_factory.mktemp("other-signing-pki"))

@@ -9,6 +9,7 @@ Layout of a PKI directory::
     ca.pem, ca.key            the CA
     server.pem, server.key    the server certificate
     clients/<HSA-id>.pem/.key client certificates
+    signers/<HSA-id>.pem/.key signing certificates of doctors (``issue_signing_cert``)
     crl.pem                   revocation list (``write_crl``)
 """
 
@@ -37,6 +38,7 @@ CA_KEY = "ca.key"
 SERVER_CERT = "server.pem"
 SERVER_KEY = "server.key"
 CLIENT_DIR = "clients"
+SIGNER_DIR = "signers"
 CRL_FILE = "crl.pem"
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -83,6 +85,20 @@ def _check_hsa_id(hsa_id: str) -> None:
         raise PkiError(f"HSA-id {hsa_id!r} must be {HSA_ID_RULE}")
 
 
+def _holder(hsa_id: str, common_name: str | None) -> x509.Name:
+    """The subject of a certificate held by ``hsa_id`` (a function or a person): its HSA-id in the
+    serialNumber, as in SITHS certificates."""
+    _check_hsa_id(hsa_id)
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name or hsa_id),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, hsa_id),
+        ]
+    )
+
+
 def _check_hosts(hosts: Sequence[str]) -> None:
     if not hosts:
         raise PkiError("a server certificate needs at least one host name or IP address")
@@ -104,10 +120,17 @@ class IssuedCert:
 
 
 def _builder(
-    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, start: datetime, end: datetime, *, ca: bool
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: ec.EllipticCurvePublicKey,
+    start: datetime,
+    end: datetime,
+    *,
+    ca: bool,
+    non_repudiation: bool = False,
 ) -> x509.CertificateBuilder:
     """What every certificate here has: names, key, a random serial, validity, basic constraints and
-    key usage (a CA signs certificates and CRLs, a leaf its TLS handshakes)."""
+    key usage (a CA signs certificates and CRLs, a leaf its TLS handshakes, a signer documents)."""
     return (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -120,7 +143,7 @@ def _builder(
         .add_extension(
             x509.KeyUsage(
                 digital_signature=not ca,
-                content_commitment=False,
+                content_commitment=non_repudiation,
                 key_encipherment=False,
                 data_encipherment=False,
                 key_agreement=False,
@@ -191,7 +214,7 @@ class DevCa:
     def _issue(
         self,
         subject: x509.Name,
-        usage: x509.ObjectIdentifier,
+        usage: x509.ObjectIdentifier | None,
         extra: Iterable[x509.ExtensionType],
         out_cert: Path,
         out_key: Path,
@@ -210,13 +233,14 @@ class DevCa:
             )
         key = _new_key()
         builder = (
-            _builder(subject, self.cert.subject, key.public_key(), start, end, ca=False)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            _builder(subject, self.cert.subject, key.public_key(), start, end, ca=False, non_repudiation=usage is None)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False
             )
         )
+        if usage is not None:
+            builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         for extension in extra:
             builder = builder.add_extension(extension, critical=False)
         cert = builder.sign(self.key, hashes.SHA256())
@@ -274,15 +298,7 @@ class DevCa:
 
         Written to ``<out_dir>/<hsa_id>.pem`` and ``.key``.
         """
-        _check_hsa_id(hsa_id)
-        subject = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-                x509.NameAttribute(NameOID.COMMON_NAME, common_name or hsa_id),
-                x509.NameAttribute(NameOID.SERIAL_NUMBER, hsa_id),
-            ]
-        )
+        subject = _holder(hsa_id, common_name)
         out = Path(out_dir)
         return self._issue(
             subject,
@@ -294,6 +310,25 @@ class DevCa:
             not_before,
             not_after,
         )
+
+    def issue_signing_cert(
+        self,
+        hsa_id: str,
+        out_dir: str | Path,
+        *,
+        common_name: str | None = None,
+        days: int = DEFAULT_LEAF_DAYS,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+    ) -> IssuedCert:
+        """A doctor's signing certificate (as on a SITHS card): subject serialNumber ``hsa_id``, key
+        usage digitalSignature and nonRepudiation, no extended key usage.
+
+        Written to ``<out_dir>/<hsa_id>.pem`` and ``.key``.
+        """
+        subject = _holder(hsa_id, common_name)
+        out = Path(out_dir)
+        return self._issue(subject, None, [], out / f"{hsa_id}.pem", out / f"{hsa_id}.key", days, not_before, not_after)
 
     def _signed(self, item: x509.Certificate | x509.CertificateRevocationList) -> bool:
         if item.issuer != self.cert.subject:
