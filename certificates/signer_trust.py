@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from intygstjanst.settings import SettingsError
 
 _MAX_CHAIN = 6  # signer, intermediates, issuing CA: national chains have three or four
+_CACHED_CHAINS = 10_000
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,9 @@ class SignerTrust:
     crls: tuple[x509.CertificateRevocationList, ...] = ()
     bundle: Path | None = None
     _by_issuer: dict[x509.Name, list[x509.CertificateRevocationList]] = field(default_factory=dict, compare=False)
+    # Chains found, by (signer, KeyInfo certificates): a doctor signs many certificates with one
+    # card, and checking the CA's signature on it is half the cost of a whole check.
+    _chains: dict[tuple[x509.Certificate, ...], list[x509.Certificate] | None] = field(default_factory=dict, compare=False)
 
     @classmethod
     def load(cls, bundle: Path | None, crl: Path | None) -> SignerTrust:
@@ -141,6 +145,15 @@ class SignerTrust:
         return TrustVerdict(tuple(problems), tuple(remarks))
 
     def _chain(self, signer: x509.Certificate, others: Sequence[x509.Certificate]) -> list[x509.Certificate] | None:
+        key = (signer, *others)
+        if key not in self._chains:
+            if len(self._chains) >= _CACHED_CHAINS:
+                self._chains.clear()
+            self._chains[key] = self._build_chain(signer, others)
+        chain = self._chains[key]
+        return list(chain) if chain is not None else None
+
+    def _build_chain(self, signer: x509.Certificate, others: Sequence[x509.Certificate]) -> list[x509.Certificate] | None:
         """signer, intermediates..., the trusted CA; None when no path reaches a trusted CA."""
         chain = [signer]
         while len(chain) < _MAX_CHAIN:
