@@ -65,7 +65,6 @@ def verification(label: str, checker: SignatureChecker, body: bytes, rounds: int
     assert intyg is not None
     facts = Signed(
         (intyg.findtext("{*}intygs-id/{*}extension") or "").strip(),
-        "LISJP",
         (intyg.findtext("{*}skapadAv/{*}personal-id/{*}extension") or "").strip(),
         dt.datetime.fromisoformat((intyg.findtext("{*}signeringstidpunkt") or "").strip()),
     )

@@ -52,7 +52,6 @@ class Signed:
     """The facts of the certificate that the check compares the signature with."""
 
     certificate_id: str
-    type_code: str
     doctor_id: str  # skapadAv/personal-id/extension
     signed_at: dt.datetime | None  # signeringstidpunkt as written (naive, Swedish time)
 

@@ -48,7 +48,9 @@ def _name(certificate: x509.Certificate | x509.CertificateRevocationList) -> str
 def hsa_id(certificate: x509.Certificate) -> str:
     """The HSA-id of a SITHS certificate's holder: the subject serialNumber, or "" without one."""
     values = certificate.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
-    return str(values[0].value) if values else ""
+    value = str(values[0].value) if values else ""
+    # Shown and stored as text: a control character (NUL cannot even be stored) is written escaped.
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in value)
 
 
 def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:

@@ -132,7 +132,7 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
 
     received_at = services.clock()
     doctor_id = intyg.text("core:skapadAv/core:personal-id/types:extension")
-    signed = Signed(intyg.id, certificate_type.code, doctor_id, intyg.signed_at)
+    signed = Signed(intyg.id, doctor_id, intyg.signed_at)
     # Only a certificate that arrived as itself can carry a signature: a converted legacy one cannot.
     signature = services.signatures.check(intyg.element, signed, received_at, can_be_signed=canonical is None)
     refusal = services.signatures.refusal(signature, certificate_type.code)

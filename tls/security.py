@@ -75,6 +75,7 @@ class DevPkiInfo:
         for hsa_id, files in self.clients.items():
             lines.append(f"  client certificate {hsa_id}: {files.cert}  key: {files.key}")
         lines.append(f"  authorization file: {self.authorization_file}")
+        lines.append("  signatures of its doctors ('intygstjanst sign') are trusted (signature_trust_bundle)")
         return lines
 
 
@@ -118,6 +119,9 @@ def _development(settings: Settings) -> tuple[Settings, DevPkiInfo]:
         tls_ca=directory / CA_CERT,
         tls_crl=crl if crl.exists() else None,
         authorization_file=authorization,
+        # The doctors 'intygstjanst sign' makes are issued by the same CA: their signatures verify as
+        # trusted in development, unless another bundle is configured.
+        signature_trust_bundle=settings.signature_trust_bundle or directory / CA_CERT,
     )
     return prepared, DevPkiInfo(directory, created, directory / CA_CERT, clients, authorization)
 

@@ -22,6 +22,7 @@ from intygstjanst.certificates.signature import (
     NOT_CHECKED,
     OFF,
     REPORT,
+    SWEDISH_TIME,
     UNSIGNED,
     VALID,
     SignatureChecker,
@@ -109,7 +110,7 @@ def test_the_official_samples_signer_is_an_untrusted_issuer_not_valid_at_signing
     require_shared()
     checker = SignatureChecker(REPORT, SignerTrust.load(signing_pki.bundle, None))
     intyg = intyg_of(sample(SIGNED_SAMPLES[0]))
-    result = checker.check(intyg, Signed(SAMPLE_ID, "LISJP", "TSTNMT2321000156-1079", dt.datetime(2018, 3, 8, 11, 54, 22)), NOW)
+    result = checker.check(intyg, Signed(SAMPLE_ID, "TSTNMT2321000156-1079", dt.datetime(2018, 3, 8, 11, 54, 22)), NOW)
     assert (result.status, result.reason_code) == (INVALID, "untrusted_issuer")
     assert "untrusted issuer: O=Callista,L=Gothenburg,ST=VG,C=SE" in result.reason
     assert "was not valid at the signing time 2018-03-08 10:54:22 UTC (valid 2018-03-10 20:06:40 UTC" in result.reason
@@ -279,7 +280,6 @@ def check(signing_pki: SigningPki, payload: etree._Element, *, mode: str = REPOR
     signing_time = intyg.findtext(f"{{{CORE}}}signeringstidpunkt")
     facts = Signed(
         intyg.findtext(f"{{{CORE}}}intygs-id/{{{TYPES}}}extension") or "",
-        "LISJP",
         intyg.findtext(f"{{{CORE}}}skapadAv/{{{CORE}}}personal-id/{{{TYPES}}}extension") or "",
         signed_at or (dt.datetime.fromisoformat(signing_time) if signing_time else None),
     )
@@ -366,3 +366,38 @@ def test_settings_that_cannot_work_stop_the_start(signing_pki: SigningPki, tmp_p
         SignerTrust.load(signing_pki.bundle, crl)
     with pytest.raises(SettingsError, match="signature_crl needs signature_trust_bundle"):
         SignerTrust.load(None, crl)
+
+
+def test_a_server_on_the_development_pki_trusts_its_doctors_signatures(tmp_path: Path, signing_pki: SigningPki) -> None:
+    from intygstjanst.settings import Settings
+    from intygstjanst.tls.security import prepare
+
+    settings, _ = prepare(Settings(data_dir=tmp_path))
+    assert settings.signature_trust_bundle == (tmp_path / "tls" / "ca.pem").resolve()
+    doctor = DevCa.load(tmp_path / "tls").issue_signing_cert(DOCTOR, tmp_path / "tls" / "signers")
+    checker = SignatureChecker.from_settings(settings)
+    intyg = intyg_of(signed(lisjp(), doctor))
+    facts = Signed("signed-lisjp-1", DOCTOR, dt.datetime.fromisoformat(intyg.findtext(f"{{{CORE}}}signeringstidpunkt") or ""))
+    assert checker.check(intyg, facts, NOW.replace(tzinfo=None)).status == VALID
+    configured, _ = prepare(Settings(data_dir=tmp_path, signature_trust_bundle=signing_pki.bundle))
+    assert configured.signature_trust_bundle == signing_pki.bundle
+
+
+def test_the_sign_command_signs_as_the_named_doctor_of_the_development_pki(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from intygstjanst import cli
+
+    from intygstjanst.tests.signing_support import EXAMPLE
+
+    out = tmp_path / "signed.xml"
+    assert cli.main(["sign", str(EXAMPLE), "--out", str(out), "--data-dir", str(tmp_path)]) == 1
+    assert "no development CA in" in capsys.readouterr().err
+    DevCa.create(tmp_path / "tls")
+    assert cli.main(["sign", str(EXAMPLE), "--out", str(out), "--data-dir", str(tmp_path)]) == 0
+    assert f"issued a signing certificate for {DOCTOR}" in capsys.readouterr().err
+    intyg = etree.parse(str(out)).getroot().find(".//{*}intyg")
+    assert intyg is not None
+    assert xmldsig.locate(intyg) is not None and xmldsig.locate(intyg).wrapper is not None  # type: ignore[union-attr]
+    intact = xmldsig.verify(intyg, "example-lisjp-1")
+    assert intact.signer.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)[0].value == DOCTOR
+    signed_at = dt.datetime.fromisoformat(intyg.findtext(f"{{{CORE}}}signeringstidpunkt") or "")
+    assert abs(signed_at.replace(tzinfo=SWEDISH_TIME) - NOW) < dt.timedelta(minutes=5)  # stamped now
