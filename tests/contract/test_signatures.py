@@ -16,7 +16,8 @@ from starlette.testclient import TestClient
 
 from intygstjanst import cli
 from intygstjanst.app import create_app
-from intygstjanst.contracts.xml import CORE
+from intygstjanst.certificates import xmldsig
+from intygstjanst.contracts.xml import CORE, CORE_32
 from intygstjanst.persistence import signatures
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import Base
@@ -25,9 +26,9 @@ from intygstjanst.registers.persons import FilePersonLookup
 from intygstjanst.services import Services
 from intygstjanst.settings import Settings
 
-from intygstjanst.tests.signing_support import DOCTOR, SigningPki, intyg_of, lisjp, signed
-from intygstjanst.tests.soap import REGISTER, envelope, post, result
-from intygstjanst.tests.support import REPO_DIR
+from intygstjanst.tests.signing_support import DOCTOR, SAMPLE_ID, SIGNED_SAMPLES, SigningPki, intyg_of, lisjp, signed
+from intygstjanst.tests.soap import REGISTER, envelope, post, result, sample
+from intygstjanst.tests.support import REPO_DIR, require_shared
 
 REGISTER_MEDICAL = "/insuranceprocess/healthreporting/RegisterMedicalCertificate/3/rivtabp20"
 
@@ -149,3 +150,18 @@ def test_migration_creates_the_signature_table_as_modelled(db: Database) -> None
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = [d for d in compare_metadata(context, Base.metadata) if "certificate_signature" in repr(d)]
     assert differences == []
+
+
+def test_an_official_signed_sample_in_underskrift_is_accepted_and_recorded_as_untrusted(reporting: TestClient, db: Database) -> None:
+    """The journal system's signature moved into underskrift (as the contract carries it): still
+    intact, stored as from an untrusted issuer (a self-signed test certificate), and accepted."""
+    require_shared()
+    payload = sample(SIGNED_SAMPLES[1])
+    located = xmldsig.locate(intyg_of(payload))
+    assert located is not None and located.wrapper is None
+    located.signature.addprevious(underskrift := etree.Element(f"{{{CORE_32}}}underskrift"))
+    underskrift.append(located.signature)
+    assert register(reporting, payload) == ("OK", None, None)
+    record = stored(db, SAMPLE_ID)
+    assert record is not None
+    assert (record.status, record.reason_code, record.signer_subject) == ("invalid", "untrusted_issuer", "O=Callista,L=Gothenburg,ST=VG,C=SE")

@@ -48,7 +48,11 @@ from intygstjanst.tests.soap import sample
 from intygstjanst.tests.support import require_shared
 
 DS = f"{{{XMLDSIG}}}"
-NOW = dt.datetime.now(dt.UTC)
+
+
+def now() -> dt.datetime:
+    """Read afresh in each test: a module-level time would lag the session CA under a slow run."""
+    return dt.datetime.now(dt.UTC)
 
 
 def xmlsec_verifies(intyg: etree._Element) -> bool:
@@ -110,7 +114,7 @@ def test_the_official_samples_signer_is_an_untrusted_issuer_not_valid_at_signing
     require_shared()
     checker = SignatureChecker(REPORT, SignerTrust.load(signing_pki.bundle, None))
     intyg = intyg_of(sample(SIGNED_SAMPLES[0]))
-    result = checker.check(intyg, Signed(SAMPLE_ID, "TSTNMT2321000156-1079", dt.datetime(2018, 3, 8, 11, 54, 22)), NOW)
+    result = checker.check(intyg, Signed(SAMPLE_ID, "TSTNMT2321000156-1079", dt.datetime(2018, 3, 8, 11, 54, 22)), now())
     assert (result.status, result.reason_code) == (INVALID, "untrusted_issuer")
     assert "untrusted issuer: O=Callista,L=Gothenburg,ST=VG,C=SE" in result.reason
     assert "was not valid at the signing time 2018-03-08 10:54:22 UTC (valid 2018-03-10 20:06:40 UTC" in result.reason
@@ -283,7 +287,7 @@ def check(signing_pki: SigningPki, payload: etree._Element, *, mode: str = REPOR
         intyg.findtext(f"{{{CORE}}}skapadAv/{{{CORE}}}personal-id/{{{TYPES}}}extension") or "",
         signed_at or (dt.datetime.fromisoformat(signing_time) if signing_time else None),
     )
-    return checker.check(intyg, facts, NOW.replace(tzinfo=None))
+    return checker.check(intyg, facts, now().replace(tzinfo=None))
 
 
 def test_a_signature_by_the_named_doctor_with_a_trusted_certificate_is_valid(signing_pki: SigningPki) -> None:
@@ -301,7 +305,7 @@ def test_a_signer_from_another_ca_is_an_untrusted_issuer(signing_pki: SigningPki
 
 
 def test_a_signer_certificate_expired_at_the_signing_time_is_invalid(signing_pki: SigningPki) -> None:
-    start = NOW - dt.timedelta(minutes=4)
+    start = signing_pki.ca.cert.not_valid_before_utc + dt.timedelta(seconds=1)
     issued = signing_pki.signer_valid("expired", start, start + dt.timedelta(minutes=1))
     result = check(signing_pki, signed(lisjp(), issued))
     assert (result.status, result.reason_code) == (INVALID, "not_valid_at_signing_time")
@@ -310,7 +314,7 @@ def test_a_signer_certificate_expired_at_the_signing_time_is_invalid(signing_pki
 
 def test_the_signing_time_decides_not_the_time_of_receipt(signing_pki: SigningPki) -> None:
     """A certificate signed while the signer's certificate was valid stays valid after it expires."""
-    start = NOW - dt.timedelta(minutes=4)
+    start = signing_pki.ca.cert.not_valid_before_utc + dt.timedelta(seconds=1)
     issued = signing_pki.signer_valid("expired-since", start, start + dt.timedelta(minutes=2))
     payload = signed(lisjp(signed_at=start + dt.timedelta(minutes=1)), issued)
     assert check(signing_pki, payload).status == VALID
@@ -320,9 +324,9 @@ def test_a_signer_revoked_before_signing_is_invalid_and_after_signing_is_reporte
     issued = signing_pki.ca.issue_signing_cert(DOCTOR, tmp_path / "revoked")
     crl = signing_pki.ca.write_crl([issued.cert], tmp_path / "crl.pem")
     payload = signed(lisjp(), issued)
-    signed_after_revocation = check(signing_pki, copy.deepcopy(payload), crl=crl, signed_at=(NOW + dt.timedelta(hours=1)).astimezone(dt.UTC))
+    signed_after_revocation = check(signing_pki, copy.deepcopy(payload), crl=crl, signed_at=(now() + dt.timedelta(hours=1)).astimezone(dt.UTC))
     assert (signed_after_revocation.status, signed_after_revocation.reason_code) == (INVALID, "revoked")
-    signed_before_revocation = check(signing_pki, payload, crl=crl, signed_at=NOW - dt.timedelta(minutes=4))
+    signed_before_revocation = check(signing_pki, payload, crl=crl, signed_at=now() - dt.timedelta(minutes=4))
     assert signed_before_revocation.status == VALID
     assert "was revoked on" in signed_before_revocation.remark and "after the signing time" in signed_before_revocation.remark
 
@@ -378,7 +382,7 @@ def test_a_server_on_the_development_pki_trusts_its_doctors_signatures(tmp_path:
     checker = SignatureChecker.from_settings(settings)
     intyg = intyg_of(signed(lisjp(), doctor))
     facts = Signed("signed-lisjp-1", DOCTOR, dt.datetime.fromisoformat(intyg.findtext(f"{{{CORE}}}signeringstidpunkt") or ""))
-    assert checker.check(intyg, facts, NOW.replace(tzinfo=None)).status == VALID
+    assert checker.check(intyg, facts, now().replace(tzinfo=None)).status == VALID
     configured, _ = prepare(Settings(data_dir=tmp_path, signature_trust_bundle=signing_pki.bundle))
     assert configured.signature_trust_bundle == signing_pki.bundle
 
@@ -400,4 +404,4 @@ def test_the_sign_command_signs_as_the_named_doctor_of_the_development_pki(tmp_p
     intact = xmldsig.verify(intyg, "example-lisjp-1")
     assert intact.signer.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)[0].value == DOCTOR
     signed_at = dt.datetime.fromisoformat(intyg.findtext(f"{{{CORE}}}signeringstidpunkt") or "")
-    assert abs(signed_at.replace(tzinfo=SWEDISH_TIME) - NOW) < dt.timedelta(minutes=5)  # stamped now
+    assert abs(signed_at.replace(tzinfo=SWEDISH_TIME) - now()) < dt.timedelta(minutes=5)  # stamped now
