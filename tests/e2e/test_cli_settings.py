@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from intygstjanst.cli import build_parser, main
-from intygstjanst.settings import Settings, flag_of, flag_values
+from intygstjanst.settings import Settings, about_setting, flag_of, flag_values
 
 from intygstjanst.tests.conftest import free_port
 from intygstjanst.tests.support import REPO_DIR
@@ -26,8 +26,9 @@ def sample_flag(name: str) -> list[str]:
     value = getattr(Settings(), name)
     if isinstance(value, bool):
         return [flag_of(name) if not value else "--no-" + flag_of(name).removeprefix("--")]
-    if name == "tls_mode":
-        return [flag_of(name), "off"]
+    choices = about_setting(name).choices
+    if choices:  # tls_mode, signature_mode: argparse takes only a listed value
+        return [flag_of(name), next(choice for choice in choices if choice != value)]
     if isinstance(value, (int, float)):
         return [flag_of(name), str(value + 1)]
     return [flag_of(name), f"some-{name}"]
