@@ -29,6 +29,7 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
     from intygstjanst.persistence.db import Database, safe_url
     from intygstjanst.tls import runtime
     from intygstjanst.tls.errors import AuthorizationFileError, PkiError, TlsConfigError
+    from intygstjanst.tls.http_limits import HttpLimits
     from intygstjanst.tls.security import prepare
 
     try:
@@ -46,17 +47,18 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
     except runtime.ServerStartError as exc:
         print(f"intygstjanst serve: error: {exc}", file=sys.stderr)
         return 1
+    limits = HttpLimits.from_settings(settings)
     options: dict[str, Any] = {"log_level": "warning", "access_log": False, "log_config": server_log_config()}
     if settings.workers > 1:
         # Worker processes build their own app from the environment, so hand the settings over there;
         # each installs its own SIGHUP handler, and the supervisor forwards SIGHUP to them.
         os.environ.update(settings.as_environment())
         config = transport.uvicorn_config(
-            "intygstjanst.app:app_from_environment", factory=True, workers=settings.workers, **options
+            "intygstjanst.app:app_from_environment", limits, factory=True, workers=settings.workers, **options
         )
     else:
         reload_on_sighup(app, transport)
-        config = transport.uvicorn_config(app, **options)
+        config = transport.uvicorn_config(app, limits, **options)
     with sock:
         try:
             with runtime.server_state(settings.data_dir, transport.mode, settings.authorization_file, settings.certificate_types_dir):

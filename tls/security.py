@@ -38,6 +38,7 @@ from intygstjanst.settings import Settings, SettingsError, flag_of
 from intygstjanst.tls.authorization import SWEDEN, CallAuthorizer
 from intygstjanst.tls.callers import CallerResolver, Network, TlsMode, TrustedProxyScheme, parse_networks
 from intygstjanst.tls.errors import AuthorizationFileError
+from intygstjanst.tls.http_limits import HttpLimits, http_protocol
 from intygstjanst.tls.identity import HSA_ID, HSA_ID_RULE
 from intygstjanst.tls.pki import CA_CERT, CLIENT_DIR, CRL_FILE, DEFAULT_HOSTS, SERVER_CERT, SERVER_KEY, IssuedCert, create_dev_pki
 from intygstjanst.tls.server import ServerTlsFiles
@@ -237,12 +238,12 @@ class TransportSecurity:
         if self.mode is TlsMode.PROXY:
             app.add_middleware(TrustedProxyScheme, proxies=self.proxies)
 
-    def uvicorn_config(self, app: Any, **options: Any) -> uvicorn.Config:
+    def uvicorn_config(self, app: Any, limits: HttpLimits, **options: Any) -> uvicorn.Config:
         # X-Forwarded-For must never replace the TCP peer: the trusted-proxy check relies on it.
         options["proxy_headers"] = False
         if self.server_tls is not None:
-            return uvicorn_config(app, self.server_tls, **options)
-        return uvicorn.Config(app, **options)
+            return uvicorn_config(app, self.server_tls, limits=limits, **options)
+        return uvicorn.Config(app, http=http_protocol(limits), **limits.uvicorn_options(), **options)
 
     def log_startup(self) -> None:
         """Say how callers are identified and authorized."""

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import uvicorn
 from cryptography import x509
 from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from intygstjanst.tls.http_limits import HttpLimits, LimitedHttpToolsProtocol, http_protocol
 from intygstjanst.tls.runtime import run
 from intygstjanst.tls.server import ServerTlsFiles
 
@@ -97,8 +97,8 @@ class _TlsExtensionProtocol(asyncio.Protocol):
             self.app = _with_tls_extension(self.app, tls)
 
 
-class MtlsHttpToolsProtocol(_TlsExtensionProtocol, HttpToolsProtocol):
-    """uvicorn's httptools HTTP/1.1 protocol with the ASGI TLS extension."""
+class MtlsHttpToolsProtocol(_TlsExtensionProtocol, LimitedHttpToolsProtocol):
+    """uvicorn's httptools HTTP/1.1 protocol with the ASGI TLS extension (and the HTTP limits)."""
 
 
 class MtlsH11Protocol(_TlsExtensionProtocol, H11Protocol):
@@ -118,6 +118,7 @@ def uvicorn_config(
     host: str = "127.0.0.1",
     port: int = 8443,
     http: HttpImplementation = "httptools",
+    limits: HttpLimits | None = None,
     **kwargs: Any,
 ) -> uvicorn.Config:
     """A uvicorn Config serving ``app`` over mutual TLS.
@@ -126,6 +127,7 @@ def uvicorn_config(
     several worker processes need (``workers=N``, with ``app`` as an import string). The files are
     checked here either way, so configuration errors surface before anything listens. A context must
     require client certificates: the app treats a certificate in the TLS extension as verified.
+    ``limits`` (default: those of the default settings) apply to the httptools protocol, the one ``serve`` uses.
     Other keyword arguments go to ``uvicorn.Config``. WebSockets are off by default because uvicorn's
     WebSocket protocols would not carry the TLS extension.
     """
@@ -141,7 +143,12 @@ def uvicorn_config(
         context = tls
         factory = lambda _config, _default_factory: context
     kwargs.setdefault("ws", "none")
-    return uvicorn.Config(app, host=host, port=port, http=PROTOCOLS[http], ssl_context_factory=factory, **kwargs)
+    protocol: Any = PROTOCOLS[http]
+    if http == "httptools":
+        limits = limits or HttpLimits.from_settings()
+        protocol = http_protocol(limits, MtlsHttpToolsProtocol)
+        kwargs = {**limits.uvicorn_options(), **kwargs}
+    return uvicorn.Config(app, host=host, port=port, http=protocol, ssl_context_factory=factory, **kwargs)
 
 
 def serve(app: Any, tls: ssl.SSLContext | ServerTlsFiles, **options: Any) -> None:
