@@ -81,14 +81,14 @@ class Settings:
     max_connections: int = setting(1000, "open connections per server process; a new one beyond it gets 503 (default 1000)", SERVER, metavar="N")
     header_timeout: float = setting(10.0, "seconds for a request's line and headers to arrive (default 10)", SERVER, metavar="SECONDS")
     body_timeout: float = setting(60.0, "seconds for a request's body to arrive after its headers (default 60)", SERVER, metavar="SECONDS")
+    max_header_bytes: int = setting(64 * 1024, "largest request line + headers; beyond it 431 (default 65536)", SERVER, metavar="BYTES")
+    max_header_count: int = setting(100, "most request headers; beyond it 431 (default 100)", SERVER, metavar="N")
     keep_alive_timeout: float = setting(5.0, "seconds an idle keep-alive connection stays open (default 5)", SERVER, metavar="SECONDS")
 
     # Hardened-parser limits: every breach is answered with a SOAP Fault.
     max_body_bytes: int = setting(10 * 1024 * 1024, "largest request body (default 10 MB)", LIMITS, metavar="BYTES")
     max_depth: int = setting(100, "deepest element nesting (default 100)", LIMITS, metavar="N")
     max_elements: int = setting(200_000, "most elements in a request (default 200000)", LIMITS, metavar="N")
-    max_header_bytes: int = setting(64 * 1024, "largest request line + headers; beyond it 431 (default 65536)", LIMITS, metavar="BYTES")
-    max_header_count: int = setting(100, "most request headers; beyond it 431 (default 100)", LIMITS, metavar="N")
 
     # Person register (PU) stand-in: a TOML/CSV file of persons and a list of validation persons.
     persons_file: Path | None = setting(None, "persons (TOML or CSV) standing in for the person register", REGISTERS, metavar="FILE")

@@ -2,6 +2,8 @@
 
 - ``server``: ``load_server_tls`` / ``ServerTlsFiles``, the checked server context for native mTLS.
 - ``uvicorn_mtls``: uvicorn protocols adding the ASGI TLS extension; ``uvicorn_config`` and ``serve``.
+- ``http_limits``: the HTTP limits (header size and count, read timeouts, connection cap) in the
+  httptools protocol that every transport mode serves with.
 - ``identity``: the caller's HSA-id from the TLS extension or from a proxy-forwarded certificate.
 - ``callers``: ``CallerResolver`` per transport mode (native, proxy, off) and the platform's original
   consumer; ``TrustedProxyScheme``.
