@@ -53,6 +53,10 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
         # Worker processes build their own app from the environment, so hand the settings over there;
         # each installs its own SIGHUP handler, and the supervisor forwards SIGHUP to them.
         os.environ.update(settings.as_environment())
+        # uvicorn kills a worker that has not answered its health ping within this time, counting from
+        # its spawn; on a busy machine a worker's start-up alone can take longer than uvicorn's 5 s, and
+        # it would then be killed and respawned forever without ever serving.
+        options["timeout_worker_healthcheck"] = 60
         config = transport.uvicorn_config(
             "intygstjanst.app:app_from_environment", limits, factory=True, workers=settings.workers, **options
         )

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from intygstjanst.contracts.xml import CORE, TYPES
 from intygstjanst.persistence.models import Certificate, CertificateRelation, CertificateState
@@ -55,17 +55,6 @@ def test_stored_metadata_state_and_original(client, db) -> None:
         assert (str(row.valid_from), str(row.valid_to)) == (min(starts), max(ends))
         states = session.execute(select(CertificateState.state, CertificateState.target)).all()
         assert states == [("RECEIVED", "HSVARD")]
-
-
-def test_concurrent_duplicates_store_exactly_one(client, db) -> None:
-    body = envelope(certificate("c-race"))
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda _: result(post(client, REGISTER, body).content)[0], range(50)))
-    assert answers.count("OK") == 1
-    assert answers.count("INFO") == 49
-    with db.session() as session:
-        assert session.scalar(select(func.count()).select_from(Certificate)) == 1
-        assert session.scalar(select(func.count()).select_from(CertificateState)) == 1
 
 
 def test_unknown_type_and_unsupported_version(client) -> None:
