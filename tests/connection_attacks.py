@@ -5,6 +5,7 @@ consumer calling ``/health`` and RegisterCertificate the whole time on its own k
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -22,16 +23,20 @@ XML = {"content-type": "text/xml; charset=utf-8"}
 
 
 @contextmanager
-def server_with(tmp_path: Path, database_url: str, *flags: str) -> Iterator[LiveServer]:
-    """``intygstjanst serve`` (plain HTTP, one process) with extra ``flags``."""
+def server_with(
+    tmp_path: Path, database_url: str, *flags: str, env: dict[str, str] | None = None, verify: ssl.SSLContext | None = None
+) -> Iterator[LiveServer]:
+    """``intygstjanst serve`` (one process) with extra ``flags``: plain HTTP, or HTTPS when the
+    client context to reach it (``verify``) is given."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if verify else 'http'}://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
     process = start_server(
         ["serve", "--port", str(port), "--database-url", database_url, "--data-dir", str(tmp_path / "data"), *flags],
-        {"INTYG_TLS_MODE": "off"},
+        env or {"INTYG_TLS_MODE": "off"},
         log_path,
         f"{base}/health",
+        verify if verify else True,
     )
     try:
         yield LiveServer(base, process, log_path)
@@ -101,13 +106,14 @@ class Bystander:
     """A legitimate consumer calling the whole time on one keep-alive connection opened beforehand."""
 
     base_url: str
+    verify: ssl.SSLContext | bool = True
     pause: float = 0.2
     calls: list[Call] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
         prefix = f"bystander-{uuid.uuid4().hex[:8]}"
-        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+        with httpx.Client(base_url=self.base_url, timeout=30, verify=self.verify) as client:
             self._call(client, "health", prefix, 0)  # the connection exists before the attack starts
             self._started.set()
             n = 0

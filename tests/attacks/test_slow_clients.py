@@ -31,16 +31,16 @@ def server(tmp_path_factory: pytest.TempPathFactory, database_url: str, migrated
         yield live
 
 
-async def slowloris(port: int, connections: int, drip_for: float) -> list[tuple[int | None, float]]:
+async def slowloris(port: int, connections: int, drip_for: float) -> list[tuple[int | str | None, float]]:
     """Open ``connections`` connections, each sending a request line and then one header byte every
     0.5 s; for each: the status it was answered (None: closed without one) and when it was closed."""
 
-    async def one() -> tuple[int | None, float]:
+    async def one() -> tuple[int | str | None, float]:
         started = time.monotonic()
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            return None, 0.0
+        except OSError as exc:
+            return f"not connected: {exc}", 0.0
         writer.write(head_request("/health"))
         answer = b""
         while time.monotonic() - started < drip_for:
@@ -74,10 +74,12 @@ def test_1100_slow_header_connections_are_refused_or_cut_off(server: LiveServer)
         elapsed = time.monotonic() - started
     statuses = [status for status, _ in outcomes]
     # Beyond the cap (the bystander holds one connection) new connections are answered 503 at once;
-    # the others are cut off with 408 when their headers have not arrived in time.
+    # the others are cut off with 408 when their headers have not arrived in time (or closed without
+    # a word when the server had not even read their first bytes by then, on a loaded machine).
     refused = statuses.count(503)
     assert 1100 - MAX_CONNECTIONS <= refused < 1100 - MAX_CONNECTIONS + 50, statuses
-    assert statuses.count(408) == 1100 - refused, sorted(set(statuses), key=str)
+    assert statuses.count(408) + statuses.count(None) == 1100 - refused, sorted(set(map(str, statuses)))
+    assert statuses.count(408) > statuses.count(None)
     assert max(closed for _, closed in outcomes) < HEADER_TIMEOUT + SLACK, "a slow connection was held open"
     assert elapsed < drip_for + SLACK
     bystander.assert_served(within=SLACK)
