@@ -25,7 +25,7 @@ import logging
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cryptography import x509
 
@@ -147,9 +147,9 @@ class TlsAcceptor(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.pause_reading()  # nothing is read before start_tls takes over
-        self._task = asyncio.get_running_loop().create_task(self._handshake(transport))
+        raw = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+        raw.pause_reading()  # nothing is read before start_tls takes over
+        self._task = asyncio.get_running_loop().create_task(self._handshake(raw))
 
     async def _handshake(self, raw: asyncio.Transport) -> None:
         peer = raw.get_extra_info("peername")

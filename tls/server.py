@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from intygstjanst.tls.handshake import remember_presented_certificates
 from intygstjanst.tls.files import (
     check_crls,
     load_cert_and_key,
@@ -49,6 +50,7 @@ def load_server_tls(
         # OpenSSL's file lookup loads CRL blocks as well as certificates from a PEM file.
         openssl_step("CRL file", crl, lambda: context.load_verify_locations(cafile=str(crl)))
         context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    remember_presented_certificates(context)  # a refused handshake's log line names the certificate
     return context
 
 

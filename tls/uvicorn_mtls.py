@@ -3,8 +3,8 @@
 Released uvicorn versions terminate TLS but do not tell the app which client certificate was
 presented. The protocol classes here wrap uvicorn's own HTTP/1.1 implementations (httptools and h11)
 and add ``scope["extensions"]["tls"]`` (https://asgi.readthedocs.io/en/latest/specs/tls.html) to every
-request of a TLS connection. The TLS information is read once per connection: asyncio and uvloop
-call ``connection_made`` after the handshake, and renegotiation is disabled by ``load_server_tls``, so
+request of a TLS connection. The TLS information is read once per connection: the protocol's
+``connection_made`` comes after the handshake (run by ``tls/handshake.py``), and renegotiation is disabled by ``load_server_tls``, so
 the peer certificate cannot change afterwards.
 """
 
@@ -20,6 +20,7 @@ import uvicorn
 from cryptography import x509
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from intygstjanst.tls.handshake import AcceptorFactory
 from intygstjanst.tls.http_limits import HttpLimits, LimitedHttpToolsProtocol, http_protocol
 from intygstjanst.tls.runtime import run
 from intygstjanst.tls.server import ServerTlsFiles
@@ -131,24 +132,28 @@ def uvicorn_config(
     Other keyword arguments go to ``uvicorn.Config``. WebSockets are off by default because uvicorn's
     WebSocket protocols would not carry the TLS extension.
     """
-    factory: Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext]
     if isinstance(tls, ServerTlsFiles):
         tls.load()
-        factory = tls
     else:
         if tls.verify_mode != ssl.CERT_REQUIRED:
             raise ValueError("native mTLS needs an SSL context with verify_mode CERT_REQUIRED (see load_server_tls)")
         if kwargs.get("workers", 1) > 1:
             raise ValueError("several workers need ServerTlsFiles: an SSLContext cannot be sent to worker processes")
-        context = tls
-        factory = lambda _config, _default_factory: context
     kwargs.setdefault("ws", "none")
-    protocol: Any = PROTOCOLS[http]
+    # The handshake runs in TlsAcceptor through loop.start_tls; uvloop delivers a connection's first
+    # bytes (the ClientHello) to the protocol even after it paused reading in connection_made, so
+    # they would be lost to the handshake. asyncio's loop does not.
+    if kwargs.setdefault("loop", "asyncio") not in ("auto", "asyncio"):
+        raise ValueError(f"native mTLS runs on the asyncio event loop, not {kwargs['loop']!r} (see tls/handshake.py)")
+    kwargs["loop"] = "asyncio"
+    limits = limits or HttpLimits.from_settings()
+    protocol: Callable[..., asyncio.Protocol] = PROTOCOLS[http]
     if http == "httptools":
-        limits = limits or HttpLimits.from_settings()
         protocol = http_protocol(limits, MtlsHttpToolsProtocol)
         kwargs = {**limits.uvicorn_options(), **kwargs}
-    return uvicorn.Config(app, host=host, port=port, http=protocol, ssl_context_factory=factory, **kwargs)
+    # The handshake is ours, not the event loop's (tls/handshake.py): uvicorn itself sees plain TCP.
+    acceptor = AcceptorFactory(protocol, tls, limits.header_timeout)
+    return uvicorn.Config(app, host=host, port=port, http=cast(Any, acceptor), **kwargs)
 
 
 def serve(app: Any, tls: ssl.SSLContext | ServerTlsFiles, **options: Any) -> None:

@@ -26,7 +26,7 @@ REVOKED = "SE2321000016-R001"
 EXPIRED = "SE2321000016-E001"
 FORGER = "SE2321000016-F001"
 # A subject that would read as a second log line if it were written as text.
-FORGED = '\n2026-01-01 00:00:00,000 WARNING intygstjanst.tls {"event": "tls_refused", "peer": "6.6.6.6:1", "reason": "none"}'
+FORGED = '\n1 W intygstjanst.tls {"event":"tls_refused","peer":"6.6.6.6:1"}'  # a CN holds 64 characters
 SLACK = 8.0
 
 
@@ -53,7 +53,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     now = datetime.now(UTC)
     expired = ca.issue_client_cert(EXPIRED, base / "expired", not_before=now - timedelta(days=30), not_after=now - timedelta(days=1))
     ca.write_crl([main.clients[REVOKED].cert], main.directory / "crl.pem")
-    forger = DevCa.load(foreign.directory).issue_client_cert(FORGER, base / "forger", common_name="x" + FORGED)
+    forger = DevCa.load(foreign.directory).issue_client_cert(FORGER, base / "forger", common_name=FORGED)
     return Pki(main, foreign, expired, forger)
 
 
@@ -144,5 +144,5 @@ def test_a_subject_cannot_forge_a_line(server: LiveServer, pki: Pki) -> None:
     while not refusals(server, peer) and time.monotonic() < deadline:
         time.sleep(0.1)
     [line] = refusals(server, peer)
-    assert line["subject"] is not None and FORGED in str(line["subject"])
+    assert "\n1 W intygstjanst.tls {" in str(line["subject"])  # kept (RFC 4514 escapes the quotes), inside the one line
     assert refusals(server, "6.6.6.6:1") == []
