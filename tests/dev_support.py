@@ -54,6 +54,23 @@ def texts(body: etree._Element, name: str) -> list[str]:
     return [str(text) for text in found]
 
 
+def readme_shell_blocks() -> list[str]:
+    """Every ``sh`` block of the README, in order."""
+    return re.findall(r"```sh\n(.*?)```", (REPO_DIR / "README.md").read_text(encoding="utf-8"), re.DOTALL)
+
+
+def run_as_written(script: str, workdir: Path, port: int) -> str:
+    """A shell snippet from the README, run by bash in ``workdir`` with this ``intygstjanst`` on the
+    PATH; only the README's default address (port 8080) is pointed at ``port``. Its output."""
+    assert re.search(r"(127\.0\.0\.1|localhost):8080\b", script), f"the README's default address is not in:\n{script}"
+    script = re.sub(r"(127\.0\.0\.1|localhost):8080\b", rf"\g<1>:{port}", script)
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("INTYG_")}
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
+    done = subprocess.run(["bash", "-c", script], cwd=workdir, env=environment, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{script}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

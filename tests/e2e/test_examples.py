@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 from stdnum.se import personnummer
 
-from intygstjanst.tests.dev_support import EXAMPLES, Dev, alive, example_paths, running_dev, texts
+from intygstjanst.tests.dev_support import EXAMPLES, Dev, alive, example_paths, readme_shell_blocks, run_as_written, running_dev, texts
 from intygstjanst.tests.support import REPO_DIR
 
 README = (REPO_DIR / "README.md").read_text(encoding="utf-8")
@@ -139,6 +139,16 @@ def test_the_readme_zeep_example_registers_an_example(dev: Dev) -> None:
     ran = subprocess.run([sys.executable, "-c", code], cwd=REPO_DIR, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "INFO"  # the examples registered it already
+
+
+def test_the_readme_curl_example_registers_an_example(dev: Dev) -> None:
+    """The plain-HTTP curl example of "Calling it", run as written in the repository."""
+    blocks = [block for block in readme_shell_blocks() if block.startswith("curl ") and "http://" in block]
+    assert len(blocks) == 1, blocks
+    got = etree.fromstring(run_as_written(blocks[0], REPO_DIR, dev.port).encode())
+    # OK on a fresh service; INFO "Certificate already exists" after the other tests registered it.
+    assert texts(got, "resultCode") in (["OK"], ["INFO"])
+    assert texts(got, "resultText") in ([], ["Certificate already exists"])
 
 
 def test_stopping_dev_stops_all_three_processes(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The README's promises that can drift from the code: its two commands and its endpoint table."""
+"""The README's promises that can drift from the code: its two commands, its endpoint table and the
+files its examples send."""
 
 from __future__ import annotations
 
@@ -36,3 +37,11 @@ def test_every_package_is_listed_for_installation() -> None:
         if not {"tests", ".venv", "build"} & set(init.relative_to(REPO_DIR).parts)
     }
     assert found == listed
+
+
+def test_every_file_an_example_sends_is_shipped() -> None:
+    """A newcomer copies the commands: every request file they name is in the repository."""
+    sent = set(re.findall(r"--data-binary @([\w./-]+)", README)) | set(re.findall(r'etree\.parse\("([^"]+)"\)', README))
+    assert sent, "the README's examples send files"
+    assert {path for path in sent if not (REPO_DIR / path).is_file()} == set()
+    assert all(path.startswith("examples/") for path in sent), sent
