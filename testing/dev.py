@@ -25,6 +25,7 @@ from types import FrameType
 
 import httpx
 
+from intygstjanst.persistence.db import Database
 from intygstjanst.settings import Settings
 
 START_SECONDS = 60.0
@@ -40,9 +41,16 @@ class Part:
 class DevFailure(RuntimeError):
     """A part did not start; the message says which and how it ended."""
 
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status  # the part's own exit status, e.g. 2 for a setting it could not use
+
 
 def run(settings: Settings, stub_port: int, record: Path | None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the readiness probes are not news
+    # A database that cannot be used is one line naming the setting (SettingsError, exit status 2),
+    # as for serve, before any part is started.
+    Database.open(settings.effective_database_url, settings.database_setting).dispose()
     environment = _child_environment(settings)
     parts: list[Part] = []
     stopping = threading.Event()
@@ -84,7 +92,7 @@ def run(settings: Settings, stub_port: int, record: Path | None) -> int:
         return 0
     except DevFailure as exc:
         print(f"intygstjanst dev: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.status
     finally:
         _stop_all(parts)
         for sig, handler in previous.items():
@@ -108,7 +116,8 @@ def _wait(part: Part, ready: Callable[[], bool], stopping: Callable[[], bool]) -
         if stopping():
             return
         if part.process.poll() is not None:
-            raise DevFailure(f"the {part.name} did not start (exit status {part.process.returncode})")
+            status = part.process.returncode
+            raise DevFailure(f"the {part.name} did not start (exit status {status})", status if status > 0 else 1)
         if time.monotonic() > deadline:
             raise DevFailure(f"the {part.name} did not start within {START_SECONDS:.0f} s")
         time.sleep(0.1)

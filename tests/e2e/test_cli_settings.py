@@ -104,7 +104,8 @@ BAD_DATABASES = [
 
 
 @pytest.mark.parametrize(
-    ("prog", "options"), [("db upgrade", []), ("serve", ["--tls-mode", "off"]), ("worker", ["--once"]), ("outbox status", [])]
+    ("prog", "options"),
+    [("db upgrade", []), ("serve", ["--tls-mode", "off"]), ("dev", ["--tls-mode", "off"]), ("worker", ["--once"]), ("outbox status", [])],
 )
 @pytest.mark.parametrize(("url", "message"), BAD_DATABASES, ids=["missing driver", "unknown dialect", "malformed", "unreachable"])
 def test_a_database_that_cannot_be_used_is_one_line_naming_the_setting(
@@ -122,6 +123,25 @@ def test_a_database_that_cannot_be_used_is_one_line_naming_the_setting(
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert re.fullmatch(rf"intygstjanst {prog}: error: {message}.*", lines[0]), lines[0]
     assert "secret" not in done.stderr
+
+
+def test_dev_ends_with_the_status_of_a_part_that_refused_its_settings(tmp_path: Path) -> None:
+    """The service's own line names what is wrong; dev says which part it was and passes its status on."""
+    missing = tmp_path / "recipients.toml"
+    done = subprocess.run(
+        [sys.executable, "-m", "intygstjanst.cli", "dev", "--tls-mode", "off", "--port", str(free_port()),
+         "--data-dir", str(tmp_path / "var"), "--recipients-file", str(missing)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_DIR,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"intygstjanst serve: error: {missing}: cannot read the recipient registry: No such file or directory",
+        "intygstjanst dev: error: the service did not start (exit status 2)",
+    ]
+    assert "Traceback" not in done.stdout
 
 
 @pytest.mark.parametrize(("prog", "options"), [("worker", ["--once"]), ("outbox status", [])])
