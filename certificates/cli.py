@@ -123,7 +123,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     add_flags(validate, "certificate_types_dir", LIMITS)
     validate.set_defaults(command=_validate)
 
-    types = subparsers.add_parser("types", help="certificate-type files: check them, reload the server's")
+    types = subparsers.add_parser("types", help="certificate-type files: check them, make the running server reload them")
     commands = types.add_subparsers(dest="types_command", metavar="COMMAND", required=True)
     check = commands.add_parser(
         "check",

@@ -177,7 +177,10 @@ class Runner:
         """Refuse to run when no contract can even be fetched: one clear error, not N failures."""
         found = [self.availability(key) for key in sorted(contracts)]
         if found and all(a.unreachable for a in found):
-            raise RunError(f"cannot reach the producer at {self.endpoint}: {found[0].detail}{self._hint(found[0].detail)}")
+            detail = found[0].detail
+            hint = self._hint(detail)
+            # The hint is sentences of its own; the library's message may already end in a full stop.
+            raise RunError(f"cannot reach the producer at {self.endpoint}: {detail.rstrip('.') if hint else detail}{hint}")
 
     def _hint(self, detail: str) -> str:
         """What to pass when an https producer could not be reached: its certificate was not trusted,

@@ -186,7 +186,7 @@ def add_commands(subparsers: Any) -> None:
     revoke.add_argument("--days", type=_days, default=DEFAULT_CRL_DAYS, help=f"until nextUpdate (default {DEFAULT_CRL_DAYS})")
     revoke.set_defaults(command=_reporting_errors(_revoke, "tls revoke"))
 
-    authorization = subparsers.add_parser("authorization", help="call authorization grants: check a file, reload the server's")
+    authorization = subparsers.add_parser("authorization", help="call authorization grants: check a file, make the running server reload its file")
     commands = authorization.add_subparsers(dest="authorization_command", metavar="COMMAND", required=True)
     check = commands.add_parser(
         "check",

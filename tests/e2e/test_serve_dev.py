@@ -79,7 +79,7 @@ def test_first_start_creates_the_dev_pki_the_example_works_and_a_restart_reuses_
             )  # fmt: skip
             assert kit.returncode == 2, kit.stdout + kit.stderr
             assert kit.stderr.startswith(f"intygstjanst conformance run: error: cannot reach the producer at {server.base_url}"), kit.stderr
-            assert hint in kit.stderr
+            assert f". {hint}" in kit.stderr and ".. " not in kit.stderr
         ca = (tls_dir / "ca.pem").read_bytes()
         state = json.loads((workdir / "var" / "serve.json").read_text())
         assert state == {"pid": server.process.pid, "mode": "native", "authorization_file": str(tls_dir / "authorization.toml"), "certificate_types_dir": None}
