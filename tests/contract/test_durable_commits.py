@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
 from intygstjanst.persistence.db import Database
+
+from intygstjanst.tests.support import postgresql_only
 
 SQLITE_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
 
@@ -57,8 +57,7 @@ def test_the_test_database_commits_durably(migrated_db: Database) -> None:
 def test_postgresql_commits_synchronously_even_when_the_database_says_off(migrated_db: Database) -> None:
     """Where an operator lowered the database's default, the service's connections still wait for
     the WAL flush; a plain connection to the same database shows the lowered default."""
-    if migrated_db.is_sqlite:
-        pytest.skip("PostgreSQL only: runs when the suite does (INTYG_TEST_DATABASE_URL, as CI sets it)")
+    postgresql_only(migrated_db.is_sqlite)
     url = make_url(migrated_db.url)
     # Without a pool: a database's defaults apply to sessions started after they are set.
     admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)

@@ -14,7 +14,7 @@ from lxml import etree
 
 from intygstjanst.handlers.legacy_validation import InternalFailure, enkel_messages, error_text, register_messages
 from intygstjanst.tests.recipient_calls import legacy_revoke_request, legacy_send_request
-from intygstjanst.tests.support import payload_of, shared_dir
+from intygstjanst.tests.support import payload_of, shared_dir, unavailable
 from intygstjanst.transform.fk7263 import HR, MU, RMC
 from intygstjanst.transform.revoke import QA, RMR
 
@@ -234,7 +234,7 @@ REGISTER_CASES = [
 def register_base() -> etree._Element:
     path = shared_dir() / "samples" / "RegisterMedicalCertificate" / BASE
     if not path.is_file():
-        pytest.skip(f"../shared/riv-contracts not found: {path}")
+        unavailable(f"../shared/riv-contracts not found: {path}")
     return payload_of(path)
 
 
