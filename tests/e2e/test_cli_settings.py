@@ -4,6 +4,7 @@ setting (exit status 2), never a traceback."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import re
 import subprocess
@@ -164,10 +165,20 @@ def test_an_unusable_sqlite_location_names_the_data_directory(tmp_path: Path, ca
     assert err.startswith("intygstjanst db upgrade: error: data_dir (SQLite default): cannot use sqlite:///") and err.count("\n") == 1
 
 
-def test_the_top_level_help_is_plain_text() -> None:
-    text = build_parser().format_help()
-    assert "``" not in text and ":class:" not in text
-    assert "Every setting is a flag of the commands that use it" in text
+def test_every_help_is_plain_text() -> None:
+    """The top-level help and every command's: no docstring markup leaks into what users read."""
+    parser = build_parser()
+    assert "Every setting is a flag of the commands that use it" in parser.format_help()
+    pending, seen = [("intygstjanst", parser)], []
+    while pending:
+        name, current = pending.pop()
+        text = current.format_help()
+        assert "``" not in text and ":class:" not in text and ":func:" not in text, name
+        seen.append(name)
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                pending.extend((f"{name} {command}", child) for command, child in action.choices.items())
+    assert {"intygstjanst serve", "intygstjanst dev", "intygstjanst outbox list", "intygstjanst types reload"} <= set(seen)
 
 
 def test_every_setting_is_in_the_readme_configuration_table() -> None:
