@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
@@ -370,7 +369,7 @@ def test_merge_intervals_joins_overlapping_and_touching_intervals() -> None:
         merge_intervals([(day(4), day(0))])
 
 
-# --- performance ---------------------------------------------------------------------------------
+# --- at scale ------------------------------------------------------------------------------------
 
 
 def _realistic_population(patients: int, per_patient: int) -> list[SickLeaveCertificate]:
@@ -399,15 +398,14 @@ def _realistic_population(patients: int, per_patient: int) -> list[SickLeaveCert
     return certs
 
 
-def test_fifty_thousand_certificates_are_fast() -> None:
+def test_fifty_thousand_certificates_give_the_same_cases_in_any_order() -> None:
+    """A population of realistic size; how fast is benchmarks/sick_leave.py's figure ("compute_cases
+    alone"), not a wall-clock bound here, which a loaded machine breaks without a regression."""
     certs = _realistic_population(5_000, 10)
-    started = time.perf_counter()
     cases = compute_cases(certs, DAY0, max_gap=5, recently_ended_days=14)
-    elapsed = time.perf_counter() - started
     assert len(cases) > 1_000
-    # About 0.08 s on the development machine; the generous bound only catches a complexity
-    # regression on a busy shared runner.
-    assert elapsed < 1.5, f"compute_cases took {elapsed:.3f} s for 50,000 certificates"
+    random.Random(7).shuffle(certs)
+    assert compute_cases(certs, DAY0, max_gap=5, recently_ended_days=14) == cases
 
 
 # --- property-based: a brute-force oracle and invariants -----------------------------------------
