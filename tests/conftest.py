@@ -28,7 +28,7 @@ from intygstjanst.settings import Settings
 
 from intygstjanst.tests.signing_support import SigningPki
 from intygstjanst.tests.soap import TEST_PERSON, VALIDATION_PERSON
-from intygstjanst.tests.support import REPO_DIR
+from intygstjanst.tests.support import REPO_DIR, START_SECONDS
 
 TEST_DATABASE_URL = os.environ.get("INTYG_TEST_DATABASE_URL", "")
 
@@ -139,7 +139,7 @@ def start_server(args: list[str], env: dict[str, str], log_path: Path, health_ur
         env={**os.environ, **env},
         cwd=REPO_DIR,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
@@ -149,7 +149,7 @@ def start_server(args: list[str], env: dict[str, str], log_path: Path, health_ur
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"server did not start in 30 s:\n{log_path.read_text(errors='replace')}")
+    raise RuntimeError(f"server did not start in {START_SECONDS} s:\n{log_path.read_text(errors='replace')}")
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:

@@ -20,7 +20,7 @@ from lxml import etree
 from intygstjanst.contracts.registry import ContractRegistry
 
 from intygstjanst.tests.conftest import free_port
-from intygstjanst.tests.support import REPO_DIR
+from intygstjanst.tests.support import REPO_DIR, START_SECONDS
 
 EXAMPLES = REPO_DIR / "examples"
 READY = "intygstjanst dev: running "
@@ -102,7 +102,7 @@ def running_dev(workdir: Path, *flags: str) -> Iterator[Dev]:
         )
     dev = Dev(process, port, f"http://127.0.0.1:{stub_port}", workdir, log_path)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + START_SECONDS
         while READY not in dev.log():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"intygstjanst dev did not start (exit status {process.poll()}):\n{dev.log()}")

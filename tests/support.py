@@ -19,6 +19,10 @@ REPO_DIR = Path(__file__).resolve().parents[1]
 
 SOAP11_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
+# How long a server process started by a test may take to answer: a start (imports, schemas,
+# migrations) takes seconds on an idle machine and over 30 s on a loaded one. Only a hang hits it.
+START_SECONDS = 120
+
 # Samples come from outside the project: never resolve entities or touch the network for them.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 

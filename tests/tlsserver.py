@@ -23,7 +23,7 @@ from intygstjanst.tls.pki import DevCa, DevPki, IssuedCert, create_dev_pki
 
 from intygstjanst.tests.conftest import free_port, stop_server
 from intygstjanst.tests.soap import GET_NS, REGISTER_NS
-from intygstjanst.tests.support import REPO_DIR
+from intygstjanst.tests.support import REPO_DIR, START_SECONDS
 
 CONSUMER = "SE2321000016-C001"  # granted RegisterCertificate and GetCertificate for ADDRESS
 PLATFORM = "SE2321000016-P001"  # a configured platform consumer without grants of its own
@@ -138,7 +138,7 @@ def running(
 def _wait_for_health(
     process: subprocess.Popen[bytes], url: str, health: Callable[[], ssl.SSLContext | bool], log_path: Path
 ) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
@@ -147,7 +147,7 @@ def _wait_for_health(
                 return
         except (httpx.HTTPError, OSError):  # OSError: the client certificate is not written yet
             time.sleep(0.1)
-    raise RuntimeError(f"server did not answer {url} within 60 s:\n{log_path.read_text(errors='replace')}")
+    raise RuntimeError(f"server did not answer {url} within {START_SECONDS} s:\n{log_path.read_text(errors='replace')}")
 
 
 def native_args(pki: Pki, authorization: Path) -> list[str]:
