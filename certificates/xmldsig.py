@@ -95,6 +95,7 @@ SUBTRACT = "//*[local-name() = 'skickatTidpunkt']|//*[local-name() = 'relation']
 _SUBTRACTED = ("skickatTidpunkt", "relation", "status")
 
 _DS = f"{{{XMLDSIG}}}"
+_MAX_KEY_INFO_CERTIFICATES = 10
 _UNDERSKRIFT = f"{{{CORE_32}}}underskrift"
 
 
@@ -272,8 +273,12 @@ def _base64(element: etree._Element, name: str) -> bytes:
 
 
 def _key_info_certificates(signature: etree._Element) -> list[x509.Certificate]:
+    elements = signature.findall(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate")
+    if len(elements) > _MAX_KEY_INFO_CERTIFICATES:
+        # The signer and its intermediates are a handful; thousands would only cost time to read.
+        raise SignatureProblem("certificate", f"KeyInfo holds {len(elements)} certificates, more than {_MAX_KEY_INFO_CERTIFICATES}")
     certificates = []
-    for element in signature.iterfind(f"{_DS}KeyInfo/{_DS}X509Data/{_DS}X509Certificate"):
+    for element in elements:
         try:
             certificates.append(x509.load_der_x509_certificate(_base64(element, "X509Certificate")))
         except ValueError as exc:

@@ -405,3 +405,22 @@ def test_the_sign_command_signs_as_the_named_doctor_of_the_development_pki(tmp_p
     assert intact.signer.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)[0].value == DOCTOR
     signed_at = dt.datetime.fromisoformat(intyg.findtext(f"{{{CORE}}}signeringstidpunkt") or "")
     assert abs(signed_at.replace(tzinfo=SWEDISH_TIME) - now()) < dt.timedelta(minutes=5)  # stamped now
+
+
+def test_a_key_info_stuffed_with_certificates_is_refused_before_reading_them(signing_pki: SigningPki) -> None:
+    intyg = intyg_of(signed(lisjp(), signing_pki.signer()))
+    x509_data = _signature(intyg).find(f"{DS}KeyInfo/{DS}X509Data")
+    assert x509_data is not None
+    for _ in range(20):
+        etree.SubElement(x509_data, f"{DS}X509Certificate").text = "not even base64"
+    found = problem(intyg, "signed-lisjp-1")
+    assert (found.code, found.detail) == ("certificate", "KeyInfo holds 21 certificates, more than 10")
+
+
+def test_a_stylesheet_that_reads_files_is_never_run(signing_pki: SigningPki) -> None:
+    """The sender's stylesheet is compared, not run: one that would read a file is just not the profile."""
+    intyg = intyg_of(signed(lisjp(), signing_pki.signer()))
+    template = next(_signature(intyg).iter("{http://www.w3.org/1999/XSL/Transform}template"))
+    etree.SubElement(template, "{http://www.w3.org/1999/XSL/Transform}copy-of", select="document('/etc/passwd')")
+    found = problem(intyg, "signed-lisjp-1")
+    assert (found.code, found.detail) == ("profile", "the XSLT transform is not the profile's stylesheet")
