@@ -95,6 +95,8 @@ class Settings:
     validation_persons_file: Path | None = setting(None, "list of validation personnummer", REGISTERS, metavar="FILE")
     recipients_file: Path | None = setting(None, "recipient registry (default: the built-in one)", REGISTERS, metavar="FILE")
     care_units_file: Path | None = setting(None, "care givers, care units and sub-units (sick leave)", REGISTERS, metavar="FILE")
+    # Error texts name a patient only by this salted hash, as the national service does.
+    pseudonym_salt: str = setting("", "salt of the patient pseudonym in error texts (SHA-256 of salt + personnummer)", REGISTERS, metavar="TEXT")
 
     # Extra certificate-type definition directories added to the built-in ones.
     certificate_types_dir: Path | None = setting(None, "extra or replacing certificate-type definitions", CERTIFICATES, metavar="DIR")

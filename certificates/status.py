@@ -12,24 +12,18 @@ from intygstjanst.persistence.certificates import StateEntry
 CARE = "HSVARD"
 CITIZEN = "INVANA"
 
-# Display names of the code systems KV_PART and KV_STATUS.
-PART_NAMES = {
-    "FKASSA": "Försäkringskassan",
-    "HSVARD": "Hälso- och sjukvården",
-    "INVANA": "Invånaren",
-    "TRANSP": "Transportstyrelsen",
-    "SKV": "Skatteverket",
-    "SOS": "Socialstyrelsen",
-    "AF": "Arbetsförmedlingen",
-    "AG": "Arbetsgivaren",
+# The one mapping between the states storage keeps and the national status codes (code system
+# KV_STATUS) written on the wire; the national service writes the stored name as displayName.
+# Storage also keeps the v1-only states (UNHANDLED, IN_PROGRESS, PROCESSED) SetCertificateStatus v1
+# accepts: they have no wire code and never appear in a status list.
+WIRE_CODES = {
+    "RECEIVED": "RECEIV",
+    "SENT": "SENTTO",
+    "CANCELLED": "CANCEL",
+    "DELETED": "DELETE",
+    "RESTORED": "RESTOR",
 }
-STATUS_NAMES = {
-    "RECEIVED": "Mottaget",
-    "SENT": "Skickat",
-    "CANCELLED": "Makulerat",
-    "DELETED": "Arkiverat",
-    "RESTORED": "Återaktiverat",
-}
+STATES_BY_WIRE_CODE = {code: state for state, code in WIRE_CODES.items()}
 
 
 def visible_states(states: Iterable[StateEntry], part: str) -> list[StateEntry]:
@@ -64,13 +58,19 @@ def sent_to(states: Sequence[StateEntry], part: str) -> bool:
     return any(s.state == "SENT" and s.target == part for s in states)
 
 
-def status_elements(states: Iterable[StateEntry], namespace: str = CORE) -> list[etree._Element]:
-    """IntygsStatus elements (``part``, ``status``, ``tidpunkt``) in the core namespace."""
+def status_elements(states: Sequence[StateEntry], namespace: str = CORE) -> list[etree._Element]:
+    """IntygsStatus elements (``part``, ``status``, ``tidpunkt``) in the core namespace, newest first
+    as the national service lists them (``states`` come oldest first, as stored). The part carries no
+    displayName, the status its wire code with the stored name as displayName, as the national
+    service writes them."""
     out = []
-    for entry in states:
+    for entry in reversed(states):
+        code = WIRE_CODES.get(entry.state)
+        if code is None:
+            continue  # a v1-only state (see WIRE_CODES)
         element = etree.Element(f"{{{namespace}}}status")
-        cv(element, f"{{{CORE}}}part", entry.target, PART_CODE_SYSTEM, PART_NAMES.get(entry.target))
-        cv(element, f"{{{CORE}}}status", entry.state, STATUS_CODE_SYSTEM, STATUS_NAMES.get(entry.state))
+        cv(element, f"{{{CORE}}}part", entry.target, PART_CODE_SYSTEM)
+        cv(element, f"{{{CORE}}}status", code, STATUS_CODE_SYSTEM, entry.state)
         sub(element, f"{{{CORE}}}tidpunkt", entry.at.replace(microsecond=0).isoformat())
         out.append(element)
     return out

@@ -1,139 +1,107 @@
 """SetCertificateStatus v2 (clinicalprocess) and v1 (insuranceprocess): a party records what
-happened to a certificate.
+happened to a certificate, answered as the national service answers.
 
-Which party may record which status (anything else is refused with VALIDATION_ERROR):
-
-=====================  ===================  ===============================================
-part                   status               meaning
-=====================  ===================  ===============================================
-INVANA (the citizen)   DELETED, RESTORED    archives / restores the certificate in their list
-a recipient            SENT                 the recipient has the certificate (e.g. it came
-                                            through another channel); refused for test
-                                            certificates, which never reach a recipient
-a recipient            RECEIVED             the recipient confirms that it received it
-=====================  ===================  ===============================================
-
-The other statuses of the v1 code list (UNHANDLED, IN_PROGRESS, PROCESSED) have no place in this
-service's state model and are refused like any other combination not in the table. CANCELLED is
-never set here: a revocation must reach every recipient of the certificate, which
-only RevokeCertificate does. HSVARD (care) records nothing here either: its RECEIVED and
-CANCELLED come from RegisterCertificate and RevokeCertificate. Recording what is already in effect
-(archiving an archived certificate, a second SENT from the same recipient) changes nothing and is
-answered INFO.
+v2 takes a national status code (``RECEIV``, ``SENTTO``, ``CANCEL``, ``DELETE``, ``RESTOR``) and a
+part that must be a recipient or part of the registry; it does not check the patient. v1 takes
+the stored state name itself (the contract's list: UNHANDLED, CANCELLED, SENT, RECEIVED,
+IN_PROGRESS, PROCESSED), a target that must be a recipient or part (``FK`` means ``FKASSA``, the
+only translation the national service makes), and the patient, which must be the certificate's.
+Each accepted call adds the state with the time the caller gives (or now) and is answered ``OK``;
+SENT on a test certificate is refused, since test certificates never reach a recipient. A CANCELLED
+set here withdraws the certificate from the sick-leave lists as a revoke does; recipients are not
+told (the national service does not tell them either: RevokeCertificate does).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+from intygstjanst.certificates.status import STATES_BY_WIRE_CODE
 from intygstjanst.contracts.call import Answer, Call
-from intygstjanst.registers.recipients import Part, Recipient
-from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info
+from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome
 from intygstjanst.contracts.xml import text_of
 from intygstjanst.persistence import certificates as repo
+from intygstjanst.persistence import sickleave
+from intygstjanst.registers.persons import parse_personnummer, pseudonym
 from intygstjanst.services import Services
-from intygstjanst.certificates.status import CITIZEN, is_archived, sent_to
 
-ARCHIVE = frozenset({"DELETED", "RESTORED"})
-RECIPIENT_REPORTS = frozenset({"SENT", "RECEIVED"})
+# SetCertificateStatus v1's short name for Försäkringskassan (MI, TS ... are not translated).
+V1_TARGET_ALIASES = {"FK": "FKASSA"}
 
 
 def set_certificate_status(call: Call[Services]) -> Answer:
     """SetCertificateStatus v2."""
     request = call.request
+    code = text_of(request, "{*}status/types:code") or ""
+    status = STATES_BY_WIRE_CODE.get(code)
+    certificate_id = text_of(request, "{*}intygs-id/types:extension") or ""
+    part = _part(call.services, text_of(request, "{*}part/types:code") or "")
+    if status is None:
+        # The national service's text: the failed lookup of the code in its status enumeration.
+        raise LogicalError(ErrorId.VALIDATION_ERROR, f"No enum constant StatusKod.{code}")
     outcome = set_status(
         call.services,
-        certificate_id=text_of(request, "{*}intygs-id/types:extension") or "",
-        part_code=text_of(request, "{*}part/types:code") or "",
-        status=text_of(request, "{*}status/types:code") or "",
+        certificate_id=certificate_id,
+        part=part,
+        status=status,
         at=_timestamp(text_of(request, "{*}tidpunkt") or ""),
     )
     return Answer.result(call.contract, outcome)
 
 
 def set_certificate_status_v1(call: Call[Services]) -> Answer:
-    """SetCertificateStatus v1 names the patient too; a certificate of another patient is
-    answered as unknown."""
+    """SetCertificateStatus v1 names the patient too: it must be the certificate's."""
     request = call.request
+    number = text_of(request, "{*}nationalIdentityNumber") or ""
+    patient_id = parse_personnummer(number)
+    if patient_id is None:
+        raise LogicalError(ErrorId.APPLICATION_ERROR, "Could not parse passed personnummer")
+    target = text_of(request, "{*}target") or ""
+    part = _part(call.services, V1_TARGET_ALIASES.get(target, target))
     timestamp = text_of(request, "{*}timestamp")
     outcome = set_status(
         call.services,
         certificate_id=text_of(request, "{*}certificateId") or "",
-        part_code=text_of(request, "{*}target") or "",
+        part=part,
         status=text_of(request, "{*}status") or "",
         at=_timestamp(timestamp) if timestamp else call.services.clock(),
-        patient_id=(text_of(request, "{*}nationalIdentityNumber") or "").replace("-", "").replace("+", ""),
+        patient_id=patient_id,
     )
     return Answer.result(call.contract, outcome)
+
+
+def _part(services: Services, code: str) -> str:
+    party = services.recipients.part(code)
+    if party is None or party.id != code:  # exact, as the national service compares
+        raise LogicalError(ErrorId.VALIDATION_ERROR, f"No recipient found for recipient id: {code}")
+    return code
 
 
 def set_status(
     services: Services,
     *,
     certificate_id: str,
-    part_code: str,
+    part: str,
     status: str,
     at: dt.datetime,
     patient_id: str | None = None,
 ) -> Outcome:
-    """Record ``status`` for ``part_code`` on a certificate, per the table in the module notes."""
-    party = services.recipients.part(part_code)
-    if party is None:
-        raise LogicalError(ErrorId.VALIDATION_ERROR, f"part {part_code!r} is neither a recipient nor a part known to this service")
-    _check_allowed(party, status)
-
+    """Add ``status`` (a stored state name) for ``part``; ``patient_id`` (v1) must be the patient's."""
     with services.db.transaction() as conn:
         certificate = repo.lock(conn, certificate_id)
-        if certificate is None or certificate.deleted_by_care_giver or (patient_id is not None and certificate.patient_id != patient_id):
-            raise LogicalError(
-                ErrorId.APPLICATION_ERROR,
-                f"certificate {certificate_id} does not exist" + (" for this patient" if patient_id is not None else ""),
-            )
+        if certificate is None or certificate.deleted_by_care_giver:
+            raise LogicalError(ErrorId.VALIDATION_ERROR, f"Unknown certificate ID: {certificate_id}")
+        if patient_id is not None and certificate.patient_id != patient_id:
+            user = pseudonym(services.settings.pseudonym_salt, patient_id)
+            raise LogicalError(ErrorId.VALIDATION_ERROR, f"Certificate '{certificate_id}' does not exist for user '{user}'")
         if status == "SENT" and certificate.is_test:
             raise LogicalError(
-                ErrorId.VALIDATION_ERROR,
-                f"certificate {certificate_id} is a test certificate; test certificates are never sent to a recipient",
+                ErrorId.VALIDATION_ERROR, "Cannot set the certificate to SENT as it is flagged as a test certificate"
             )
-        states = repo.states(conn, certificate_id)
-        already = _already_in_effect(states, party.id, status)
-        if already is not None:
-            return info(f"certificate {certificate_id} {already}; nothing changed")
-        repo.add_state(conn, certificate_id, status, party.id, at)
+        repo.add_state(conn, certificate_id, status, part, at)
+        if status == "CANCELLED":
+            sickleave.mark_revoked(conn, certificate_id)
     return OK
-
-
-def _check_allowed(party: Recipient | Part, status: str) -> None:
-    if status == "CANCELLED":
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            "CANCELLED cannot be set with SetCertificateStatus; revoke the certificate with RevokeCertificate, "
-            "which also tells its recipients",
-        )
-    if isinstance(party, Recipient):
-        allowed, who = RECIPIENT_REPORTS, f"recipient {party.id}"
-    elif party.id == CITIZEN:
-        allowed, who = ARCHIVE, f"part {party.id} (the citizen)"
-    else:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"part {party.id} records no status with SetCertificateStatus; its states come from the contracts it calls",
-        )
-    if status not in allowed:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR, f"status {status} cannot be set for {who}; allowed: {', '.join(sorted(allowed))}"
-        )
-
-
-def _already_in_effect(states: list[repo.StateEntry], part: str, status: str) -> str | None:
-    if status == "DELETED" and is_archived(states):
-        return "is already archived"
-    if status == "RESTORED" and not is_archived(states):
-        return "is not archived"
-    if status == "SENT" and sent_to(states, part):
-        return f"is already recorded as sent to {part}"
-    if status == "RECEIVED" and any(s.state == "RECEIVED" and s.target == part for s in states):
-        return f"is already recorded as received by {part}"
-    return None
 
 
 def _timestamp(value: str) -> dt.datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -56,6 +57,34 @@ def check_person_id(root: str, number: str) -> str:
     except ValidationError:
         raise InvalidPersonId(f"{kind} {mask(digits)} has a wrong check digit") from None
     return digits
+
+
+def parse_personnummer(value: str, today: dt.date | None = None) -> str | None:
+    """A personnummer or samordningsnummer as the national service reads one written as text: 12
+    digits starting with 19 or 20, or 10 digits (the century from ``+``, written from the year of
+    one's 100th birthday), each with an optional ``-`` or ``+`` before the last four digits. Returns
+    the 12 digits, or None when the text is not of that form. The check digit and the date are not
+    checked here (the person register decides whether such a person exists)."""
+    text = value.strip()
+    separator = text[-5] if len(text) in (11, 13) and text[-5] in "-+" else ""
+    digits = text[:-5] + text[-4:] if separator else text
+    if not digits.isdigit():
+        return None
+    if len(digits) == 12:
+        return digits if digits.startswith(("19", "20")) else None
+    if len(digits) != 10:
+        return None
+    year = (today or dt.date.today()).year
+    born = year - (year - int(digits[:2])) % 100 - (100 if separator == "+" else 0)
+    return f"{born:04d}{digits[2:]}"
+
+
+def pseudonym(salt: str, person_id: str | None) -> str:
+    """The national service's pseudonym of a patient in error texts: the lower-case hex SHA-256 of
+    the salt and the 12-digit number, or ``EMPTY`` when there is no number."""
+    if not person_id:
+        return "EMPTY"
+    return hashlib.sha256((salt + person_id).encode("utf-8")).hexdigest()
 
 
 def mask(person_id: str) -> str:

@@ -60,12 +60,12 @@ def set_status(status: str, part: str, expect: Expectation | None = None, label:
 
 
 def archive(label: str = "the citizen archives it") -> Call:
-    return set_status("DELETED", "INVANA", label=label)
+    return set_status("DELETE", "INVANA", label=label)
 
 
 def mark_sent(label: str = "the recipient reports that it has it") -> Call:
     """SENT to the recipient through SetCertificateStatus, which needs no call to the recipient."""
-    return set_status("SENT", "${recipientId}", label=label)
+    return set_status("SENTTO", "${recipientId}", label=label)
 
 
 def status_count(count: int, status: str, part: str | None = None, within: str = "r:intyg") -> XPathCheck:

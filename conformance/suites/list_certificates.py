@@ -22,21 +22,21 @@ care_suite = Suite(
     [
         Case(
             "valid",
-            "a registered certificate is listed for its care unit, RECEIVED",
+            "a registered certificate is listed for its care unit, RECEIV",
             "valid",
-            (register(), for_care(answer(in_list(True), listed_status(1, "RECEIVED")), label="")),
+            (register(), for_care(answer(in_list(True), listed_status(1, "RECEIV")), label="")),
         ),
         Case(
             "revoked",
-            "a revoked certificate is still listed for care, CANCELLED",
+            "a revoked certificate is still listed for care, CANCEL",
             "revoked",
-            (register(), revoke(), for_care(answer(in_list(True), listed_status(1, "CANCELLED")))),
+            (register(), revoke(), for_care(answer(in_list(True), listed_status(1, "CANCEL")))),
         ),
         Case(
             "archived-by-citizen",
             "the citizen's archiving neither hides the certificate from care nor shows in its statuses",
             "valid",
-            (register(), archive(), for_care(answer(in_list(True), listed_status(0, "DELETED")))),
+            (register(), archive(), for_care(answer(in_list(True), listed_status(0, "DELETE")))),
         ),
         Case(
             "wrong-patient",
@@ -79,18 +79,18 @@ def citizen_suite(major: int) -> Suite:
     return Suite(
         key,
         [
-            Case("valid", "a registered certificate is listed, RECEIVED", "valid", (register(), listing(in_list(True), listed_status(1, "RECEIVED"), label=""))),
+            Case("valid", "a registered certificate is listed, RECEIV", "valid", (register(), listing(in_list(True), listed_status(1, "RECEIV"), label=""))),
             Case(
                 "archived",
                 "an archived certificate leaves the list and is in the list of archived ones",
                 "valid",
-                (register(), archive(), listing(in_list(False)), listing(in_list(True), listed_status(1, "DELETED"), archived="true", label="list the archived ones")),
+                (register(), archive(), listing(in_list(False)), listing(in_list(True), listed_status(1, "DELETE"), archived="true", label="list the archived ones")),
             ),
             Case(
                 "revoked",
-                "a revoked certificate is listed, CANCELLED",
+                "a revoked certificate is listed, CANCEL",
                 "revoked",
-                (register(), revoke(), listing(in_list(True), listed_status(1, "CANCELLED"))),
+                (register(), revoke(), listing(in_list(True), listed_status(1, "CANCEL"))),
             ),
             Case(
                 "type-and-dates",

@@ -24,7 +24,7 @@ SUITES = [
                     register(),
                     register(Reply(("OK", "INFO")), label="register it again"),
                     register(Reply(("OK", "INFO")), label="and a third time"),
-                    get(answer(certificate_is(), status_count(1, "RECEIVED")), label="read it back"),
+                    get(answer(certificate_is(), status_count(1, "RECEIV")), label="read it back"),
                 ),
             ),
             Case(

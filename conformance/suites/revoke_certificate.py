@@ -11,9 +11,9 @@ SUITES = [
         [
             Case(
                 "valid",
-                "revoking a registered certificate: OK, and it reads as CANCELLED",
+                "revoking a registered certificate: OK, and it reads as CANCEL",
                 "valid",
-                (register(), revoke(ok(), label=""), get(answer(certificate_is(), status_count(1, "CANCELLED")), label="read it back")),
+                (register(), revoke(ok(), label=""), get(answer(certificate_is(), status_count(1, "CANCEL")), label="read it back")),
             ),
             Case("already-revoked", "revoking it again: INFO, nothing changes", "revoked", (register(), revoke(), revoke(info(), label="revoke it again"))),
             Case(
@@ -29,7 +29,7 @@ SUITES = [
                 (
                     register(),
                     revoke(error("APPLICATION_ERROR"), label="revoke it for another patient", patientId="${otherPatientId}"),
-                    get(answer(status_count(0, "CANCELLED")), label="read it back"),
+                    get(answer(status_count(0, "CANCEL")), label="read it back"),
                 ),
             ),
         ],

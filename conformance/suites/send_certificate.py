@@ -14,9 +14,9 @@ SUITES = [
         [
             Case(
                 "valid",
-                "sending a registered certificate: OK once the recipient has it, and it reads as SENT",
+                "sending a registered certificate: OK once the recipient has it, and it reads as SENTTO",
                 "valid",
-                (register(), send(ok(), label=""), get(answer(status_count(1, "SENT", "${recipientId}")), label="read it back")),
+                (register(), send(ok(), label=""), get(answer(status_count(1, "SENTTO", "${recipientId}")), label="read it back")),
             ),
             Case(
                 "already-sent",
@@ -26,14 +26,14 @@ SUITES = [
                     register(),
                     send(),
                     send(info(), label="send it again"),
-                    get(answer(status_count(1, "SENT", "${recipientId}")), label="read it back"),
+                    get(answer(status_count(1, "SENTTO", "${recipientId}")), label="read it back"),
                 ),
             ),
             Case(
                 "revoked",
                 "sending a revoked certificate: INFO, nothing is sent",
                 "revoked",
-                (register(), revoke(), send(info(), label="send it"), get(answer(status_count(0, "SENT")), label="read it back")),
+                (register(), revoke(), send(info(), label="send it"), get(answer(status_count(0, "SENTTO")), label="read it back")),
             ),
             Case(
                 "unknown-id",

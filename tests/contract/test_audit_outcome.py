@@ -28,6 +28,6 @@ def test_each_outcome_is_audited_as_answered(client, caplog) -> None:
         # SetCertificateStatus v1 leaves "no such certificate" to the dispatcher, which answers in the
         # contract's ResultOfCall (``call`` checks the answer against the contract's schema).
         refused = call(client, SET_STATUS_V1, set_status_v1_request("no-such-certificate", "FKASSA", "SENT"))
-        assert refused == Answer("ERROR", "APPLICATION_ERROR", refused.text)
+        assert refused == Answer("ERROR", "VALIDATION_ERROR", "Unknown certificate ID: no-such-certificate")
         post(client, REGISTER, envelope(payload), SOAPAction='"urn:wrong"')
-    assert _audited(caplog) == [("OK", None), ("INFO", None), ("ERROR", "APPLICATION_ERROR"), ("FAULT", None)]
+    assert _audited(caplog) == [("OK", None), ("INFO", None), ("ERROR", "VALIDATION_ERROR"), ("FAULT", None)]

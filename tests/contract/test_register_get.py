@@ -153,9 +153,31 @@ def test_get_certificate_returns_intyg_with_filtered_status(client, db, services
             for s in intyg.findall(f"{{{CORE}}}status")
         ]
 
-    assert statuses("INVANA") == [("RECEIVED", "HSVARD"), ("SENT", "FKASSA"), ("SENT", "TRANSP"), ("DELETED", "INVANA")]
-    assert statuses("HSVARD") == [("RECEIVED", "HSVARD"), ("SENT", "FKASSA"), ("SENT", "TRANSP")]
-    assert statuses("FKASSA") == [("RECEIVED", "HSVARD"), ("SENT", "FKASSA")]
+    # The national codes, newest first.
+    assert statuses("INVANA") == [("DELETE", "INVANA"), ("SENTTO", "TRANSP"), ("SENTTO", "FKASSA"), ("RECEIV", "HSVARD")]
+    assert statuses("HSVARD") == [("SENTTO", "TRANSP"), ("SENTTO", "FKASSA"), ("RECEIV", "HSVARD")]
+    assert statuses("FKASSA") == [("SENTTO", "FKASSA"), ("RECEIV", "HSVARD")]
+
+
+def test_a_status_on_the_wire_is_written_as_the_national_service_writes_it(client, db, services) -> None:
+    from intygstjanst.persistence import certificates as repo
+
+    assert register(client, certificate("c-wire"))[0] == "OK"
+    with db.transaction() as conn:
+        repo.add_state(conn, "c-wire", "IN_PROGRESS", "FKASSA", services.clock())  # a v1-only state: not listed
+    response = post(client, GET, envelope(get_request("c-wire", "HSVARD")))
+    assert response.status_code == 200, response.text
+    (status,) = etree.fromstring(response.content).findall(f".//{{*}}intyg/{{{CORE}}}status")
+    types = f"{{{TYPES}}}"
+    assert [(child.tag.replace(types, ""), child.text) for child in status.find(f"{{{CORE}}}status")] == [
+        ("code", "RECEIV"),
+        ("codeSystem", "9871cd17-8755-4ed9-b894-ff3729e775a4"),
+        ("displayName", "RECEIVED"),
+    ]
+    assert [(child.tag.replace(types, ""), child.text) for child in status.find(f"{{{CORE}}}part")] == [
+        ("code", "HSVARD"),
+        ("codeSystem", "769bb12b-bd9f-4203-a5cd-fd14f2eb3b80"),
+    ]
 
 
 def test_get_unknown_or_deleted_certificate_is_a_fault(client, db) -> None:

@@ -72,7 +72,7 @@ def test_send_delivers_the_stored_certificate_and_records_sent(client, db, deliv
     # The recipient sees its own SENT entry.
     got = post(client, GET, envelope(get_request("send-1", "FKASSA")))
     intyg = etree.fromstring(got.content).find(".//{*}GetCertificateResponse/{*}intyg")
-    assert [s.findtext(f"{{{CORE}}}status/{{{TYPES}}}code") for s in intyg.findall(f"{{{CORE}}}status")] == ["RECEIVED", "SENT"]
+    assert [s.findtext(f"{{{CORE}}}status/{{{TYPES}}}code") for s in intyg.findall(f"{{{CORE}}}status")] == ["SENTTO", "RECEIV"]
 
     again = call(client, SEND, send_request("send-1", "FKASSA", by_citizen=True))
     assert again == Answer("INFO", None, "certificate send-1 has already been sent to FKASSA")

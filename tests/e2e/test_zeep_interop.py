@@ -60,7 +60,7 @@ def test_register_twice_and_read_back_with_zeep(live_server, shared) -> None:
     )
     assert got.intyg["intygs-id"].extension == "zeep-1"
     assert got.intyg.typ.code == "LISJP"
-    assert [s.status.code for s in got.intyg.status] == ["RECEIVED"]
+    assert [s.status.code for s in got.intyg.status] == ["RECEIV"]
 
 
 def test_wsdl_schemas_resolve_over_http(live_server) -> None:
