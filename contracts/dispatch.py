@@ -13,11 +13,13 @@ from typing import Any, Generic
 
 from lxml import etree
 
+from intygstjanst.contracts.binding import binding_errors
 from intygstjanst.contracts.call import Answer, Call, S
 from intygstjanst.contracts.envelope import read_envelope, wrap
 from intygstjanst.contracts.faults import SoapFault, render_fault
 from intygstjanst.contracts.registry import Contract
 from intygstjanst.contracts.result import LogicalError, Outcome
+from intygstjanst.contracts.rewrite import UNMARSHALLING, fault_outcome, fault_response
 from intygstjanst.contracts.xml import HardenedParser, ParseLimits, UnsafeXml, schema_errors
 
 log = logging.getLogger("intygstjanst.dispatch")
@@ -71,32 +73,54 @@ class Dispatcher(Generic[S]):
             self._check_soap_action(contract, soap_action)
             logical_address = self._logical_address(contract, envelope.logical_address, envelope.wsa_to)
             authorized = self.authorizer(caller, contract, logical_address)
-            self._validate(contract, envelope.payload)
-            call = Call(contract, envelope.payload, logical_address, authorized, self.services, body)
+        except Exception as exc:
+            # Not a call of the contract (unsafe or malformed XML, not SOAP 1.1, another body
+            # element, a wrong SOAPAction, no routing header, a refused caller): always a Fault.
+            audit_call(caller, authorized, contract, logical_address, None, time.perf_counter() - started)
+            if isinstance(exc, UnsafeXml):
+                return SoapResponse(500, render_fault(SoapFault(str(exc))))
+            if isinstance(exc, SoapFault):
+                return SoapResponse(exc.status, render_fault(exc))
+            return self._internal_error(contract)
+        # From here on it is a call of the contract: where the national service answers a fault
+        # with an ordinary ERROR answer (contracts.rewrite), so does this one.
+        try:
             try:
-                answer = contract.handler(call)
-            except LogicalError as refusal:
-                # A refusal the handler did not answer itself, in the contract's result structure.
-                answer = Answer.result(contract, refusal.outcome)
-            response = SoapResponse(200, wrap(answer.payload))
+                self._validate(contract, envelope.payload)
+                call = Call(contract, envelope.payload, logical_address, authorized, self.services, body)
+                try:
+                    answer = contract.handler(call)
+                except LogicalError as refusal:
+                    # A refusal the handler did not answer itself, in the contract's result structure.
+                    answer = Answer.result(contract, refusal.outcome)
+            except SoapFault as fault:
+                if not contract.fault_rewrite:
+                    return SoapResponse(fault.status, render_fault(fault))
+                answer = self._rewritten(contract, fault.message, fault.code)
+            except Exception:
+                if not contract.fault_rewrite:
+                    return self._internal_error(contract)
+                reference = self._log_internal_error(contract)
+                answer = self._rewritten(contract, _internal_text(contract, reference), "Server")
             outcome = answer.outcome
-            return response
-        except UnsafeXml as exc:
-            return SoapResponse(500, render_fault(SoapFault(str(exc))))
-        except SoapFault as fault:
-            return SoapResponse(fault.status, render_fault(fault))
-        except Exception:
-            reference = uuid.uuid4().hex[:12]
-            log.exception("unexpected error in %s (reference %s)", contract.name, reference)
-            return SoapResponse(
-                500,
-                render_fault(
-                    SoapFault(f"internal error in {contract.name}; reference {reference} in the service log", "Server")
-                ),
-            )
+            return SoapResponse(200, wrap(answer.payload))
         finally:
             audit_call(caller, authorized, contract, logical_address, outcome, time.perf_counter() - started)
 
+    @staticmethod
+    def _rewritten(contract: Contract, text: str, code: str) -> Answer:
+        outcome = fault_outcome(contract, text, code)
+        return Answer(fault_response(contract, outcome), outcome)
+
+    @staticmethod
+    def _log_internal_error(contract: Contract) -> str:
+        reference = uuid.uuid4().hex[:12]
+        log.exception("unexpected error in %s (reference %s)", contract.name, reference)
+        return reference
+
+    def _internal_error(self, contract: Contract) -> SoapResponse:
+        reference = self._log_internal_error(contract)
+        return SoapResponse(500, render_fault(SoapFault(_internal_text(contract, reference), "Server")))
     @staticmethod
     def _check_body(contract: Contract, tag: str) -> None:
         if tag != contract.request_tag:
@@ -127,14 +151,25 @@ class Dispatcher(Generic[S]):
 
     @staticmethod
     def _validate(contract: Contract, payload: etree._Element) -> None:
+        """A schema violation is answered as the national service's SOAP stack words it: the text
+        begins ``Unmarshalling Error: `` (consumers and the fault rewrite recognise it by that)."""
         if contract.schema.validate(payload):
             return
         errors = schema_errors(contract.schema)
+        if not contract.validate_request:
+            errors = binding_errors(errors, contract.xsd_path)
+            if not errors:
+                return
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        what = "schema violation" if contract.validate_request else "the request does not bind"
         raise SoapFault(
-            f"{contract.name} {contract.version} schema violation at {first.path} (line {first.line}): {first.message}{more}"
+            f"{UNMARSHALLING}: {contract.name} {contract.version} {what} at {first.path} (line {first.line}): {first.message}{more}"
         )
+
+
+def _internal_text(contract: Contract, reference: str) -> str:
+    return f"internal error in {contract.name}; reference {reference} in the service log"
 
 
 def audit_call(

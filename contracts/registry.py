@@ -25,6 +25,7 @@ from intygstjanst.contracts.result import ResultShape
 
 if TYPE_CHECKING:
     from intygstjanst.contracts.call import Answer, Call
+    from intygstjanst.contracts.result import Outcome
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 XSD_DIR = PACKAGE_DIR / "xsd"
@@ -34,6 +35,9 @@ CONTRACTS_FILE = Path(__file__).resolve().parent / "contracts.toml"
 # Handlers are named in contracts.toml and imported by name, so the services type their calls carry
 # cannot be checked here; the dispatcher passes its own (``Dispatcher[S]``).
 Handler = Callable[["Call[Any]"], "Answer"]
+# Writes a contract's response holding an ERROR outcome where the result structure alone is not a
+# valid answer (e.g. a list the response requires); see ``fault_answer`` in contracts.toml.
+FaultAnswer = Callable[[ContractName, "Outcome"], etree._Element]
 
 
 class ContractError(ValueError):
@@ -51,6 +55,14 @@ class ContractSpec(ContractName):
     calls_out: bool = False
     # This service also calls the contract, at recipients (delivery).
     called: bool = False
+    # The national service answers this contract's faults (schema violations, errors in the handler)
+    # with an ordinary ERROR answer, HTTP 200 (contracts/rewrite.py).
+    fault_rewrite: bool = False
+    # ``module:function`` writing that answer, when the result structure alone is not a valid response.
+    fault_answer_ref: str | None = None
+    # The request is checked against the schema; false: only that it binds (contracts/binding.py), as
+    # the national service does for the legacy FK7263 contracts, whose handlers check them instead.
+    validate_request: bool = True
 
     @property
     def xsd_path(self) -> Path:
@@ -77,25 +89,26 @@ class Contract(ContractSpec):
     """A contract this service serves: the spec and its handler."""
 
     handler: Handler = field(repr=False, compare=False)
+    fault_answer: FaultAnswer | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def served(cls, spec: ContractSpec) -> Contract:
         """``spec`` with its handler imported and its schema compiled (raises ContractError)."""
         values = {f.name: getattr(spec, f.name) for f in fields(spec)}
-        contract = cls(**values, handler=_resolve_handler(spec.handler_ref))
+        fault_answer: FaultAnswer | None = _resolve(spec.fault_answer_ref) if spec.fault_answer_ref else None
+        contract = cls(**values, handler=_resolve(spec.handler_ref), fault_answer=fault_answer)
         contract.schema  # compiled now: a schema that does not compile stops start-up
         return contract
 
 
 _REQUIRED = ("name", "version", "domain", "profile", "namespace", "request", "response", "xsd", "wsdl", "handler")
-_OPTIONAL = ("soap_action", "result", "calls_out", "called")
+_OPTIONAL = ("soap_action", "result", "calls_out", "called", "fault_rewrite", "fault_answer", "validate_request")
 
 
-def _resolve_handler(ref: str) -> Handler:
+def _resolve(ref: str) -> Any:
     module_name, _, attr = ref.partition(":")
     try:
-        handler: Handler = getattr(importlib.import_module(module_name), attr)
-        return handler
+        return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
         raise ContractError(f"handler {ref!r} cannot be imported: {exc}") from exc
 
@@ -118,6 +131,8 @@ def _spec(entry: dict[str, Any], where: str) -> ContractSpec:
         raise ContractError(f"{where}: unknown key {', '.join(unknown)}")
     if entry["profile"] not in ("rivtabp20", "rivtabp21"):
         raise ContractError(f"{where}: profile must be rivtabp20 or rivtabp21, got {entry['profile']!r}")
+    if "fault_answer" in entry and not entry.get("fault_rewrite"):
+        raise ContractError(f"{where}: fault_answer is only used with fault_rewrite = true")
     if not (WSDL_DIR / entry["wsdl"]).is_file():
         raise ContractError(f"{where}: WSDL file {WSDL_DIR / entry['wsdl']} does not exist")
     return ContractSpec(
@@ -135,6 +150,9 @@ def _spec(entry: dict[str, Any], where: str) -> ContractSpec:
         result=_result_shape(entry, where),
         calls_out=bool(entry.get("calls_out", False)),
         called=bool(entry.get("called", False)),
+        fault_rewrite=bool(entry.get("fault_rewrite", False)),
+        fault_answer_ref=entry.get("fault_answer"),
+        validate_request=bool(entry.get("validate_request", True)),
     )
 
 

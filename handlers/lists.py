@@ -16,7 +16,8 @@ from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.certificates.certtypes import CertificateTypes, normalize_code
 from intygstjanst.contracts.faults import SoapFault
 from intygstjanst.contracts.result import OK, ErrorId, Outcome, ResultCode, result_element
-from intygstjanst.contracts.xml import TYPES, sub, text_of
+from intygstjanst.contracts.naming import ContractName
+from intygstjanst.contracts.xml import CORE, TYPES, sub, text_of
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.registers.persons import InvalidPersonId, check_person_id
 from intygstjanst.handlers.certificate import set_statuses, stored_intyg
@@ -77,6 +78,18 @@ def list_certificates_for_citizen_v3(call: Call[Services]) -> Answer:
         sub(response, f"{{{ns}}}intygsLista")
     response.append(result_element(ns, outcome.code, outcome.text, outcome.error_id))
     return Answer(response, outcome)
+
+
+def citizen_fault_answer(contract: ContractName, outcome: Outcome) -> etree._Element:
+    """ListCertificatesForCitizen's answer to a fault (contracts.rewrite): an empty list and the
+    result. v4 declares no result; the national service writes it anyway, in the responder namespace,
+    which the v4 schema refuses. Here it goes in the extension slot after the list, as a ``result``
+    of the core namespace, so that the answer stays valid (README: Differences)."""
+    response = contract.response_element(types=TYPES)
+    sub(response, f"{{{contract.namespace}}}intygsLista")
+    namespace = contract.namespace if contract.major == 3 else CORE
+    response.append(result_element(namespace, outcome.code, outcome.text, outcome.error_id))
+    return response
 
 
 def _citizen_list(call: Call[Services]) -> etree._Element:

@@ -49,6 +49,7 @@ from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.registers.care_units import CareUnits
 from intygstjanst.certificates.certtypes import CertificateFacts, CertificateType, normalize_code
 from intygstjanst.contracts.faults import SoapFault
+from intygstjanst.contracts.naming import ContractName
 from intygstjanst.contracts.result import OK, Outcome, ResultCode
 from intygstjanst.contracts.xml import CORE, TYPES, text_of
 from intygstjanst.persistence import certificates as certificate_repo
@@ -296,7 +297,6 @@ def _care_giver_of_unit(conn: Connection, register: CareUnits, unit_id: str) -> 
 def _certificates_answer(
     call: Call[Services], care_giver: tuple[str, str], rows: Sequence[StoredSickLeave], *, coordinator_view: bool
 ) -> Answer:
-    ns, response = call.contract.namespace, call.contract.response
     comment: str | None = None
     try:
         protected = protected_among(call.services, (r.patient_id for r in rows))
@@ -309,21 +309,41 @@ def _certificates_answer(
         outcome = OK
     if coordinator_view:
         rows = [r for r in rows if r.patient_id not in protected]
+    listed = [_intygs_data(r, r.patient_id in protected) for r in rows]
+    return _finish(_certificates_text(call.contract, care_giver, listed, outcome, comment), outcome)
+
+
+# The care giver a fault answer names: the national service's answer to a fault has no vardgivare at
+# all, which the schema requires (README: Differences from the national service).
+UNKNOWN_CARE_GIVER = ("UNKNOWN", "")
+
+
+def fault_answer(contract: ContractName, outcome: Outcome) -> etree._Element:
+    """ListActiveSickLeavesForCareUnit's and ListSickLeavesForPerson's answer to a fault
+    (contracts.rewrite): ERROR and the fault's text, no certificates."""
+    text = _certificates_text(contract, UNKNOWN_CARE_GIVER, [], outcome, outcome.text)
+    return etree.fromstring("".join(text).encode("utf-8"))
+
+
+def _certificates_text(
+    contract: ContractName, care_giver: tuple[str, str], listed: list[str], outcome: Outcome, comment: str | None
+) -> list[str]:
+    ns, response = contract.namespace, contract.response
     text = [
         f"<ns:{response} {_ns_declarations(ns, {'': RH, 't': T2})}>",
         "<ns:vardgivare>",
         _hsa("vardgivarId", care_giver[0]),
         f"<vardgivarnamn>{escape(care_giver[1])}</vardgivarnamn></ns:vardgivare><ns:intygsLista>",
+        *listed,
+        "</ns:intygsLista>",
     ]
-    text.extend(_intygs_data(r, r.patient_id in protected) for r in rows)
-    text.append("</ns:intygsLista>")
     result = f"<ns:resultCode>{outcome.code.value}</ns:resultCode>"
-    if call.contract.name == "ListSickLeavesForPerson":
+    if contract.name == "ListSickLeavesForPerson":
         text.append(f"<ns:result>{result}{_optional('ns:resultMessage', comment)}</ns:result>")
     else:
         text.append(result + _optional("ns:comment", comment))
     text.append(f"</ns:{response}>")
-    return _finish(text, outcome)
+    return text
 
 
 # U+001E, like the lists' U+001F (persistence.sickleave), cannot occur in XML text: a row's text

@@ -95,14 +95,17 @@ def test_server_still_registers_after_the_abuse(live_server) -> None:
     assert result(response.content)[0] == "OK"
 
 
-def test_schema_violation_fault_names_path_and_rule(live_server) -> None:
+def test_schema_violation_answer_names_path_and_rule(live_server) -> None:
+    """RegisterCertificate answers a schema violation with VALIDATION_ERROR, as the national service does."""
     require_shared()
     payload = certificate("bad-schema")
     intyg = payload.find("{*}intyg")
     intyg.remove(intyg.find("{*}typ"))
     response = httpx.post(live_server.base_url + REGISTER, content=envelope(payload), headers=XML)
-    assert response.status_code == 500
-    message = fault(response.content)
+    assert response.status_code == 200
+    code, error_id, message = result(response.content)
+    assert (code, error_id) == ("ERROR", "VALIDATION_ERROR")
+    assert message is not None and message.startswith("Unmarshalling Error:")
     assert "schema violation" in message and "intyg" in message and "typ" in message
 
 

@@ -141,7 +141,9 @@ def test_state_and_notifications_commit_together(client, db, services, monkeypat
 
     monkeypatch.setattr(outbox, "enqueue", broken)
     response = post(client, REVOKE, envelope(revoke_request("rv-5")))
-    assert response.status_code == 500  # a Fault: the caller sends the revoke again
+    # The national service's fault rewrite: APPLICATION_ERROR, nothing stored.
+    assert response.status_code == 200
+    assert result(response.content)[:2] == ("ERROR", "APPLICATION_ERROR")
     assert ("CANCELLED", "HSVARD") not in states(db, "rv-5")
     monkeypatch.undo()
     assert call(client, REVOKE, revoke_request("rv-5")).code == "OK"

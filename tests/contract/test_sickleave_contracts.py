@@ -334,9 +334,9 @@ def test_a_unit_outside_the_register_stands_alone_under_the_care_giver_its_certi
     assert listed_ids(answer) == ["elsewhere"]
     assert answer.findtext(f"{{{ACTIVE_NS}}}vardgivare/{{{RH}}}vardgivarId/{{{T2}}}extension") == CARE_GIVER
 
-    response = post(client, ACTIVE, envelope(active_request("SE2321000016-NONE")))
-    assert response.status_code == 500
-    assert "care unit SE2321000016-NONE is not in the care-unit register" in fault(response.content)
+    answer = ask(client, ACTIVE, active_request("SE2321000016-NONE"))
+    assert answer.findtext(f"{{{ACTIVE_NS}}}resultCode") == "ERROR"
+    assert "care unit SE2321000016-NONE is not in the care-unit register" in (answer.findtext(f"{{{ACTIVE_NS}}}comment") or "")
 
 
 # --- ListSickLeavesForPerson: the care giver of the LogicalAddress ---------------------------------

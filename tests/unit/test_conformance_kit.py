@@ -450,7 +450,11 @@ def test_generic_cases_change_a_call_of_the_suites_own_contract() -> None:
         for case_id in ("schema-violation", "missing-logical-address", "not-authorized"):
             last = generic[case_id].steps[-1]
             assert isinstance(last, Call) and last.contract == suite.id, (suite.id, case_id)
-            assert isinstance(last.expect, Fault)
+            # A schema violation is an ERROR answer where the national service rewrites faults.
+            if case_id == "schema-violation" and contract_specs()[suite.id].fault_rewrite:
+                assert isinstance(last.expect, Reply) and last.expect.codes == ("ERROR",), suite.id
+            else:
+                assert isinstance(last.expect, Fault), (suite.id, case_id)
         assert insert_unknown_element in generic["schema-violation"].steps[-1].mutations
         assert generic["missing-logical-address"].steps[-1].address is None
         assert "unauthorizedLogicalAddress" in generic["not-authorized"].needs()
