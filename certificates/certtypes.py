@@ -5,9 +5,11 @@ their rules"). The files are read and compiled once at start-up; afterwards look
 certificate against it are pure in-memory operations.
 
 Type codes are matched case-insensitively, and a file can list extra spellings of its code
-(``aliases``) that journal systems are known to send, e.g. ``AG114`` for ``AG1-14``. Versions are
-matched on the major number only, the same granularity the certificate owners' Schematron files
-use (``1`` and ``1.0`` are the same version; ``6.7`` and ``6.8`` are both covered by a ``6`` file).
+(``aliases``) that journal systems are known to send, e.g. ``AG114`` for ``AG1-14``. A file covers
+one major version, the same granularity the certificate owners' Schematron files use (``6.7`` and
+``6.8`` are both checked by the ``6`` file); it also lists the exact versions it supports
+(``versions``), which RegisterCertificate v3 holds a certificate to, as the national service holds
+it to its text versions (``1`` reads as ``1.0``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ def normalize_code(code: str) -> str:
     return code.strip().upper()
 
 
+def exact_version(version: str) -> str:
+    """A certificate version as compared with the declared versions: ``'1'`` -> ``'1.0'``."""
+    text = version.strip()
+    return f"{text}.0" if text.isdigit() else text
+
+
 def major_version(version: str) -> str:
     """The major part of a certificate version string ('1.0' -> '1', ' 6.8' -> '6')."""
     return version.strip().split(".", 1)[0]
@@ -69,6 +77,9 @@ class CertificateType:
     digest: str = ""  # of the file's bytes: tells a changed file on reload
     engine: Engine | None = None
     facts: FactsSpec = field(default_factory=FactsSpec)
+    # The exact versions (major.minor) RegisterCertificate accepts, the national service's text
+    # versions in force; empty: every minor version of the major (a file that does not say).
+    versions: tuple[str, ...] = ()
 
     def validate(self, intyg: etree._Element, today: dt.date | None = None) -> list[RuleViolation]:
         """Every business rule this certificate breaks (empty list = valid).
@@ -92,6 +103,11 @@ class CertificateType:
     @property
     def codes(self) -> list[str]:
         return [self.code, *self.aliases]
+
+    def supports(self, version: str) -> bool:
+        """Whether ``version`` is one this type declares exactly (an integer ``N`` reads as ``N.0``,
+        as the national service reads it)."""
+        return not self.versions or exact_version(version) in self.versions
 
 
 @dataclass(frozen=True)
@@ -257,7 +273,7 @@ def _line_of(detail: str, lines: list[str]) -> int | None:
 
 
 _TOP_LEVEL = {
-    "code", "version", "name", "recipients", "aliases", "schematron",
+    "code", "version", "versions", "name", "recipients", "aliases", "schematron",
     "closed", "supplementary_questions", "positive_instances", "question", "rule", "facts",
 }
 
@@ -283,6 +299,12 @@ def _build(path: Path, data: dict[str, Any]) -> CertificateType:
     assert version is not None
     if not version.isdigit():
         raise CertificateTypeError(f"{path}: field 'version' must be a major version number such as \"1\", got {version!r}")
+    versions = strings("versions")
+    wrong = [v for v in versions if not re.fullmatch(rf"{version}\.[0-9]+", v)]
+    if wrong:
+        raise CertificateTypeError(
+            f"{path}: field 'versions' must list versions {version}.<minor> of this file's major version, got {', '.join(map(repr, wrong))}"
+        )
     code = text("code")
     name = text("name")
     assert code is not None and name is not None
@@ -295,6 +317,7 @@ def _build(path: Path, data: dict[str, Any]) -> CertificateType:
         code=code,
         version=version,
         name=name,
+        versions=tuple(versions),
         recipients=strings("recipients"),
         aliases=strings("aliases"),
         schematron=text("schematron", required=False),

@@ -87,15 +87,17 @@ def register_certificate(call: Call[Services]) -> Answer:
     # dropped, and the certificate as stored (without it) is kept next to the original request.
     stored = formats.inbound(call.request)
     canonical = None if stored is call.request else etree.tostring(stored)
-    return Answer.result(call.contract, store_certificate(call, stored, canonical))
+    return Answer.result(call.contract, store_certificate(call, stored, canonical, exact_version=True))
 
 
-def store_certificate(call: Call[Services], stored: etree._Element, canonical: bytes | None) -> Outcome:
+def store_certificate(call: Call[Services], stored: etree._Element, canonical: bytes | None, exact_version: bool = False) -> Outcome:
     """Check and store a certificate in its RegisterCertificate v3 form, once.
 
     ``stored`` is the v3 payload (legacy contracts convert theirs first, see ``formats.inbound``);
     ``canonical`` is its serialised form when it is not the request itself. The original request
-    bytes are always kept. Returns OK, or INFO for a repeated registration; raises LogicalError.
+    bytes are always kept. ``exact_version``: the version must be one the type declares exactly
+    (RegisterCertificate v3, as the national service holds it to its text versions; the legacy
+    forms carry no such version). Returns OK, or INFO for a repeated registration; raises LogicalError.
     """
     services = call.services
     element = stored.find(_INTYG)
@@ -103,15 +105,10 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
     intyg = IntygView(element)
 
     certificate_type = services.certificate_types.find(intyg.type_code, intyg.version)
-    if certificate_type is None:
-        if services.certificate_types.known_code(intyg.type_code):
-            raise LogicalError(
-                ErrorId.VALIDATION_ERROR,
-                f"version {intyg.version} of certificate type {intyg.type_code} is not supported",
-            )
+    if certificate_type is None or (exact_version and not certificate_type.supports(intyg.version)):
+        # The national service's words, for an unknown type as for an unsupported version.
         raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"certificate type {intyg.type_code} (version {intyg.version}) is not a known certificate type",
+            ErrorId.VALIDATION_ERROR, f"Certificate with type: {intyg.type_code} does not support version: {intyg.version}"
         )
     rule_violations, facts = certificate_type.check(intyg.element)
     violations: list[object] = [*rule_violations]

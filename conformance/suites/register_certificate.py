@@ -55,6 +55,18 @@ SUITES = [
                 (register(error("VALIDATION_ERROR"), label="", certificateVersion="99.0"),),
             ),
             Case(
+                "unsupported-minor-version",
+                "LISJP 1.337, a minor version that does not exist: the national service's answer",
+                "bad-input",
+                (
+                    register(
+                        error("VALIDATION_ERROR", text="Certificate with type: LISJP does not support version: 1.337"),
+                        label="",
+                        certificateVersion="1.337",
+                    ),
+                ),
+            ),
+            Case(
                 "rule-violation",
                 "a LISJP without its mandatory diagnosis (question 6): ERROR VALIDATION_ERROR",
                 "bad-input",

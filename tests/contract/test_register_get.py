@@ -65,8 +65,18 @@ def test_unknown_type_and_unsupported_version(client) -> None:
     payload = certificate("c-version")
     payload.find(f"{{*}}intyg/{{{CORE}}}version").text = "99.0"
     code, error_id, text = register(client, payload)
-    assert (code, error_id) == ("ERROR", "VALIDATION_ERROR")
-    assert "99.0" in text and "LISJP" in text
+    assert (code, error_id, text) == ("ERROR", "VALIDATION_ERROR", "Certificate with type: LISJP does not support version: 99.0")
+
+
+@pytest.mark.parametrize(("version", "accepted"), [("1", True), ("1.0", True), ("1.3", True), ("1.337", False), ("1.4", False)])
+def test_only_the_exact_versions_the_type_declares(client, version: str, accepted: bool) -> None:
+    payload = certificate(f"c-v{version}")
+    payload.find(f"{{*}}intyg/{{{CORE}}}version").text = version
+    answer = register(client, payload)
+    if accepted:
+        assert answer[0] == "OK", answer
+    else:
+        assert answer == ("ERROR", "VALIDATION_ERROR", f"Certificate with type: LISJP does not support version: {version}")
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,21 @@ def test_aliases_resolve_to_the_same_definition(types: CertificateTypes) -> None
     assert not types.known_code("IGRAV")
 
 
+def test_a_type_declares_its_exact_versions(types: CertificateTypes, tmp_path: Path) -> None:
+    lisjp = types.find("LISJP", "1.337")  # the file covers major 1...
+    assert lisjp is not None and lisjp.versions == ("1.0", "1.1", "1.2", "1.3")
+    assert not lisjp.supports("1.337")  # ...but supports only the minors it lists
+    assert lisjp.supports("1") and lisjp.supports("1.0") and lisjp.supports(" 1.3 ")
+    tstrk1007 = types.find("TSTRK1007", "6.8")
+    assert tstrk1007 is not None and tstrk1007.supports("6.8") and not tstrk1007.supports("6.9")
+    every_file_declares = [t.code for t in types.all() if not t.versions]
+    assert every_file_declares == []
+    # An operator's file that lists none takes every minor version of its major.
+    _write(tmp_path, "x.toml", 'code = "XTEST"\nversion = "2"\nname = "Test"\nrecipients = []\n')
+    xtest = CertificateTypes.load(extra_dirs=[tmp_path]).find("XTEST", "2.5")
+    assert xtest is not None and xtest.supports("2.5")
+
+
 def _write(directory: Path, name: str, body: str) -> Path:
     path = directory / name
     path.write_text(body, encoding="utf-8")
@@ -63,6 +78,8 @@ def test_operator_directory_adds_and_overrides(tmp_path: Path) -> None:
         ('code = "X"\nversion = "1.0"\nname = "N"\n', "field 'version'"),
         ('code = "X"\nversion = "1"\nname = "N"\nrecipients = "FKASSA"\n', "field 'recipients'"),
         ('code = "X"\nversion = \n', "bad.toml"),
+        ('code = "X"\nversion = "1"\nversions = ["1.0", "2.0"]\nname = "N"\n', "field 'versions' must list versions 1.<minor>"),
+        ('code = "X"\nversion = "1"\nversions = ["1"]\nname = "N"\n', "field 'versions'"),
     ],
 )
 def test_bad_files_name_file_and_field(tmp_path: Path, body: str, fragment: str) -> None:
