@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from intygstjanst.tls.security import TransportSecurity
 
 _XML = "text/xml; charset=utf-8"
+# SOAP 1.1 is text/xml; the national service's stack takes application/xml as well, and so do we.
+_SOAP11_MEDIA = ("text/xml", "application/xml")
 
 log = logging.getLogger("intygstjanst.app")
 
@@ -89,8 +91,8 @@ def create_app(
         media = content_type.split(";", 1)[0].strip().lower()
         if media == "application/soap+xml":
             return fault("SOAP 1.2 (application/soap+xml) is not supported; send SOAP 1.1 as text/xml", code="VersionMismatch")
-        if media != "text/xml":
-            return fault(f"content type must be text/xml for SOAP 1.1, got {content_type or 'none'!r}")
+        if media not in _SOAP11_MEDIA:
+            return fault(f"content type must be text/xml (or application/xml) for SOAP 1.1, got {content_type or 'none'!r}")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body:
             return fault(f"the message is {declared} bytes, more than the limit of {max_body}")

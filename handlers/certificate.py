@@ -17,11 +17,11 @@ from intygstjanst.contracts.xml import CORE, TYPES, text_of
 from intygstjanst.certificates.signature import Signed
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence import signatures
-from intygstjanst.registers.persons import InvalidPersonId, Person, PersonLookupError, check_person_id, mask
+from intygstjanst.registers.persons import Person, PersonLookupError, mask, parse_personnummer
 from intygstjanst.transform import formats
 from intygstjanst.transform.formats import Format
 from intygstjanst.handlers import sickleave
-from intygstjanst.certificates.status import CARE, CITIZEN, status_elements, visible_states
+from intygstjanst.certificates.status import CARE, status_elements, visible_states
 
 if TYPE_CHECKING:
     from intygstjanst.services import Services
@@ -87,17 +87,21 @@ def register_certificate(call: Call[Services]) -> Answer:
     # dropped, and the certificate as stored (without it) is kept next to the original request.
     stored = formats.inbound(call.request)
     canonical = None if stored is call.request else etree.tostring(stored)
-    return Answer.result(call.contract, store_certificate(call, stored, canonical, exact_version=True))
+    return Answer.result(call.contract, store_certificate(call, stored, canonical, register_v3=True))
 
 
-def store_certificate(call: Call[Services], stored: etree._Element, canonical: bytes | None, exact_version: bool = False) -> Outcome:
+def store_certificate(call: Call[Services], stored: etree._Element, canonical: bytes | None, register_v3: bool = False) -> Outcome:
     """Check and store a certificate in its RegisterCertificate v3 form, once.
 
     ``stored`` is the v3 payload (legacy contracts convert theirs first, see ``formats.inbound``);
     ``canonical`` is its serialised form when it is not the request itself. The original request
-    bytes are always kept. ``exact_version``: the version must be one the type declares exactly
-    (RegisterCertificate v3, as the national service holds it to its text versions; the legacy
-    forms carry no such version). Returns OK, or INFO for a repeated registration; raises LogicalError.
+    bytes are always kept. Returns OK, or INFO for a repeated registration; raises LogicalError.
+
+    The checks come in the national service's order: type and version, the patient id's form, the
+    person register, the type's rules, duplicates. ``register_v3`` (RegisterCertificate v3) holds
+    the version to the type's exact list and answers the person register's verdict as the national
+    service does (the legacy forms carry no such version, and there a person the register does not
+    know, or a register that cannot be asked, is an APPLICATION_ERROR, as nationally).
     """
     services = call.services
     element = stored.find(_INTYG)
@@ -105,21 +109,23 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
     intyg = IntygView(element)
 
     certificate_type = services.certificate_types.find(intyg.type_code, intyg.version)
-    if certificate_type is None or (exact_version and not certificate_type.supports(intyg.version)):
+    if certificate_type is None or (register_v3 and not certificate_type.supports(intyg.version)):
         # The national service's words, for an unknown type as for an unsupported version.
         raise LogicalError(
             ErrorId.VALIDATION_ERROR, f"Certificate with type: {intyg.type_code} does not support version: {intyg.version}"
         )
+    # The form only: whether such a person exists (a wrong check digit, an impossible date) is the
+    # person register's decision, as with the national service; a test person's number may be one.
+    patient_id = parse_personnummer(intyg.patient_id)
+    if patient_id is None:
+        raise LogicalError(ErrorId.VALIDATION_ERROR, "Social security number is not of correct format.")
+    person = _registered_person(services, patient_id, register_v3)
     rule_violations, facts = certificate_type.check(intyg.element)
     violations: list[object] = [*rule_violations]
     if services.schematron is not None:
         violations += services.schematron.validate(stored)
     if violations:
         raise LogicalError(ErrorId.VALIDATION_ERROR, "; ".join(str(v) for v in violations))
-    try:
-        patient_id = check_person_id(intyg.patient_root, intyg.patient_id)
-    except InvalidPersonId as exc:
-        raise LogicalError(ErrorId.VALIDATION_ERROR, f"patient: {exc}") from None
     _check_relations(intyg)
 
     with services.db.read() as conn:
@@ -135,8 +141,6 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
     refusal = services.signatures.refusal(signature, certificate_type.code)
     if refusal is not None:
         raise LogicalError(ErrorId.VALIDATION_ERROR, refusal)
-
-    person = lookup_person(services, patient_id)
 
     new = repo.NewCertificate(
         id=intyg.id,
@@ -176,15 +180,33 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
     return OK
 
 
+# The national service's texts for the person register's verdicts on a registration.
+NO_SUCH_PERSON = "No person exists in PU Service with the social security number"
+REGISTER_UNREACHABLE = "Error calling PU Service to validate social security number"
+
+
 def lookup_person(services: Services, patient_id: str) -> Person:
     """The person register's answer; unreachable is a TECHNICAL_ERROR, the caller should retry."""
     try:
         return services.persons.lookup(patient_id)
     except PersonLookupError as exc:
         log.warning("person lookup failed for %s: %s", mask(patient_id), exc)
-        raise LogicalError(
-            ErrorId.TECHNICAL_ERROR, "the population register (PU) could not be reached; try again later"
-        ) from None
+        raise LogicalError(ErrorId.TECHNICAL_ERROR, REGISTER_UNREACHABLE) from None
+
+
+def _registered_person(services: Services, patient_id: str, register_v3: bool) -> Person:
+    """The patient as the person register knows them; refused when it does not (RegisterCertificate
+    v3: VALIDATION_ERROR, or TECHNICAL_ERROR when it cannot be asked; the legacy registrations:
+    APPLICATION_ERROR, the national service's internal failure)."""
+    try:
+        person = lookup_person(services, patient_id)
+    except LogicalError as exc:
+        if register_v3:
+            raise
+        raise LogicalError(ErrorId.APPLICATION_ERROR, exc.text) from None
+    if not person.exists:
+        raise LogicalError(ErrorId.VALIDATION_ERROR if register_v3 else ErrorId.APPLICATION_ERROR, NO_SUCH_PERSON)
+    return person
 
 
 # Where each stored column comes from in the certificate, for error texts a sender can act on.
@@ -227,10 +249,16 @@ def get_certificate(call: Call[Services]) -> Answer:
     part = text_of(call.request, "{*}part/types:code") or ""
     with call.services.db.read() as conn:
         certificate = repo.get(conn, certificate_id)
-        if certificate is None or certificate.deleted_by_care_giver:
-            raise SoapFault(f"certificate {certificate_id} does not exist")
-        if certificate.is_test and part not in (CARE, CITIZEN):
-            raise SoapFault(f"certificate {certificate_id} is a test certificate and cannot be read by part {part}")
+        # The national service's Faults (this contract reports "not found" as one), in its words.
+        if certificate is None:
+            raise SoapFault(f"Certificate with id {certificate_id} is invalid or does not exist", "Server")
+        if certificate.deleted_by_care_giver:
+            raise SoapFault(f"Certificate with id {certificate_id} is deleted from intygstjansten", "Server")
+        if certificate.is_test and part.upper() != CARE:
+            raise SoapFault(
+                f"Failed to retrieve certificate: {certificate_id} because it is flagged as test certificate and part is set as: {part}",
+                "Server",
+            )
         states = repo.states(conn, certificate_id)
     # Through the v3 outbound conversion, so that nothing internal (a legacy carrier) leaks.
     intyg = formats.outbound(stored_payload(certificate), Format.REGISTER_CERTIFICATE_3).find(_INTYG)

@@ -1,5 +1,8 @@
 """ListCertificatesForCare v3 and ListCertificatesForCitizen v3/v4: a patient's certificates, as care
-and as the citizen see them.
+and as the citizen see them, refused only where the national service refuses: a patient id that is
+not a personnummer's form gives care an empty list and the citizen's lists the national service's
+APPLICATION_ERROR; a part other than the citizen or care may list, unless the list holds a test
+certificate.
 
 Both answer with the stored ``intyg`` elements (the certificate as signed) and a status list
 filtered for the asking part, exactly as GetCertificate would answer for each one. A list is one
@@ -19,7 +22,7 @@ from intygstjanst.contracts.result import OK, ErrorId, Outcome, ResultCode, resu
 from intygstjanst.contracts.naming import ContractName
 from intygstjanst.contracts.xml import CORE, TYPES, sub, text_of
 from intygstjanst.persistence import certificates as repo
-from intygstjanst.registers.persons import InvalidPersonId, check_person_id
+from intygstjanst.registers.persons import parse_personnummer
 from intygstjanst.handlers.certificate import set_statuses, stored_intyg
 from intygstjanst.certificates.status import CARE, CITIZEN, is_archived, status_elements, visible_states
 from intygstjanst.services import Services
@@ -27,13 +30,18 @@ from intygstjanst.services import Services
 # Death certificates (dödsbevis, dödsorsaksintyg) concern a deceased person and are never shown in
 # the citizen's own view.
 NOT_FOR_CITIZEN = ("DB", "DOI")
-# The parts that may list a citizen's certificates: the citizen, and care acting with the citizen.
-# Both may also see test certificates, so the list never needs to hide them.
+# The parts that may see test certificates in the citizen's lists: the citizen, and care acting
+# with the citizen (the national service refuses a list holding one to any other part).
 CITIZEN_LIST_PARTS = (CITIZEN, CARE)
 
 
+# The national service's texts.
+INVALID_PATIENT = "Invalid/missing civicRegistrationNumber"
+
+
 class Refusal(ValueError):
-    """A request the list contracts answer with a refusal (v4 and care: Fault; citizen v3: ERROR)."""
+    """A list the citizen's contracts refuse (v4: the fault rewrite's APPLICATION_ERROR; v3: ERROR /
+    VALIDATION_ERROR with an empty list)."""
 
 
 def list_certificates_for_care(call: Call[Services]) -> Answer:
@@ -42,30 +50,30 @@ def list_certificates_for_care(call: Call[Services]) -> Answer:
     Certificates erased by the care giver are gone. Test certificates are listed: care units keep
     test patients for their own testing and see what they issued."""
     ns = call.contract.namespace
-    try:
-        patient = _patient(call.request, ns)
-    except Refusal as exc:
-        raise SoapFault(str(exc)) from None
+    patient = _patient(call.request, ns)
     units = [u for u in (text_of(e, "types:extension") for e in call.request.iterfind(f"{{{ns}}}enhets-id")) if u]
     care_giver = text_of(call.request, f"{{{ns}}}vardgivar-id/types:extension")
-    with call.services.db.read() as conn:
-        if units:
-            listed = repo.list_for_care_units(conn, patient, units)
-        else:
-            listed = repo.list_for_care_giver(conn, patient, care_giver or "")
+    listed: list[repo.Listed] = []
+    if patient is not None:  # an id of another form is no one's: an empty list, as nationally
+        with call.services.db.read() as conn:
+            if units:
+                listed = repo.list_for_care_units(conn, patient, units)
+            else:
+                listed = repo.list_for_care_giver(conn, patient, care_giver or "")
     response = _response(call)
     intygs_lista = sub(response, f"{{{ns}}}intygsLista")
-    for certificate in listed:
+    for certificate in reversed(listed):  # oldest signing first, the national service's order for care
         intygs_lista.append(_intyg(certificate, CARE, ns))
     return Answer(response, OK)
 
 
 def list_certificates_for_citizen(call: Call[Services]) -> Answer:
-    """v4: the list, or a Fault for a request that cannot be answered."""
+    """v4: the list; a refusal is a fault, which the national service rewrites as APPLICATION_ERROR
+    (contracts.rewrite, ``citizen_fault_answer``)."""
     try:
         return Answer(_citizen_list(call), OK)
     except Refusal as exc:
-        raise SoapFault(str(exc)) from None
+        raise SoapFault(str(exc), "Server") from None
 
 
 def list_certificates_for_citizen_v3(call: Call[Services]) -> Answer:
@@ -99,16 +107,12 @@ def _citizen_list(call: Call[Services]) -> etree._Element:
     ns = call.contract.namespace
     request = call.request
     part = text_of(request, f"{{{ns}}}part/types:code") or ""
-    if part not in CITIZEN_LIST_PARTS:
-        raise Refusal(
-            f"part/code {part!r} may not list a citizen's certificates; allowed parts are {', '.join(CITIZEN_LIST_PARTS)}"
-        )
     patient = _patient(request, ns)
+    if patient is None:
+        raise SoapFault(INVALID_PATIENT, "Server")  # the national service's fault, rewritten
     codes = [c for c in (text_of(e, "types:code") for e in request.iterfind(f"{{{ns}}}intygTyp")) if c]
     signed_from = _date(request, ns, "fromDatum")
-    signed_to = _date(request, ns, "tomDatum")
-    if signed_from and signed_to and signed_from > signed_to:
-        raise Refusal(f"fromDatum {signed_from} is after tomDatum {signed_to}")
+    signed_to = _date(request, ns, "tomDatum")  # after fromDatum: nothing is signed in between
     archived = (text_of(request, f"{{{ns}}}arkiverade") or "false") in ("true", "1")
 
     with call.services.db.read() as conn:
@@ -120,21 +124,20 @@ def _citizen_list(call: Call[Services]) -> etree._Element:
             signed_from=_midnight(signed_from),
             signed_before=_midnight(signed_to + dt.timedelta(days=1)) if signed_to else None,
         )
+    shown = [c for c in listed if is_archived(c.states) == archived]
+    if part not in CITIZEN_LIST_PARTS and any(c.is_test for c in shown):
+        raise Refusal(f"Failed to retrieve certificates because it is flagged as test certificate and part is set as: {part}")
     response = _response(call)
     intygs_lista = sub(response, f"{{{ns}}}intygsLista")
-    for certificate in listed:
-        if is_archived(certificate.states) == archived:
-            intygs_lista.append(_intyg(certificate, part, ns))
+    for certificate in shown:
+        intygs_lista.append(_intyg(certificate, part, ns))
     return response
 
 
-def _patient(request: etree._Element, ns: str) -> str:
-    root = text_of(request, f"{{{ns}}}person-id/types:root") or ""
-    number = text_of(request, f"{{{ns}}}person-id/types:extension") or ""
-    try:
-        return check_person_id(root, number)
-    except InvalidPersonId as exc:
-        raise Refusal(f"person-id: {exc}") from None
+def _patient(request: etree._Element, ns: str) -> str | None:
+    """The 12 digits of ``person-id``, or None when it is not of a personnummer's form (the national
+    service reads the form only, whatever the root)."""
+    return parse_personnummer(text_of(request, f"{{{ns}}}person-id/types:extension") or "")
 
 
 def _date(request: etree._Element, ns: str, name: str) -> dt.date | None:

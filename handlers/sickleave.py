@@ -286,10 +286,9 @@ def _care_giver_of_unit(conn: Connection, register: CareUnits, unit_id: str) -> 
     # Not in the register: the unit stands alone, under the care giver its certificates name.
     found = repo.care_giver_of_unit(conn, unit_id)
     if found is None:
-        raise SoapFault(
-            f"care unit {unit_id} is not in the care-unit register and has no sick-leave certificates, "
-            "so its care giver is unknown"
-        )
+        # No certificates at all: an empty list, as the national service answers (whose care giver
+        # is unknown; the schema requires one, see UNKNOWN_CARE_GIVER).
+        return UNKNOWN_CARE_GIVER
     log.warning("care unit %s is not in the care-unit register; its sub-units are not included", unit_id)
     return found
 

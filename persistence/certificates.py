@@ -157,6 +157,7 @@ class Listed:
     id: str
     document: bytes  # the v3 form: the canonical document for legacy arrivals, else the original
     states: list[StateEntry]
+    is_test: bool = False
 
 
 # One query per list: the patient's certificates joined with their states (a row per state). The
@@ -166,6 +167,7 @@ _LISTED_COLUMNS = (
     _CERTIFICATES.c.id,
     _CERTIFICATES.c.original,
     _CERTIFICATES.c.canonical,
+    _CERTIFICATES.c.is_test,
     _STATES.c.state,
     _STATES.c.target,
     _STATES.c.at,
@@ -189,7 +191,7 @@ def _listed(rows: Iterable[Row[Any]]) -> list[Listed]:
     for r in rows:
         listed = by_id.get(r.id)
         if listed is None:
-            listed = by_id[r.id] = Listed(r.id, r.canonical or r.original, [])
+            listed = by_id[r.id] = Listed(r.id, r.canonical or r.original, [], r.is_test)
         if r.state is not None:
             listed.states.append(StateEntry(r.state, r.target, r.at))
     return list(by_id.values())

@@ -79,6 +79,19 @@ def parse_personnummer(value: str, today: dt.date | None = None) -> str | None:
     return f"{born:04d}{digits[2:]}"
 
 
+def could_exist(person_id: str) -> bool:
+    """Whether a 12-digit number could be a real person's: a valid date of birth (the day plus 60
+    for a samordningsnummer) and a right check digit. A register knows no one else, except the test
+    persons it was given."""
+    day = int(person_id[6:8])
+    try:
+        dt.date(int(person_id[:4]), int(person_id[4:6]), day - 60 if day > 60 else day)
+        luhn.validate(person_id[2:])
+    except (ValueError, ValidationError):
+        return False
+    return True
+
+
 def pseudonym(salt: str, person_id: str | None) -> str:
     """The national service's pseudonym of a patient in error texts: the lower-case hex SHA-256 of
     the salt and the 12-digit number, or ``EMPTY`` when there is no number."""
@@ -121,8 +134,10 @@ class FilePersonLookup:
 
     TOML: ``[[person]] id = "191212121212" test = true protected = false deceased = false
     first_name = "Tolvan" last_name = "Tolvansson"``. CSV: the same keys as a header row.
-    Anyone not in the file exists, is not protected and is not a test person, which is what a
-    development setup without a register needs.
+    Anyone not in the file whose number could be a real person's (``could_exist``) exists, is not
+    protected and is not a test person, which is what a development setup without a register needs;
+    a number that cannot be (a wrong check digit) exists only when the file lists it, as a real
+    register knows such numbers only for the test persons it holds.
     """
 
     def __init__(self, persons: Mapping[str, Person], validation_ids: Iterable[str] = ()) -> None:
@@ -141,9 +156,9 @@ class FilePersonLookup:
         return cls(persons, validation)
 
     def lookup(self, person_id: str) -> Person:
-        person = self._persons.get(person_id, Person(person_id))
+        person = self._persons.get(person_id) or Person(person_id, exists=could_exist(person_id))
         if person_id in self._validation:
-            return Person(**{**person.__dict__, "validation": True})
+            return Person(**{**person.__dict__, "validation": True, "exists": True})
         return person
 
 

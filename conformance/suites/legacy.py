@@ -64,9 +64,10 @@ def registration_suite(contract: str, template: str, what: str) -> Suite:
             ),
             Case(
                 "invalid-patient-id",
-                "a personnummer with a wrong check digit: ERROR VALIDATION_ERROR",
+                "a personnummer the person register does not know (a wrong check digit): ERROR APPLICATION_ERROR, "
+                "the national service's failure while storing",
                 "bad-input",
-                (register(error("VALIDATION_ERROR"), label="", patientId="${invalidPatientId}"),),
+                (register(error("APPLICATION_ERROR"), label="", patientId="${invalidPatientId}"),),
             ),
         ],
     )

@@ -7,10 +7,12 @@ certificate in the list rather than at the list's length.
 
 from __future__ import annotations
 
-from intygstjanst.conformance.model import Call, Case, Expectation, Fault, Suite, XPathCheck, answer, error, ok
+from intygstjanst.conformance.model import Call, Case, Expectation, Suite, XPathCheck, answer, error, ok
 from intygstjanst.conformance.suites._steps import archive, in_list, listed_status, register, revoke
 
 CARE = "ListCertificatesForCare:3"
+# Schema-valid (12 digits) but no personnummer's form: the national service reads 19xx and 20xx only.
+NOT_A_PERSONNUMMER = "181212121212"
 
 
 def for_care(expect: Expectation, label: str = "", **params: str) -> Call:
@@ -50,13 +52,19 @@ care_suite = Suite(
             "unknown-id",
             (register(), for_care(answer(in_list(False)), label="list at another unit", careUnitId="${careUnitId}-ANNAN")),
         ),
+        Case(
+            "not-a-personnummer",
+            "12 digits that are no personnummer (not 19xx or 20xx): an empty list, as the national service answers",
+            "bad-input",
+            (for_care(answer(in_list(False)), label="", patientId=NOT_A_PERSONNUMMER),),
+        ),
     ],
 )
 
 
 def citizen_suite(major: int) -> Suite:
-    """The same cases for v3 and v4; they differ in how a refusal is answered (v3: a ResultType,
-    v4: a Fault) and v3 answers a list with resultCode OK."""
+    """The same cases for v3 and v4; v3 answers a list with resultCode OK, and both answer an id that
+    is no personnummer with the national service's rewritten fault (v4 in a core ``result``)."""
     key = f"ListCertificatesForCitizen:{major}"
 
     def listing(
@@ -75,7 +83,6 @@ def citizen_suite(major: int) -> Suite:
             **{"typeFilter": "${certificateType}", "fromDate": "${periodStart}", "toDate": "${today}", **params},
         )
 
-    refused: Expectation = error("VALIDATION_ERROR") if major == 3 else Fault()
     return Suite(
         key,
         [
@@ -111,9 +118,21 @@ def citizen_suite(major: int) -> Suite:
             ),
             Case(
                 "invalid-person-id",
-                "a personnummer with a wrong check digit: " + ("ERROR VALIDATION_ERROR" if major == 3 else "SOAP Fault"),
+                "a personnummer with a wrong check digit is no one's: no certificate listed",
                 "bad-input",
-                (Call(key, "ListCertificatesForCitizen.xml", refused, params={"part": "INVANA", "archived": "false", "patientId": "${invalidPatientId}"}),),
+                (listing(in_list(False), label="", patientId="${invalidPatientId}"),),
+            ),
+            Case(
+                "not-a-personnummer",
+                "12 digits that are no personnummer: ERROR APPLICATION_ERROR 'Invalid/missing civicRegistrationNumber'",
+                "bad-input",
+                (
+                    Call(
+                        key, "ListCertificatesForCitizen.xml",
+                        error("APPLICATION_ERROR", text="Invalid/missing civicRegistrationNumber"),
+                        params={"part": "INVANA", "archived": "false", "patientId": NOT_A_PERSONNUMMER},
+                    ),
+                ),
             ),
         ],
     )

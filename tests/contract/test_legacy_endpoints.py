@@ -110,7 +110,9 @@ def test_the_certificate_type_rules_apply_to_legacy_registrations(client) -> Non
     assert answer.text  # names the failed rule
 
 
-def test_person_register_failure_is_a_technical_error_in_the_legacy_shape(client, services) -> None:
+def test_person_register_failure_is_an_application_error_in_the_legacy_shape(client, services) -> None:
+    """The legacy registrations ask the register only while storing, where the national service's
+    failure is an internal one: APPLICATION_ERROR."""
     from intygstjanst.registers.persons import PersonLookupError
 
     class Down:
@@ -119,9 +121,9 @@ def test_person_register_failure_is_a_technical_error_in_the_legacy_shape(client
 
     services.persons = Down()
     answer = call(client, REGISTER_MEDICAL, legacy_sample("RegisterMedicalCertificate", FK7263_SAMPLE, "pu-down"))
-    assert (answer.code, answer.error_id) == ("ERROR", "TECHNICAL_ERROR")
+    assert answer == Answer("ERROR", "APPLICATION_ERROR", "Error calling PU Service to validate social security number")
     answer = call(client, REGISTER_TS_BAS, legacy_sample("RegisterTSBas", TS_BAS_SAMPLE, "pu-down-ts"))
-    assert (answer.code, answer.error_id) == ("ERROR", "TECHNICAL_ERROR")
+    assert (answer.code, answer.error_id) == ("ERROR", "APPLICATION_ERROR")
 
 
 def test_register_certificate_drops_a_carrier_sent_by_a_client(client, db) -> None:

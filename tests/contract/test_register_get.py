@@ -80,17 +80,29 @@ def test_only_the_exact_versions_the_type_declares(client, version: str, accepte
 
 
 @pytest.mark.parametrize(
-    ("patient", "reason"),
-    [("191212121213", "check digit"), ("191213321212", "date of birth"), ("191212121212", "day of birth")],
+    ("patient", "text"),
+    [
+        ("191212121213", "No person exists in PU Service with the social security number"),  # wrong check digit
+        ("191213321212", "No person exists in PU Service with the social security number"),  # no such date
+        ("181212121212", "Social security number is not of correct format."),  # not 19xx / 20xx (the schema admits 12 digits only)
+    ],
 )
-def test_invalid_person_ids(client, patient: str, reason: str) -> None:
-    payload = certificate("c-pnr", patient=patient)
-    if reason == "day of birth":
-        payload.find(f".//{{{CORE}}}person-id/{{{TYPES}}}root").text = "1.2.752.129.2.1.3.3"
-    code, error_id, text = register(client, payload)
-    assert (code, error_id) == ("ERROR", "VALIDATION_ERROR")
-    assert reason in text
-    assert patient not in text  # the full number is never echoed back
+def test_person_ids_the_national_service_refuses(client, patient: str, text: str) -> None:
+    assert register(client, certificate("c-pnr", patient=patient)) == ("ERROR", "VALIDATION_ERROR", text)
+
+
+def test_a_wrong_check_digit_is_the_person_registers_decision(client, services, db) -> None:
+    """A test person's number may break the check-digit rule: the register knows it, so it is accepted."""
+    from intygstjanst.registers.persons import FilePersonLookup, Person
+
+    services.persons = FilePersonLookup({"191212121213": Person("191212121213", test=True)})
+    assert register(client, certificate("c-test-pnr", patient="191212121213"))[0] == "OK"
+    with db.session() as session:
+        assert session.get(Certificate, "c-test-pnr").is_test
+    # Nor does the national service hold the root to the kind of number.
+    payload = certificate("c-root", patient="191212121212")
+    payload.find(f".//{{{CORE}}}person-id/{{{TYPES}}}root").text = "1.2.752.129.2.1.3.3"
+    assert register(client, payload)[0] == "OK"
 
 
 def test_samordningsnummer_accepted(client) -> None:
@@ -105,9 +117,12 @@ def test_validation_person_stored_as_test(client, db) -> None:
     assert register(client, payload)[0] == "OK"
     with db.session() as session:
         assert session.get(Certificate, "c-test").is_test
-    # A test certificate is for care and the citizen only.
-    assert "test certificate" in fault(post(client, GET, envelope(get_request("c-test", "FKASSA"))).content)
-    assert post(client, GET, envelope(get_request("c-test", "INVANA"))).status_code == 200
+    # A test certificate is read by care only (the part compared in any letter case), as nationally.
+    for part in ("FKASSA", "INVANA"):
+        assert fault(post(client, GET, envelope(get_request("c-test", part))).content) == (
+            f"Failed to retrieve certificate: c-test because it is flagged as test certificate and part is set as: {part}"
+        )
+    assert post(client, GET, envelope(get_request("c-test", "hsvard"))).status_code == 200
 
 
 def test_person_register_failure_is_a_technical_error(client, services) -> None:
@@ -118,7 +133,7 @@ def test_person_register_failure_is_a_technical_error(client, services) -> None:
             raise PersonLookupError("timeout")
 
     services.persons = Down()
-    assert register(client, certificate("c-pu"))[:2] == ("ERROR", "TECHNICAL_ERROR")
+    assert register(client, certificate("c-pu")) == ("ERROR", "TECHNICAL_ERROR", "Error calling PU Service to validate social security number")
 
 
 def test_relation_is_stored(client, db) -> None:
@@ -193,11 +208,16 @@ def test_a_status_on_the_wire_is_written_as_the_national_service_writes_it(clien
 def test_get_unknown_or_deleted_certificate_is_a_fault(client, db) -> None:
     response = post(client, GET, envelope(get_request("nope")))
     assert response.status_code == 500
-    assert "nope" in fault(response.content)
+    assert fault(response.content) == "Certificate with id nope is invalid or does not exist"
     assert register(client, certificate("c-erased"))[0] == "OK"
     with db.session() as session:
         session.get(Certificate, "c-erased").deleted_by_care_giver = True
-    assert "does not exist" in fault(post(client, GET, envelope(get_request("c-erased"))).content)
+    assert fault(post(client, GET, envelope(get_request("c-erased"))).content) == "Certificate with id c-erased is deleted from intygstjansten"
+
+
+def test_application_xml_is_taken_as_well_as_text_xml(client) -> None:
+    response = client.post(REGISTER, content=envelope(certificate("c-appxml")), headers={"content-type": "application/xml; charset=utf-8"})
+    assert response.status_code == 200 and result(response.content)[0] == "OK"
 
 
 def test_overlong_ids_are_validation_errors(client) -> None:

@@ -334,9 +334,14 @@ def test_a_unit_outside_the_register_stands_alone_under_the_care_giver_its_certi
     assert listed_ids(answer) == ["elsewhere"]
     assert answer.findtext(f"{{{ACTIVE_NS}}}vardgivare/{{{RH}}}vardgivarId/{{{T2}}}extension") == CARE_GIVER
 
-    answer = ask(client, ACTIVE, active_request("SE2321000016-NONE"))
-    assert answer.findtext(f"{{{ACTIVE_NS}}}resultCode") == "ERROR"
-    assert "care unit SE2321000016-NONE is not in the care-unit register" in (answer.findtext(f"{{{ACTIVE_NS}}}comment") or "")
+
+
+@pytest.mark.parametrize("unit", ["SE2321000016-NONE", "SE2321000016-E002"])
+def test_a_unit_without_certificates_gives_an_empty_list(client, unit: str) -> None:
+    """Known to the care-unit register or not: an empty list, not a Fault, as the national service answers."""
+    register(client, lisjp("elsewhere", [(-5, 10, 100)]))
+    answer = ask(client, ACTIVE, active_request(unit))
+    assert (answer.findtext(f"{{{ACTIVE_NS}}}resultCode"), listed_ids(answer)) == ("OK", [])
 
 
 # --- ListSickLeavesForPerson: the care giver of the LogicalAddress ---------------------------------
