@@ -17,6 +17,7 @@ def _stub_recipient(args: argparse.Namespace, _settings: Settings) -> int:
 
     from intygstjanst.testing.stub_recipient import StubProtocol, create_stub_app
     from intygstjanst.tls import runtime
+    from intygstjanst.tls.http_limits import HttpLimits, http_protocol
     from intygstjanst.tls.server import ServerTlsFiles
 
     tls = [args.tls_cert, args.tls_key, args.tls_ca]
@@ -37,8 +38,10 @@ def _stub_recipient(args: argparse.Namespace, _settings: Settings) -> int:
     port = sock.getsockname()[1]
     scheme = "https" if all(tls) else "http"
     print(f"stub recipient on {scheme}://{args.host}:{port} recording to {args.record}", flush=True)
+    # The stub speaks HTTP as the service does, with the same limits (the protocol needs them).
+    protocol = http_protocol(HttpLimits.from_settings(), StubProtocol)
     config = uvicorn.Config(
-        app, host=args.host, port=port, http=StubProtocol, log_level="warning", access_log=False, ws="none", lifespan="off", **options
+        app, host=args.host, port=port, http=protocol, log_level="warning", access_log=False, ws="none", lifespan="off", **options
     )
     with sock:
         uvicorn.Server(config).run(sockets=[sock])
