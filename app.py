@@ -172,7 +172,8 @@ def reload_on_sighup(app: Starlette, transport: TransportSecurity) -> None:
 
 def _describe(request: Request, contract: Contract) -> Response:
     if "wsdl" in {key.lower() for key in request.query_params}:
-        return Response(render_wsdl(contract, _base_url(request)), media_type=_XML)
+        path = request.url.path.rstrip("/")
+        return Response(render_wsdl(contract, _base_url(request), path), media_type=_XML)
     return PlainTextResponse(
         f"{contract.name} {contract.version} ({contract.namespace}).\n"
         f"POST a SOAP 1.1 message (text/xml); the WSDL is at {request.url.path}?wsdl\n"

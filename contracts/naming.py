@@ -29,6 +29,10 @@ class ContractName:
     published_action: str | None = None
     # The result structure of the answer (for contracts whose answer carries one).
     result: ResultShape = ResultShape.RESULT_TYPE
+    # The address the national certificate service publishes the contract under
+    # (``/inera-certificate/...``), served as well, so that a routing table pointing at the national
+    # service only changes its host; None where it publishes none.
+    national_path: str | None = None
 
     @property
     def major(self) -> int:
@@ -43,6 +47,11 @@ class ContractName:
     def path(self) -> str:
         """The national platform's path convention, so a consumer only changes its base URL."""
         return "/" + "/".join([*self.domain.split(":"), self.name, str(self.major), self.profile])
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every address the contract is served at: the platform's convention, then the national one."""
+        return (self.path,) if self.national_path is None else (self.path, self.national_path)
 
     @property
     def soap_action(self) -> str:

@@ -102,7 +102,9 @@ class Contract(ContractSpec):
 
 
 _REQUIRED = ("name", "version", "domain", "profile", "namespace", "request", "response", "xsd", "wsdl", "handler")
-_OPTIONAL = ("soap_action", "result", "calls_out", "called", "fault_rewrite", "fault_answer", "validate_request")
+_OPTIONAL = ("soap_action", "result", "calls_out", "called", "fault_rewrite", "fault_answer", "validate_request", "national_path")
+# Every address of the national certificate service is below this context path.
+NATIONAL_CONTEXT = "/inera-certificate/"
 
 
 def _resolve(ref: str) -> Any:
@@ -133,6 +135,9 @@ def _spec(entry: dict[str, Any], where: str) -> ContractSpec:
         raise ContractError(f"{where}: profile must be rivtabp20 or rivtabp21, got {entry['profile']!r}")
     if "fault_answer" in entry and not entry.get("fault_rewrite"):
         raise ContractError(f"{where}: fault_answer is only used with fault_rewrite = true")
+    national = entry.get("national_path")
+    if national is not None and not (national.startswith(NATIONAL_CONTEXT) and national == national.rstrip("/")):
+        raise ContractError(f"{where}: national_path must start with {NATIONAL_CONTEXT} and not end in '/', got {national!r}")
     if not (WSDL_DIR / entry["wsdl"]).is_file():
         raise ContractError(f"{where}: WSDL file {WSDL_DIR / entry['wsdl']} does not exist")
     return ContractSpec(
@@ -153,6 +158,7 @@ def _spec(entry: dict[str, Any], where: str) -> ContractSpec:
         fault_rewrite=bool(entry.get("fault_rewrite", False)),
         fault_answer_ref=entry.get("fault_answer"),
         validate_request=bool(entry.get("validate_request", True)),
+        national_path=national,
     )
 
 
@@ -180,7 +186,8 @@ class ContractRegistry:
         self._by_path: dict[str, Contract] = {}
         self._by_tag: dict[str, Contract] = {}
         for contract in contracts:
-            for index, key in ((self._by_path, contract.path), (self._by_tag, contract.request_tag)):
+            keys = [(self._by_path, path) for path in contract.paths] + [(self._by_tag, contract.request_tag)]
+            for index, key in keys:
                 if key in index:
                     raise ContractError(f"{contract.name} {contract.version}: {key} is already served by {index[key].name}")
                 index[key] = contract
@@ -196,7 +203,7 @@ class ContractRegistry:
         return self._by_tag.get(tag)
 
     def __iter__(self) -> Iterator[Contract]:
-        return iter(self._by_path.values())
+        return iter(self._by_tag.values())
 
     def __len__(self) -> int:
-        return len(self._by_path)
+        return len(self._by_tag)

@@ -15,8 +15,10 @@ _XSD_PREFIX = "../xsd/"
 
 
 @lru_cache(maxsize=256)
-def render_wsdl(contract: Contract, base_url: str) -> bytes:
-    """The contract's WSDL with absolute schema URLs and this server's address.
+def render_wsdl(contract: Contract, base_url: str, path: str | None = None) -> bytes:
+    """The contract's WSDL with absolute schema URLs and this server's address: ``path``, the one of
+    the contract's addresses the WSDL was asked at (default its platform path), so that a client
+    built from the national service's address keeps calling that address.
 
     The files in ``wsdl/`` import ``../xsd/...`` relative to the file; from ``<endpoint>?wsdl``
     that relative path would resolve against the endpoint path, so it is made absolute here.
@@ -27,7 +29,7 @@ def render_wsdl(contract: Contract, base_url: str) -> bytes:
         if location.startswith(_XSD_PREFIX):
             node.set("schemaLocation", f"{base_url}/xsd/{location[len(_XSD_PREFIX):]}")
     for address in tree.iter(f"{{{_SOAP_BINDING}}}address"):
-        address.set("location", base_url + contract.path)
+        address.set("location", base_url + (path or contract.path))
     return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
 
 

@@ -131,3 +131,21 @@ def test_the_published_soap_action_is_accepted(live_server, name) -> None:
     contract = ContractRegistry.load().by_path(path)
     assert contract is not None
     assert published_action(live_server, path, name) == contract.soap_action
+
+
+@pytest.mark.parametrize(
+    ("national_path", "operation"),
+    [("/inera-certificate/list-known-recipients/v1.0", "ListKnownRecipients"), ("/inera-certificate/list-relations-for-certificate/v1.0", "ListRelationsForCertificate")],
+)
+def test_zeep_built_from_the_national_address_calls_it(live_server, stored, national_path, operation) -> None:
+    """A consumer configured for the national service changes only the host: its WSDL address
+    gives a client that calls that same address."""
+    built = client(live_server, national_path)
+    port = next(iter(next(iter(built.wsdl.services.values())).ports.values()))
+    assert port.binding_options["address"] == f"{live_server.base_url}{national_path}"
+    if operation == "ListKnownRecipients":
+        answer = built.service.ListKnownRecipients(_soapheaders=HEADERS)
+        assert "FKASSA" in [r.id for r in answer.recipient] and answer.result.resultCode == "OK"
+    else:
+        answer = built.service.ListRelationsForCertificate(_soapheaders=HEADERS, **{"intygs-id": ["z-orig"]})
+        assert answer.intygRelation[0].relation[0]["fran-intygs-id"].extension == "z-repl"

@@ -46,3 +46,9 @@ def test_every_file_an_example_sends_is_shipped() -> None:
     sent -= set(re.findall(r"--out ([\w./-]+)", README))  # written by a command the README shows first
     assert {path for path in sent if not (REPO_DIR / path).is_file()} == set()
     assert all(path.startswith("examples/") for path in sent), sent
+
+
+def test_every_national_address_is_in_its_table() -> None:
+    rows = set(re.findall(r"^\| `(/inera-certificate/[^`]+)` \| (\w+) \| ([\d.]+) \|$", README, re.MULTILINE))
+    served = {(c.national_path, c.name, c.version) for c in ContractRegistry.load() if c.national_path}
+    assert rows == served
