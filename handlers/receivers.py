@@ -1,14 +1,14 @@
 """The intyg helper contracts about certificate types and receivers.
 
 GetCertificateTypeInfo v1 answers a stored certificate's type. The recipient contracts read the
-recipient registry (``services.recipients``, see registers/recipients.py):
-ListKnownRecipients v1 lists every recipient, ListPossibleReceivers v1 those that take a type, and
-GetRecipientsForCertificate v1.1 those a given certificate may be sent to. RegisterApprovedReceivers
-v1 stores care's decision per receiver for one certificate and ListApprovedReceivers v1 reads it.
-
-A certificate may go to every active recipient of its type except those care has marked ``NO`` for
-that certificate: the main recipient (HUVUDMOTTAGARE) is the reason the certificate exists, and a
-missing or ``UNDEFINED`` decision leaves the choice with the citizen.
+recipient registry (``services.recipients``, see registers/recipients.py) and answer as the national
+service does (../shared/specs/approved-receivers.md): ListKnownRecipients v1 lists the whole
+registry; ListPossibleReceivers v1 the possible receivers of a type (every recipient listing it,
+inactive ones too); RegisterApprovedReceivers v1 stores, for one certificate, a decision for every
+possible receiver of its type: YES or NO as care named it, and for the receivers care did not name,
+YES for the type's main recipient (HUVUDMOTTAGARE) and NO for the others; ListApprovedReceivers v1
+reads those decisions; GetRecipientsForCertificate v1.1 answers the active approved receivers, or,
+failing those, the main recipients of the stored certificate's type.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from collections.abc import Iterable
 from lxml import etree
 
 from intygstjanst.contracts.call import Answer, Call
-from intygstjanst.certificates.certtypes import normalize_code
 from intygstjanst.contracts.faults import SoapFault
-from intygstjanst.registers.recipients import Recipient, Recipients
-from intygstjanst.contracts.result import OK, ErrorId, LogicalError, ResultCode
+from intygstjanst.registers.recipients import Part, Recipient, RecipientKind, Recipients
+from intygstjanst.contracts.result import OK, ErrorId, Outcome, ResultCode
 from intygstjanst.contracts.xml import CORE, TYPES, sub, text_of
 from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import receivers as repo
@@ -31,6 +30,7 @@ from intygstjanst.services import Services
 
 CERTIFICATE_1 = "urn:riv:clinicalprocess:healthcond:certificate:1"
 RECEIVER_TYPES = "urn:riv:clinicalprocess:healthcond:certificate:receiver:types:1"
+YES, NO = "YES", "NO"
 
 
 def get_certificate_type_info(call: Call[Services]) -> Answer:
@@ -53,90 +53,113 @@ def get_certificate_type_info(call: Call[Services]) -> Answer:
 
 
 def list_known_recipients(call: Call[Services]) -> Answer:
-    recipients = _registry(call).all()
-    if not recipients:
-        # The contract requires at least one recipient in every answer.
-        raise SoapFault("the recipient registry is empty", "Server")
-    return _recipient_list(call, recipients, with_kind=False)
+    """The whole registry: recipients (inactive ones too) and the parts (care, the citizen)."""
+    registry = _registry(call)
+    known = [(r.id, r.name, None, r.trusted) for r in registry.all()]
+    known += [(p.id, p.name, None, True) for p in registry.parts()]
+    if not known:
+        return _recipient_list(call, [], Outcome(ResultCode.ERROR, "No recipients found!", ErrorId.APPLICATION_ERROR))
+    return _recipient_list(call, sorted(known), OK)
 
 
 def get_recipients_for_certificate(call: Call[Services]) -> Answer:
+    """Where a certificate may go: the active receivers care approved for it; failing those, the
+    main recipients of its stored type. ``certificateType`` is not used (the national service
+    ignores it too)."""
     ns = call.contract.namespace
-    certificate_id = text_of(call.request, f"{{{ns}}}certificateId") or ""
-    type_code = text_of(call.request, f"{{{ns}}}certificateType") or ""
-    if not call.services.certificate_types.known_code(type_code):
-        raise SoapFault(f"certificateType {type_code!r} is not a known certificate type")
+    certificate_id = (text_of(call.request, f"{{{ns}}}certificateId") or "").strip()
+    registry = _registry(call)
     with call.services.db.read() as conn:
+        approvals = repo.approvals_for(conn, certificate_id)
         certificate = certificate_repo.get(conn, certificate_id)
-        refused = {a.receiver_id for a in repo.approvals_for(conn, certificate_id) if a.approval == "NO"}
-    main_code = main_type_code(call.services.certificate_types, type_code)
-    if certificate is not None and normalize_code(certificate.type_code) != main_code:
-        raise SoapFault(f"certificate {certificate_id} is of type {certificate.type_code}, not {type_code}")
-    recipients = [r for r in _registry(call).for_type(type_code) if r.id not in refused]
+    found = [_exact(registry, a.receiver_id) for a in approvals if a.approval == YES]
+    recipients = [r for r in found if isinstance(r, Recipient) and r.active]
+    if not recipients and certificate is not None:
+        recipients = [r for r in registry.possible_for(certificate.type_code) if r.kind is RecipientKind.HUVUDMOTTAGARE]
     if not recipients:
-        # The contract requires at least one recipient, so "nobody" cannot be put as an answer.
-        raise SoapFault(f"certificate {certificate_id} of type {type_code} cannot be sent to any recipient")
-    return _recipient_list(call, recipients, with_kind=True)
+        # As the national service answers: a result and no recipient, although the schema asks for one.
+        text = f"No recipients found for certificate id: {certificate_id}"
+        return _recipient_list(call, [], Outcome(ResultCode.ERROR, text, ErrorId.APPLICATION_ERROR))
+    return _recipient_list(call, [(r.id, r.name, r.kind.value, r.trusted) for r in recipients], OK)
 
 
 def list_possible_receivers(call: Call[Services]) -> Answer:
-    """The active receivers of a type; an unknown type simply has none."""
+    """The possible receivers of a type (inactive ones included); an unknown type simply has none."""
     ns = call.contract.namespace
     type_code = text_of(call.request, f"{{{ns}}}intygTyp/types:code") or ""
+    if not type_code.strip():
+        raise SoapFault("Request to ListPossibleReceivers is missing required parameter 'intygTyp'")
     response = _response(call)
-    _receivers(response, ns, _registry(call).for_type(type_code))
+    _receivers(response, ns, _registry(call).possible_for(type_code))
     return Answer(response, OK)
 
 
 def list_approved_receivers(call: Call[Services]) -> Answer:
-    """The registered decisions for a certificate, receiver by receiver; receivers that have left
-    the registry since are left out, as there is nothing left to describe them with."""
+    """The stored decisions for a certificate, one entry per receiver; a receiver that has left the
+    registry since cannot be described, which the national service answers with a Fault."""
     ns = call.contract.namespace
-    certificate_id = text_of(call.request, f"{{{ns}}}intygs-id/types:extension") or ""
+    intyg_id = call.request.find(f"{{{ns}}}intygs-id")
+    if intyg_id is None:
+        raise SoapFault("Request to ListApprovedReceivers is missing required parameter 'IntygId'")
+    certificate_id = text_of(intyg_id, "types:extension") or ""
+    if not certificate_id.strip():
+        raise SoapFault("Request to ListApprovedReceivers is missing required parameter 'IntygId.extension'")
     with call.services.db.read() as conn:
         approvals = repo.approvals_for(conn, certificate_id)
     registry = _registry(call)
     response = _response(call)
     for approval in approvals:
-        recipient = registry.get(approval.receiver_id)
-        if recipient is not None:
-            entry = _receivers(response, ns, [recipient])[0]
-            sub(entry, f"{{{RECEIVER_TYPES}}}approvalStatus", approval.approval)
+        recipient = _exact(registry, approval.receiver_id)
+        if not isinstance(recipient, Recipient):
+            raise SoapFault(f"No recipient found for recipient id: {approval.receiver_id}", "Server")
+        entry = _receivers(response, ns, [recipient])[0]
+        sub(entry, f"{{{RECEIVER_TYPES}}}approvalStatus", YES if approval.approval == YES else NO)
     return Answer(response, OK)
 
 
 def register_approved_receivers(call: Call[Services]) -> Answer:
-    """Replace the certificate's decisions with the registered ones, after checking that every
-    receiver is known, takes the certificate's type and is named once."""
+    """Store a decision for every possible receiver of the type: the named ones as care decided
+    (only YES approves), the others approved when they are the type's main recipient. The earlier
+    set is replaced; the certificate need not be here yet."""
     ns = call.contract.namespace
     certificate_id = text_of(call.request, f"{{{ns}}}intyg-id/types:extension") or ""
+    if not certificate_id.strip():
+        return _refused(call, "Request to registerApprovedReceiver is missing required parameter 'intygs-id'")
     type_code = text_of(call.request, f"{{{ns}}}typAvIntyg/types:code") or ""
-    if not call.services.certificate_types.known_code(type_code):
-        raise LogicalError(ErrorId.VALIDATION_ERROR, f"typAvIntyg {type_code!r} is not a known certificate type")
+    if not type_code.strip():
+        return _refused(call, "Request to registerApprovedReceiver is missing required parameter 'typAvIntyg'")
+    named: dict[str, str] = {}
+    items = list(call.request.iterfind(f"{{{ns}}}approvedReceivers"))
     registry = _registry(call)
-    decisions: dict[str, str] = {}
-    for item in call.request.iterfind(f"{{{ns}}}approvedReceivers"):
-        named = text_of(item, f"{{{ns}}}receiverId") or ""
-        approval = text_of(item, f"{{{ns}}}approvalStatus") or ""
-        recipient = registry.get(named)
-        if recipient is None:
-            raise LogicalError(ErrorId.VALIDATION_ERROR, f"approvedReceivers: receiver {named!r} is not a known recipient")
-        if not registry.accepts(recipient, type_code):
-            raise LogicalError(
-                ErrorId.VALIDATION_ERROR, f"approvedReceivers: receiver {recipient.id} does not take certificates of type {type_code}"
-            )
-        if recipient.id in decisions:
-            raise LogicalError(ErrorId.VALIDATION_ERROR, f"approvedReceivers: receiver {recipient.id} is named more than once")
-        decisions[recipient.id] = approval  # the schema has restricted it to YES / NO / UNDEFINED
+    for item in items:
+        receiver_id = text_of(item, f"{{{ns}}}receiverId") or ""
+        if not receiver_id.strip():
+            return _refused(call, "Request to registerApprovedReceiver contained receiverId that was null or empty.")
+        if _exact(registry, receiver_id) is None:
+            return _refused(call, f"Request to registerApprovedReceiver contained unknown receiverId '{receiver_id}'")
+    for item in items:
+        # The schema has restricted approvalStatus to YES / NO / UNDEFINED; a later entry wins.
+        named[(text_of(item, f"{{{ns}}}receiverId") or "").upper()] = text_of(item, f"{{{ns}}}approvalStatus") or ""
+    rows = []
+    for recipient in registry.possible_for(type_code):
+        decision = named.get(recipient.id.upper())
+        approved = decision == YES if decision is not None else recipient.kind is RecipientKind.HUVUDMOTTAGARE
+        rows.append((recipient.id, YES if approved else NO))
     with call.services.db.transaction() as conn:
-        repo.replace_approvals(
-            conn,
-            certificate_id,
-            main_type_code(call.services.certificate_types, type_code),
-            list(decisions.items()),
-            call.services.clock(),
-        )
-    return Answer.result(call.contract, OK)
+        repo.replace_approvals(conn, certificate_id, main_type_code(call.services.certificate_types, type_code), rows, call.services.clock())
+    text = f"Successfully registered {len(items)} receivers for certificate '{certificate_id}'"
+    return Answer.result(call.contract, Outcome(ResultCode.OK, text))
+
+
+def _refused(call: Call[Services], text: str) -> Answer:
+    """The national service's refusal of a registration: ERROR without an errorId; nothing stored."""
+    return Answer.result(call.contract, Outcome(ResultCode.ERROR, text))
+
+
+def _exact(registry: Recipients, receiver_id: str) -> Recipient | Part | None:
+    """The registry entry with exactly this id (the national service's lookup is case-sensitive)."""
+    found = registry.part(receiver_id)
+    return found if found is not None and found.id == receiver_id else None
 
 
 def _registry(call: Call[Services]) -> Recipients:
@@ -160,25 +183,29 @@ def _receivers(response: etree._Element, ns: str, recipients: Iterable[Recipient
     return entries
 
 
-def _recipient_list(call: Call[Services], recipients: Iterable[Recipient], *, with_kind: bool) -> Answer:
-    """``recipient`` entries (id, name, the kind where the contract has it, trusted) and an OK result."""
+def _recipient_list(call: Call[Services], recipients: Iterable[tuple[str, str, str | None, bool]], outcome: Outcome) -> Answer:
+    """``recipient`` entries (id, name, the kind where given, trusted) and the result."""
     ns = call.contract.namespace
     response = _response(call)
-    for recipient in recipients:
+    for recipient_id, name, kind, trusted in recipients:
         entry = sub(response, f"{{{ns}}}recipient")
-        sub(entry, f"{{{ns}}}id", recipient.id)
-        sub(entry, f"{{{ns}}}name", recipient.name)
-        if with_kind:
-            sub(entry, f"{{{ns}}}type", recipient.kind.value)
-        sub(entry, f"{{{ns}}}trusted", _boolean(recipient.trusted))
-    _result_1(response, ns)
-    return Answer(response, OK)
+        sub(entry, f"{{{ns}}}id", recipient_id)
+        sub(entry, f"{{{ns}}}name", name)
+        if kind is not None:
+            sub(entry, f"{{{ns}}}type", kind)
+        sub(entry, f"{{{ns}}}trusted", _boolean(trusted))
+    _result_1(response, ns, outcome)
+    return Answer(response, outcome)
 
 
-def _result_1(response: etree._Element, ns: str) -> None:
-    """An OK ``result`` of the version 1 certificate ResultType (these contracts predate version 3)."""
+def _result_1(response: etree._Element, ns: str, outcome: Outcome) -> None:
+    """``result`` of the version 1 certificate ResultType (these contracts predate version 3)."""
     result = sub(response, f"{{{ns}}}result")
-    sub(result, f"{{{CERTIFICATE_1}}}resultCode", ResultCode.OK.value)
+    sub(result, f"{{{CERTIFICATE_1}}}resultCode", outcome.code.value)
+    if outcome.text:
+        sub(result, f"{{{CERTIFICATE_1}}}resultText", outcome.text)
+    if outcome.error_id is not None:
+        sub(result, f"{{{CERTIFICATE_1}}}errorId", outcome.error_id.value)
 
 
 def _boolean(value: bool) -> str:

@@ -157,9 +157,14 @@ class Recipients:
 
     def for_type(self, type_code: str) -> list[Recipient]:
         """The active recipients of a type, main recipients first."""
+        return [r for r in self.possible_for(type_code) if r.active]
+
+    def possible_for(self, type_code: str) -> list[Recipient]:
+        """The possible receivers of a type, as the national service counts them: every recipient
+        listing it, inactive ones included (parts never), main recipients first."""
         code = normalize_code(type_code)
         order = list(RecipientKind)
-        found = [r for r in self._current().recipients.values() if r.active and code in r.certificate_types]
+        found = [r for r in self._current().recipients.values() if code in r.certificate_types]
         return sorted(found, key=lambda r: (order.index(r.kind), r.id))
 
     def all(self) -> list[Recipient]:

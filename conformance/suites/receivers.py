@@ -4,7 +4,7 @@ RegisterApprovedReceivers v1 and ListApprovedReceivers v1."""
 
 from __future__ import annotations
 
-from intygstjanst.conformance.model import Call, Case, Expectation, Fault, Suite, answer, error, exactly, has, lacks, ok
+from intygstjanst.conformance.model import Call, Case, Expectation, Fault, Reply, Suite, answer, exactly, has, lacks, ok
 from intygstjanst.conformance.suites._steps import register
 
 TYPE_INFO = "GetCertificateTypeInfo:1"
@@ -22,6 +22,13 @@ def call(contract: str, expect: Expectation, label: str = "", **params: str) -> 
 def approve(approval: str, expect: Expectation | None = None, label: str = "", **params: str) -> Call:
     return call(REGISTER_APPROVED, expect or ok(), label or f"care registers {approval} for the recipient", approval=approval, **params)
 
+
+# The national service refuses a registration with ERROR and no errorId.
+UNKNOWN_RECEIVER = Reply(
+    ("ERROR",),
+    text="Request to registerApprovedReceiver contained unknown receiverId '${unknownRecipientId}'",
+    checks=(lacks("r:result/core:errorId"),),
+)
 
 SUITES = [
     Suite(
@@ -69,9 +76,9 @@ SUITES = [
             Case("valid", "care's decision for a recipient is stored: OK", "valid", (register(), approve("YES", label=""))),
             Case(
                 "unknown-recipient",
-                "a receiver the producer does not know: ERROR VALIDATION_ERROR",
+                "a receiver the producer does not know: ERROR without errorId, naming it",
                 "bad-input",
-                (register(), approve("YES", error("VALIDATION_ERROR"), recipientId="${unknownRecipientId}")),
+                (register(), approve("YES", UNKNOWN_RECEIVER, recipientId="${unknownRecipientId}")),
             ),
         ],
     ),
@@ -86,6 +93,16 @@ SUITES = [
                     register(),
                     approve("YES"),
                     call(APPROVED, answer(exactly(1, "r:receiverList[rcv:receiverId='${recipientId}']/rcv:approvalStatus", "YES")), label="list the decisions"),
+                ),
+            ),
+            Case(
+                "refused",
+                "a main recipient care refuses is listed with NO",
+                "valid",
+                (
+                    register(),
+                    approve("NO"),
+                    call(APPROVED, answer(exactly(1, "r:receiverList[rcv:receiverId='${recipientId}']/rcv:approvalStatus", "NO")), label="list the decisions"),
                 ),
             ),
             Case(

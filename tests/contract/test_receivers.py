@@ -69,23 +69,6 @@ def approved(client, services, certificate_id: str) -> list[tuple[str, ...]]:  #
     return receivers(call(client, services, "ListApprovedReceivers", body))
 
 
-@pytest.fixture
-def two_for_lisjp(services) -> Recipients:  # type: ignore[no-untyped-def]
-    """A registry where LISJP has a main recipient and one more that care may refuse."""
-    def recipient(rid: str, kind: RecipientKind, trusted: bool, active: bool = True) -> Recipient:
-        return Recipient(rid, f"Name of {rid}", kind, f"LA-{rid}", frozenset({"LISJP"}), active, trusted)
-
-    registry = Recipients(
-        [
-            recipient("FKASSA", RecipientKind.HUVUDMOTTAGARE, True),
-            recipient("EMPLOYER", RecipientKind.MOTTAGARE, False),
-            recipient("RETIRED", RecipientKind.MOTTAGARE, False, active=False),
-        ]
-    )
-    services.recipients = registry
-    return registry
-
-
 # -------------------------------------------------------------------------- GetCertificateTypeInfo
 
 
@@ -139,23 +122,128 @@ def test_type_info_and_receivers_of_the_types_without_official_samples(client, s
 
 
 # ----------------------------------------------------------------------------- recipient lists
+# The facts of ../shared/specs/approved-receivers.md, one test each, with its reference registry's
+# LISJP receivers: FKASSA (main recipient), FBA (another, not trusted), and an inactive one.
 
 
-def test_known_recipients_are_the_registry(client, services) -> None:
+def test_known_recipients_are_the_whole_registry_parts_and_inactive_included(client, services, reference) -> None:
     answer = call(client, services, "ListKnownRecipients", "")
-    listed = [(r.findtext("{*}id"), r.findtext("{*}trusted")) for r in answer.iterfind("{*}recipient")]
-    expected = [(r.id, "true" if r.trusted else "false") for r in services.recipients.all()]
-    assert listed == expected and ("FKASSA", "true") in listed
+    listed = [(r.findtext("{*}id"), r.findtext("{*}trusted"), r.findtext("{*}type")) for r in answer.iterfind("{*}recipient")]
+    assert listed == [
+        ("FBA", "false", None),
+        ("FKASSA", "true", None),
+        ("HSVARD", "true", None),
+        ("INVANA", "true", None),
+        ("RETIRED", "false", None),
+        ("TRANSP", "true", None),
+    ]
     assert answer.findtext(f"{{*}}result/{{{C1}}}resultCode") == "OK"
 
 
-def test_possible_receivers_of_a_type(client, services, two_for_lisjp) -> None:
+def test_an_empty_registry_is_an_application_error(client, services) -> None:
+    services.recipients = Recipients([])
+    answer = unchecked(client, "ListKnownRecipients", "")
+    assert result_1(answer) == ("ERROR", "APPLICATION_ERROR", "No recipients found!")
+    assert answer.find("{*}recipient") is None
+
+
+def test_possible_receivers_are_every_recipient_of_the_type_inactive_included(client, services, reference) -> None:
     answer = call(client, services, "ListPossibleReceivers", f"<x:intygTyp>{typ('lisjp')}</x:intygTyp>")
     assert receivers(answer) == [
         ("FKASSA", "Name of FKASSA", "HUVUDMOTTAGARE", "true"),
-        ("EMPLOYER", "Name of EMPLOYER", "MOTTAGARE", "false"),
+        ("FBA", "Name of FBA", "MOTTAGARE", "false"),
+        ("RETIRED", "Name of RETIRED", "MOTTAGARE", "false"),
     ]
-    assert receivers(call(client, services, "ListPossibleReceivers", f"<x:intygTyp>{typ('NOSUCH')}</x:intygTyp>")) == []
+    assert [r[0] for r in receivers(call(client, services, "ListPossibleReceivers", f"<x:intygTyp>{typ('ts-bas')}</x:intygTyp>"))] == ["TRANSP"]
+
+
+def test_an_unknown_type_has_no_possible_receivers(client, services, reference) -> None:
+    assert receivers(call(client, services, "ListPossibleReceivers", f"<x:intygTyp>{typ('xyz')}</x:intygTyp>")) == []
+
+
+def test_possible_receivers_without_a_type_code_is_a_fault(client, services, reference) -> None:
+    answer = call(client, services, "ListPossibleReceivers", "<x:intygTyp><t:code> </t:code><t:codeSystem>x</t:codeSystem></x:intygTyp>", status=500)
+    assert fault(etree.tostring(answer)) == "Request to ListPossibleReceivers is missing required parameter 'intygTyp'"
+
+
+def test_registering_none_approves_the_main_recipient_only(client, services, reference) -> None:
+    assert register(client, services, "C1", "lisjp") == ("OK", None, "Successfully registered 0 receivers for certificate 'C1'")
+    assert decisions(client, services, "C1") == {"FKASSA": "YES", "FBA": "NO", "RETIRED": "NO"}
+
+
+def test_a_named_receiver_gets_its_decision_the_others_their_default(client, services, reference) -> None:
+    assert register(client, services, "C1", "lisjp", ("FBA", "YES"))[0] == "OK"
+    assert decisions(client, services, "C1") == {"FKASSA": "YES", "FBA": "YES", "RETIRED": "NO"}
+
+
+def test_no_and_undefined_both_store_not_approved(client, services, reference) -> None:
+    answer = register(client, services, "C1", "lisjp", ("FKASSA", "NO"), ("FBA", "UNDEFINED"))
+    assert answer == ("OK", None, "Successfully registered 2 receivers for certificate 'C1'")
+    assert decisions(client, services, "C1") == {"FKASSA": "NO", "FBA": "NO", "RETIRED": "NO"}
+
+
+def test_a_receiver_that_is_not_possible_for_the_type_is_ignored_but_counted(client, services, reference) -> None:
+    answer = register(client, services, "C1", "lisjp", ("TRANSP", "YES"), ("HSVARD", "YES"))
+    assert answer == ("OK", None, "Successfully registered 2 receivers for certificate 'C1'")
+    assert decisions(client, services, "C1") == {"FKASSA": "YES", "FBA": "NO", "RETIRED": "NO"}
+
+
+def test_an_unknown_type_stores_nothing(client, services, reference) -> None:
+    register(client, services, "C1", "lisjp")
+    assert register(client, services, "C1", "xyz", ("FKASSA", "YES"))[0] == "OK"
+    assert decisions(client, services, "C1") == {}
+
+
+def test_a_new_registration_replaces_the_earlier_set(client, services, reference) -> None:
+    register(client, services, "C1", "lisjp", ("FBA", "YES"))
+    register(client, services, "C1", "lisjp", ("FKASSA", "NO"))
+    assert decisions(client, services, "C1") == {"FKASSA": "NO", "FBA": "NO", "RETIRED": "NO"}
+
+
+@pytest.mark.parametrize(
+    ("certificate_id", "type_code", "named", "text"),
+    [
+        (" ", "lisjp", [], "Request to registerApprovedReceiver is missing required parameter 'intygs-id'"),
+        ("C1", "", [], "Request to registerApprovedReceiver is missing required parameter 'typAvIntyg'"),
+        ("C1", "lisjp", [("FBA", "YES"), (" ", "YES")], "Request to registerApprovedReceiver contained receiverId that was null or empty."),
+        # The registry lookup is exact: another letter case is another (unknown) id.
+        ("C1", "lisjp", [("fba", "YES")], "Request to registerApprovedReceiver contained unknown receiverId 'fba'"),
+        ("C1", "lisjp", [("NOBODY", "NO")], "Request to registerApprovedReceiver contained unknown receiverId 'NOBODY'"),
+    ],
+)
+def test_a_refused_registration_is_an_error_without_error_id_and_changes_nothing(
+    client, services, reference, certificate_id, type_code, named, text
+) -> None:
+    register(client, services, "C1", "lisjp", ("FBA", "YES"))
+    assert register(client, services, certificate_id, type_code, *named) == ("ERROR", None, text)
+    assert decisions(client, services, "C1") == {"FKASSA": "YES", "FBA": "YES", "RETIRED": "NO"}
+
+
+def test_approved_receivers_describe_each_stored_row(client, services, reference) -> None:
+    register(client, services, "C1", "lisjp")
+    assert sorted(approved(client, services, "C1")) == [
+        ("FBA", "Name of FBA", "MOTTAGARE", "false", "NO"),
+        ("FKASSA", "Name of FKASSA", "HUVUDMOTTAGARE", "true", "YES"),
+        ("RETIRED", "Name of RETIRED", "MOTTAGARE", "false", "NO"),
+    ]
+
+
+def test_approved_receivers_of_an_unknown_certificate_is_an_empty_list(client, services, reference) -> None:
+    assert approved(client, services, "never-registered") == []
+
+
+def test_approved_receivers_with_an_empty_id_is_a_fault(client, services, reference) -> None:
+    body = "<x:intygs-id><t:root>SE-UNIT-1</t:root><t:extension> </t:extension></x:intygs-id>"
+    answer = call(client, services, "ListApprovedReceivers", body, status=500)
+    assert fault(etree.tostring(answer)) == "Request to ListApprovedReceivers is missing required parameter 'IntygId.extension'"
+
+
+def test_an_approved_receiver_that_left_the_registry_is_a_fault(client, services, reference) -> None:
+    register(client, services, "C1", "lisjp")
+    services.recipients = with_recipients_only(reference, "FKASSA", "RETIRED")
+    body = "<x:intygs-id><t:root>SE-UNIT-1</t:root><t:extension>C1</t:extension></x:intygs-id>"
+    answer = call(client, services, "ListApprovedReceivers", body, status=500)
+    assert fault(etree.tostring(answer)) == "No recipient found for recipient id: FBA"
 
 
 def recipients_for(client, services, certificate_id: str, type_code: str, status: int = 200):  # type: ignore[no-untyped-def]
@@ -163,72 +251,84 @@ def recipients_for(client, services, certificate_id: str, type_code: str, status
     return call(client, services, "GetRecipientsForCertificate", body, status)
 
 
-def test_recipients_for_a_certificate_leave_out_those_care_refused(client, services, two_for_lisjp) -> None:
-    answer = recipients_for(client, services, "c-1", "LISJP")
-    assert [(r.findtext("{*}id"), r.findtext("{*}type")) for r in answer.iterfind("{*}recipient")] == [
-        ("FKASSA", "HUVUDMOTTAGARE"),
-        ("EMPLOYER", "MOTTAGARE"),
-    ]
-    assert answer.findtext(f"{{*}}result/{{{C1}}}resultCode") == "OK"
-    assert register(client, services, "c-1", "LISJP", ("EMPLOYER", "NO")) == ("OK", None, None)
-    answer = recipients_for(client, services, "c-1", "LISJP")
-    assert [r.findtext("{*}id") for r in answer.iterfind("{*}recipient")] == ["FKASSA"]
-    # UNDEFINED leaves the choice open, like no decision at all.
-    assert register(client, services, "c-1", "LISJP", ("EMPLOYER", "UNDEFINED")) == ("OK", None, None)
-    assert len(recipients_for(client, services, "c-1", "LISJP").findall("{*}recipient")) == 2
+def recipient_ids(client, services, certificate_id: str, type_code: str = "LISJP") -> list[str | None]:  # type: ignore[no-untyped-def]
+    answer = recipients_for(client, services, certificate_id, type_code)
+    assert result_1(answer)[0] == "OK"
+    return [r.findtext("{*}id") for r in answer.iterfind("{*}recipient")]
+
+
+def test_recipients_are_the_approved_receivers(client, services, reference) -> None:
+    register(client, services, "C1", "lisjp")
+    assert recipient_ids(client, services, "C1") == ["FKASSA"]
+    register(client, services, "C1", "lisjp", ("FKASSA", "NO"), ("FBA", "YES"))
+    assert recipient_ids(client, services, "C1") == ["FBA"]
+
+
+def test_recipients_ignore_the_type_asked_for_and_trim_the_id(client, services, reference) -> None:
+    register(client, services, "C1", "lisjp", ("FBA", "YES"))
+    assert recipient_ids(client, services, "  C1 ", type_code="NOSUCH") == ["FBA", "FKASSA"]
+
+
+def test_an_inactive_approved_receiver_is_left_out(client, services, reference) -> None:
+    register(client, services, "C1", "lisjp", ("FKASSA", "NO"), ("RETIRED", "YES"), ("FBA", "YES"))
+    assert recipient_ids(client, services, "C1") == ["FBA"]
 
 
 @pytest.mark.usefixtures("shared")
-def test_recipients_for_a_certificate_refusals(client, services, db, two_for_lisjp) -> None:
-    answer = recipients_for(client, services, "c-1", "NOSUCH", status=500)
-    assert fault(etree.tostring(answer)) == "certificateType 'NOSUCH' is not a known certificate type"
+def test_without_approvals_a_stored_certificate_goes_to_its_main_recipient(client, services, db, reference) -> None:
     store(db, "stored-lisjp")
-    answer = recipients_for(client, services, "stored-lisjp", "LUSE", status=500)
-    assert fault(etree.tostring(answer)) == "certificate stored-lisjp is of type LISJP, not LUSE"
-    register(client, services, "c-2", "LISJP", ("FKASSA", "NO"), ("EMPLOYER", "NO"))
-    answer = recipients_for(client, services, "c-2", "LISJP", status=500)
-    assert fault(etree.tostring(answer)) == "certificate c-2 of type LISJP cannot be sent to any recipient"
+    assert recipient_ids(client, services, "stored-lisjp") == ["FKASSA"]
+    register(client, services, "stored-lisjp", "lisjp", ("FKASSA", "NO"), ("FBA", "NO"))
+    assert recipient_ids(client, services, "stored-lisjp", type_code="LUSE") == ["FKASSA"]
 
 
-# ------------------------------------------------------------------------- approved receivers
+def test_no_recipient_at_all_is_an_application_error(client, services, reference) -> None:
+    answer = unchecked(client, "GetRecipientsForCertificate", "<x:certificateId>X</x:certificateId><x:certificateType>LISJP</x:certificateType>")
+    assert result_1(answer) == ("ERROR", "APPLICATION_ERROR", "No recipients found for certificate id: X")
+    assert answer.find("{*}recipient") is None
+    register(client, services, "C2", "lisjp", ("FKASSA", "NO"))
+    assert result_1(unchecked(client, "GetRecipientsForCertificate", "<x:certificateId>C2</x:certificateId><x:certificateType>LISJP</x:certificateType>"))[0] == "ERROR"
 
 
-def test_register_then_list_approved_receivers_replaces_the_whole_set(client, services, two_for_lisjp) -> None:
-    assert approved(client, services, "c-1") == []
-    assert register(client, services, "c-1", "LISJP", ("EMPLOYER", "YES"), ("fkassa", "NO")) == ("OK", None, None)
-    assert approved(client, services, "c-1") == [
-        ("EMPLOYER", "Name of EMPLOYER", "MOTTAGARE", "false", "YES"),
-        ("FKASSA", "Name of FKASSA", "HUVUDMOTTAGARE", "true", "NO"),
-    ]
-    assert register(client, services, "c-1", "LISJP", ("FKASSA", "YES")) == ("OK", None, None)
-    assert approved(client, services, "c-1") == [("FKASSA", "Name of FKASSA", "HUVUDMOTTAGARE", "true", "YES")]
-    assert register(client, services, "c-1", "LISJP") == ("OK", None, None)
-    assert approved(client, services, "c-1") == []
-    assert approved(client, services, "another") == []
+def unchecked(client, contract: str, body: str) -> etree._Element:  # type: ignore[no-untyped-def]
+    """The answer payload without the schema check (for answers the national service gives
+    although the schema asks for at least one recipient)."""
+    request = f'<x:{contract} xmlns:x="{ns(contract)}" xmlns:t="{TYPES}">{body}</x:{contract}>'
+    response = post(client, path(contract), envelope(request.encode()))
+    assert response.status_code == 200, response.text
+    return payload(response.content)
 
 
-@pytest.mark.parametrize(
-    ("type_code", "decisions", "reason"),
-    [
-        ("NOSUCH", [("FKASSA", "YES")], "typAvIntyg 'NOSUCH' is not a known certificate type"),
-        ("LISJP", [("NOBODY", "YES")], "approvedReceivers: receiver 'NOBODY' is not a known recipient"),
-        ("LUSE", [("EMPLOYER", "YES")], "approvedReceivers: receiver EMPLOYER does not take certificates of type LUSE"),
-        ("LISJP", [("RETIRED", "YES")], "approvedReceivers: receiver RETIRED does not take certificates of type LISJP"),
-        ("LISJP", [("FKASSA", "YES"), ("FKASSA", "NO")], "approvedReceivers: receiver FKASSA is named more than once"),
-    ],
-)
-def test_register_approved_receivers_refusals_keep_the_earlier_decision(
-    client, services, two_for_lisjp, type_code, decisions, reason
-) -> None:
-    register(client, services, "c-1", "LISJP", ("EMPLOYER", "YES"))
-    assert register(client, services, "c-1", type_code, *decisions) == ("ERROR", "VALIDATION_ERROR", reason)
-    assert [r[0] for r in approved(client, services, "c-1")] == ["EMPLOYER"]
+def result_1(answer: etree._Element) -> tuple[str | None, str | None, str | None]:
+    return tuple(answer.findtext(f"{{*}}result/{{{C1}}}{name}") for name in ("resultCode", "errorId", "resultText"))  # type: ignore[return-value]
 
 
-def test_approved_receivers_that_left_the_registry_are_not_listed(client, services, two_for_lisjp) -> None:
-    register(client, services, "c-1", "LISJP", ("EMPLOYER", "YES"), ("FKASSA", "YES"))
-    services.recipients = Recipients([two_for_lisjp.get("FKASSA")])
-    assert [r[0] for r in approved(client, services, "c-1")] == ["FKASSA"]
+def decisions(client, services, certificate_id: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {entry[0]: entry[-1] for entry in approved(client, services, certificate_id)}
+
+
+def with_recipients_only(registry: Recipients, *ids: str) -> Recipients:
+    return Recipients([r for r in registry.all() if r.id in ids], registry.parts())
+
+
+@pytest.fixture
+def reference(services) -> Recipients:  # type: ignore[no-untyped-def]
+    """The spec's reference registry, as far as LISJP and ts-bas go, and one inactive receiver."""
+
+    def recipient(rid: str, kind: RecipientKind, types: set[str], trusted: bool, active: bool = True) -> Recipient:
+        return Recipient(rid, f"Name of {rid}", kind, f"LA-{rid}", frozenset(types), active, trusted)
+
+    registry = Recipients(
+        [
+            recipient("FKASSA", RecipientKind.HUVUDMOTTAGARE, {"LISJP", "LUSE"}, True),
+            recipient("TRANSP", RecipientKind.HUVUDMOTTAGARE, {"TSTRK1007", "TS-BAS"}, True),
+            recipient("FBA", RecipientKind.MOTTAGARE, {"LISJP"}, False),
+            recipient("RETIRED", RecipientKind.MOTTAGARE, {"LISJP"}, False, active=False),
+        ],
+        services.recipients.parts(),
+    )
+    services.recipients = registry
+    return registry
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def test_get_certificate_type_info(live_server, stored) -> None:
     assert (answer.typ.code, answer.typVersion) == ("LISJP", "1.0")
 
 
-def test_recipient_contracts(live_server, shared) -> None:
+def test_recipient_contracts(live_server, stored) -> None:
     known = client(live_server, f"{BASE}/ListKnownRecipients/1/rivtabp21").service.ListKnownRecipients(_soapheaders=HEADERS)
     assert "FKASSA" in [r.id for r in known.recipient] and known.result.resultCode == "OK"
     possible = client(live_server, f"{BASE}/ListPossibleReceivers/1/rivtabp21").service.ListPossibleReceivers(
@@ -98,8 +98,9 @@ def test_recipient_contracts(live_server, shared) -> None:
     )
     assert [(r.receiverId, r.receiverType) for r in possible.receiverList] == [("FKASSA", "HUVUDMOTTAGARE")]
     recipients = client(live_server, f"{BASE}/GetRecipientsForCertificate/1/rivtabp21").service.GetRecipientsForCertificate(
-        _soapheaders=HEADERS, certificateId="z-new", certificateType="LISJP"
+        _soapheaders=HEADERS, certificateId="z-orig", certificateType="LISJP"
     )
+    # No approvals registered: the main recipient of the stored certificate's type.
     assert [r.id for r in recipients.recipient] == ["FKASSA"]
 
 
