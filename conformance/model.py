@@ -106,6 +106,8 @@ SHARED_PREFIXES = {
     "mon": "urn:riv:itintegration:monitoring:1",
     "rh": "urn:riv:clinicalprocess:healthcond:rehabilitation:1",
     "types2": "urn:riv:clinicalprocess:healthcond:certificate:types:2",
+    "cert": "urn:riv:insuranceprocess:certificate:1",
+    "ts": "urn:local:se:intygstjanster:services:1",
 }
 
 
@@ -255,9 +257,10 @@ def info(text: str | None = None, *checks: XPathCheck) -> Reply:
     return Reply(("INFO",), text=text, checks=checks)
 
 
-def error(*error_ids: str, text: str | None = None) -> Reply:
-    """ERROR with one of ``error_ids`` (none given: any errorId, where the contract leaves it open)."""
-    return Reply(("ERROR",), error_ids=error_ids, text=text)
+def error(*error_ids: str, text: str | None = None, checks: tuple[XPathCheck, ...] = ()) -> Reply:
+    """ERROR with one of ``error_ids`` (none given: any errorId, where the contract leaves it open),
+    and ``checks`` on the rest of the answer (e.g. a revoked certificate still comes with it)."""
+    return Reply(("ERROR",), error_ids=error_ids, text=text, checks=checks)
 
 
 def answer(*checks: XPathCheck) -> Reply:

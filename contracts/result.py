@@ -64,10 +64,15 @@ class LogicalError(Exception):
         return Outcome(ResultCode.ERROR, self.text, self.error_id)
 
 
+# The version 1 certificate ResultType, of the intyg helper contracts that predate version 3.
+CERTIFICATE_1 = "urn:riv:clinicalprocess:healthcond:certificate:1"
+
+
 class ResultShape(enum.Enum):
     """The result structure a contract answers with (``result`` in contracts.toml)."""
 
     RESULT_TYPE = "ResultType"  # certificate:3, in ``result``
+    RESULT_TYPE_1 = "ResultType1"  # certificate:1 (same children), in ``result``
     RESULT_OF_CALL = "ResultOfCall"  # insuranceprocess healthreporting:2, in ``result``
     RESULTAT_TYP = "ResultatTyp"  # Transportstyrelsen services:1, in ``resultat``
 
@@ -84,6 +89,7 @@ class ResultShape(enum.Enum):
 
 _NAMESPACES = {
     ResultShape.RESULT_TYPE: CORE,
+    ResultShape.RESULT_TYPE_1: CERTIFICATE_1,
     ResultShape.RESULT_OF_CALL: HEALTHREPORTING,
     ResultShape.RESULTAT_TYP: TS_SERVICES,
 }
@@ -91,8 +97,10 @@ _NAMESPACES = {
 
 def result_payload(contract: ContractName, outcome: Outcome) -> etree._Element:
     """``contract``'s response holding nothing but ``outcome`` in the contract's result structure."""
-    if contract.result is ResultShape.RESULT_TYPE:
-        return result_response(contract.namespace, contract.response, outcome.code, outcome.text, outcome.error_id)
+    if contract.result in (ResultShape.RESULT_TYPE, ResultShape.RESULT_TYPE_1):
+        return result_response(
+            contract.namespace, contract.response, outcome.code, outcome.text, outcome.error_id, contract.result.namespace
+        )
     if contract.result is ResultShape.RESULT_OF_CALL:
         return _result_of_call(contract, outcome)
     return _resultat(contract, outcome)
@@ -133,14 +141,16 @@ def result_element(
     text: str | None = None,
     error_id: ErrorId | None = None,
     tag: str = "result",
+    namespace: str = CORE,
 ) -> etree._Element:
-    """A ``<result>`` element in the responder namespace holding a core (certificate:3) ResultType."""
+    """A ``<result>`` element in the responder namespace holding a ResultType of ``namespace``
+    (certificate:3 by default, or certificate:1: both write resultCode, resultText, errorId)."""
     element = etree.Element(f"{{{parent_namespace}}}{tag}")
-    sub(element, f"{{{CORE}}}resultCode", code.value)
+    sub(element, f"{{{namespace}}}resultCode", code.value)
     if text:
-        sub(element, f"{{{CORE}}}resultText", text)
+        sub(element, f"{{{namespace}}}resultText", text)
     if error_id is not None:
-        sub(element, f"{{{CORE}}}errorId", error_id.value)
+        sub(element, f"{{{namespace}}}errorId", error_id.value)
     return element
 
 
@@ -150,8 +160,9 @@ def result_response(
     code: ResultCode,
     text: str | None = None,
     error_id: ErrorId | None = None,
+    result_namespace: str = CORE,
 ) -> etree._Element:
     """The common response shape ``<XResponse><result>...</result></XResponse>``."""
-    root = element(f"{{{namespace}}}{response}", {None: namespace, "core": CORE})
-    root.append(result_element(namespace, code, text, error_id))
+    root = element(f"{{{namespace}}}{response}", {None: namespace, "core": result_namespace})
+    root.append(result_element(namespace, code, text, error_id, namespace=result_namespace))
     return root

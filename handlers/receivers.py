@@ -20,7 +20,7 @@ from lxml import etree
 from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.contracts.faults import SoapFault
 from intygstjanst.registers.recipients import Part, Recipient, RecipientKind, Recipients
-from intygstjanst.contracts.result import OK, ErrorId, Outcome, ResultCode
+from intygstjanst.contracts.result import CERTIFICATE_1, OK, ErrorId, Outcome, ResultCode, result_element
 from intygstjanst.contracts.xml import CORE, TYPES, sub, text_of
 from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import receivers as repo
@@ -28,7 +28,6 @@ from intygstjanst.handlers.certificate import stored_intyg
 from intygstjanst.handlers.lists import main_type_code
 from intygstjanst.services import Services
 
-CERTIFICATE_1 = "urn:riv:clinicalprocess:healthcond:certificate:1"
 RECEIVER_TYPES = "urn:riv:clinicalprocess:healthcond:certificate:receiver:types:1"
 YES, NO = "YES", "NO"
 
@@ -194,18 +193,9 @@ def _recipient_list(call: Call[Services], recipients: Iterable[tuple[str, str, s
         if kind is not None:
             sub(entry, f"{{{ns}}}type", kind)
         sub(entry, f"{{{ns}}}trusted", _boolean(trusted))
-    _result_1(response, ns, outcome)
+    # The version 1 ResultType: these contracts predate version 3.
+    response.append(result_element(ns, outcome.code, outcome.text, outcome.error_id, namespace=CERTIFICATE_1))
     return Answer(response, outcome)
-
-
-def _result_1(response: etree._Element, ns: str, outcome: Outcome) -> None:
-    """``result`` of the version 1 certificate ResultType (these contracts predate version 3)."""
-    result = sub(response, f"{{{ns}}}result")
-    sub(result, f"{{{CERTIFICATE_1}}}resultCode", outcome.code.value)
-    if outcome.text:
-        sub(result, f"{{{CERTIFICATE_1}}}resultText", outcome.text)
-    if outcome.error_id is not None:
-        sub(result, f"{{{CERTIFICATE_1}}}errorId", outcome.error_id.value)
 
 
 def _boolean(value: bool) -> str:

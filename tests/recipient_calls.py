@@ -11,6 +11,7 @@ from lxml import etree
 
 from intygstjanst.registers.recipients import Recipient, RecipientKind, Recipients
 from intygstjanst.contracts.registry import ContractRegistry, Contract
+from intygstjanst.contracts.result import CERTIFICATE_1
 from intygstjanst.delivery.deliverer import DeliveryResult
 from intygstjanst.contracts.xml import CORE, PART_CODE_SYSTEM, SOAP11, STATUS_CODE_SYSTEM, TYPES
 from intygstjanst.contracts.xml import HEALTHREPORTING as HR, TS_SERVICES as TS
@@ -72,7 +73,7 @@ def checked_answer(contract: Contract, body: bytes) -> Answer:
     payload = root.find(f"{{{SOAP11}}}Body/*")
     assert payload is not None and payload.tag == f"{{{contract.namespace}}}{contract.response}", body[:500]
     assert contract.schema.validate(payload), f"{contract.name} {contract.version} answer is not schema-valid: {contract.schema.error_log}"
-    for ns, text_names in ((CORE, ("resultText",)), (HR, ("infoText", "errorText")), (TS, ("resultText",))):
+    for ns, text_names in ((CORE, ("resultText",)), (CERTIFICATE_1, ("resultText",)), (HR, ("infoText", "errorText")), (TS, ("resultText",))):
         code = payload.findtext(f".//{{{ns}}}resultCode")
         if code is not None:
             text = next((t for t in (payload.findtext(f".//{{{ns}}}{n}") for n in text_names) if t is not None), None)

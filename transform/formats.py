@@ -77,6 +77,12 @@ def _legacy(fmt: Format) -> LegacyConversion | None:
     return next((c for c in LEGACY if c.format is fmt), None)
 
 
+def legacy_type_codes(fmt: Format) -> frozenset[str]:
+    """The v3 type codes (upper case) a legacy format carries; empty for the v3 format itself."""
+    conversion = _legacy(fmt)
+    return conversion.type_codes if conversion is not None else frozenset()
+
+
 def formats_for(type_code: str) -> list[Format]:
     """The formats a certificate of this type can be sent in (v3 always)."""
     code = type_code.strip().upper()

@@ -26,7 +26,7 @@ NATIONAL = [c for c in REGISTRY if c.national_path is not None]
 WSDL_NS = {"soap": "http://schemas.xmlsoap.org/wsdl/soap/"}
 
 # Contracts the spec gives a national address for that this service does not serve (yet).
-NOT_SERVED = {("GetCertificate", 1), ("GetMedicalCertificate", 1), ("ListCertificates", 1), ("GetTSDiabetes", 1)}
+NOT_SERVED = {("GetCertificate", 1)}
 
 
 def _spec_addresses() -> dict[tuple[str, int], str]:

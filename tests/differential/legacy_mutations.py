@@ -814,6 +814,7 @@ FAMILY_MODULES = (
     "intygstjanst.tests.differential.test_transportstyrelsen_schemas",
     "intygstjanst.tests.differential.test_rehabilitation_schemas",
     "intygstjanst.tests.differential.test_intyghelpers_schemas",
+    "intygstjanst.tests.differential.test_legacy_read_schemas",
 )
 
 

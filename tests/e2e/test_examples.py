@@ -70,9 +70,13 @@ ANSWERS: list[tuple[str, list[Check]]] = [
     ("RegisterMedicalCertificate-3.xml", [result("OK")]),
     ("SendMedicalCertificate-1.xml", [result("OK")]),
     ("SetCertificateStatus-1.xml", [result("OK")]),
+    ("GetMedicalCertificate-1.xml", [result("OK"), lists("example-fk7263-1", "certificateId")]),
+    ("ListCertificates-1.xml", [result("OK"), lists("example-fk7263-1", "certificateId"), lists(LISJP, "certificateId")]),
     ("RevokeMedicalCertificate-1.xml", [result("OK")]),
     ("RegisterTSBas-1.xml", [result("OK")]),
+    ("GetTSBas-1.xml", [result("OK"), lists("example-tsbas-1", "intygsId")]),
     ("RegisterTSDiabetes-1.xml", [result("OK")]),
+    ("GetTSDiabetes-1.xml", [result("OK"), lists("example-tsdiabetes-1", "intygsId")]),
     ("RevokeCertificate-2.xml", [result("OK")]),
 ]
 
