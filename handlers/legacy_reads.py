@@ -11,8 +11,6 @@ service's (../shared/specs/result-codes.md, "Read contracts").
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +25,7 @@ from intygstjanst.contracts.xml import HEALTHREPORTING, TS_SERVICES, sub, text_o
 from intygstjanst.handlers.certificate import stored_payload
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence.certificates import StateEntry
+from intygstjanst.registers.persons import parse_personnummer, pseudonym
 from intygstjanst.services import Services
 from intygstjanst.transform import formats
 from intygstjanst.transform.formats import Format
@@ -38,40 +37,14 @@ FK7263 = "FK7263"
 # The national service names types by its internal ids in these answers; ours are the external
 # codes in lower case, except where the internal id is another word.
 _INTERNAL_TYPES = {"TSTRK1007": "ts-bas", "TSTRK1031": "ts-diabetes", "AG1-14": "ag114"}
-# A personnummer or samordningsnummer as the legacy contracts carry it: 12 digits, or 10, with an
-# optional '-' (or '+' for a person aged 100 or more) before the last four.
-_PERSON_ID = re.compile(r"(\d{2})?(\d{6})([-+]?)(\d{4})")
-
-
 def internal_type(type_code: str) -> str:
     code = type_code.strip().upper()
     return _INTERNAL_TYPES.get(code, code.lower())
 
 
-def patient_digits(text: str | None, today: dt.date) -> str | None:
-    """The 12-digit form of a legacy patient id, or None when absent or unparsable."""
-    match = _PERSON_ID.fullmatch((text or "").strip())
-    if match is None:
-        return None
-    century, birth, sign, serial = match.groups()
-    if century is None:
-        # Ten digits: the most recent century in which the person is born, one more back for '+'.
-        year = int(birth[:2])
-        born = 2000 + year if 2000 + year <= today.year else 1900 + year
-        if sign == "+":
-            born -= 100
-        century = str(born)[:2]
-    if century not in ("19", "20"):
-        return None
-    return f"{century}{birth}{serial}"
-
-
-def pseudonym(services: Services, patient: str | None) -> str:
-    """How the national service names a patient in error texts: SHA-256 (lower-case hex) of the
-    configured salt and the 12-digit id, or ``EMPTY`` when there is none."""
-    if not patient:
-        return "EMPTY"
-    return hashlib.sha256((services.settings.patient_pseudonym_salt + patient).encode("utf-8")).hexdigest()
+def _patient(text: str | None, call: Call[Services]) -> str | None:
+    """The 12-digit patient id a legacy request names, or None when absent or unparsable."""
+    return parse_personnummer(text or "", call.services.clock().date())
 
 
 @dataclass(frozen=True)
@@ -95,7 +68,7 @@ def _find(call: Call[Services], certificate_id: str, patient: str | None, type_c
             raise unknown
     elif certificate is None or certificate.patient_id != patient:
         raise LogicalError(
-            ErrorId.VALIDATION_ERROR, f"Certificate '{certificate_id}' does not exist for user '{pseudonym(call.services, patient)}'"
+            ErrorId.VALIDATION_ERROR, f"Certificate '{certificate_id}' does not exist for user '{pseudonym(call.services.settings.pseudonym_salt, patient)}'"
         )
     return Found(certificate, states)
 
@@ -139,7 +112,7 @@ def get_medical_certificate(call: Call[Services]) -> Answer:
     ns = call.contract.namespace
     certificate_id = (text_of(call.request, f"{{{ns}}}certificateId") or "").strip()
     part = (text_of(call.request, f"{{{ns}}}part") or "").strip()
-    patient = patient_digits(text_of(call.request, f"{{{ns}}}nationalIdentityNumber"), call.services.clock().date())
+    patient = _patient(text_of(call.request, f"{{{ns}}}nationalIdentityNumber"), call)
     found = _find(call, certificate_id, patient, frozenset({FK7263}))
     certificate = found.certificate
     if part == CARE and certificate.deleted_by_care_giver:
@@ -175,7 +148,7 @@ def list_certificates(call: Call[Services]) -> Answer:
     """The citizen's certificates as metadata, newest first; with ``certificateType`` only those
     types, and then without archived or revoked ones. Erased certificates are never listed."""
     ns = call.contract.namespace
-    patient = patient_digits(text_of(call.request, f"{{{ns}}}nationalIdentityNumber"), call.services.clock().date())
+    patient = _patient(text_of(call.request, f"{{{ns}}}nationalIdentityNumber"), call)
     if patient is None:
         raise LogicalError(ErrorId.APPLICATION_ERROR, "Could not parse passed personnummer")
     wanted = {t.strip().lower() for t in (e.text or "" for e in call.request.iterfind(f"{{{ns}}}certificateType")) if t.strip()}
@@ -230,7 +203,7 @@ def get_ts_certificate(call: Call[Services]) -> Answer:
         raise LogicalError(ErrorId.APPLICATION_ERROR, "non-existing certificateId")
     person = call.request.find(f"{{{ns}}}personId")
     extension = None if person is None else text_of(person, f"{{{TS_TYPES}}}extension")
-    patient = patient_digits(extension, call.services.clock().date())
+    patient = _patient(extension, call)
     found = _find(call, certificate_id, patient, formats.legacy_type_codes(fmt))
     certificate = found.certificate
     if certificate.deleted_by_care_giver:

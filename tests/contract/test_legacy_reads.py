@@ -5,6 +5,7 @@ checked against the contract's response schema."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 
@@ -12,7 +13,7 @@ import pytest
 from lxml import etree
 
 from intygstjanst.contracts.xml import HEALTHREPORTING, SOAP11
-from intygstjanst.handlers.legacy_reads import patient_digits
+from intygstjanst.registers.persons import parse_personnummer
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence.models import Certificate
 from intygstjanst.transform import carrier
@@ -117,7 +118,7 @@ def test_get_medical_certificate_of_another_patient_or_unknown_names_the_pseudon
 
 
 def test_the_pseudonym_salt_is_configurable(client, services) -> None:
-    services.settings = services.settings.__class__(**{**services.settings.__dict__, "patient_pseudonym_salt": "s3cret"})
+    services.settings = dataclasses.replace(services.settings, pseudonym_salt="s3cret")
     assert get_medical(client, "nothing")[0].text == f"Certificate 'nothing' does not exist for user '{hashed(TEST_PERSON, 's3cret')}'"
 
 
@@ -267,4 +268,4 @@ def test_get_ts_refusals(client, db, path: str) -> None:
     ],
 )
 def test_legacy_patient_ids(text: str, digits: str | None) -> None:
-    assert patient_digits(text, dt.date(2026, 12, 3)) == digits
+    assert parse_personnummer(text, dt.date(2026, 12, 3)) == digits
