@@ -73,8 +73,19 @@ def _find(call: Call[Services], certificate_id: str, patient: str | None, type_c
     return Found(certificate, states)
 
 
-def _legacy_document(certificate: Row[Any], fmt: Format) -> etree._Element:
-    return formats.outbound(stored_payload(certificate), fmt)
+def _with_document(call: Call[Services], response: etree._Element, found: Found, fmt: Format, local: str) -> Answer:
+    """``response`` completed with the certificate in the legacy form ``fmt`` (its ``local``
+    element, renamed into the answering contract) and the result: OK, or ERROR / REVOKED for a
+    revoked certificate, which is answered with its content all the same."""
+    document = formats.outbound(stored_payload(found.certificate), fmt).find(f"{{*}}{local}")
+    assert document is not None  # every legacy conversion writes its certificate element
+    document.tag = f"{{{call.contract.namespace}}}{local}"
+    response.append(document)
+    outcome = OK
+    if is_revoked(found.states):
+        outcome = Outcome(ResultCode.ERROR, f"Certificate '{found.certificate.id}' has been revoked", ErrorId.REVOKED)
+    response.append(_result_block(call, outcome))
+    return Answer(response, outcome)
 
 
 def _timestamp(at: dt.datetime) -> str:
@@ -130,15 +141,7 @@ def get_medical_certificate(call: Call[Services]) -> Answer:
     sub(meta, f"{{{CERTIFICATE_1}}}signDate", _timestamp(certificate.signed_at or certificate.received_at))
     sub(meta, f"{{{CERTIFICATE_1}}}available", _available(found.states))
     _write_statuses(meta, CERTIFICATE_1, found.states)
-    lakarutlatande = _legacy_document(certificate, Format.REGISTER_MEDICAL_CERTIFICATE_3).find("{*}lakarutlatande")
-    assert lakarutlatande is not None  # the FK 7263 conversion always writes it
-    lakarutlatande.tag = f"{{{ns}}}lakarutlatande"
-    response.append(lakarutlatande)
-    outcome = OK
-    if is_revoked(found.states):
-        outcome = Outcome(ResultCode.ERROR, f"Certificate '{certificate_id}' has been revoked", ErrorId.REVOKED)
-    response.append(_result_block(call, outcome))
-    return Answer(response, outcome)
+    return _with_document(call, response, found, Format.REGISTER_MEDICAL_CERTIFICATE_3, "lakarutlatande")
 
 
 # -- ListCertificates v1 ----------------------------------------------------------------------------
@@ -212,12 +215,4 @@ def get_ts_certificate(call: Call[Services]) -> Answer:
     meta = sub(response, f"{{{ns}}}meta")
     _write_statuses(meta, TS_SERVICES, found.states)
     sub(meta, f"{{{TS_SERVICES}}}available", _available(found.states))
-    intyg = _legacy_document(certificate, fmt).find("{*}intyg")
-    assert intyg is not None  # the TS conversions always write it
-    intyg.tag = f"{{{ns}}}intyg"
-    response.append(intyg)
-    outcome = OK
-    if is_revoked(found.states):
-        outcome = Outcome(ResultCode.ERROR, f"Certificate '{certificate_id}' has been revoked", ErrorId.REVOKED)
-    response.append(_result_block(call, outcome))
-    return Answer(response, outcome)
+    return _with_document(call, response, found, fmt, "intyg")
