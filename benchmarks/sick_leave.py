@@ -11,13 +11,21 @@ unit, and reports, each as p50 / p99 / max over ``--calls`` sequential calls aft
 
 * ``ListActiveSickLeavesForCareUnit`` for the focus unit: the whole call as a client sees it
   (request sent to last byte of the answer received, on a keep-alive connection), with the
-  answer's size and content;
+  answer's size and content; then with the contract's filter, ``max-dagar-sedan-avslut`` 14 (also
+  the sick leaves ended during the last two weeks);
 * ``ListSickLeavesForCare`` for the focus unit (gap 5 days), the same way;
 * where the server's time goes: the same ListActive call through the dispatcher in this process
   (no HTTP), and its database read alone;
 * the case computation for the focus unit in this process: the stored rows of the patients on
   sick leave (read once), cut to their current chains, turned into engine records and merged into
-  cases; and the engine's ``compute_cases`` alone on prepared records.
+  cases; and the engine's ``compute_cases`` alone on prepared records;
+* what keeping the cases at write time costs a registration: RegisterCertificate (LISJP, each for
+  another patient of the focus unit) through the dispatcher in this process, in alternating rounds
+  with and without the case upkeep (the case-bounds statements and the answer's rendering), so that
+  the machine's other load falls on both alike. The registered certificates are deleted afterwards.
+
+Run ``intygstjanst sickleave rebuild --database-url URL`` once after generating the database: the
+generator loads rows with COPY, without their rendered answers.
 """
 
 from __future__ import annotations
@@ -61,11 +69,16 @@ def envelope(payload: str) -> bytes:
     ).encode()
 
 
-ACTIVE_REQUEST = envelope(
-    f'<a:ListActiveSickLeavesForCareUnit xmlns:a="{ACTIVE_NS}" xmlns:t="{T2}">'
-    f"<a:enhets-id><t:root>{HSA}</t:root><t:extension>{FOCUS_UNIT}</t:extension></a:enhets-id>"
-    "</a:ListActiveSickLeavesForCareUnit>"
-)
+def active_request(extra: str = "") -> bytes:
+    return envelope(
+        f'<a:ListActiveSickLeavesForCareUnit xmlns:a="{ACTIVE_NS}" xmlns:t="{T2}">'
+        f"<a:enhets-id><t:root>{HSA}</t:root><t:extension>{FOCUS_UNIT}</t:extension></a:enhets-id>{extra}"
+        "</a:ListActiveSickLeavesForCareUnit>"
+    )
+
+
+ACTIVE_REQUEST = active_request()
+ACTIVE_RECENT_REQUEST = active_request("<a:max-dagar-sedan-avslut>14</a:max-dagar-sedan-avslut>")
 CARE_REQUEST = envelope(
     f'<c:ListSickLeavesForCare xmlns:c="{CARE_NS}" xmlns:t="{T3}">'
     f"<c:enhets-id><t:root>{HSA}</t:root><t:extension>{FOCUS_UNIT}</t:extension></c:enhets-id>"
@@ -125,16 +138,17 @@ def _post(connection: http.client.HTTPConnection, path: str, body: bytes) -> byt
 def over_http(port: int, calls: int, warmup: int) -> None:
     # http.client reads a large answer at C speed; a heavier client would add its own time.
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    samples, content = timed(lambda: _post(connection, ACTIVE, ACTIVE_REQUEST), calls, warmup)
-    assert isinstance(content, bytes)
-    body = etree.fromstring(content).find(f"{{{SOAP}}}Body")
-    assert body is not None, content[:300]
-    answer = body[0]
-    data = answer.findall(f"{{{ACTIVE_NS}}}intygsLista/{{*}}intygsData")
-    patients = {d.findtext(f"{{*}}patient/{{*}}personId/{{{T2}}}extension") for d in data}
-    assert answer.findtext(f"{{{ACTIVE_NS}}}resultCode") == "OK"
-    print(f"ListActiveSickLeavesForCareUnit   {percentiles(samples)}")
-    print(f"    answer: {len(data):,} certificates of {len(patients):,} patients, {len(content) / 1e6:.1f} MB")
+    for label, request in (("", ACTIVE_REQUEST), (", ended <= 14 days", ACTIVE_RECENT_REQUEST)):
+        samples, content = timed(lambda: _post(connection, ACTIVE, request), calls, warmup)
+        assert isinstance(content, bytes)
+        body = etree.fromstring(content).find(f"{{{SOAP}}}Body")
+        assert body is not None, content[:300]
+        answer = body[0]
+        data = answer.findall(f"{{{ACTIVE_NS}}}intygsLista/{{*}}intygsData")
+        patients = {d.findtext(f"{{*}}patient/{{*}}personId/{{{T2}}}extension") for d in data}
+        assert answer.findtext(f"{{{ACTIVE_NS}}}resultCode") == "OK"
+        print(f"ListActiveSickLeavesForCareUnit{label:19} {percentiles(samples)}")
+        print(f"    answer: {len(data):,} certificates of {len(patients):,} patients, {len(content) / 1e6:.1f} MB")
 
     samples, content = timed(lambda: _post(connection, CARE, CARE_REQUEST), calls, warmup)
     assert isinstance(content, bytes)
@@ -167,7 +181,7 @@ def in_process(url: str, workdir: Path, calls: int, warmup: int) -> None:
 
     def read() -> object:
         with services.db.read() as conn:
-            return repo.in_window_at_units(conn, (FOCUS_UNIT, *FOCUS_SUB_UNITS), since=active_date, until=active_date)
+            return repo.listed_at_units(conn, (FOCUS_UNIT, *FOCUS_SUB_UNITS), since=active_date, until=active_date)
 
     samples, _ = timed(read, calls, warmup)
     print(f"  in process, database read       {percentiles(samples)}")
@@ -204,12 +218,76 @@ def computation(url: str, calls: int, warmup: int) -> None:
     print(f"compute_cases alone               {percentiles(samples)}")
 
 
+REGISTER = "/clinicalprocess/healthcond/certificate/RegisterCertificate/3/rivtabp21"
+
+
+def registration_cost(url: str, workdir: Path, rounds: int, per_round: int) -> None:
+    """RegisterCertificate through the dispatcher with and without the case upkeep, alternating."""
+    import uuid
+
+    from sqlalchemy import text
+
+    import intygstjanst.handlers.sickleave as handler
+    import intygstjanst.persistence.sickleave as repo
+    from intygstjanst.contracts.dispatch import Caller, Dispatcher
+    from intygstjanst.services import Services
+    from intygstjanst.settings import Settings
+
+    from register_certificate import messages
+
+    services = Services.build(
+        Settings(data_dir=workdir / "data", database_url=url, care_units_file=workdir / "care_units.toml")
+    )
+    dispatcher = Dispatcher(services, services.parse_limits)
+    contract = services.contracts.by_path(REGISTER)
+    assert contract is not None
+    prefix = f"regbench-{uuid.uuid4().hex[:8]}"
+    total = 2 * rounds * per_round + 20
+    with services.db.read() as conn:
+        patients = list(conn.execute(
+            text("SELECT DISTINCT patient_id FROM sick_leave_certificate WHERE care_unit_id = :unit LIMIT :n"),
+            {"unit": FOCUS_UNIT, "n": total},
+        ).scalars())
+    bodies = iter(
+        body.replace(b">191212121212<", f">{patients[i % len(patients)]}<".encode())
+        for i, body in enumerate(messages(total, prefix))
+    )
+    kept_refresh, kept_render = repo._refresh_cases, handler.intygs_data
+
+    def upkeep(on: bool) -> None:
+        repo._refresh_cases = kept_refresh if on else (lambda conn, owners: None)  # type: ignore[assignment]
+        handler.intygs_data = kept_render if on else (lambda row: None)  # type: ignore[assignment,return-value]
+
+    def register() -> None:
+        answer = dispatcher.handle(contract, next(bodies), None, Caller())
+        assert b">OK<" in answer.body, answer.body[-400:]
+
+    samples: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for _ in range(20):
+            register()  # warm-up
+        for number in range(rounds):
+            for on in (number % 2 == 0, number % 2 != 0):
+                upkeep(on)
+                samples[on].extend(timed(register, per_round, 0)[0])
+    finally:
+        upkeep(True)
+        with services.db.transaction() as conn:
+            conn.execute(text("DELETE FROM certificate WHERE id LIKE :p"), {"p": f"{prefix}-%"})
+        services.db.dispose()
+    print(f"RegisterCertificate with case upkeep    {percentiles(samples[True])}")
+    print(f"RegisterCertificate without it          {percentiles(samples[False])}")
+    increase = statistics.median(samples[True]) / statistics.median(samples[False]) - 1
+    print(f"    cost of the case upkeep: {increase * 100:+.1f} % of a registration (medians, {len(samples[True])} calls each)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("url", help="SQLAlchemy URL of a database filled by generate_sick_leave.py")
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--port", type=int, default=8097)
+    parser.add_argument("--registrations", type=int, default=400, help="per mode, for the cost of the case upkeep")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sickleave-bench-") as tmp:
         server = start_server(args.url, Path(tmp), args.port)
@@ -219,6 +297,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         in_process(args.url, Path(tmp), max(10, args.calls // 4), 2)
+        registration_cost(args.url, Path(tmp), rounds=8, per_round=max(1, args.registrations // 8))
     computation(args.url, args.calls, args.warmup)
 
 

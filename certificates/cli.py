@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from intygstjanst.certificates import sickleave_upkeep
 from intygstjanst.certificates.certtypes import BUILTIN_DIR, CertificateTypeError, CertificateTypes
 from intygstjanst.settings import LIMITS, STORAGE, Settings, add_flags
 
@@ -116,7 +117,8 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], find_server: FindServer) -> None:
-    """Add ``validate`` and the ``types`` command group to the main CLI's sub-parsers."""
+    """Add ``validate`` and the ``types`` and ``sickleave`` command groups to the main CLI's sub-parsers."""
+    sickleave_upkeep.add_commands(subparsers)
     validate = subparsers.add_parser("validate", help="check message files against their contract and certificate rules")
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
     validate.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -36,9 +36,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import attrgetter
-from typing import cast
+from typing import TypeVar, cast
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -54,8 +54,8 @@ from intygstjanst.contracts.result import OK, Outcome, ResultCode
 from intygstjanst.contracts.xml import CORE, TYPES, text_of
 from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import sickleave as repo
-from intygstjanst.persistence.sickleave import StoredSickLeave
-from intygstjanst.registers.persons import PERSONNUMMER_ROOT, SAMORDNINGSNUMMER_ROOT, PersonLookupError
+from intygstjanst.persistence.sickleave import ListedRow, StoredSickLeave
+from intygstjanst.registers.persons import PersonLookupError
 from intygstjanst.services import Services
 from intygstjanst.certificates.sickleave import (
     ALLOWED_DEGREES,
@@ -66,24 +66,28 @@ from intygstjanst.certificates.sickleave import (
     compute_cases,
     last_chain,
 )
+from intygstjanst.certificates.sickleave_answer import (
+    HSA_ROOT,
+    PROTECTED_NAME,
+    RH,
+    T2,
+    intygs_data,
+    person_root,
+    with_protected_name,
+)
 
 log = logging.getLogger(__name__)
 
 SICK_LEAVE_TYPES = frozenset({"LISJP", "FK7263"})
 # "Avstängning enligt smittskyddslagen": the same sub-answer id in LISJP and in FK7263's v3 form.
 INFECTION_CONTROL_ANSWER = "27.1"
-PROTECTED_NAME = "Sekretessmarkerad uppgift"
 # ListActiveSickLeavesForCareUnit leaves the gap between certificates to the consumer, so it answers
 # with each patient's chain as merged with this gap. Any consumer merging with a gap up to this many
 # days gets exactly the cases it would get from the patient's whole history; older certificates,
 # separated from the current chain by more than this, are left out of the answer.
-ANSWER_CHAIN_GAP = 90
+ANSWER_CHAIN_GAP = repo.CASE_GAP
 
 SWEDEN = ZoneInfo("Europe/Stockholm")
-RH = "urn:riv:clinicalprocess:healthcond:rehabilitation:1"
-T2 = "urn:riv:clinicalprocess:healthcond:certificate:types:2"
-HSA_ROOT = "1.2.752.129.2.1.4.1"
-BEFATTNING_CODE_SYSTEM = "1.2.752.129.2.2.1.4"
 
 # ============================================================================================
 # Keeping the data: called by handlers.certificate.store_certificate, in its transaction
@@ -109,7 +113,11 @@ def prepare(
     keep it short). ``intyg`` is its RegisterCertificate v3 ``intyg`` element and ``facts`` what
     its type definition reads out of it."""
     supersedes = tuple(r.to_id for r in relations if r.kind in repo.SUPERSEDING_RELATIONS)
-    return SickLeaveUpdate(_record(certificate_type, intyg, stored, facts), supersedes)
+    record = _record(certificate_type, intyg, stored, facts)
+    if record is not None:
+        # Rendered now, outside the transaction, so that the lists only concatenate.
+        record = replace(record, fragment=intygs_data(repo.as_stored(record)))
+    return SickLeaveUpdate(record, supersedes)
 
 
 def apply(conn: Connection, update: SickLeaveUpdate) -> None:
@@ -188,9 +196,12 @@ def care_units(services: Services) -> CareUnits:
     return services.care_units
 
 
+Row = TypeVar("Row", StoredSickLeave, ListedRow)
+
+
 def current_chains(
-    by_patient: Mapping[str, Sequence[StoredSickLeave]], active_date: dt.date, max_gap: int, recently_ended_days: int
-) -> list[StoredSickLeave]:
+    by_patient: Mapping[str, Sequence[Row]], active_date: dt.date, max_gap: int, recently_ended_days: int
+) -> list[Row]:
     """For each patient, the certificates of the chain that can hold a case on ``active_date``; in
     the order of ``by_patient``, which maps each patient to certificates ordered by first day (as
     ``repo.in_window_at_units`` gives them).
@@ -202,7 +213,7 @@ def current_chains(
     the chain kept for ``max_gap`` contains the one any smaller gap would give.
     """
     earliest_end = active_date - dt.timedelta(days=recently_ended_days)
-    kept: list[StoredSickLeave] = []
+    kept: list[Row] = []
     for group in by_patient.values():
         found = last_chain(group, active_date, max_gap)
         if found is not None and found[2] >= earliest_end:
@@ -215,11 +226,6 @@ def protected_among(services: Services, patient_ids: Iterable[str]) -> set[str]:
     asked: without the answer no list may be given, since it could expose a protected person."""
     persons = services.persons
     return {p for p in set(patient_ids) if persons.lookup(p).protected}
-
-
-def person_root(person_id: str) -> str:
-    """The identifier root of a 12-digit number: samordningsnummer have 60 added to the day."""
-    return SAMORDNINGSNUMMER_ROOT if person_id[6:8].isdigit() and int(person_id[6:8]) > 60 else PERSONNUMMER_ROOT
 
 
 def _ns_declarations(namespace: str, others: dict[str, str]) -> str:
@@ -248,14 +254,14 @@ def list_active_sick_leaves_for_care_unit(call: Call[Services]) -> Answer:
     active_date = today(services)
     with services.db.read() as conn:
         care_giver = _care_giver_of_unit(conn, register, unit_id)
-        by_patient = repo.in_window_at_units(
+        by_patient = repo.listed_at_units(
             conn,
             register.scope(unit_id),
             since=active_date - dt.timedelta(days=recently_ended_days),
             until=active_date,
             patient=patient,
         )
-    rows = current_chains(by_patient, active_date, ANSWER_CHAIN_GAP, recently_ended_days)
+        rows = _rendered(conn, current_chains(by_patient, active_date, ANSWER_CHAIN_GAP, recently_ended_days))
     # Asked about one named patient, or about the whole unit (a rehab coordinator's view).
     return _certificates_answer(call, care_giver, rows, coordinator_view=patient is None)
 
@@ -272,7 +278,7 @@ def list_sick_leaves_for_person(call: Call[Services]) -> Answer:
     unit = register.unit(address)
     care_giver_id = unit.care_giver.id if unit is not None else address
     with services.db.read() as conn:
-        rows = repo.of_patient_at_care_giver(conn, patient, care_giver_id)
+        rows = _rendered(conn, repo.of_patient_at_care_giver(conn, patient, care_giver_id))
     known = register.care_giver(care_giver_id)
     # A care giver the register does not list is named as its own certificates name it.
     name = known.name if known is not None else next((r.care_giver_name for r in reversed(rows)), "")
@@ -293,8 +299,18 @@ def _care_giver_of_unit(conn: Connection, register: CareUnits, unit_id: str) -> 
     return found
 
 
+def _rendered(conn: Connection, rows: list[ListedRow]) -> list[ListedRow]:
+    """``rows`` with their fragments: rows stored before fragments were kept (migration 0005, until
+    ``intygstjanst sickleave rebuild``) are rendered now."""
+    missing = [r.certificate_id for r in rows if r.fragment is None]
+    if not missing:
+        return rows
+    whole = {r.certificate_id: r for r in repo.by_ids(conn, missing)}
+    return [r if r.fragment is not None else r._replace(fragment=intygs_data(whole[r.certificate_id])) for r in rows]
+
+
 def _certificates_answer(
-    call: Call[Services], care_giver: tuple[str, str], rows: Sequence[StoredSickLeave], *, coordinator_view: bool
+    call: Call[Services], care_giver: tuple[str, str], rows: Sequence[ListedRow], *, coordinator_view: bool
 ) -> Answer:
     comment: str | None = None
     try:
@@ -308,7 +324,11 @@ def _certificates_answer(
         outcome = OK
     if coordinator_view:
         rows = [r for r in rows if r.patient_id not in protected]
-    listed = [_intygs_data(r, r.patient_id in protected) for r in rows]
+    listed = [
+        with_protected_name(r.fragment, r.patient_name) if r.patient_id in protected else r.fragment
+        for r in rows
+        if r.fragment is not None  # always, after _rendered
+    ]
     return _finish(_certificates_text(call.contract, care_giver, listed, outcome, comment), outcome)
 
 
@@ -343,59 +363,6 @@ def _certificates_text(
         text.append(result + _optional("ns:comment", comment))
     text.append(f"</ns:{response}>")
     return text
-
-
-# U+001E, like the lists' U+001F (persistence.sickleave), cannot occur in XML text: a row's text
-# values joined with it are escaped in one call and split again, which for thousands of rows is
-# several times cheaper than escaping every value on its own.
-_FIELD = "\x1e"
-_TITLE_START = "<befattning><t:code>"
-_TITLE_END = f"</t:code><t:codeSystem>{BEFATTNING_CODE_SYSTEM}</t:codeSystem></befattning>"
-
-
-def _intygs_data(row: StoredSickLeave, protected: bool) -> str:
-    texts = (
-        row.certificate_id,
-        PROTECTED_NAME if protected else row.patient_name,
-        row.doctor_id,
-        row.doctor_name,
-        row.care_unit_id,
-        row.care_unit_name,
-        row.diagnosis_code,
-        row.doctor_titles,
-        row.secondary_diagnoses,
-        row.employment,
-    )
-    certificate_id, patient_name, doctor_id, doctor_name, unit_id, unit_name, diagnosis, titles, secondary, employment = (
-        escape(_FIELD.join(texts)).split(_FIELD)
-    )
-    periods = "".join(
-        f"<formaga><startdatum>{start}</startdatum><slutdatum>{end}</slutdatum><nedsattning>{degree}</nedsattning></formaga>"
-        for start, end, degree in repo.period_texts(row)
-    )
-    # enkeltIntyg marks the simplified (infection-control) certificates, which are never sick-leave
-    # data here. The schema admits four sysselsattning; no certificate type has more kinds to tick.
-    return (
-        f"<intygsData><intygsId>{certificate_id}</intygsId>"
-        f"<patient><personId><t:root>{person_root(row.patient_id)}</t:root><t:extension>{row.patient_id}</t:extension>"
-        f"</personId><fullstandigtNamn>{patient_name}</fullstandigtNamn></patient>"
-        f"<skapadAv><personalId><t:root>{HSA_ROOT}</t:root><t:extension>{doctor_id}</t:extension></personalId>"
-        f"{f'<fullstandigtNamn>{doctor_name}</fullstandigtNamn>' if doctor_name else ''}"
-        f"<befattningar>{_each(_TITLE_START, _TITLE_END, titles)}</befattningar>"
-        f"<enhet><enhetsId><t:root>{HSA_ROOT}</t:root><t:extension>{unit_id}</t:extension></enhetsId>"
-        f"<enhetsnamn>{unit_name}</enhetsnamn></enhet></skapadAv>"
-        f"<diagnoskod>{diagnosis}</diagnoskod>{_each('<bidiagnoser>', '</bidiagnoser>', secondary)}"
-        f"<arbetsformaga>{periods}</arbetsformaga><enkeltIntyg>false</enkeltIntyg>"
-        f"<signeringsTidpunkt>{row.signed_at.isoformat()}</signeringsTidpunkt>"
-        f"{_each('<sysselsattning>', '</sysselsattning>', employment, limit=4)}</intygsData>"
-    )
-
-
-def _each(start: str, end: str, stored: str, limit: int | None = None) -> str:
-    """``start`` + value + ``end`` for each value of a stored list (already escaped)."""
-    if not stored:
-        return ""
-    return start + (end + start).join(repo.codes(stored)[:limit]) + end
 
 
 def _hsa(tag: str, hsa_id: str) -> str:
@@ -458,7 +425,9 @@ def list_sick_leaves_for_care(call: Call[Services]) -> Answer:
     register = care_units(services)
     active_date = today(services)
     with services.db.read() as conn:
-        by_patient = repo.in_window_at_units(conn, register.scope(wanted.unit_id), since=active_date, until=active_date)
+        by_patient = repo.in_window_at_units(
+            conn, register.scope(wanted.unit_id), since=active_date, until=active_date, max_gap=wanted.max_gap
+        )
     rows = current_chains(by_patient, active_date, wanted.max_gap, 0)
     by_id = {r.certificate_id: r for r in rows}
     cases = [c for c in compute_cases(map(engine_record, rows), active_date, wanted.max_gap) if wanted.wants(c)]

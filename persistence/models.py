@@ -197,6 +197,11 @@ class SickLeaveCertificate(Base):
     persistence/sickleave.py.
     ``superseded``: replaced (ERSATT) or completed (KOMPLT) by a later certificate that is not
     revoked; ``deleted``: revoked. Both are kept current by persistence/sickleave.py.
+    ``case_start`` / ``case_end``: the bounds of the sick-leave case (the patient's chain of listed
+    certificates at the care giver, merged with a 90-day gap) the certificate belongs to; None
+    while it is not listed. ``fragment``: its ``intygsData`` element as the certificate lists
+    answer it, rendered when stored (None for rows from before migration 0005 until ``intygstjanst
+    sickleave rebuild``). Both are kept current in the writing transaction.
     """
 
     __tablename__ = "sick_leave_certificate"
@@ -225,28 +230,23 @@ class SickLeaveCertificate(Base):
     is_test: Mapped[bool] = mapped_column(Boolean)
     deleted: Mapped[bool] = mapped_column(Boolean)
     superseded: Mapped[bool] = mapped_column(Boolean)
+    case_start: Mapped[dt.date | None] = mapped_column(Date)
+    case_end: Mapped[dt.date | None] = mapped_column(Date)
+    fragment: Mapped[str | None] = mapped_column(Text)
 
-    # On PostgreSQL the unit indexes carry what the lists read (INCLUDE), so a unit's rows are read
-    # from one index range instead of from wherever each certificate landed in the table: for a large
-    # unit that is a third of the query time. SQLite ignores the option.
+    # A unit's lists read the rows of its current cases through the case-end index; the case start
+    # rides along (INCLUDE, PostgreSQL; SQLite ignores the option) so that cases starting after the
+    # date asked about are passed over in the index. The whole-history path (a gap above 90 days)
+    # uses the other two.
     __table_args__ = (
+        Index("ix_sick_leave_unit_case_end", "care_unit_id", "case_end", postgresql_include=["case_start"]),
         Index(
             "ix_sick_leave_unit_last_day",
             "care_unit_id",
             "last_day",
             postgresql_include=["first_day", "patient_id", "deleted", "superseded", "is_test"],
         ),
-        Index(
-            "ix_sick_leave_unit_patient",
-            "care_unit_id",
-            "patient_id",
-            postgresql_include=[
-                "certificate_id", "patient_name", "care_unit_name", "care_giver_id", "care_giver_name", "doctor_id",
-                "doctor_name", "doctor_titles", "signed_at", "diagnosis_code", "diagnosis_code_system",
-                "secondary_diagnoses", "employment", "periods", "first_day", "last_day", "deleted", "superseded",
-                "is_test",
-            ],
-        ),
+        Index("ix_sick_leave_unit_patient", "care_unit_id", "patient_id"),
         Index("ix_sick_leave_patient", "patient_id"),
     )
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from intygstjanst.certificates import sickleave_upkeep
 from intygstjanst.handlers.sickleave import ANSWER_CHAIN_GAP, PROTECTED_NAME
+from intygstjanst.persistence.models import SickLeaveCertificate
 from intygstjanst.registers.persons import FilePersonLookup, Person, PersonLookupError
 from intygstjanst.settings import Settings
 
@@ -364,3 +366,17 @@ def test_a_persons_list_holds_the_addressed_care_givers_certificates(client) -> 
     answer = ask(client, PERSON, person_request(), logical_address="SE9999999999-VG01")
     assert listed_ids(answer) == ["theirs"]
     assert answer.findtext(f"{{{PERSON_NS}}}vardgivare/{{{RH}}}vardgivarnamn") == "Region Annan"
+
+
+def test_rows_stored_before_their_answer_was_kept_are_answered_alike(client, db) -> None:  # type: ignore[no-untyped-def]
+    register(client, lisjp("open", [(-5, 10, 100)], patient=TEST_PERSON, secondary=("F321",)))
+    register(client, lisjp("protected", [(-5, 10, 100)], patient=PROTECTED_PERSON))
+    # What registration kept is what the rows render, and the case bounds are the recomputed ones.
+    assert sickleave_upkeep.check(db).clean
+    requests = [(ACTIVE, active_request()), (ACTIVE, active_request(patient=PROTECTED_PERSON)), (PERSON, person_request())]
+    kept = [etree.tostring(ask(client, path, body)) for path, body in requests]
+    table = SickLeaveCertificate.__table__
+    with db.transaction() as conn:
+        conn.execute(table.update().values(fragment=None))  # as migration 0005 leaves existing rows
+    assert [etree.tostring(ask(client, path, body)) for path, body in requests] == kept
+    assert sickleave_upkeep.check(db).fragments == ["open", "protected"]
