@@ -40,8 +40,9 @@ from datetime import date, datetime, timedelta
 from operator import attrgetter
 from typing import Protocol
 
-# The degrees of reduced work capacity that FK7263 and LISJP-family certificates can express.
-ALLOWED_DEGREES = frozenset({25, 50, 75, 100})
+# Degrees of reduced work capacity in whole percent. FK7263 and the LISJP family express 25, 50, 75
+# or 100; AG1-14 any percentage (0 % is no sick leave). The lists' schema allows 1 to 100.
+ALLOWED_DEGREES = frozenset(range(1, 101))
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +60,8 @@ class SickLeavePeriod:
             )
         if self.degree not in ALLOWED_DEGREES:
             raise ValueError(
-                f"sick-leave period {self.start}..{self.end}: degree {self.degree!r} is not one of "
-                f"{sorted(ALLOWED_DEGREES)}"
+                f"sick-leave period {self.start}..{self.end}: degree {self.degree!r} is not a whole "
+                "percentage from 1 to 100"
             )
 
     @property

@@ -16,9 +16,11 @@ ListSickLeavesForCare v1               cases (sjukfall), computed here with the 
                                        or its sub-units, filtered on length and signing doctor
 =====================================  ============================================================
 
-What counts as sick-leave data: LISJP and FK7263 certificates with a main diagnosis and at least
-one period, except those about infectious-disease leave (smittbärarpenning, question 27.1 in both
-types), which carry no diagnosis-based sick leave. A certificate replaced (ERSATT) or completed
+What counts as sick-leave data: certificates of the types whose type file says so
+(``[facts.sick_leave] lists = true``: LISJP, FK7263, AG7804 and AG1-14) with a main diagnosis and at
+least one period of reduced work capacity, except those answering true to the type's ``not_when``
+sub-answer (infectious-disease leave, smittbärarpenning: 27.1 in LISJP, FK7263 and AG7804), which
+carry no diagnosis-based sick leave. A certificate replaced (ERSATT) or completed
 (KOMPLT) by a later one that is not revoked, a revoked certificate and a test certificate are never
 listed (see ``persistence.sickleave``).
 
@@ -47,7 +49,7 @@ from sqlalchemy.engine import Connection
 
 from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.registers.care_units import CareUnits
-from intygstjanst.certificates.certtypes import CertificateFacts, CertificateType, normalize_code
+from intygstjanst.certificates.certtypes import CertificateFacts, CertificateType
 from intygstjanst.contracts.faults import SoapFault
 from intygstjanst.contracts.naming import ContractName
 from intygstjanst.contracts.result import OK, Outcome, ResultCode
@@ -78,9 +80,6 @@ from intygstjanst.certificates.sickleave_answer import (
 
 log = logging.getLogger(__name__)
 
-SICK_LEAVE_TYPES = frozenset({"LISJP", "FK7263"})
-# "Avstängning enligt smittskyddslagen": the same sub-answer id in LISJP and in FK7263's v3 form.
-INFECTION_CONTROL_ANSWER = "27.1"
 # ListActiveSickLeavesForCareUnit leaves the gap between certificates to the consumer, so it answers
 # with each patient's chain as merged with this gap. Any consumer merging with a gap up to this many
 # days gets exactly the cases it would get from the patient's whole history; older certificates,
@@ -134,7 +133,6 @@ def _texts(path: str) -> Callable[[etree._Element], list[str]]:
     return lambda element: [t.strip() for t in cast(list[str], xpath(element)) if t.strip()]
 
 
-_INFECTION_CONTROL = _texts(f"core:svar/core:delsvar[@id='{INFECTION_CONTROL_ANSWER}']")
 _PATIENT_NAME = _texts("core:patient/core:fornamn | core:patient/core:mellannamn | core:patient/core:efternamn")
 _TITLES = _texts("core:skapadAv/core:befattning/types:code")
 
@@ -145,9 +143,8 @@ def _record(
     stored: certificate_repo.NewCertificate,
     facts: CertificateFacts,
 ) -> repo.NewSickLeave | None:
-    if normalize_code(certificate_type.code) not in SICK_LEAVE_TYPES or stored.signed_at is None:
-        return None
-    if any(value in ("true", "1") for value in _INFECTION_CONTROL(intyg)):
+    # The type file says whether its periods are sick-leave data, and which answer makes them not.
+    if not certificate_type.facts.sick_leave_listed or facts.sick_leave_excluded or stored.signed_at is None:
         return None
     main = next((d for d in facts.diagnoses if d.rank == 0), None)
     # The type rules have checked the periods; one without dates or with a degree the engine cannot
@@ -468,7 +465,7 @@ def _sjukfall(case: SickLeaveCase, anchor: StoredSickLeave, protected: bool) -> 
     name = PROTECTED_NAME if protected else case.patient_name
     code_system = _optional("ns:codeSystem", anchor.diagnosis_code_system)
     # The contract lists each degree once (at most four), in the order the case first reached it.
-    degrees = "".join(f"<ns:grad>{d}</ns:grad>" for d in dict.fromkeys(case.degrees))
+    degrees = "".join(f"<ns:grad>{d}</ns:grad>" for d in list(dict.fromkeys(case.degrees))[:4])
     return (
         f"<ns:sjukfall><ns:person-id><t:root>{person_root(case.patient_id)}</t:root>"
         f"<t:extension>{case.patient_id}</t:extension></ns:person-id>"

@@ -9,6 +9,7 @@ the type.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,9 @@ class CertificateFacts:
     # Sub-answer id -> values (codes for coded answers, normalized text otherwise) of the
     # questions statistics uses.
     statistics: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The certificate answers true to the type's ``sick_leave.not_when`` sub-answer (infection
+    # control): its periods are no sick leave.
+    sick_leave_excluded: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class FactsSpec:
     sick_leave_degree: str | None = None
     sick_leave_period: str | None = None
     degrees: dict[str, int] = field(default_factory=dict)  # degree code -> percent; empty = numeric
+    sick_leave_listed: bool = False  # the periods are sick-leave data (the rehab coordination lists)
+    sick_leave_not_when: str | None = None  # a boolean sub-answer that, true, makes them no sick leave
     employment: str | None = None
     statistics: tuple[str, ...] = ()
 
@@ -83,7 +89,10 @@ class FactsSpec:
             for pid, elements in cert.by_part.items()
             if pid.split(".")[0] in self.statistics
         }
-        return CertificateFacts(tuple(diagnoses), tuple(periods), employment, statistics)
+        excluded = self.sick_leave_not_when is not None and any(
+            v.normalize_space(v.string_value(e)) in ("true", "1") for e in cert.by_part.get(self.sick_leave_not_when, ())
+        )
+        return CertificateFacts(tuple(diagnoses), tuple(periods), employment, statistics, excluded)
 
     def _period(self, parts: dict[str, list[etree._Element]]) -> SickLeavePeriod:
         start = end = None
@@ -132,8 +141,9 @@ def compile_facts(table: Any, known: set[str]) -> FactsSpec:
         diagnoses.append((ref(d["code"], f"diagnoses[{n}].code"), ref(d["text"], f"diagnoses[{n}].text") if "text" in d else None))
 
     sick = table.get("sick_leave")
-    question = degree = period = None
+    question = degree = period = not_when = None
     degrees: dict[str, int] = {}
+    listed = False
     if sick is not None:
         if not isinstance(sick, dict):
             raise DefinitionError("facts.sick_leave: must be a table")
@@ -144,6 +154,16 @@ def compile_facts(table: Any, known: set[str]) -> FactsSpec:
         if not isinstance(raw, dict) or not all(isinstance(x, int) and 0 <= x <= 100 for x in raw.values()):
             raise DefinitionError("facts.sick_leave.degrees: must map codes to percentages 0-100")
         degrees = dict(raw)
+        extra = sorted(set(sick) - {"question", "degree", "period", "degrees", "lists", "not_when"})
+        if extra:
+            raise DefinitionError(f"facts.sick_leave: unknown field(s) {', '.join(extra)}")
+        listed = sick.get("lists", False)
+        if not isinstance(listed, bool):
+            raise DefinitionError("facts.sick_leave.lists: must be true or false")
+        not_when = sick.get("not_when")
+        # Not necessarily a declared sub-answer: an open type (FK7263) need not declare the question.
+        if not_when is not None and not (isinstance(not_when, str) and re.fullmatch(r"\d+\.\d+", not_when)):
+            raise DefinitionError(f"facts.sick_leave.not_when: {not_when!r} is not a sub-answer id such as '27.1'")
     employment = ref(table["employment"], "employment") if "employment" in table else None
     statistics = table.get("statistics", [])
     if not isinstance(statistics, list):
@@ -154,6 +174,8 @@ def compile_facts(table: Any, known: set[str]) -> FactsSpec:
         sick_leave_degree=degree,
         sick_leave_period=period,
         degrees=degrees,
+        sick_leave_listed=listed,
+        sick_leave_not_when=not_when,
         employment=employment,
         statistics=tuple(ref(s, "statistics") for s in statistics),
     )

@@ -6,12 +6,16 @@ the lists read from the current cases give exactly what the patients' whole hist
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import MetaData, create_engine, inspect, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine import Connection
 
 from intygstjanst.cli import main
@@ -20,6 +24,7 @@ from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import sickleave as repo
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import Base, SickLeaveCertificate
+from intygstjanst.tests.conftest import TEST_DATABASE_URL
 
 BASE = dt.date(2026, 1, 1)
 PATIENTS = ("191212121212", "194011306125")
@@ -215,3 +220,66 @@ def test_the_check_command_fails_on_a_difference_and_rebuild_repairs_it(
     with db.read() as conn:
         fragment = conn.execute(select(table.c.fragment).where(table.c.certificate_id == "A")).scalar_one()
     assert fragment.startswith("<intygsData><intygsId>A</intygsId>")
+
+
+@pytest.fixture
+def scratch_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own: SQLite, or a scratch PostgreSQL database next to the test one."""
+    if not TEST_DATABASE_URL:
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    base = make_url(TEST_DATABASE_URL)
+    name = f"intyg_scratch_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_migration_0005_computes_the_bounds_of_existing_rows_and_goes_back(scratch_url: str) -> None:
+    from alembic import command
+
+    database = Database(scratch_url)
+    try:
+        database.upgrade("0004")
+        metadata = MetaData()
+        metadata.reflect(database.engine)
+        certificate, sick_leave = metadata.tables["certificate"], metadata.tables["sick_leave_certificate"]
+        day = BASE.toordinal()
+        with database.transaction() as conn:
+            for certificate_id, first, last, deleted in (("A", 0, 10, False), ("B", 50, 60, False), ("C", 200, 210, False), ("D", 5, 8, True)):
+                signed = dt.datetime(2026, 1, 1, 9)
+                conn.execute(certificate.insert().values(
+                    id=certificate_id, type_code="LISJP", type_version="1.0", patient_id=PATIENTS[0], care_unit_id="U1",
+                    care_unit_name="", care_giver_id="G1", signing_doctor_id="D1", signing_doctor_name="", signed_at=signed,
+                    is_test=False, deleted_by_care_giver=False, received_at=signed, source="test", original=b"<x/>",
+                ))
+                conn.execute(sick_leave.insert().values(
+                    certificate_id=certificate_id, type_code="LISJP", patient_id=PATIENTS[0], patient_name="Namn",
+                    care_unit_id="U1", care_unit_name="", care_giver_id="G1", care_giver_name="", doctor_id="D1",
+                    doctor_name="", doctor_titles="", signed_at=signed, diagnosis_code="M54", diagnosis_code_system="",
+                    secondary_diagnoses="", employment="", periods=f"{dt.date.fromordinal(day + first)}/{dt.date.fromordinal(day + last)}/100",
+                    first_day=dt.date.fromordinal(day + first), last_day=dt.date.fromordinal(day + last),
+                    is_test=False, deleted=deleted, superseded=False,
+                ))
+        database.upgrade()
+        with database.read() as conn:
+            assert stored_bounds(conn) == expected_bounds(conn) == {
+                "A": (BASE, dt.date.fromordinal(day + 60)),
+                "B": (BASE, dt.date.fromordinal(day + 60)),
+                "C": (dt.date.fromordinal(day + 200), dt.date.fromordinal(day + 210)),
+                "D": (None, None),
+            }
+            assert repo.case_differences(conn) == []
+        command.downgrade(database.alembic_config(), "0004")
+        assert "case_end" not in {c["name"] for c in inspect(database.engine).get_columns("sick_leave_certificate")}
+        database.upgrade()
+        with database.read() as conn:
+            assert repo.case_differences(conn) == []
+    finally:
+        database.dispose()

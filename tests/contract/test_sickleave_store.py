@@ -83,12 +83,31 @@ def test_fk7263_with_a_diagnosis_is_sick_leave_data_from_either_contract(client,
     [
         pytest.param(lambda: lisjp("lisjp-smitta", [(-5, 10, 100)], infection_control=True), id="LISJP smittbararpenning"),
         pytest.param(lambda: certificate("fk7263-smitta", name=FK7263_V3_INFECTION_CONTROL), id="FK7263 avstangning SmL"),
-        pytest.param(lambda: certificate("ag7804", name="common__skl-ag7804-v1-transport-ag7804.xml"), id="another type"),
+        pytest.param(lambda: certificate("luse", name="common__fk-luse-v1-luse.xml"), id="a type without sick leave"),
     ],
 )
 def test_certificates_that_are_not_sick_leave_data_get_no_row(client, db, payload) -> None:  # type: ignore[no-untyped-def]
     register(client, payload())
     assert rows(db) == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "type_code"),
+    [("common__skl-ag7804-v1-transport-ag7804.xml", "AG7804"), ("common__skl-ag114-v1-transport-ag114-2.xml", "AG1-14")],
+)
+def test_types_whose_file_lists_their_periods_are_sick_leave_data(client, db, name: str, type_code: str) -> None:  # type: ignore[no-untyped-def]
+    payload = certificate("agx", name=name)
+    register(client, payload)
+    row = rows(db)["agx"]
+    assert row.type_code == type_code
+    assert row.diagnosis_code and repo.periods_of(row)
+    # The periods as the certificate states them (degree: a code in AG7804, a percentage in AG1-14).
+    written = [
+        (d.findtext(f"{{*}}datePeriod/{{*}}start"), d.findtext(f"{{*}}datePeriod/{{*}}end"))
+        for d in payload.iterfind(".//{*}delsvar")
+        if d.get("id") in ("32.2", "7.2")
+    ]
+    assert sorted((s.isoformat(), e.isoformat()) for s, e, _ in repo.periods_of(row)) == sorted(written)
 
 
 def test_a_replacement_that_arrives_first_still_supersedes(client, db) -> None:

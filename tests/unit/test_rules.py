@@ -91,6 +91,9 @@ def ids(violations: list[RuleViolation]) -> list[str]:
         ('[[question]]\nid = "1"\n[[rule]]\nid = "R1"\nrequire = "1"\nforbid = "1"\n', "exactly one of 'check', 'require' or 'forbid'"),
         ("shade = 1\n", "unknown field(s) shade"),
         ('[facts]\ndiagnoses = [{ code = "6.2" }]\n', "facts.diagnoses[1].code: '6.2' is not a declared"),
+        ('[[question]]\nid = "7"\n[[question.part]]\nid = "7.1"\nkind = "text"\n[[question.part]]\nid = "7.2"\nkind = "period"\n[facts.sick_leave]\nquestion = "7"\ndegree = "7.1"\nperiod = "7.2"\nlists = "yes"\n', "facts.sick_leave.lists: must be true or false"),
+        ('[[question]]\nid = "7"\n[[question.part]]\nid = "7.1"\nkind = "text"\n[[question.part]]\nid = "7.2"\nkind = "period"\n[facts.sick_leave]\nquestion = "7"\ndegree = "7.1"\nperiod = "7.2"\nnot_when = "smitta"\n', "facts.sick_leave.not_when: 'smitta' is not a sub-answer id"),
+        ('[[question]]\nid = "7"\n[[question.part]]\nid = "7.1"\nkind = "text"\n[[question.part]]\nid = "7.2"\nkind = "period"\n[facts.sick_leave]\nquestion = "7"\ndegree = "7.1"\nperiod = "7.2"\nlisted = true\n', "facts.sick_leave: unknown field(s) listed"),
     ],
 )
 def test_bad_definitions_are_refused_with_file_and_place(tmp_path: Path, body: str, fragment: str) -> None:
@@ -608,6 +611,14 @@ def test_lisjp_facts(shipped: CertificateTypes) -> None:
     assert all(p.start is not None and p.end is not None and p.start <= p.end for p in facts.sick_leave)
     assert facts.employment == ("NUVARANDE_ARBETE",)
     assert set(facts.statistics) >= {"6.1", "6.2", "32.1", "32.2"}
+
+
+def test_the_type_files_say_which_types_are_sick_leave_data(shipped: CertificateTypes) -> None:
+    listed = {t.code for t in shipped.all() if t.facts.sick_leave_listed}
+    assert listed == {"LISJP", "FK7263", "AG7804", "AG1-14"}
+    assert {t.code: t.facts.sick_leave_not_when for t in shipped.all() if t.code in listed} == {
+        "LISJP": "27.1", "FK7263": "27.1", "AG7804": "27.1", "AG1-14": None
+    }
 
 
 def test_ag114_sick_leave_is_a_percentage(shipped: CertificateTypes) -> None:
