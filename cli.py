@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from intygstjanst import serve
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_commands(sub)
     testing_cli.add_commands(sub)
     persistence_cli.add_commands(sub)
-    certificates_cli.add_commands(sub, _running_server)
+    certificates_cli.add_commands(sub, _running_server, _sick_leave_registers)
     delivery_cli.add_commands(sub)
     registers_cli.add_commands(sub)
     tls_cli.add_commands(sub)
@@ -68,6 +68,27 @@ def _running_server(data_dir: Path) -> tuple[int, Path | None]:
 
     state = ServerState.read(data_dir)
     return state.pid, state.certificate_types_dir
+
+
+def _sick_leave_registers(settings: Settings) -> tuple[Callable[[str], Sequence[str]], Callable[[Iterable[str]], set[str]]]:
+    """For ``sickleave list``: a unit's scope from the care-unit register, and who is protected."""
+    from intygstjanst.certificates.sickleave_view import RegisterUnavailable
+    from intygstjanst.registers.care_units import CareUnits, CareUnitsError
+    from intygstjanst.registers.persons import FilePersonLookup, PersonLookupError
+
+    try:
+        units = CareUnits.load(settings.care_units_file)
+    except CareUnitsError as exc:
+        raise SettingsError(f"care_units_file: {exc}") from exc
+    persons = FilePersonLookup.from_files(settings.persons_file, settings.validation_persons_file)
+
+    def protected_among(patients: Iterable[str]) -> set[str]:
+        try:
+            return {p for p in set(patients) if persons.lookup(p).protected}
+        except PersonLookupError as exc:
+            raise RegisterUnavailable(str(exc)) from exc
+
+    return units.scope, protected_among
 
 
 def _everywhere(parser: argparse.ArgumentParser) -> None:

@@ -191,7 +191,8 @@ def in_process(url: str, workdir: Path, calls: int, warmup: int) -> None:
 def computation(url: str, calls: int, warmup: int) -> None:
     from zoneinfo import ZoneInfo
 
-    from intygstjanst.handlers.sickleave import current_chains, engine_record
+    from intygstjanst.certificates.sickleave import current_chains
+    from intygstjanst.certificates.sickleave_view import engine_record
     from intygstjanst.certificates.sickleave import compute_cases
     from intygstjanst.persistence import sickleave as repo
     from intygstjanst.persistence.db import Database

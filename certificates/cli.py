@@ -116,9 +116,13 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], find_server: FindServer) -> None:
+def add_commands(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    find_server: FindServer,
+    registers: sickleave_upkeep.Registers,
+) -> None:
     """Add ``validate`` and the ``types`` and ``sickleave`` command groups to the main CLI's sub-parsers."""
-    sickleave_upkeep.add_commands(subparsers)
+    sickleave_upkeep.add_commands(subparsers, registers)
     validate = subparsers.add_parser("validate", help="check message files against their contract and certificate rules")
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
     validate.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -34,11 +34,11 @@ Definitions (all dates are whole days, period end dates are inclusive):
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from operator import attrgetter
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 # Degrees of reduced work capacity in whole percent. FK7263 and the LISJP family express 25, 50, 75
 # or 100; AG1-14 any percentage (0 % is no sick leave). The lists' schema allows 1 to 100.
@@ -398,3 +398,28 @@ def _case(
         current_degree=current_degree,
         degrees=tuple(degrees),
     )
+
+
+Span = TypeVar("Span", bound=DaySpan)
+
+
+def current_chains(
+    by_patient: Mapping[str, Sequence[Span]], active_date: date, max_gap: int, recently_ended_days: int
+) -> list[Span]:
+    """For each patient, the spans of the chain that can hold a case on ``active_date``; in the
+    order of ``by_patient``, which maps each patient to spans ordered by first day (as the stored
+    rows come from ``persistence.sickleave``).
+
+    The sweep is ``last_chain`` on bare day spans: applied to stored rows before building engine
+    records, it keeps a unit's long history out of the work. The kept chain is the patient's last
+    one starting on or before ``active_date``, if it ends no earlier than ``recently_ended_days``
+    before it. Merging with a larger gap only joins chains, so the chain kept for ``max_gap``
+    contains the one any smaller gap would give.
+    """
+    earliest_end = active_date - timedelta(days=recently_ended_days)
+    kept: list[Span] = []
+    for group in by_patient.values():
+        found = last_chain(group, active_date, max_gap)
+        if found is not None and found[2] >= earliest_end:
+            kept.extend(group[found[0] : found[1]])
+    return kept

@@ -37,10 +37,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
-from typing import TypeVar, cast
+from typing import cast
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -59,15 +59,8 @@ from intygstjanst.persistence import sickleave as repo
 from intygstjanst.persistence.sickleave import ListedRow, StoredSickLeave
 from intygstjanst.registers.persons import PersonLookupError
 from intygstjanst.services import Services
-from intygstjanst.certificates.sickleave import (
-    ALLOWED_DEGREES,
-    Diagnosis,
-    SickLeaveCase,
-    SickLeaveCertificate,
-    SickLeavePeriod,
-    compute_cases,
-    last_chain,
-)
+from intygstjanst.certificates.sickleave import ALLOWED_DEGREES, SickLeaveCase, current_chains
+from intygstjanst.certificates.sickleave_view import Filters, unit_cases
 from intygstjanst.certificates.sickleave_answer import (
     HSA_ROOT,
     PROTECTED_NAME,
@@ -191,31 +184,6 @@ def today(services: Services) -> dt.date:
 def care_units(services: Services) -> CareUnits:
     """The care-unit register of ``care_units_file`` (loaded and checked at start-up)."""
     return services.care_units
-
-
-Row = TypeVar("Row", StoredSickLeave, ListedRow)
-
-
-def current_chains(
-    by_patient: Mapping[str, Sequence[Row]], active_date: dt.date, max_gap: int, recently_ended_days: int
-) -> list[Row]:
-    """For each patient, the certificates of the chain that can hold a case on ``active_date``; in
-    the order of ``by_patient``, which maps each patient to certificates ordered by first day (as
-    ``repo.in_window_at_units`` gives them).
-
-    The sweep is the engine's own (``last_chain``) on bare day spans: applying it
-    to stored rows before building engine records keeps a unit's long history out of the work. The
-    kept chain is the patient's last one starting on or before ``active_date``, if it ends no
-    earlier than ``recently_ended_days`` before it. Merging with a larger gap only joins chains, so
-    the chain kept for ``max_gap`` contains the one any smaller gap would give.
-    """
-    earliest_end = active_date - dt.timedelta(days=recently_ended_days)
-    kept: list[Row] = []
-    for group in by_patient.values():
-        found = last_chain(group, active_date, max_gap)
-        if found is not None and found[2] >= earliest_end:
-            kept.extend(group[found[0] : found[1]])
-    return kept
 
 
 def protected_among(services: Services, patient_ids: Iterable[str]) -> set[str]:
@@ -380,9 +348,7 @@ def _optional(tag: str, value: str | None) -> str:
 class CareListRequest:
     unit_id: str
     max_gap: int
-    min_days: int | None
-    max_days: int | None
-    doctors: frozenset[str]
+    filters: Filters  # the request's: length and doctors
 
     @classmethod
     def read(cls, request: etree._Element, ns: str) -> CareListRequest:
@@ -403,14 +369,8 @@ class CareListRequest:
         doctors = frozenset(
             hsa for hsa in (text_of(e, "types:extension") for e in request.iterfind(f"{{{ns}}}personal-id")) if hsa
         )
-        return cls(text_of(request, f"{{{ns}}}enhets-id/types:extension") or "", max_gap, min_days, max_days, doctors)
-
-    def wants(self, case: SickLeaveCase) -> bool:
-        return (
-            (self.min_days is None or case.days >= self.min_days)
-            and (self.max_days is None or case.days <= self.max_days)
-            and (not self.doctors or case.doctor_id in self.doctors)
-        )
+        filters = Filters(min_days=min_days, max_days=max_days, doctors=doctors)
+        return cls(text_of(request, f"{{{ns}}}enhets-id/types:extension") or "", max_gap, filters)
 
 
 def list_sick_leaves_for_care(call: Call[Services]) -> Answer:
@@ -422,12 +382,9 @@ def list_sick_leaves_for_care(call: Call[Services]) -> Answer:
     register = care_units(services)
     active_date = today(services)
     with services.db.read() as conn:
-        by_patient = repo.in_window_at_units(
-            conn, register.scope(wanted.unit_id), since=active_date, until=active_date, max_gap=wanted.max_gap
-        )
-    rows = current_chains(by_patient, active_date, wanted.max_gap, 0)
-    by_id = {r.certificate_id: r for r in rows}
-    cases = [c for c in compute_cases(map(engine_record, rows), active_date, wanted.max_gap) if wanted.wants(c)]
+        found = unit_cases(conn, register.scope(wanted.unit_id), active_date, wanted.max_gap)
+    # No name search here, so whether a patient is protected does not change what the filters pass.
+    cases = [c for c in found.cases if wanted.filters.wants(c, active_date, protected=False)]
     try:
         protected = protected_among(services, (c.patient_id for c in cases))
     except PersonLookupError as exc:
@@ -435,30 +392,12 @@ def list_sick_leaves_for_care(call: Call[Services]) -> Answer:
             f"the person register (PU) could not be reached, so protected identities cannot be respected: {exc}",
             "Server",
         ) from None
-    if not wanted.doctors:
+    if not wanted.filters.doctors:
         cases = [c for c in cases if c.patient_id not in protected]
     text = [f"<ns:{call.contract.response} {_ns_declarations(ns, {'t': TYPES})}><ns:sjukfallLista>"]
-    text.extend(_sjukfall(c, by_id[c.anchor.certificate_id], c.patient_id in protected) for c in cases)
+    text.extend(_sjukfall(c, found.rows[c.anchor.certificate_id], c.patient_id in protected) for c in cases)
     text.append(f"</ns:sjukfallLista></ns:{call.contract.response}>")
     return _finish(text, OK)
-
-
-def engine_record(row: StoredSickLeave) -> SickLeaveCertificate:
-    """A stored row as the engine's input."""
-    return SickLeaveCertificate(
-        certificate_id=row.certificate_id,
-        patient_id=row.patient_id,
-        patient_name=row.patient_name,
-        care_unit_id=row.care_unit_id,
-        care_unit_name=row.care_unit_name,
-        care_giver_id=row.care_giver_id,
-        doctor_id=row.doctor_id,
-        doctor_name=row.doctor_name,
-        signed=row.signed_at,
-        diagnosis=Diagnosis(row.diagnosis_code, tuple(repo.codes(row.secondary_diagnoses))),
-        periods=tuple(SickLeavePeriod(start, end, degree) for start, end, degree in repo.periods_of(row)),
-        employment=tuple(repo.codes(row.employment)),
-    )
 
 
 def _sjukfall(case: SickLeaveCase, anchor: StoredSickLeave, protected: bool) -> str:

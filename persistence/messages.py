@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, and_, bindparam, exists, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from intygstjanst.persistence.models import Message
+from intygstjanst.persistence.models import Certificate, CertificateRelation, Message
 
 
 class Direction(str, enum.Enum):
@@ -108,3 +109,64 @@ def original(conn: Connection, message_id: str) -> bytes | None:
 
 def _summary(row: Any) -> StoredMessage:  # a Row of _SUMMARY_COLUMNS
     return StoredMessage(row.id, Direction(row.direction), row.certificate_id, row.subject, row.reminder_of, row.answer_to, row.digest)
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """A patient's open questions from a recipient agency, and the reminders about them."""
+
+    questions: int = 0
+    reminders: int = 0
+
+
+_CERTIFICATES = cast(Table, Certificate.__table__)
+_RELATIONS = cast(Table, CertificateRelation.__table__)
+_ANSWER = _MESSAGES.alias("answer")
+# A question from the agency is open while no answer refers to it, and, for a request for
+# completion (KOMPLT), while no completing certificate arrived after it.
+_OPEN_FROM_RECIPIENT = (
+    select(_MESSAGES.c.patient_id, _MESSAGES.c.id, _MESSAGES.c.subject, _MESSAGES.c.reminder_of)
+    .join(_CERTIFICATES, _CERTIFICATES.c.id == _MESSAGES.c.certificate_id)
+    .where(
+        _MESSAGES.c.direction == Direction.TO_CARE.value,
+        _MESSAGES.c.sender == bindparam("sender"),
+        _MESSAGES.c.answer_to.is_(None),
+        _CERTIFICATES.c.care_unit_id.in_(bindparam("units", expanding=True)),
+        _MESSAGES.c.patient_id.in_(bindparam("patients", expanding=True)),
+        ~exists().where(_ANSWER.c.answer_to == _MESSAGES.c.id),
+        ~and_(
+            _MESSAGES.c.subject == "KOMPLT",
+            exists().where(
+                _RELATIONS.c.to_id == _MESSAGES.c.certificate_id,
+                _RELATIONS.c.kind == "KOMPLT",
+                _RELATIONS.c.created_at >= _MESSAGES.c.received_at,
+            ),
+        ),
+    )
+)
+_PATIENTS_PER_QUERY = 10_000  # bound parameters stay well below SQLite's limit
+
+
+def unanswered_from_recipient(
+    conn: Connection, units: Sequence[str], patients: Sequence[str], sender: str
+) -> dict[str, Unanswered]:
+    """Per patient (of ``patients``; those with none are left out): the questions ``sender`` (a
+    part code such as FKASSA) wrote about certificates issued at ``units`` that care has not
+    answered, and the reminders (PAMINN) about those questions."""
+    open_questions: dict[str, str] = {}  # message id -> patient
+    reminders: list[tuple[str, str | None]] = []
+    for first in range(0, len(patients), _PATIENTS_PER_QUERY):
+        params = {"sender": sender, "units": list(units), "patients": list(patients[first : first + _PATIENTS_PER_QUERY])}
+        for row in conn.execute(_OPEN_FROM_RECIPIENT, params):
+            if row.subject == "PAMINN":
+                reminders.append((row.patient_id, row.reminder_of))
+            else:
+                open_questions[row.id] = row.patient_id
+    counts: dict[str, Unanswered] = {}
+    for patient in open_questions.values():
+        counts[patient] = Unanswered(counts.get(patient, Unanswered()).questions + 1)
+    for patient, reminded in reminders:
+        if reminded in open_questions:
+            found = counts[patient]
+            counts[patient] = Unanswered(found.questions, found.reminders + 1)
+    return counts

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.engine import Connection
 
 from intygstjanst.cli import main
-from intygstjanst.handlers.sickleave import current_chains
+from intygstjanst.certificates.sickleave import current_chains
 from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import sickleave as repo
 from intygstjanst.persistence.db import Database

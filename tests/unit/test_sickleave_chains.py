@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intygstjanst.handlers.sickleave import current_chains
+from intygstjanst.certificates.sickleave import current_chains
 from intygstjanst.certificates.sickleave import Diagnosis, SickLeaveCertificate, SickLeavePeriod, compute_cases
 
 ACTIVE_DATE = dt.date(2024, 3, 15)
