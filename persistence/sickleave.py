@@ -426,6 +426,9 @@ def current_at_units(
         params["patient"] = patient
     by_patient: dict[str, list[Row]] = {}
     _group(map(make, conn.execute(statement, params).fetchall()), by_patient)
+    # As on the whole-history path: only patients with a certificate there reaching into the window.
+    for patient in [p for p, rows in by_patient.items() if not any(r.first_day <= until and r.last_day >= since for r in rows)]:
+        del by_patient[patient]
     return _in_order(by_patient)
 
 
