@@ -15,7 +15,8 @@ Everyone else is spread over the other units and the last five years. About 3 % 
 certificates are replaced, 1 % revoked and 0.5 % issued to test persons, with the flags the service
 keeps for them. Each sick-leave row has its certificate row (the foreign key), whose stored request
 is a short placeholder: the lists never read it. The database is dropped and created again, built
-by the service's own migrations, and loaded with COPY. Deterministic for a given --seed.
+by the service's own migrations, loaded with COPY, and its cases and answers are then computed as
+``intygstjanst sickleave rebuild`` does. Deterministic for a given --seed.
 """
 
 from __future__ import annotations
@@ -226,6 +227,14 @@ def generate(url: str, total: int, focus_total: int, active: int, seed: int) -> 
                     for row in rows:
                         copy.write_row(row)
             print(f"  {number:,} certificates ({time.perf_counter() - started:.0f} s)", flush=True)
+    # The rows came in by COPY, past the repository: their cases and answers are computed as
+    # `intygstjanst sickleave rebuild` does.
+    from intygstjanst.certificates import sickleave_upkeep
+
+    database = Database(url)
+    sickleave_upkeep.rebuild(database)
+    database.dispose()
+    print(f"  cases and answers computed ({time.perf_counter() - started:.0f} s)", flush=True)
     # VACUUM (outside a transaction) sets the visibility map, so that the covering indexes serve
     # index-only scans at once, as they do after autovacuum in a running service.
     with psycopg.connect(dsn, autocommit=True) as conn:

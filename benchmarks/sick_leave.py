@@ -23,9 +23,6 @@ unit, and reports, each as p50 / p99 / max over ``--calls`` sequential calls aft
   another patient of the focus unit) through the dispatcher in this process, in alternating rounds
   with and without the case upkeep (the case-bounds statements and the answer's rendering), so that
   the machine's other load falls on both alike. The registered certificates are deleted afterwards.
-
-Run ``intygstjanst sickleave rebuild --database-url URL`` once after generating the database: the
-generator loads rows with COPY, without their rendered answers.
 """
 
 from __future__ import annotations
@@ -137,8 +134,9 @@ def _post(connection: http.client.HTTPConnection, path: str, body: bytes) -> byt
 
 def over_http(port: int, calls: int, warmup: int) -> None:
     # http.client reads a large answer at C speed; a heavier client would add its own time.
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for label, request in (("", ACTIVE_REQUEST), (", ended <= 14 days", ACTIVE_RECENT_REQUEST)):
+        # A connection per series: reading the last answer may outlast the server's keep-alive.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         samples, content = timed(lambda: _post(connection, ACTIVE, request), calls, warmup)
         assert isinstance(content, bytes)
         body = etree.fromstring(content).find(f"{{{SOAP}}}Body")
@@ -149,7 +147,8 @@ def over_http(port: int, calls: int, warmup: int) -> None:
         assert answer.findtext(f"{{{ACTIVE_NS}}}resultCode") == "OK"
         print(f"ListActiveSickLeavesForCareUnit{label:19} {percentiles(samples)}")
         print(f"    answer: {len(data):,} certificates of {len(patients):,} patients, {len(content) / 1e6:.1f} MB")
-
+        connection.close()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     samples, content = timed(lambda: _post(connection, CARE, CARE_REQUEST), calls, warmup)
     assert isinstance(content, bytes)
     cases = etree.fromstring(content).findall(f".//{{{CARE_NS}}}sjukfall")
@@ -185,6 +184,33 @@ def in_process(url: str, workdir: Path, calls: int, warmup: int) -> None:
 
     samples, _ = timed(read, calls, warmup)
     print(f"  in process, database read       {percentiles(samples)}")
+
+    # The list's rows as before the stored cases (every patient's whole history at the units, each
+    # certificate rendered on every call) and as now, in alternating calls so that other load on
+    # the machine falls on both alike.
+    from intygstjanst.certificates.sickleave import current_chains
+    from intygstjanst.certificates.sickleave_answer import intygs_data
+
+    units = (FOCUS_UNIT, *FOCUS_SUB_UNITS)
+
+    def before() -> int:
+        with services.db.read() as conn:
+            by_patient = repo.in_window_at_units(conn, units, active_date, active_date, max_gap=repo.CASE_GAP + 1)
+        return len("".join(intygs_data(r) for r in current_chains(by_patient, active_date, repo.CASE_GAP, 0)))
+
+    def now() -> int:
+        with services.db.read() as conn:
+            by_patient = repo.listed_at_units(conn, units, active_date, active_date)
+        return len("".join(r.fragment or "" for r in current_chains(by_patient, active_date, repo.CASE_GAP, 0)))
+
+    assert before() == now()
+    timings: dict[str, list[float]] = {"before": [], "now": []}
+    for _ in range(calls):
+        for name, action in (("before", before), ("now", now)):
+            timings[name].extend(timed(action, 1, 0)[0])
+    print(f"  rows to answer, whole history   {percentiles(timings['before'])}")
+    print(f"  rows to answer, stored cases    {percentiles(timings['now'])}")
+    print(f"    {statistics.median(timings['before']) / statistics.median(timings['now']):.1f} times faster (medians)")
     services.db.dispose()
 
 
