@@ -195,7 +195,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     rebuild_parser = commands.add_parser(
         "rebuild",
         help="recompute and store every sick-leave case",
-        description="Recomputes and stores every sick-leave row's case bounds and answer (after migration 0005, or "
+        description="Recomputes and stores every sick-leave row's case bounds and answer (after migration 0006, or "
         "whenever 'sickleave check' reports a difference). Safe while the service runs.",
     )
     add_flags(rebuild_parser, STORAGE)

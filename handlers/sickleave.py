@@ -265,7 +265,7 @@ def _care_giver_of_unit(conn: Connection, register: CareUnits, unit_id: str) -> 
 
 
 def _rendered(conn: Connection, rows: list[ListedRow]) -> list[ListedRow]:
-    """``rows`` with their fragments: rows stored before fragments were kept (migration 0005, until
+    """``rows`` with their fragments: rows stored before fragments were kept (migration 0006, until
     ``intygstjanst sickleave rebuild``) are rendered now."""
     missing = [r.certificate_id for r in rows if r.fragment is None]
     if not missing:

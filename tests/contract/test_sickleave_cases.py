@@ -243,7 +243,7 @@ def scratch_url(tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def test_migration_0005_computes_the_bounds_of_existing_rows_and_goes_back(scratch_url: str) -> None:
+def test_migration_0006_computes_the_bounds_of_existing_rows_and_goes_back(scratch_url: str) -> None:
     from alembic import command
 
     database = Database(scratch_url)
@@ -278,7 +278,7 @@ def test_migration_0005_computes_the_bounds_of_existing_rows_and_goes_back(scrat
                 "D": (None, None),
             }
             assert repo.case_differences(conn) == []
-        command.downgrade(database.alembic_config(), "0004")
+        command.downgrade(database.alembic_config(), "0005")
         assert "case_end" not in {c["name"] for c in inspect(database.engine).get_columns("sick_leave_certificate")}
         database.upgrade()
         with database.read() as conn:

@@ -377,6 +377,6 @@ def test_rows_stored_before_their_answer_was_kept_are_answered_alike(client, db)
     kept = [etree.tostring(ask(client, path, body)) for path, body in requests]
     table = SickLeaveCertificate.__table__
     with db.transaction() as conn:
-        conn.execute(table.update().values(fragment=None))  # as migration 0005 leaves existing rows
+        conn.execute(table.update().values(fragment=None))  # as migration 0006 leaves existing rows
     assert [etree.tostring(ask(client, path, body)) for path, body in requests] == kept
     assert sickleave_upkeep.check(db).fragments == ["open", "protected"]
