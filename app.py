@@ -34,8 +34,8 @@ _SOAP11_MEDIA = ("text/xml", "application/xml")
 log = logging.getLogger("intygstjanst.app")
 
 # Resolves the caller of a request from its ASGI scope and headers (transport identity). It refuses
-# by returning a Caller with ``refusal`` set, or by raising SoapFault; either way the call is answered
-# with a Fault once its contract and logical address are known, and audited.
+# by returning a Caller with ``refusal`` set, or by raising SoapFault; either way the dispatcher
+# answers the call with a Fault before parsing its body, and audits it.
 CallerResolver = Callable[[Request], Caller]
 
 
@@ -50,18 +50,6 @@ def _resolve(resolver: CallerResolver, request: Request) -> Caller:
         return Caller(refusal=fault.message)
 
 
-def _refusals_first(authorizer: Authorizer) -> Authorizer:
-    """Refuse callers whose transport identity was not accepted, whatever ``authorizer`` would say."""
-
-    def authorize(caller: Caller, contract: Contract, logical_address: str) -> str | None:
-        if caller.refusal is not None:
-            log.warning("refused %s for logical address %s: %s", contract.name, logical_address, caller.refusal)
-            raise SoapFault(caller.refusal)
-        return authorizer(caller, contract, logical_address)
-
-    return authorize
-
-
 def create_app(
     settings: Settings | None = None,
     services: Services | None = None,
@@ -69,7 +57,7 @@ def create_app(
     authorizer: Authorizer = allow_all,
 ) -> Starlette:
     services = services or Services.build(settings or Settings.load())
-    dispatcher = Dispatcher(services, services.parse_limits, _refusals_first(authorizer))
+    dispatcher = Dispatcher(services, services.parse_limits, authorizer)
     max_body = services.settings.max_body_bytes
     threads = services.settings.handler_threads
     handler_threads = anyio.CapacityLimiter(threads) if threads > 0 else None

@@ -45,8 +45,7 @@ class Services:
 
     @property
     def parse_limits(self) -> ParseLimits:
-        settings = self.settings
-        return ParseLimits(settings.max_body_bytes, settings.max_depth, settings.max_elements)
+        return ParseLimits.of(self.settings)
 
     @classmethod
     def build(

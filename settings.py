@@ -89,6 +89,12 @@ class Settings:
     max_body_bytes: int = setting(10 * 1024 * 1024, "largest request body (default 10 MB)", LIMITS, metavar="BYTES")
     max_depth: int = setting(100, "deepest element nesting (default 100)", LIMITS, metavar="N")
     max_elements: int = setting(200_000, "most elements in a request (default 200000)", LIMITS, metavar="N")
+    # Counted while parsing: schema validation and the rules cost grows with these, not only with size.
+    max_namespace_declarations: int = setting(1_000, "most namespace declarations in a request (default 1000)", LIMITS, metavar="N")
+    max_attributes: int = setting(20_000, "most attributes in a request (default 20000)", LIMITS, metavar="N")
+    max_attributes_per_element: int = setting(50, "most attributes on one element (default 50)", LIMITS, metavar="N")
+    max_name_length: int = setting(1_000, "longest element or attribute name, in characters (default 1000)", LIMITS, metavar="N")
+    max_attribute_length: int = setting(10_000, "longest attribute value or namespace name, in characters (default 10000)", LIMITS, metavar="N")
 
     # Person register (PU) stand-in: a TOML/CSV file of persons and a list of validation persons.
     persons_file: Path | None = setting(None, "persons (TOML or CSV) standing in for the person register", REGISTERS, metavar="FILE")

@@ -49,8 +49,7 @@ class MessageValidator:
     @classmethod
     def with_limits_of(cls, settings: Settings, types: CertificateTypes) -> MessageValidator:
         """A validator with the served contracts and the parser limits the server uses."""
-        limits = ParseLimits(settings.max_body_bytes, settings.max_depth, settings.max_elements)
-        return cls(ContractRegistry.load(), types, HardenedParser(limits))
+        return cls(ContractRegistry.load(), types, HardenedParser(ParseLimits.of(settings)))
 
     def validate(self, data: bytes) -> Verdict:
         try:

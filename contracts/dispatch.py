@@ -67,6 +67,11 @@ class Dispatcher(Generic[S]):
         logical_address: str | None = None
         authorized: str | None = None
         try:
+            if caller.refusal is not None:
+                # The transport did not accept the caller's identity: refused before a byte of the body
+                # is parsed, so a flood from such a peer costs nothing but its reading.
+                log.warning("refused %s before reading the body: %s", contract.name, caller.refusal)
+                raise SoapFault(caller.refusal)
             root = self.parser.parse(body)
             envelope = read_envelope(root)
             self._check_body(contract, envelope.payload.tag)

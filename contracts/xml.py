@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any, cast
 
@@ -31,51 +32,160 @@ RELATION_CODE_SYSTEM = "c2362fcd-eda0-4f9a-bd13-b3bbaf7f2146"
 
 @dataclass(frozen=True)
 class ParseLimits:
-    max_bytes: int
-    max_depth: int
-    max_elements: int
+    """What one request document may hold; each is counted while parsing, so a document over a limit
+    is refused as soon as the parser reaches the breach, with a Fault naming the limit.
+
+    The field names are those of the settings (``ParseLimits.of(settings)``)."""
+
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_depth: int = 100
+    max_elements: int = 200_000
+    max_namespace_declarations: int = 1_000
+    max_attributes: int = 20_000
+    max_attributes_per_element: int = 50
+    max_name_length: int = 1_000
+    max_attribute_length: int = 10_000
+
+    @classmethod
+    def of(cls, settings: object) -> ParseLimits:
+        """The limits from anything with attributes of the same names (the settings)."""
+        return cls(**{field.name: getattr(settings, field.name) for field in fields(cls)})
 
 
 class UnsafeXml(ValueError):
     """The document was refused before or while parsing; the message says which rule it broke."""
 
 
-# No DTD loading, no entity expansion, no network, no huge-tree mode (which also keeps libxml2's
-# own depth and text-size guards on). XInclude is never run on request documents.
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    collect_ids=False,
-    remove_blank_text=False,
-)
+_DTD_REFUSED = "the message contains a document type declaration (DTD), which SOAP does not allow"
+_PROLOG_CHUNK = 512
+# libxml2's push parser does not recognise a UTF-32 byte-order mark, but does detect UTF-32 from the
+# first '<' once the mark is gone.
+_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+# The encodings whose markup is not ASCII bytes, by the document's first four bytes (XML 1.0 appendix F).
+_WIDE_ENCODINGS = {
+    b"\xff\xfe\x00\x00": "utf-32-le",
+    b"\x00\x00\xfe\xff": "utf-32-be",
+    b"<\x00\x00\x00": "utf-32-le",
+    b"\x00\x00\x00<": "utf-32-be",
+    b"\xff\xfe": "utf-16-le",
+    b"\xfe\xff": "utf-16-be",
+    b"<\x00?\x00": "utf-16-le",
+    b"\x00<\x00?": "utf-16-be",
+}
+# An attribute (or namespace declaration) is a name, '=', optional blanks and a quote.
+_ATTRIBUTE = re.compile(rb"=[ \t\r\n]*[\"']")
+_ATTRIBUTES = etree.XPath("//@*", smart_strings=True)
+
+
+class _Refused(Exception):
+    """Raised by the resolver: the parser asked for an external resource."""
+
+
+class _RefuseEverything(etree.Resolver):
+    """Every external resource (DTD subset, parameter or general entity, whatever its URL) is refused
+    before anything is opened: libxml2 asks for the external subset even with ``load_dtd=False``."""
+
+    # lxml passes the context too; lxml-stubs leave it out.
+    def resolve(self, system_url: str, public_id: str, context: object) -> None:  # type: ignore[override]
+        raise _Refused()
+
+
+def _new_parser() -> etree.XMLParser:
+    # No DTD loading, no entity expansion, no network, no huge-tree mode (which also keeps libxml2's
+    # own depth and text-size guards on). XInclude is never run on request documents. A parser per
+    # document: a parser with a resolver is not safe to share between threads.
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        collect_ids=False,
+        remove_blank_text=False,
+    )
+    parser.resolvers.add(_RefuseEverything())
+    return parser
+
+
+class _Doctype(Exception):
+    """The prolog holds a document type declaration."""
+
+
+class _RootReached(Exception):
+    """The prolog ended without one."""
+
+
+class _Prolog:
+    """A parser target that stops at the DOCTYPE (before its internal subset is read) or at the root."""
+
+    def doctype(self, name: str, public_id: str | None, system_url: str | None) -> None:
+        raise _Doctype()
+
+    def start(self, tag: str, attrib: object) -> None:
+        raise _RootReached()
+
+    def close(self) -> None:
+        return None
+
+
+def _has_doctype(data: bytes) -> bool:
+    """Whether the parser meets a DOCTYPE before the root element (on a document that did not parse,
+    to say why: only the prolog is read, and nothing it refers to is loaded)."""
+    # lxml calls only the target methods that exist; lxml-stubs require all of them.
+    parser = etree.XMLParser(target=_Prolog(), resolve_entities=False, no_network=True, load_dtd=False)  # type: ignore[arg-type]
+    parser.resolvers.add(_RefuseEverything())
+    try:
+        for offset in range(0, len(data), _PROLOG_CHUNK):
+            parser.feed(data[offset : offset + _PROLOG_CHUNK])
+        parser.close()
+    except _Doctype:
+        return True
+    except (_RootReached, _Refused, etree.XMLSyntaxError):
+        return False
+    return False
+
+
+def _markup(data: bytes) -> bytes:
+    """``data`` in an ASCII-compatible encoding, for counting markup characters."""
+    for mark, codec in _WIDE_ENCODINGS.items():
+        if data.startswith(mark):
+            return data.decode(codec, errors="replace").encode("utf-8", errors="replace")
+    return data
 
 
 class HardenedParser:
-    """Parses bytes from the network, refusing DTDs, entities and documents over the limits.
+    """Parses bytes from the network, refusing DTDs, external resources and documents over the limits.
 
-    The shape checks are XPath expressions compiled once, so they run inside libxml2 instead of
-    walking the tree in Python on every request.
+    Before libxml2 sees the document, a linear count of its markup bounds the elements, namespace
+    declarations and attributes (the counts are upper bounds: markup characters inside text or CDATA
+    count too), so a flood costs one pass over the bytes; what a count cannot bound (depth, attributes
+    per element, name and value lengths) is checked on the tree by XPath compiled once, inside libxml2.
+    A DTD is found by the parser itself, in any encoding it reads: a request for an external resource
+    is refused by the resolver before anything is opened, an internal subset by the document's DTD
+    node; text that merely contains ``<!DOCTYPE`` is text.
     """
 
     def __init__(self, limits: ParseLimits) -> None:
         self.limits = limits
-        self._too_many = etree.XPath(f"count(//node()) > {limits.max_elements}")
         self._too_deep = etree.XPath("boolean(/" + "/".join(["*"] * (limits.max_depth + 1)) + ")")
+        # A '<' followed by more name characters than allowed: an over-long element name.
+        self._long_name = re.compile(rb"<[^\s/>=<]{%d}" % (limits.max_name_length + 2))
 
     def parse(self, data: bytes) -> etree._Element:
         limits = self.limits
-        if len(data) > limits.max_bytes:
-            raise UnsafeXml(f"the message is {len(data)} bytes, more than the limit of {limits.max_bytes}")
-        if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-            # SOAP 1.1 forbids a DTD in a message; refusing it before parsing takes every entity
-            # expansion attack off the table whatever the parser would have done.
-            raise UnsafeXml("the message contains a document type declaration (DTD), which SOAP does not allow")
+        if len(data) > limits.max_body_bytes:
+            raise UnsafeXml(f"the message is {len(data)} bytes, more than the limit of {limits.max_body_bytes}")
+        self._prescan(data)
+        if data[:4] in _UTF32_BOMS:
+            data = data[4:]
         try:
-            root = etree.fromstring(data, _PARSER)
+            root = etree.fromstring(data, _new_parser())
+        except _Refused:
+            raise UnsafeXml(_DTD_REFUSED) from None
         except etree.XMLSyntaxError as exc:
+            if _has_doctype(data):
+                # Whatever went wrong inside a DTD (an entity expanding too far, say), the DTD is the fault.
+                raise UnsafeXml(_DTD_REFUSED) from None
             if "Excessive depth" in exc.msg:
                 # libxml2's own guard (256 levels without huge_tree) fired before ours could.
                 raise UnsafeXml(f"the message is nested deeper than the limit of {limits.max_depth} levels") from None
@@ -83,12 +193,47 @@ class HardenedParser:
         docinfo = root.getroottree().docinfo
         # lxml-stubs lack DocInfo.doctype (a str, empty without a DOCTYPE).
         if docinfo.doctype or docinfo.internalDTD is not None:  # type: ignore[union-attr]
-            raise UnsafeXml("the message contains a document type declaration (DTD), which SOAP does not allow")
-        if self._too_many(root):
-            raise UnsafeXml(f"the message has more than {limits.max_elements} nodes")
+            raise UnsafeXml(_DTD_REFUSED)
         if self._too_deep(root):
             raise UnsafeXml(f"the message is nested deeper than the limit of {limits.max_depth} levels")
+        self._check_attributes(root)
         return root
+
+    def _check_attributes(self, root: etree._Element) -> None:
+        """Attributes per element, attribute names and values: exact, on the (pre-counted) attributes."""
+        limits = self.limits
+        per_element: dict[etree._Element, int] = {}
+        for value in cast(list[Any], _ATTRIBUTES(root)):
+            if len(_local(value.attrname)) > limits.max_name_length:
+                raise UnsafeXml(f"an attribute name is longer than {limits.max_name_length} characters (limit max_name_length)")
+            if len(value) > limits.max_attribute_length:
+                raise UnsafeXml(
+                    f"an attribute value is longer than {limits.max_attribute_length} characters (limit max_attribute_length)"
+                )
+            parent = value.getparent()
+            per_element[parent] = per_element.get(parent, 0) + 1
+            if per_element[parent] > limits.max_attributes_per_element:
+                raise UnsafeXml(
+                    f"an element has more than {limits.max_attributes_per_element} attributes (limit max_attributes_per_element)"
+                )
+
+    def _prescan(self, data: bytes) -> None:
+        limits = self.limits
+        markup = _markup(data)
+        if markup.count(b"<") - markup.count(b"</") > limits.max_elements:
+            raise UnsafeXml(f"the message has more than {limits.max_elements} elements (limit max_elements)")
+        if markup.count(b"xmlns") > limits.max_namespace_declarations:
+            raise UnsafeXml(
+                f"the message declares more than {limits.max_namespace_declarations} namespaces (limit max_namespace_declarations)"
+            )
+        if len(_ATTRIBUTE.findall(markup)) > limits.max_attributes + limits.max_namespace_declarations:
+            raise UnsafeXml(f"the message has more than {limits.max_attributes} attributes (limit max_attributes)")
+        if self._long_name.search(markup):
+            raise UnsafeXml(f"an element name is longer than {limits.max_name_length} characters (limit max_name_length)")
+
+
+def _local(name: str) -> str:
+    return name.rpartition("}")[2]
 
 
 @lru_cache(maxsize=512)

@@ -156,7 +156,7 @@ def test_original_consumer_header_from_a_non_platform_is_refused(server: Server,
     assert message == f"{ORIGINAL_CONSUMER_HEADER} is only accepted from platform consumers; consumer {OTHER} is not one"
     record = server.audit()[-1]
     assert (record["consumer"], record["original_consumer"], record["authorized"]) == (OTHER, None, None)
-    assert f"refused RegisterCertificate for logical address {ADDRESS}: {message}" in server.log()
+    assert f"refused RegisterCertificate before reading the body: {message}" in server.log()
 
 
 def test_forwarded_certificate_header_is_refused_in_native_mode(server: Server, pki: Pki) -> None:
