@@ -1,13 +1,13 @@
 """The ``intygstjanst`` command: its sub-commands are defined next to the layer each one serves."""
 
-# The top of the package: May import: ``serve``, ``certificates``, ``conformance``, ``delivery``,
+# The top of the package: May import: ``serve``, ``certificates``, ``conformance``, ``contracts``, ``delivery``,
 # ``persistence``, ``registers``, ``settings``, ``testing`` and ``tls``. It only assembles the
 # sub-commands each of them adds (``add_commands``).
 
 from __future__ import annotations
 
 import argparse
-import logging
+import logging.config
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -15,6 +15,7 @@ from pathlib import Path
 from intygstjanst import serve
 from intygstjanst.certificates import cli as certificates_cli
 from intygstjanst.conformance import cli as conformance_cli
+from intygstjanst.contracts.logs import log_config
 from intygstjanst.delivery import cli as delivery_cli
 from intygstjanst.persistence import cli as persistence_cli
 from intygstjanst.registers import cli as registers_cli
@@ -33,8 +34,7 @@ DESCRIPTION = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=serve.LOG_FORMAT)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.config.dictConfig(log_config())
     command: Command = args.command
     try:
         settings = Settings.load(flag_values(args), config_file=getattr(args, "config", None))

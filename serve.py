@@ -5,7 +5,7 @@ Start-up order is what an operator can rely on: every file and the database are 
 directory claimed (either one failing leaves a running server's ``serve.json`` alone); only then is
 "serving on" printed.
 
-May import: ``app``, ``delivery``, ``persistence``, ``services``, ``settings`` and ``tls``.
+May import: ``app``, ``contracts`` (the log format), ``delivery``, ``persistence``, ``services``, ``settings`` and ``tls``.
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from intygstjanst.contracts.logs import log_config
 from intygstjanst.settings import EVERY, Settings, SettingsError, add_flags
 
 if TYPE_CHECKING:
     from intygstjanst.services import Services
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-
 
 def _serve(_args: argparse.Namespace, settings: Settings) -> int:
     from intygstjanst.app import reload_on_sighup, secured_app
@@ -48,7 +46,7 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
         print(f"intygstjanst serve: error: {exc}", file=sys.stderr)
         return 1
     limits = HttpLimits.from_settings(settings)
-    options: dict[str, Any] = {"log_level": "warning", "access_log": False, "log_config": server_log_config()}
+    options: dict[str, Any] = {"log_level": "warning", "access_log": False, "log_config": log_config()}
     if settings.workers > 1:
         # Worker processes build their own app from the environment, so hand the settings over there;
         # each installs its own SIGHUP handler, and the supervisor forwards SIGHUP to them.
@@ -81,19 +79,6 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
             print(f"intygstjanst serve: error: {exc}", file=sys.stderr)
             return 1
     return 0 if started else 1
-
-
-def server_log_config() -> dict[str, Any]:
-    """The logging of this process for every server process: uvicorn applies it in each worker, which
-    otherwise starts with logging unconfigured and drops the audit lines (INFO)."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"plain": {"format": LOG_FORMAT}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
-        "root": {"level": "INFO", "handlers": ["stderr"]},
-        "loggers": {"alembic": {"level": "WARNING"}},
-    }
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

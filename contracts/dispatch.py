@@ -3,13 +3,12 @@ logic runs, in order, each failure answered with a SOAP Fault that says what to 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic
+from typing import Generic
 
 from lxml import etree
 
@@ -17,6 +16,7 @@ from intygstjanst.contracts.binding import binding_errors
 from intygstjanst.contracts.call import Answer, Call, S
 from intygstjanst.contracts.envelope import read_envelope, wrap
 from intygstjanst.contracts.faults import SoapFault, render_fault
+from intygstjanst.contracts.logs import structured
 from intygstjanst.contracts.registry import Contract
 from intygstjanst.contracts.result import LogicalError, Outcome
 from intygstjanst.contracts.rewrite import UNMARSHALLING, fault_outcome, fault_response
@@ -190,17 +190,19 @@ def audit_call(
     None: the ``path`` asked for is logged instead). ``outcome`` None: answered with a Fault."""
     if not audit.isEnabledFor(logging.INFO):
         return
-    record: dict[str, Any] = {
-        "event": "call",
-        "consumer": caller.consumer,
-        "original_consumer": caller.original_consumer,
-        "authorized": authorized,
-        "contract": contract.name if contract else None,
-        "version": contract.version if contract else None,
-        "path": path,
-        "logical_address": logical_address,
-        "result": outcome.code.value if outcome else "FAULT",
-        "error_id": outcome.error_id.value if outcome and outcome.error_id else None,
-        "ms": round(seconds * 1000, 2),
-    }
-    audit.info(json.dumps(record, ensure_ascii=False))
+    audit.info(
+        "call",
+        extra=structured(
+            "call",
+            consumer=caller.consumer,
+            original_consumer=caller.original_consumer,
+            authorized=authorized,
+            contract=contract.name if contract else None,
+            version=contract.version if contract else None,
+            path=path,
+            logical_address=logical_address,
+            result=outcome.code.value if outcome else "FAULT",
+            error_id=outcome.error_id.value if outcome and outcome.error_id else None,
+            ms=round(seconds * 1000, 2),
+        ),
+    )

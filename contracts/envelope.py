@@ -13,6 +13,9 @@ _HEADER = f"{{{SOAP11}}}Header"
 _BODY = f"{{{SOAP11}}}Body"
 _LOGICAL_ADDRESS = f"{{{REGISTRY}}}LogicalAddress"
 _WSA_TO = f"{{{WSA}}}To"
+_MUST_UNDERSTAND = f"{{{SOAP11}}}mustUnderstand"
+_ACTOR = f"{{{SOAP11}}}actor"
+_NEXT = "http://schemas.xmlsoap.org/soap/actor/next"
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,30 @@ def read_envelope(root: etree._Element) -> RequestEnvelope:
     logical_address = wsa_to = None
     if header is not None:
         for entry in header:
+            if not is_element(entry):
+                continue
+            _understood(entry)
             if entry.tag == _LOGICAL_ADDRESS:
                 logical_address = (entry.text or "").strip()
             elif entry.tag == _WSA_TO:
                 wsa_to = (entry.text or "").strip()
     return RequestEnvelope(payloads[0], logical_address, wsa_to)
+
+
+def _understood(entry: etree._Element) -> None:
+    """SOAP 1.1 section 4.2.3: a header entry meant for us with ``mustUnderstand="1"`` that we do not
+    process is answered with a MustUnderstand Fault, and the call is not processed. We understand the
+    routing headers: LogicalAddress and the WS-Addressing headers."""
+    if entry.get(_MUST_UNDERSTAND, "0").strip() not in ("1", "true"):
+        return
+    if entry.get(_ACTOR, _NEXT) != _NEXT:
+        return  # meant for another node on the path
+    if entry.tag == _LOGICAL_ADDRESS or etree.QName(entry).namespace == WSA:
+        return
+    raise SoapFault(
+        f'the SOAP header {entry.tag} has mustUnderstand="1" but this service does not understand it',
+        code="MustUnderstand",
+    )
 
 
 _OPEN = f'<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body>'.encode()

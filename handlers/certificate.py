@@ -17,7 +17,8 @@ from intygstjanst.contracts.xml import CORE, TYPES, text_of
 from intygstjanst.certificates.signature import Signed
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence import signatures
-from intygstjanst.registers.persons import Person, PersonLookupError, mask, parse_personnummer
+from intygstjanst.contracts.logs import mask
+from intygstjanst.registers.persons import Person, PersonLookupError, parse_personnummer
 from intygstjanst.transform import formats
 from intygstjanst.transform.formats import Format
 from intygstjanst.handlers import sickleave

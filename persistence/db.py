@@ -40,6 +40,8 @@ class Database:
             engine_options.setdefault("pool_size", 10)
             engine_options.setdefault("max_overflow", 20)
             engine_options.setdefault("pool_pre_ping", True)
+        # No statement parameters in exception texts: they hold request data (names, personnummer).
+        engine_options.setdefault("hide_parameters", True)
         self.engine: Engine = create_engine(url, **engine_options)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -19,6 +19,8 @@ from typing import Protocol
 from stdnum import luhn
 from stdnum.exceptions import ValidationError
 
+from intygstjanst.contracts.logs import mask
+
 PERSONNUMMER_ROOT = "1.2.752.129.2.1.3.1"
 SAMORDNINGSNUMMER_ROOT = "1.2.752.129.2.1.3.3"
 
@@ -98,11 +100,6 @@ def pseudonym(salt: str, person_id: str | None) -> str:
     if not person_id:
         return "EMPTY"
     return hashlib.sha256((salt + person_id).encode("utf-8")).hexdigest()
-
-
-def mask(person_id: str) -> str:
-    """A form that is safe in logs and error texts: the birth date only, never the full number."""
-    return person_id[:8] + "-****" if len(person_id) >= 8 else "****"
 
 
 @dataclass(frozen=True)

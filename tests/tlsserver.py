@@ -95,8 +95,13 @@ class Server:
 
     def audit(self) -> list[dict[str, Any]]:
         """The server's audit records so far, oldest first."""
-        marker = " intygstjanst.audit "
-        return [json.loads(line.split(marker, 1)[1]) for line in self.log().splitlines() if marker in line]
+        return audit_lines(self.log())
+
+
+def audit_lines(log: str) -> list[dict[str, Any]]:
+    """The audit records among a server's log lines (each line one JSON object)."""
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    return [record for record in records if record["logger"] == "intygstjanst.audit"]
 
 
 @contextmanager

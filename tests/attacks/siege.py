@@ -4,6 +4,7 @@ meanwhile (each attack test module of the issue's table uses this)."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 import uuid
@@ -44,9 +45,14 @@ class Siege:
     registrations: list[float] = field(default_factory=list)  # seconds per OK RegisterCertificate
 
 
-def attack(server: Target, send: Callable[[httpx.Client], httpx.Response], legitimate_headers: dict[str, str] | None = None) -> Siege:
+def attack(
+    server: Target,
+    send: Callable[[httpx.Client], httpx.Response],
+    legitimate_headers: dict[str, str] | None = None,
+    verify: ssl.SSLContext | bool = True,
+) -> Siege:
     """Run ``send`` (the attack) in a thread; meanwhile call ``/health`` and register a certificate
-    (with ``legitimate_headers``), again and again until the attack is answered (at least once each).
+    (with ``legitimate_headers``, over TLS with ``verify``), again and again until the attack is answered (at least once each).
     Every legitimate answer must be right: health 200, registration OK."""
     answers: list[httpx.Response] = []
     failure: list[BaseException] = []
@@ -65,7 +71,7 @@ def attack(server: Target, send: Callable[[httpx.Client], httpx.Response], legit
     thread.start()
     health: list[float] = []
     registrations: list[float] = []
-    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+    with httpx.Client(base_url=server.base_url, timeout=60, verify=verify) as client:
         while thread.is_alive() or not health or not registrations:
             began = time.monotonic()
             response = client.get("/health")

@@ -4,7 +4,6 @@ structure."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
@@ -15,7 +14,7 @@ from intygstjanst.tests.support import require_shared
 
 
 def _audited(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str | None]]:
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "intygstjanst.audit"]
+    lines = [vars(r)["fields"] for r in caplog.records if r.name == "intygstjanst.audit"]
     return [(line["result"], line["error_id"]) for line in lines]
 
 

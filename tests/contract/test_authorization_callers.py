@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -167,7 +166,7 @@ def test_app_answers_a_refused_caller_with_a_fault_and_audits_it(
     assert response.status_code == 500
     assert fault(response.content) == "no entry for you"
     assert b"Traceback" not in response.content
-    [line] = [json.loads(r.getMessage()) for r in caplog.records if r.name == "intygstjanst.audit"]
+    [line] = [vars(r)["fields"] for r in caplog.records if r.name == "intygstjanst.audit"]
     assert line["result"] == "FAULT"
     # Refused before the body was parsed: the logical address was never read.
     assert (line["contract"], line["logical_address"], line["authorized"]) == ("GetCertificate", None, None)

@@ -267,7 +267,7 @@ def test_calls_refused_before_dispatch_are_audited(client, caplog) -> None:
     with caplog.at_level(logging.INFO, logger="intygstjanst.audit"):
         client.post(REGISTER, content=b"{}", headers={"content-type": "application/json"})
         client.post("/no/such/Service/1/rivtabp21", content=b"<x/>", headers={"content-type": "text/xml"})
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "intygstjanst.audit"]
+    lines = [vars(r)["fields"] for r in caplog.records if r.name == "intygstjanst.audit"]
     assert [(line["contract"], line["path"], line["result"]) for line in lines] == [
         ("RegisterCertificate", REGISTER, "FAULT"),
         (None, "/no/such/Service/1/rivtabp21", "FAULT"),
