@@ -17,6 +17,8 @@ from intygstjanst.contracts.xml import CORE, TYPES, text_of
 from intygstjanst.certificates.signature import Signed
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence import signatures
+from intygstjanst.persistence.models import Certificate, SickLeaveCertificate
+from intygstjanst.persistence.models import overlong as overlong_values
 from intygstjanst.contracts.logs import mask
 from intygstjanst.registers.persons import Person, PersonLookupError, parse_personnummer
 from intygstjanst.transform import formats
@@ -161,13 +163,18 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
         original=call.body,
         canonical=canonical,
     )
-    overlong = repo.overlong_fields(new)
+    sick_leave = sickleave.prepare(certificate_type, intyg.element, new, intyg.relations(), facts)
+    overlong = [(_FIELD_NAMES.get(name, name), length, limit) for name, length, limit in overlong_values(Certificate, new)]
+    if sick_leave.record is not None:
+        overlong += [
+            (_SICK_LEAVE_FIELD_NAMES.get(name, name), length, limit)
+            for name, length, limit in overlong_values(SickLeaveCertificate, sick_leave.record)
+        ]
     if overlong:
         raise LogicalError(
             ErrorId.VALIDATION_ERROR,
-            "; ".join(f"{_FIELD_NAMES.get(name, name)} is {length} characters, more than {limit}" for name, length, limit in overlong),
+            "; ".join(f"{element} is {length} characters, more than {limit}" for element, length, limit in dict.fromkeys(overlong)),
         )
-    sick_leave = sickleave.prepare(certificate_type, intyg.element, new, intyg.relations(), facts)
     try:
         with services.db.transaction() as conn:
             repo.insert_certificate(conn, new, received_at, intyg.relations())
@@ -220,6 +227,18 @@ _FIELD_NAMES = {
     "care_giver_id": "skapadAv/enhet/vardgivare/vardgivare-id/extension",
     "signing_doctor_id": "skapadAv/personal-id/extension",
     "signing_doctor_name": "skapadAv/fullstandigtNamn",
+}
+_SICK_LEAVE_FIELD_NAMES = {
+    "certificate_id": "intygs-id/extension",
+    "patient_name": "patient/fornamn, mellannamn and efternamn",
+    "care_unit_id": "skapadAv/enhet/enhets-id/extension",
+    "care_unit_name": "skapadAv/enhet/enhetsnamn",
+    "care_giver_id": "skapadAv/enhet/vardgivare/vardgivare-id/extension",
+    "care_giver_name": "skapadAv/enhet/vardgivare/vardgivarnamn",
+    "doctor_id": "skapadAv/personal-id/extension",
+    "doctor_name": "skapadAv/fullstandigtNamn",
+    "diagnosis_code": "the main diagnosis code",
+    "diagnosis_code_system": "the main diagnosis code system",
 }
 
 

@@ -36,6 +36,7 @@ from intygstjanst.persistence import certificates, outbox
 from intygstjanst.persistence import messages as repo
 from intygstjanst.persistence.certificates import StateEntry
 from intygstjanst.persistence.messages import Direction, NewMessage, StoredMessage
+from intygstjanst.persistence.models import Message, length_of
 from intygstjanst.registers.persons import InvalidPersonId, check_person_id
 from intygstjanst.certificates.status import sent_to
 
@@ -52,9 +53,10 @@ SUBJECTS = frozenset({"AVSTMN", COMPLETION, "KONTKT", "OVRIGT", REMINDER})
 # address (logiskAdressMottagare) in the LogicalAddress header.
 CARE_SYSTEMS = "HSVARD"
 
-# Column widths of the message table (and the outbox); longer values are refused, not truncated.
-_ID_LENGTH = 128
-_ADDRESS_LENGTH = 64
+# Column widths of the message table (the one source: its definition); longer values are refused,
+# not truncated.
+_ID_LENGTH = length_of(Message, "id")
+_ADDRESS_LENGTH = length_of(Message, "recipient_address")
 
 
 @dataclass(frozen=True)

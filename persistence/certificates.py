@@ -48,18 +48,6 @@ class RelationEntry:
     to_id: str
 
 
-def overlong_fields(new: NewCertificate) -> list[tuple[str, int, int]]:
-    """(field, length, limit) for each value longer than its column allows; checked before the
-    insert so that a too-long value is the caller's validation error, not a database failure."""
-    out = []
-    for column in _CERTIFICATES.columns:
-        limit = getattr(column.type, "length", None)
-        value = getattr(new, column.name, None)
-        if limit and isinstance(value, str) and len(value) > limit:
-            out.append((column.name, len(value), limit))
-    return out
-
-
 class AlreadyStored(Exception):
     """Another transaction stored the same certificate id first."""
 

@@ -280,3 +280,27 @@ class CertificateSignature(Base):
 
     # /metrics counts by status and reason at every scrape: one index range, no table scan.
     __table_args__ = (Index("ix_certificate_signature_status", "status", "reason_code"),)
+
+
+def length_of(table: type[Base], column: str) -> int:
+    """The length limit of a string column of ``table``."""
+    length = getattr(table.__table__.columns[column].type, "length", None)
+    if not isinstance(length, int):
+        raise TypeError(f"{table.__tablename__}.{column} has no length limit")
+    return length
+
+
+def overlong(table: type[Base], values: object) -> list[tuple[str, int, int]]:
+    """(column, length, limit) for each value of ``values`` (an object with attributes named after
+    ``table``'s columns) longer than its column allows. The table definition is the one source of the
+    limits: checked before the transaction, a too-long value is the sender's validation error,
+    identical on every database, instead of a database failure (PostgreSQL) or a silent overflow
+    (SQLite, which does not enforce lengths)."""
+    found = []
+    for column in table.__table__.columns:
+        limit = getattr(column.type, "length", None)
+        value = getattr(values, column.name, None)
+        if limit and isinstance(value, str) and len(value) > limit:
+            found.append((column.name, len(value), limit))
+    return found
+
