@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, cast
 
 from lxml import etree
@@ -717,10 +720,14 @@ def _check_repeats(question: Question, answers: list[_Answer], fail: Fail) -> No
 
 
 def _check_instance_order(question: Question, answers: list[_Answer], fail: Fail) -> None:
+    # Linear (after a sort) in the number of answers: a question repeated thousands of times must not
+    # cost the square of that.
     numbered = [(_instance_number(a), a) for a in answers]
     if question.consecutive_instances:
+        # NaN never equals anything, as in the owners' XPath: those are never counted.
+        how_many = Counter(n for n, _ in numbered if n == n)
         for n, answer in numbered:
-            if n >= 2 and sum(1 for m, _ in numbered if m == n - 1) != 1:
+            if n >= 2 and how_many[n - 1] != 1:
                 fail(
                     f"{question.id}.instance-sequence",
                     answer.element,
@@ -728,16 +735,18 @@ def _check_instance_order(question: Question, answers: list[_Answer], fail: Fail
                 )
     pid = question.descending
     if pid is not None:
-        for n, answer in numbered:
-            mine = [d for e in answer.parts.get(pid, ()) if (d := v.parse_xs_date(v.string_value(e))) is not None]
-            lower = [
-                d
-                for m, other in numbered
-                if m < n
-                for e in other.parts.get(pid, ())
-                if (d := v.parse_xs_date(v.string_value(e))) is not None
-            ]
-            if any(d < own for d in lower for own in mine):
+        dates = [
+            [d for e in answer.parts.get(pid, ()) if (d := v.parse_xs_date(v.string_value(e))) is not None]
+            for _, answer in numbered
+        ]
+        # Some date of a lower instance is before one of this answer's dates exactly when the
+        # earliest date of all lower instances is before this answer's latest date.
+        ranked = sorted((n, min(mine)) for (n, _), mine in zip(numbered, dates) if mine and n == n)
+        numbers = [n for n, _ in ranked]
+        earliest_below: list[dt.date] = list(accumulate((d for _, d in ranked), min))
+        for (n, answer), mine in zip(numbered, dates):
+            below = bisect_left(numbers, n) if mine and n == n else 0
+            if below and earliest_below[below - 1] < max(mine):
                 fail(
                     f"{pid}.chronology",
                     answer.parts[pid][0],
@@ -752,8 +761,7 @@ def _check_supplementary(answer: _Answer, cert: Certificate, fail: Fail) -> None
     count = sum(len(parts) for parts in answer.parts.values())
     if count != 1:
         fail("supplementary.parts", el, f"Supplementary question {qid} must have exactly one sub-answer (found {count})")
-    earlier = cert.answers[: cert.answers.index(answer)]
-    if any(a.id == qid for a in earlier):
+    if answer.position > 1:  # an earlier answer has the same id
         fail("supplementary.duplicate", el, f"Supplementary question {qid} occurs more than once")
     for parts in answer.parts.values():
         for sub in parts:
