@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -61,10 +61,12 @@ def create_app(
     max_body = services.settings.max_body_bytes
     threads = services.settings.handler_threads
     handler_threads = anyio.CapacityLimiter(threads) if threads > 0 else None
+    offload_bytes = services.settings.large_request_bytes
+    large_requests = anyio.CapacityLimiter(services.settings.large_request_threads)
 
     async def soap(request: Request) -> Response:
         contract = services.contracts.by_path(request.url.path)
-        if request.method == "GET" and contract is not None:
+        if request.method in ("GET", "HEAD") and contract is not None:
             return _describe(request, contract)
         caller = _resolve(caller_resolver, request)
 
@@ -84,12 +86,21 @@ def create_app(
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body:
             return fault(f"the message is {declared} bytes, more than the limit of {max_body}")
-        body = await _read_limited(request, max_body)
+        try:
+            body = await _read_limited(request, max_body)
+        except ClientDisconnect:
+            # Nothing to answer and nothing to learn from a traceback: one line.
+            log.warning("the client closed the connection before sending the whole body of %s", contract.name)
+            return Response(status_code=400)
         if body is None:
             return fault(f"the message is more than the limit of {max_body} bytes")
         action = request.headers.get("soapaction")
         if contract.calls_out:
             result = await run_in_threadpool(dispatcher.handle, contract, body, action, caller)
+        elif len(body) >= offload_bytes:
+            # A large request may take seconds (parse, schema, rules are linear in its size): it runs
+            # on a bounded pool of its own, so the event loop keeps answering /health and small calls.
+            result = await anyio.to_thread.run_sync(dispatcher.handle, contract, body, action, caller, limiter=large_requests)
         elif handler_threads is None:
             result = dispatcher.handle(contract, body, action, caller)
         else:

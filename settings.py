@@ -84,6 +84,12 @@ class Settings:
     max_header_bytes: int = setting(64 * 1024, "largest request line + headers; beyond it 431 (default 65536)", SERVER, metavar="BYTES")
     max_header_count: int = setting(100, "most request headers; beyond it 431 (default 100)", SERVER, metavar="N")
     keep_alive_timeout: float = setting(5.0, "seconds an idle keep-alive connection stays open (default 5)", SERVER, metavar="SECONDS")
+    # Requests at least this large run on a pool of their own whatever handler_threads says: their
+    # parse, schema and rules may take seconds, during which the event loop must keep serving.
+    large_request_bytes: int = setting(
+        64 * 1024, "requests of at least this many bytes run on the large-request pool (default 65536)", SERVER, metavar="BYTES"
+    )
+    large_request_threads: int = setting(2, "threads of the large-request pool (default 2)", SERVER, metavar="N")
 
     # Hardened-parser limits: every breach is answered with a SOAP Fault.
     max_body_bytes: int = setting(10 * 1024 * 1024, "largest request body (default 10 MB)", LIMITS, metavar="BYTES")
@@ -91,7 +97,7 @@ class Settings:
     max_elements: int = setting(200_000, "most elements in a request (default 200000)", LIMITS, metavar="N")
     # Counted while parsing: schema validation and the rules cost grows with these, not only with size.
     max_namespace_declarations: int = setting(1_000, "most namespace declarations in a request (default 1000)", LIMITS, metavar="N")
-    max_attributes: int = setting(20_000, "most attributes in a request (default 20000)", LIMITS, metavar="N")
+    max_attributes: int = setting(200_000, "most attributes in a request (default 200000)", LIMITS, metavar="N")
     max_attributes_per_element: int = setting(50, "most attributes on one element (default 50)", LIMITS, metavar="N")
     max_name_length: int = setting(1_000, "longest element or attribute name, in characters (default 1000)", LIMITS, metavar="N")
     max_attribute_length: int = setting(10_000, "longest attribute value or namespace name, in characters (default 10000)", LIMITS, metavar="N")

@@ -35,7 +35,9 @@ def render_wsdl(contract: Contract, base_url: str, path: str | None = None) -> b
 
 def xsd_file(relative: str) -> Path | None:
     """The schema file at ``relative`` below xsd/, or None (also for any path escaping xsd/)."""
-    candidate = (XSD_DIR / relative).resolve()
-    if candidate.suffix != ".xsd" or not candidate.is_file() or not candidate.is_relative_to(XSD_DIR):
+    try:
+        candidate = (XSD_DIR / relative).resolve()
+        found = candidate.suffix == ".xsd" and candidate.is_file() and candidate.is_relative_to(XSD_DIR)
+    except (ValueError, OSError):  # a NUL byte in the path, a name too long for the file system
         return None
-    return candidate
+    return candidate if found else None

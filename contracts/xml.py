@@ -41,7 +41,7 @@ class ParseLimits:
     max_depth: int = 100
     max_elements: int = 200_000
     max_namespace_declarations: int = 1_000
-    max_attributes: int = 20_000
+    max_attributes: int = 200_000
     max_attributes_per_element: int = 50
     max_name_length: int = 1_000
     max_attribute_length: int = 10_000

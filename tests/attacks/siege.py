@@ -4,6 +4,7 @@ meanwhile (each attack test module of the issue's table uses this)."""
 
 from __future__ import annotations
 
+import re
 import ssl
 import threading
 import time
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from typing import Protocol
-from intygstjanst.tests.soap import REGISTER, result
+from intygstjanst.contracts.xml import SOAP11
+from intygstjanst.tests.soap import REGISTER, envelope, result, sample
 from intygstjanst.tests.support import REPO_DIR
 
 XML = {"content-type": "text/xml; charset=utf-8"}
@@ -33,6 +35,33 @@ def legitimate_registration(certificate_id: str | None = None) -> bytes:
 
 class Target(Protocol):
     base_url: str
+
+
+def supplementary_flood(count: int) -> bytes:
+    """The example LISJP with ``count`` distinct supplementary answers (60,000: about 7 MB)."""
+    answers = "".join(f'<svar id="{9001 + i}"><delsvar id="{9001 + i}.1">Svar {i}</delsvar></svar>' for i in range(count))
+    return legitimate_registration().replace(b"</reg:intyg>", answers.encode() + b"</reg:intyg>", 1)
+
+
+def repeated_question_9(count: int) -> bytes:
+    """The official DOI sample with its question 9 repeated ``count`` more times (dates as early as
+    the first instance's, so every instance passes the chronology check and is compared)."""
+    body = envelope(sample("common__sos-doi-v1-doi.xml")).decode()
+    first = re.search(r"<svar id=\"9\">.*?</svar>", body, re.DOTALL)
+    assert first is not None
+    template = first.group(0)
+    extra = "".join(re.sub(r"<instans>\d+</instans>", f"<instans>{i}</instans>", template) for i in range(4, 4 + count))
+    return body.replace(template, template + extra, 1).encode()
+
+
+def namespace_flood(count: int) -> bytes:
+    declarations = " ".join(f'xmlns:n{i}="u:{i}"' for i in range(count))
+    return f'<soap:Envelope xmlns:soap="{SOAP11}" {declarations}><soap:Body><x/></soap:Body></soap:Envelope>'.encode()
+
+
+def attribute_flood(count: int) -> bytes:
+    attributes = " ".join(f'a{i}="{i}"' for i in range(count))
+    return f'<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body><x {attributes}/></soap:Body></soap:Envelope>'.encode()
 
 
 @dataclass

@@ -13,18 +13,12 @@ import httpx
 import psutil
 import pytest
 
-from intygstjanst.contracts.xml import SOAP11
-from intygstjanst.tests.attacks.siege import XML, assert_bystanders_served, attack
+from intygstjanst.tests.attacks.siege import XML, assert_bystanders_served, attack, attribute_flood
 from intygstjanst.tests.soap import REGISTER, fault
 from intygstjanst.tests.tlsserver import CONSUMER, STANDARD_GRANTS, Pki, Server, make_pki, running
 
 TRUSTED = "127.0.0.1"  # the proxy: the bystanders' calls come from here
 ATTACKER = "127.0.0.2"  # another loopback address: a real, different TCP peer
-
-
-def _flood() -> bytes:
-    attributes = " ".join(f'a{i}="{i}"' for i in range(560_000))  # about 8.9 MB
-    return f'<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body><x {attributes}/></soap:Body></soap:Envelope>'.encode()
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +38,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, database_url: str, migrate
 
 def test_attribute_flood_from_an_untrusted_peer_is_refused_before_parsing(proxied: Server, pki: Pki) -> None:
     forwarded = {"x-ssl-client-cert": quote(pki.client(CONSUMER).cert.read_text())}
-    body = _flood()
+    body = attribute_flood(560_000)  # about 8.9 MB
     assert 8_500_000 < len(body) < 10 * 1024 * 1024
     server = psutil.Process(proxied.process.pid)
     before = server.memory_info().rss

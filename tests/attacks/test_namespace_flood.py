@@ -10,7 +10,14 @@ import pytest
 
 from intygstjanst.contracts.xml import SOAP11
 from intygstjanst.settings import Settings
-from intygstjanst.tests.attacks.siege import XML, assert_bystanders_served, attack, legitimate_registration
+from intygstjanst.tests.attacks.siege import (
+    XML,
+    assert_bystanders_served,
+    attack,
+    attribute_flood,
+    legitimate_registration,
+    namespace_flood,
+)
 from intygstjanst.tests.soap import REGISTER, fault
 
 DEFAULTS = Settings()
@@ -20,23 +27,19 @@ def _envelope(root_attributes: str = "", body: str = "<x/>") -> bytes:
     return f'<soap:Envelope xmlns:soap="{SOAP11}" {root_attributes}><soap:Body>{body}</soap:Body></soap:Envelope>'.encode()
 
 
-def _declarations(count: int) -> str:
-    return " ".join(f'xmlns:n{i}="u:{i}"' for i in range(count))
-
-
 FLOODS = {
-    "50,000 declarations on the Envelope": (_envelope(_declarations(50_000)), "max_namespace_declarations"),
-    "200,000 declarations on the Envelope": (_envelope(_declarations(200_000)), "max_namespace_declarations"),
+    "50,000 declarations on the Envelope": (namespace_flood(50_000), "max_namespace_declarations"),
+    "200,000 declarations on the Envelope": (namespace_flood(200_000), "max_namespace_declarations"),
     "100,000 declarations, one per element": (
         _envelope(body="".join(f'<x xmlns:n="urn:example:{i}"/>' for i in range(100_000))),
         "max_namespace_declarations",
     ),
     "200,000 declarations in UTF-16": (
-        _envelope(_declarations(200_000)).decode().encode("utf-16"),
+        namespace_flood(200_000).decode().encode("utf-16"),
         "max_namespace_declarations",
     ),
-    "100,000 attributes on one element": (
-        _envelope(body="<x " + " ".join(f'a{i}="1"' for i in range(100_000)) + "/>"),
+    "250,000 attributes on one element": (
+        attribute_flood(250_000),
         "max_attributes",
     ),
     "100 attributes on one element": (
