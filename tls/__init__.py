@@ -14,5 +14,5 @@
 - ``pki`` and ``cli``: the development CA and the ``intygstjanst tls`` / ``authorization`` commands.
 - ``errors``: the exceptions, importable without pulling in uvicorn or zeep.
 
-May import: ``contracts`` (Faults, the contract table that grants name) and ``settings``.
+May import: ``contracts`` (Faults, the contract table that grants name, the log format) and ``settings``.
 """

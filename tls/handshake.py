@@ -20,7 +20,6 @@ ends the handshake. The line::
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from cryptography import x509
 
+from intygstjanst.contracts.logs import structured
 from intygstjanst.tls.errors import PeerIdentityError
 from intygstjanst.tls.identity import hsa_id_from_certificate
 
@@ -103,8 +103,9 @@ def log_refusal(peer: Any, exc: BaseException, timeout: float) -> None:
         except (ValueError, PeerIdentityError):
             pass
     address = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
-    record = {"event": "tls_refused", "peer": address, "reason": reason(exc, timeout), "subject": subject, "hsa_id": hsa_id}
-    log.warning(json.dumps(record, ensure_ascii=False))
+    log.warning(
+        "tls_refused", extra=structured("tls_refused", peer=address, reason=reason(exc, timeout), subject=subject, hsa_id=hsa_id)
+    )
 
 
 class _Waiting(asyncio.Protocol):
