@@ -213,6 +213,9 @@ def list_active_sick_leaves_for_care_unit(call: Call[Services]) -> Answer:
     services = call.services
     request, ns = call.request, call.contract.namespace
     unit_id = text_of(request, f"{{{ns}}}enhets-id/{{{T2}}}extension") or ""
+    if not unit_id.strip():
+        # Only bound, not schema-checked (contracts.toml): the national service's own check and text.
+        raise SoapFault("No careUnitHsaId specified in request.")
     patient = text_of(request, f"{{{ns}}}person-id/{{{T2}}}extension")
     recently_ended_days = int(text_of(request, f"{{{ns}}}max-dagar-sedan-avslut") or 0)
     register = care_units(services)

@@ -222,3 +222,67 @@ def test_the_contract_table_marks_the_national_services_rewritten_contracts() ->
         assert key not in rewritten
     unvalidated = {key for key, spec in contract_specs().items() if not spec.validate_request}
     assert {"RegisterMedicalCertificate:3", "RevokeMedicalCertificate:1", "SendMedicalCertificate:1"} <= unvalidated
+
+
+def _spec_validation() -> dict[str, bool]:
+    """'Contract:major' -> whether the national service checks the request against the schema, read
+    from fault-to-response.md's two address tables (the column 'XSD validation of request')."""
+    spec = (require_shared().parent / "specs" / "fault-to-response.md").read_text(encoding="utf-8")
+    found = {}
+    for line in spec.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not cells[1].startswith("`/"):
+            continue
+        name, _, version = cells[0].partition(" v")
+        major = version.split(".")[0].split(" ")[0]
+        validated = next(cell for cell in cells[2:] if cell.startswith(("yes", "no")))
+        found[f"{name}:{major}"] = validated.startswith("yes")
+    return found
+
+
+def test_the_contracts_the_national_service_only_binds_are_only_bound_here() -> None:
+    national = _spec_validation()
+    served = contract_specs()
+    assert len(national) > 20, national
+    compared = {key: validated for key, validated in national.items() if key in served and key != "GetCertificate:1"}
+    assert {key: served[key].validate_request for key in compared} == compared
+
+
+def test_sick_leave_for_a_care_unit_binds_a_request_out_of_the_schemas_order(client) -> None:
+    body = active_request(patient="191212121212").decode()
+    unit_start, person_start = body.index("<a:enhets-id>"), body.index("<a:person-id>")
+    unit, person = body[unit_start:person_start], body[person_start:body.index("</a:ListActive")]
+    swapped = body[:unit_start] + person + unit + body[body.index("</a:ListActive"):]
+    response = post(client, ACTIVE, envelope(swapped.encode()))
+    assert response.status_code == 200, response.text
+    assert etree.fromstring(response.content)[0][0].findtext("{*}resultCode") == "OK"
+
+
+@pytest.mark.parametrize("unit", ["", "  "])
+def test_sick_leave_for_a_care_unit_without_a_unit_gets_the_national_text(client, unit: str) -> None:
+    response = post(client, ACTIVE, envelope(active_request(unit=unit)))
+    assert response.status_code == 200, response.text
+    payload = etree.fromstring(response.content)[0][0]
+    assert (payload.findtext("{*}resultCode"), payload.findtext("{*}comment")) == ("ERROR", "No careUnitHsaId specified in request.")
+
+
+def _only_bound() -> list[str]:
+    return sorted(key for key, spec in contract_specs().items() if not spec.validate_request)
+
+
+@pytest.mark.parametrize("key", _only_bound())
+def test_an_empty_request_to_an_only_bound_contract_is_answered_not_crashed(client, services, key: str) -> None:
+    # Bound without the schema, a request may lack what the schema requires: the handler's own
+    # check answers (the rewritten ERROR, or a Fault where the national service faults), never a
+    # crash without a SOAP answer.
+    contract = next(c for c in services.contracts if c.key == key)
+    payload = etree.Element(f"{{{contract.namespace}}}{contract.request}")
+    body = wsa(payload) if contract.profile == "rivtabp20" else envelope(payload)
+    response = post(client, contract.path, body)
+    answer = etree.fromstring(response.content)[-1][0]
+    if contract.fault_rewrite:
+        assert response.status_code == 200, response.text
+        assert etree.QName(answer).localname == contract.response
+        assert contract.schema.validate(answer), contract.schema.error_log
+    else:
+        assert (response.status_code, etree.QName(answer).localname) in {(200, contract.response), (500, "Fault")}, response.text
