@@ -68,6 +68,11 @@ class HttpLimits:
         return {"timeout_keep_alive": self.keep_alive_timeout}
 
 
+@functools.cache
+def _default_limits() -> HttpLimits:
+    return HttpLimits.from_settings()
+
+
 class _HeaderLimitReached(Exception):
     """Raised from a parser callback; httptools turns it into an HttpParserError."""
 
@@ -75,9 +80,10 @@ class _HeaderLimitReached(Exception):
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools HTTP/1.1 protocol with :class:`HttpLimits`."""
 
-    def __init__(self, *args: Any, limits: HttpLimits, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, limits: HttpLimits | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.limits = limits
+        # Without limits (a subclass given to uvicorn directly, as the stub recipient's): the defaults.
+        self.limits = limits or _default_limits()
         self._reading_headers = True  # between the end of one request (or the start) and the next one's headers
         self._header_bytes = 0
         self._header_count = 0
