@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,11 +58,19 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     On PostgreSQL a fresh database is created next to the configured one (and dropped at the end),
     so concurrent test runs on one server never see each other's rows.
     """
+    with scratch_database(tmp_path_factory.mktemp("db") / "test.db", "intyg_test") as url:
+        yield url
+
+
+@contextmanager
+def scratch_database(sqlite_file: Path, prefix: str) -> Iterator[str]:
+    """An empty database of its own: ``sqlite_file``, or on PostgreSQL a database named after
+    ``prefix`` created next to the configured one and dropped when the block ends."""
     if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite:///{sqlite_file}"
         return
     base = make_url(TEST_DATABASE_URL)
-    name = f"intyg_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

@@ -6,7 +6,6 @@ the lists read from the current cases give exactly what the patients' whole hist
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import MetaData, create_engine, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, inspect, select
 from sqlalchemy.engine import Connection
 
 from intygstjanst.cli import main
@@ -24,7 +22,7 @@ from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import sickleave as repo
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import Base, SickLeaveCertificate
-from intygstjanst.tests.conftest import TEST_DATABASE_URL
+from intygstjanst.tests.conftest import scratch_database
 
 BASE = dt.date(2026, 1, 1)
 PATIENTS = ("191212121212", "194011306125")
@@ -227,20 +225,8 @@ def test_the_check_command_fails_on_a_difference_and_rebuild_repairs_it(
 @pytest.fixture
 def scratch_url(tmp_path: Path) -> Iterator[str]:
     """An empty database of its own: SQLite, or a scratch PostgreSQL database next to the test one."""
-    if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    base = make_url(TEST_DATABASE_URL)
-    name = f"intyg_scratch_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(tmp_path / "scratch.db", "intyg_scratch") as url:
+        yield url
 
 
 def test_migration_0006_computes_the_bounds_of_existing_rows_and_goes_back(scratch_url: str) -> None:

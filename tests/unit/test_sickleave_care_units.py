@@ -8,25 +8,8 @@ import pytest
 
 from intygstjanst.registers.care_units import EXAMPLE_FILE, CareGiver, CareUnits, CareUnitsError
 
-CARE_GIVER, UNIT, SUB_UNIT, OTHER_UNIT = "SE-VG1", "SE-E1", "SE-E11", "SE-E2"
-REGISTER = f"""
-[[care_giver]]
-id = "{CARE_GIVER}"
-name = "Region Test"
-
-  [[care_giver.unit]]
-  id = "{UNIT}"
-  name = "Vårdcentralen Test"
-
-    [[care_giver.unit.sub_unit]]
-    id = "{SUB_UNIT}"
-    name = "Rehabmottagningen"
-
-  [[care_giver.unit]]
-  id = "{OTHER_UNIT}"
-  name = "Vårdcentralen Annan"
-"""
-
+from intygstjanst.tests.sickleave_support import CARE_GIVER, OTHER_UNIT, SUB_UNIT, UNIT
+from intygstjanst.tests.sickleave_support import CARE_UNITS_TOML as REGISTER
 
 def _load(tmp_path: Path, text: str) -> CareUnits:
     path = tmp_path / "units.toml"
