@@ -8,13 +8,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic
+from typing import Generic, Protocol, runtime_checkable
 
 from lxml import etree
 
 from intygstjanst.contracts.binding import binding_errors
 from intygstjanst.contracts.call import Answer, Call, S
-from intygstjanst.contracts.envelope import read_envelope, wrap
+from intygstjanst.contracts.envelope import read_envelope, read_routing_header, wrap
 from intygstjanst.contracts.faults import SoapFault, render_fault
 from intygstjanst.contracts.logs import structured
 from intygstjanst.contracts.registry import Contract
@@ -42,6 +42,15 @@ class Caller:
 Authorizer = Callable[[Caller, Contract, str], str | None]
 
 
+@runtime_checkable
+class Screening(Protocol):
+    """An authorizer that can tell from the caller and the contract alone (before the logical address
+    is known) that no logical address would be granted; such a call is refused before its body is
+    parsed."""
+
+    def may_grant(self, caller: Caller, contract: Contract) -> bool: ...
+
+
 def allow_all(caller: Caller, contract: Contract, logical_address: str) -> str | None:
     return caller.original_consumer or caller.consumer
 
@@ -58,6 +67,7 @@ class Dispatcher(Generic[S]):
     def __init__(self, services: S, limits: ParseLimits, authorizer: Authorizer = allow_all) -> None:
         self.services = services
         self.authorizer = authorizer
+        self.screening: Screening | None = authorizer if isinstance(authorizer, Screening) else None
         self.parser = HardenedParser(limits)
 
     def handle(self, contract: Contract, body: bytes, soap_action: str | None, caller: Caller) -> SoapResponse:
@@ -72,6 +82,14 @@ class Dispatcher(Generic[S]):
                 # is parsed, so a flood from such a peer costs nothing but its reading.
                 log.warning("refused %s before reading the body: %s", contract.name, caller.refusal)
                 raise SoapFault(caller.refusal)
+            if self.screening is not None and not self.screening.may_grant(caller, contract):
+                # Refused whatever the logical address: only the routing header is read (the Fault
+                # names the address), so a hostile payload from a caller without a grant costs
+                # nothing but a scan of its bytes.
+                header = read_routing_header(self.parser, body)
+                if header is not None:
+                    logical_address = self._logical_address(contract, header.logical_address, header.wsa_to)
+                    authorized = self.authorizer(caller, contract, logical_address)
             root = self.parser.parse(body)
             envelope = read_envelope(root)
             self._check_body(contract, envelope.payload.tag)

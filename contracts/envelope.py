@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from lxml import etree
 
 from intygstjanst.contracts.faults import SoapFault
-from intygstjanst.contracts.xml import REGISTRY, SOAP11, SOAP12, WSA, is_element
+from intygstjanst.contracts.xml import REGISTRY, SOAP11, SOAP12, WSA, HardenedParser, StopReading, is_element
 
+_ENVELOPE = f"{{{SOAP11}}}Envelope"
 _HEADER = f"{{{SOAP11}}}Header"
 _BODY = f"{{{SOAP11}}}Body"
 _LOGICAL_ADDRESS = f"{{{REGISTRY}}}LogicalAddress"
@@ -83,6 +84,66 @@ def _understood(entry: etree._Element) -> None:
         f'the SOAP header {entry.tag} has mustUnderstand="1" but this service does not understand it',
         code="MustUnderstand",
     )
+
+
+@dataclass(frozen=True)
+class RoutingHeader:
+    logical_address: str | None
+    wsa_to: str | None
+
+
+class _NotAnEnvelope(Exception):
+    """The document is not one whose header can be read ahead (read_envelope says why)."""
+
+
+class _HeaderReader:
+    """A parser target reading the routing headers of a SOAP 1.1 Envelope; it stops at the Body."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.values: dict[str, str] = {}
+        self.reading: str | None = None  # the routing header whose text is being read
+        self.in_header = False
+
+    def doctype(self, *_args: object) -> None:
+        raise _NotAnEnvelope()
+
+    def start(self, tag: str, _attrib: object) -> None:
+        self.depth += 1
+        self.reading = None  # an entry's own text ends at its first child, as in read_envelope
+        if self.depth == 1 and tag != _ENVELOPE:
+            raise _NotAnEnvelope()
+        if self.depth == 2:
+            if tag == _BODY:
+                raise StopReading()
+            self.in_header = tag == _HEADER
+        elif self.depth == 3 and self.in_header and tag in (_LOGICAL_ADDRESS, _WSA_TO):
+            self.reading = tag
+            self.values[tag] = ""  # the last one counts, as in read_envelope
+
+    def data(self, text: str) -> None:
+        if self.reading is not None:
+            self.values[self.reading] += text
+
+    def end(self, _tag: str) -> None:
+        self.depth -= 1
+        self.reading = None
+
+    def close(self) -> None:
+        return None
+
+
+def read_routing_header(parser: HardenedParser, data: bytes) -> RoutingHeader | None:
+    """The routing headers of the SOAP 1.1 request ``data``, read without parsing its Body, or None
+    when the document breaks (or is not a SOAP 1.1 Envelope) before the Body: then only a full
+    parse and :func:`read_envelope` can say what is wrong. For refusing a caller before its payload
+    costs anything; limits over the bytes are checked first (UnsafeXml)."""
+    reader = _HeaderReader()
+    if not parser.read_prefix(data, reader):
+        return None
+    address = reader.values.get(_LOGICAL_ADDRESS)
+    wsa_to = reader.values.get(_WSA_TO)
+    return RoutingHeader(None if address is None else address.strip(), None if wsa_to is None else wsa_to.strip())
 
 
 _OPEN = f'<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="{SOAP11}"><soap:Body>'.encode()

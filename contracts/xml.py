@@ -58,6 +58,8 @@ class UnsafeXml(ValueError):
 
 _DTD_REFUSED = "the message contains a document type declaration (DTD), which SOAP does not allow"
 _PROLOG_CHUNK = 512
+# A SOAP Header is a few hundred bytes: fed in chunks this small, the parser stops soon after it.
+_PREFIX_CHUNK = 4096
 # libxml2's push parser does not recognise a UTF-32 byte-order mark, but does detect UTF-32 from the
 # first '<' once the mark is gone.
 _UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
@@ -106,6 +108,10 @@ def _new_parser() -> etree.XMLParser:
 
 class _Doctype(Exception):
     """The prolog holds a document type declaration."""
+
+
+class StopReading(Exception):
+    """Raised by a :meth:`HardenedParser.read_prefix` target: it has read what it needed."""
 
 
 class _RootReached(Exception):
@@ -209,6 +215,35 @@ class HardenedParser:
             raise UnsafeXml(f"the message is nested deeper than the limit of {limits.max_depth} levels")
         self._check_attributes(root)
         return root
+
+    def read_prefix(self, data: bytes, target: object) -> bool:
+        """Feed ``data`` to a parser ``target`` until the target raises :class:`StopReading` (True)
+        or the document ends or breaks (False: a full :meth:`parse` says why, if anything is wrong).
+
+        For what can be decided from the start of a document (the SOAP Header) without building its
+        tree: the limits are counted over the bytes first, as for :meth:`parse`; a DOCTYPE or an
+        external resource ends the reading before anything is opened (the target should refuse a
+        DOCTYPE by raising anything but StopReading).
+        """
+        if len(data) > self.limits.max_body_bytes:
+            return False
+        self._prescan(data)
+        if data[:4] in _UTF32_BOMS:
+            data = data[4:]
+        # lxml calls only the target methods that exist; lxml-stubs require all of them.
+        parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True, load_dtd=False)  # type: ignore[arg-type]
+        parser.resolvers.add(_RefuseEverything())
+        try:
+            for offset in range(0, len(data), _PREFIX_CHUNK):
+                parser.feed(data[offset : offset + _PREFIX_CHUNK])
+            parser.close()
+        except StopReading:
+            return True
+        except Exception:
+            # A syntax error, an external resource refused, a DOCTYPE the target refused: the full
+            # parse says what is wrong, with the same Fault as for any other document.
+            return False
+        return False
 
     def _check_attributes(self, root: etree._Element) -> None:
         """Attributes per element, attribute names and values: exact, by XPath inside libxml2 (which

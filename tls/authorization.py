@@ -107,6 +107,12 @@ class AuthorizationTable:
             for grant in self._by_consumer.get(consumer, ())
         )
 
+    def grants_some_address(self, consumer: str, namespace: str, now: dt.datetime) -> bool:
+        """Whether some logical address would be granted (a call for any other is refused)."""
+        return any(
+            grant.contract in (ANY, namespace) and grant.in_force(now) for grant in self._by_consumer.get(consumer, ())
+        )
+
     def why_not(self, consumer: str, namespace: str, logical_address: str, now: dt.datetime) -> str:
         """For the operator's log: the closest the table comes to granting the call."""
         grants = self._by_consumer.get(consumer, [])
@@ -183,6 +189,12 @@ class CallAuthorizer:
         """Re-read the file; on :class:`AuthorizationFileError` the current table stays in force."""
         self.table = AuthorizationTable.load(self.path, self._namespaces)
         return self.table
+
+    def may_grant(self, caller: Caller, contract: Contract) -> bool:
+        """False when no logical address would be granted: the dispatcher then refuses the call (by
+        :meth:`__call__`, for the same Fault) before parsing its body."""
+        identity = caller.original_consumer or caller.consumer
+        return identity is not None and self.table.grants_some_address(identity, contract.namespace, self._clock())
 
     def __call__(self, caller: Caller, contract: Contract, logical_address: str) -> str:
         identity = caller.original_consumer or caller.consumer

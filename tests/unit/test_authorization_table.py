@@ -202,3 +202,19 @@ def test_reload_swaps_the_table_and_a_broken_file_keeps_the_old_one(
     with pytest.raises(AuthorizationFileError):
         authorizer.reload()
     assert authorizer(Caller(CONSUMER), register, "a") == CONSUMER
+
+
+def test_may_grant_is_false_only_when_no_logical_address_would_be_granted(
+    write: Callable[[str], Path], contracts: ContractRegistry
+) -> None:
+    """What the dispatcher refuses before parsing a body: no grant in force for the contract."""
+    authorizer = CallAuthorizer(
+        write(grant(contract=GET_NS, address="one") + grant(contract=REGISTER_NS, valid_to="2025-03-01")),
+        NAMESPACES,
+        clock=lambda: MIDYEAR,
+    )
+    assert authorizer.may_grant(Caller(CONSUMER), contract(contracts, GET_NS))  # for address "one"
+    assert not authorizer.may_grant(Caller(CONSUMER), contract(contracts, REGISTER_NS))  # ended
+    assert not authorizer.may_grant(Caller("SE2321000016-NONE"), contract(contracts, GET_NS))
+    assert not authorizer.may_grant(Caller(), contract(contracts, GET_NS))
+    assert authorizer.may_grant(Caller("SE2321000016-PLAT", CONSUMER), contract(contracts, GET_NS))
