@@ -92,6 +92,9 @@ class Settings:
     large_request_threads: int = setting(2, "threads of the large-request pool (default 2)", SERVER, metavar="N")
 
     # Hardened-parser limits: every breach is answered with a SOAP Fault.
+    # An answer listing violations (rules, Schematron, the legacy checks) names at most this many and
+    # says how many more there were, so a request with 60,000 bad answers gets a bounded answer.
+    max_listed_violations: int = setting(100, "most violations listed in one answer (default 100)", LIMITS, metavar="N")
     max_body_bytes: int = setting(10 * 1024 * 1024, "largest request body (default 10 MB)", LIMITS, metavar="BYTES")
     max_depth: int = setting(100, "deepest element nesting (default 100)", LIMITS, metavar="N")
     max_elements: int = setting(200_000, "most elements in a request (default 200000)", LIMITS, metavar="N")

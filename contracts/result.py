@@ -11,7 +11,9 @@ all three, so the business logic never writes the structure itself.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from lxml import etree
@@ -33,6 +35,17 @@ class ErrorId(str, enum.Enum):
     APPLICATION_ERROR = "APPLICATION_ERROR"
     TECHNICAL_ERROR = "TECHNICAL_ERROR"
     REVOKED = "REVOKED"
+
+
+def listed(items: Iterable[object], limit: int, separator: str = "; ", prefix: str = "") -> str:
+    """At most ``limit`` of ``items`` (each after ``prefix``), joined, and how many more there were:
+    an answer listing violations stays bounded however many a request holds (only the listed ones
+    are turned into text)."""
+    collected = list(items)
+    text = separator.join(prefix + str(item) for item in islice(collected, limit))
+    if len(collected) > limit:
+        text += f"{separator}{prefix}and {len(collected) - limit} more (limit max_listed_violations)"
+    return text
 
 
 @dataclass(frozen=True)

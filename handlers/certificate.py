@@ -12,7 +12,7 @@ from sqlalchemy.engine import Row
 
 from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.contracts.faults import SoapFault
-from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info
+from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info, listed
 from intygstjanst.contracts.xml import CORE, TYPES, text_of
 from intygstjanst.certificates.signature import Signed
 from intygstjanst.persistence import certificates as repo
@@ -128,7 +128,7 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
     if services.schematron is not None:
         violations += services.schematron.validate(stored)
     if violations:
-        raise LogicalError(ErrorId.VALIDATION_ERROR, "; ".join(str(v) for v in violations))
+        raise LogicalError(ErrorId.VALIDATION_ERROR, listed(violations, services.settings.max_listed_violations))
     _check_relations(intyg)
 
     with services.db.read() as conn:

@@ -56,7 +56,7 @@ def register_legacy_certificate(call: Call[Services]) -> Answer:
     checks it (``legacy_validation``)."""
     if call.request.tag == qn(RMC, "RegisterMedicalCertificate"):
         lakarutlatande = call.request.find(qn(RMC, "lakarutlatande"))
-        _checked(lambda: register_messages(lakarutlatande), prefix="Validation Error:")
+        _checked(call, lambda: register_messages(lakarutlatande), prefix="Validation Error:")
         _storable(lakarutlatande)
     try:
         stored = formats.inbound(call.request)
@@ -65,15 +65,15 @@ def register_legacy_certificate(call: Call[Services]) -> Answer:
     return Answer.result(call.contract, store_certificate(call, stored, etree.tostring(stored)))
 
 
-def _checked(messages: Callable[[], list[str]], prefix: str = "") -> None:
-    """Answer ``VALIDATION_ERROR`` with every failed check, or ``APPLICATION_ERROR`` when the request
+def _checked(call: Call[Services], messages: Callable[[], list[str]], prefix: str = "") -> None:
+    """Answer ``VALIDATION_ERROR`` with the failed checks (at most max_listed_violations), or ``APPLICATION_ERROR`` when the request
     cannot be checked at all (where the national service fails internally)."""
     try:
         failed = messages()
     except InternalFailure as exc:
         raise LogicalError(ErrorId.APPLICATION_ERROR, str(exc)) from None
     if failed:
-        raise LogicalError(ErrorId.VALIDATION_ERROR, error_text(failed, prefix))
+        raise LogicalError(ErrorId.VALIDATION_ERROR, error_text(failed, prefix, limit=call.services.settings.max_listed_violations))
 
 
 def _storable(lakarutlatande: etree._Element | None) -> None:
@@ -104,7 +104,7 @@ def _certificate_ref(lakarutlatande: etree._Element) -> tuple[str, str]:
 
 def revoke_medical_certificate(call: Call[Services]) -> Answer:
     request = call.request
-    _checked(lambda: enkel_messages(request.find(qn(RMR, "revoke")), RMR))
+    _checked(call, lambda: enkel_messages(request.find(qn(RMR, "revoke")), RMR))
     body = _RMR.req(request, "revoke")
     certificate_id, patient_id = _certificate_ref(_RMR.req(body, "lakarutlatande"))
     outcome = revoke(
@@ -141,7 +141,7 @@ def _as_revoke_certificate(body: etree._Element, stored: etree._Element) -> etre
 
 
 def send_medical_certificate(call: Call[Services]) -> Answer:
-    _checked(lambda: enkel_messages(call.request.find(qn(SMR, "send")), SMR))
+    _checked(call, lambda: enkel_messages(call.request.find(qn(SMR, "send")), SMR))
     body = _SMR.req(call.request, "send")
     certificate_id, patient_id = _certificate_ref(_SMR.req(body, "lakarutlatande"))
     outcome = send(call.services, certificate_id=certificate_id, patient_id=patient_id, recipient_id=FKASSA)

@@ -10,7 +10,8 @@ journal systems show them to the doctor (fk7263-legacy-validation.md):
   the patient check P1-P5 as R4), each later prefixed ``Validation Error:``;
 * :func:`enkel_messages` for the ``revoke`` / ``send`` block of RevokeMedicalCertificate and
   SendMedicalCertificate (V1-V10), without a prefix;
-* :func:`error_text`: ``Validation Error(s) found: `` and the messages, one per line.
+* :func:`error_text`: ``Validation Error(s) found: `` and the messages, one per line (at most
+  ``limit``, then how many more).
 
 A request these checks cannot even be run on (no ``lakarutlatande``, ``revoke``, ``send`` or, on
 revoke and send, no ``personal-id``) is an internal failure in the national service:
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from lxml import etree
 
 from intygstjanst.certificates.rules.values import parse_xs_date
+from intygstjanst.contracts.result import listed
 from intygstjanst.transform.fk7263 import HR, MU
 from intygstjanst.transform.revoke import QA
 
@@ -74,8 +76,8 @@ class InternalFailure(Exception):
     """The request cannot be checked at all; the national service fails internally on it."""
 
 
-def error_text(messages: list[str], prefix: str = "") -> str:
-    return "Validation Error(s) found: " + "\n".join(prefix + m for m in messages)
+def error_text(messages: list[str], prefix: str = "", *, limit: int) -> str:
+    return "Validation Error(s) found: " + listed(messages, limit, "\n", prefix)
 
 
 # -- reading --------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ the answers once), on worker threads, while /health and a legitimate registratio
 
 from __future__ import annotations
 
+import re
+
 from intygstjanst.tests.attacks.siege import XML, assert_bystanders_served, attack, repeated_question_9, supplementary_flood
 from intygstjanst.tests.soap import REGISTER, result
 from intygstjanst.tests.support import require_shared
@@ -22,6 +24,11 @@ def test_a_lisjp_with_60000_supplementary_answers(live_server) -> None:
     # every answer was indexed and checked.
     assert (code, error_id) == ("ERROR", "VALIDATION_ERROR"), siege.answer.content[:500]
     assert "Question 10000 is not part of this certificate type" in (text or "")
+    # The answer lists 100 of them (max_listed_violations) and says how many more there were.
+    more = re.search(r"; and (\d+) more \(limit max_listed_violations\)$", text or "")
+    assert more is not None and int(more.group(1)) > 50_000, (text or "")[-300:]
+    assert (text or "").count("is not part of this certificate type") == 100
+    assert len(siege.answer.content) < 50_000
     assert siege.seconds < SECONDS, f"took {siege.seconds:.1f} s"
     assert_bystanders_served(siege)
 

@@ -256,7 +256,7 @@ def test_every_message_of_the_checks_is_produced_by_some_case() -> None:
 def test_messages_are_joined_in_order_with_the_register_prefix() -> None:
     request = register_base()
     both(remove(f"{ENHET}/h:postnummer"), remove(f"{ENHET}/h:telefonnummer"))(request)
-    assert error_text(register_messages(request.find(f"{{{RMC}}}lakarutlatande")), "Validation Error:") == (
+    assert error_text(register_messages(request.find(f"{{{RMC}}}lakarutlatande")), "Validation Error:", limit=100) == (
         "Validation Error(s) found: Validation Error:No postnummer found for enhet!\nValidation Error:No telefonnummer found for enhet!"
     )
     everything = etree.Element(f"{{{RMC}}}lakarutlatande")
@@ -330,7 +330,7 @@ def test_revoke_and_send_check(kind: str, case: Case) -> None:
 def test_revoke_and_send_messages_without_prefix(kind: str) -> None:
     request, ns, p = enkel(kind)
     both(text(f"//{p}:adressVard//h:enhetsnamn", ""), text(f"//{p}:adressVard//h:vardgivarnamn", ""))(request)
-    assert error_text(enkel_messages(request.find(f"{{{ns}}}{kind}"), ns)) == (
+    assert error_text(enkel_messages(request.find(f"{{{ns}}}{kind}"), ns), limit=100) == (
         "Validation Error(s) found: No enhetsnamn found!\nNo vardgivarenamn found!"
     )
 
@@ -342,3 +342,14 @@ def test_revoke_and_send_without_their_blocks_or_personal_id_cannot_be_checked(k
         change(request)
         with pytest.raises(InternalFailure):
             enkel_messages(request.find(f"{{{ns}}}{kind}"), ns)
+
+
+def test_error_text_lists_at_most_the_limit_and_says_how_many_more() -> None:
+    messages = [f"check {i} failed" for i in range(5)]
+    assert error_text(messages, "Validation Error:", limit=5) == "Validation Error(s) found: " + "\n".join(
+        f"Validation Error:check {i} failed" for i in range(5)
+    )
+    assert error_text(messages, "Validation Error:", limit=2) == (
+        "Validation Error(s) found: Validation Error:check 0 failed\nValidation Error:check 1 failed\n"
+        "Validation Error:and 3 more (limit max_listed_violations)"
+    )
