@@ -4,8 +4,10 @@ v1 revoke and send an FK7263.
 
 Each one converts its request to the form the current contracts use and runs the same decision
 (``certificate.store_certificate``, ``revoke.revoke``, ``recipients.send``), so the rules cannot
-drift between generations; only the answer shape differs: ``ResultOfCall`` (insuranceprocess,
-RIV-TA 2.0) or ``ResultatTyp`` (Transportstyrelsen).
+drift between generations; only the answer differs: its shape, ``ResultOfCall`` (insuranceprocess,
+RIV-TA 2.0) or ``ResultatTyp`` (Transportstyrelsen), and its texts, the national service's for each
+contract (../shared/specs/result-codes.md, "Change contracts"). RevokeMedicalCertificate never tells
+Försäkringskassan, as nationally.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from collections.abc import Callable
 from lxml import etree
 
 from intygstjanst.contracts.call import Answer, Call
-from intygstjanst.contracts.result import ErrorId, LogicalError
+from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info
+from intygstjanst.registers.persons import pseudonym
 from intygstjanst.transform import formats
 from intygstjanst.transform.common import (
     GN,
@@ -34,8 +37,8 @@ from intygstjanst.transform.fk7263 import HR, MU, RMC, read_legacy_hos_personal
 from intygstjanst.transform.revoke import QA, RCV, RMR
 from intygstjanst.handlers.certificate import store_certificate
 from intygstjanst.handlers.legacy_validation import InternalFailure, enkel_messages, error_text, register_messages
-from intygstjanst.handlers.recipients import send
-from intygstjanst.handlers.revoke import Revocation, revoke
+from intygstjanst.handlers.recipients import Sent, refused_test_certificate, send
+from intygstjanst.handlers.revoke import Revocation, Revoked, revoke
 from intygstjanst.services import Services
 
 SMR = "urn:riv:insuranceprocess:healthreporting:SendMedicalCertificateResponder:1"
@@ -107,11 +110,28 @@ def revoke_medical_certificate(call: Call[Services]) -> Answer:
     _checked(call, lambda: enkel_messages(request.find(qn(RMR, "revoke")), RMR))
     body = _RMR.req(request, "revoke")
     certificate_id, patient_id = _certificate_ref(_RMR.req(body, "lakarutlatande"))
-    outcome = revoke(
+    revoked = revoke(
         call.services,
-        Revocation(certificate_id, patient_id, request=lambda stored: _as_revoke_certificate(body, stored), legacy=request),
+        Revocation(
+            certificate_id,
+            patient_id,
+            request=lambda stored: _as_revoke_certificate(body, stored),
+            legacy=request,
+            untold=frozenset({FKASSA}),
+        ),
     )
+    if revoked is Revoked.UNKNOWN:
+        raise LogicalError(
+            ErrorId.VALIDATION_ERROR,
+            f"No certificate '{certificate_id}' found to revoke for patient '{_user(call, patient_id)}'.",
+        )
+    outcome = info(f"Certificate '{certificate_id}' is already revoked.") if revoked is Revoked.ALREADY else OK
     return Answer.result(call.contract, outcome)
+
+
+def _user(call: Call[Services], patient_id: str) -> str:
+    """The patient as the national service names it in error texts."""
+    return pseudonym(call.services.settings.pseudonym_salt, patient_id)
 
 
 def _as_revoke_certificate(body: etree._Element, stored: etree._Element) -> etree._Element:
@@ -144,5 +164,21 @@ def send_medical_certificate(call: Call[Services]) -> Answer:
     _checked(call, lambda: enkel_messages(call.request.find(qn(SMR, "send")), SMR))
     body = _SMR.req(call.request, "send")
     certificate_id, patient_id = _certificate_ref(_SMR.req(body, "lakarutlatande"))
-    outcome = send(call.services, certificate_id=certificate_id, patient_id=patient_id, recipient_id=FKASSA)
-    return Answer.result(call.contract, outcome)
+    sent = send(call.services, certificate_id=certificate_id, patient_id=patient_id, recipient_id=FKASSA)
+    return Answer.result(call.contract, _sent_outcome(call, sent, certificate_id, patient_id))
+
+
+def _sent_outcome(call: Call[Services], sent: Sent, certificate_id: str, patient_id: str) -> Outcome:
+    if sent is Sent.UNKNOWN:
+        raise LogicalError(
+            ErrorId.VALIDATION_ERROR, f"No certificate '{certificate_id}' found to send for patient '{_user(call, patient_id)}'."
+        )
+    if sent is Sent.REVOKED:
+        return info(f"Certificate '{certificate_id}' has been revoked.")
+    if sent is Sent.ALREADY:
+        return info(f"Certificate '{certificate_id}' is already sent.")
+    if sent is Sent.TEST_CERTIFICATE:
+        raise refused_test_certificate(certificate_id)
+    if sent is Sent.NOT_DELIVERED:
+        raise LogicalError(ErrorId.APPLICATION_ERROR, "Certificate couldn't be sent to recipient")
+    return OK

@@ -1,21 +1,30 @@
 """SendCertificateToRecipient v2 (and, through ``legacy``, SendMedicalCertificate v1): forward a
 stored certificate to a recipient, synchronously, in the format that recipient takes.
 
-The checks run in the reference service's order, so callers see the same answers:
+The checks run in the national service's order, and each contract words the verdict as the
+national service does (../shared/specs/result-codes.md, "Change contracts"; v2 here, v1 in
+``legacy``):
 
-1. unknown certificate, or one of another patient       -> ERROR / APPLICATION_ERROR
-2. revoked                                              -> INFO (nothing sent)
-3. already sent to this recipient                       -> INFO (nothing sent)
-4. test certificate                                     -> ERROR / VALIDATION_ERROR
-5. recipient unknown, a part, inactive, not taking the
-   type, or untrusted for a protected-identity patient  -> ERROR / VALIDATION_ERROR naming it
-6. the recipient could not be reached / answered a
-   technical error                                      -> ERROR / TECHNICAL_ERROR (retry)
-7. the recipient refused the certificate                -> ERROR / APPLICATION_ERROR with its answer
+==========================================================  ===================================
+verdict                                                     SendCertificateToRecipient v2
+==========================================================  ===================================
+1. unknown certificate, or one of another patient           ERROR / APPLICATION_ERROR
+                                                            ``Unknown certificate ID: <id>``
+2. revoked (nothing sent)                                   INFO ``Certificate '<id>' has been
+                                                            revoked.``
+3. already sent to this recipient (nothing sent)            INFO ``Certificate '<id>' already
+                                                            sent to '<r>'.``
+4. test certificate                                         ERROR / VALIDATION_ERROR
+                                                            ``Certificate '<id>' couldn't be sent
+                                                            to recipient because it is a test
+                                                            certificate``
+5. not delivered: the recipient is unknown, a part,         ERROR / TECHNICAL_ERROR
+   inactive, not taking the type, untrusted for a           ``Certificate '<id>' couldn't be sent
+   protected-identity patient, or could not be reached,     to recipient``
+   or refused it
+==========================================================  ===================================
 
-In 5 the reference answers TECHNICAL_ERROR, which tells the caller to try again although the same
-request will fail for as long as the registry says what it says: callers then retry forever. Only
-a change of configuration helps, so the answer says which recipient and why.
+In 5 the answer does not say why (the national text does not); the reason is in the service log.
 
 The SENT state (target = the recipient) is stored only after the recipient has accepted the
 certificate. Delivery takes time and holds no lock: if the certificate was revoked meanwhile, the
@@ -26,9 +35,12 @@ certificate a second time, which it recognises by the certificate id.
 
 from __future__ import annotations
 
+import enum
 import logging
+from typing import Any
 
 from lxml import etree
+from sqlalchemy.engine import Row
 
 from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.registers.recipients import Recipient, Recipients
@@ -45,56 +57,74 @@ from intygstjanst.certificates.status import is_revoked, sent_to
 log = logging.getLogger(__name__)
 
 
+class Sent(enum.Enum):
+    """What a send achieved; each contract words it in its own way."""
+
+    NOW = "now"
+    UNKNOWN = "unknown"  # no such certificate for this patient
+    REVOKED = "revoked"
+    ALREADY = "already"
+    TEST_CERTIFICATE = "test certificate"
+    NOT_DELIVERED = "not delivered"
+
+
+class _NotDelivered(Exception):
+    """The recipient cannot or did not take the certificate; the reason is for the log."""
+
+
 def send_certificate_to_recipient(call: Call[Services]) -> Answer:
     request = call.request
-    outcome = send(
+    certificate_id = text_of(request, "{*}intygs-id/types:extension") or ""
+    recipient_id = text_of(request, "{*}mottagare/types:code") or ""
+    sent = send(
         call.services,
-        certificate_id=text_of(request, "{*}intygs-id/types:extension") or "",
+        certificate_id=certificate_id,
         patient_id=text_of(request, "{*}patientPerson-id/types:extension") or "",
-        recipient_id=text_of(request, "{*}mottagare/types:code") or "",
+        recipient_id=recipient_id,
     )
-    return Answer.result(call.contract, outcome)
+    return Answer.result(call.contract, _outcome(sent, certificate_id, recipient_id.strip().upper()))
 
 
-def send(services: Services, *, certificate_id: str, patient_id: str, recipient_id: str) -> Outcome:
-    """Send a stored certificate to ``recipient_id`` (see the module notes for the answers)."""
+def _outcome(sent: Sent, certificate_id: str, recipient_id: str) -> Outcome:
+    if sent is Sent.UNKNOWN:
+        raise LogicalError(ErrorId.APPLICATION_ERROR, f"Unknown certificate ID: {certificate_id}")
+    if sent is Sent.REVOKED:
+        return info(f"Certificate '{certificate_id}' has been revoked.")
+    if sent is Sent.ALREADY:
+        return info(f"Certificate '{certificate_id}' already sent to '{recipient_id}'.")
+    if sent is Sent.TEST_CERTIFICATE:
+        raise refused_test_certificate(certificate_id)
+    if sent is Sent.NOT_DELIVERED:
+        raise LogicalError(ErrorId.TECHNICAL_ERROR, f"Certificate '{certificate_id}' couldn't be sent to recipient")
+    return OK
+
+
+def refused_test_certificate(certificate_id: str) -> LogicalError:
+    """The national refusal to send a test certificate, the same in both send contracts."""
+    return LogicalError(
+        ErrorId.VALIDATION_ERROR, f"Certificate '{certificate_id}' couldn't be sent to recipient because it is a test certificate"
+    )
+
+
+def send(services: Services, *, certificate_id: str, patient_id: str, recipient_id: str) -> Sent:
+    """Send a stored certificate to ``recipient_id`` (see the module notes for the verdicts)."""
     recipient_id = recipient_id.strip().upper()
     with services.db.read() as conn:
         certificate = repo.get(conn, certificate_id)
         if certificate is None or certificate.deleted_by_care_giver or certificate.patient_id != patient_id:
-            raise LogicalError(ErrorId.APPLICATION_ERROR, f"certificate {certificate_id} does not exist for this patient")
+            return Sent.UNKNOWN
         states = repo.states(conn, certificate_id)
     if is_revoked(states):
-        return info(f"certificate {certificate_id} is revoked and was not sent")
+        return Sent.REVOKED
     if sent_to(states, recipient_id):
-        return info(f"certificate {certificate_id} has already been sent to {recipient_id}")
+        return Sent.ALREADY
     if certificate.is_test:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"certificate {certificate_id} is a test certificate; test certificates are never sent to a recipient",
-        )
-    recipient = _recipient(services.recipients, recipient_id, certificate.type_code)
-    _check_protected_identity(services, recipient, certificate.patient_id)
-    fmt = recipient.format_for(certificate.type_code)
+        return Sent.TEST_CERTIFICATE
     try:
-        payload = formats.outbound(stored_payload(certificate), fmt)
-    except TransformError as exc:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"recipient {recipient.id} takes {certificate.type_code} certificates as {fmt.value}, "
-            f"and this one cannot be written so: {exc}",
-        ) from None
-
-    # The format names the contract that carries it (delivery.deliverer.CONTRACTS).
-    result = services.deliverer.send(recipient, fmt.value, etree.tostring(payload), recipient.logical_address)
-    if result.verdict == "retry":
-        log.warning("sending %s to %s failed: %s", certificate_id, recipient.id, result.detail)
-        raise LogicalError(
-            ErrorId.TECHNICAL_ERROR, f"recipient {recipient.id} could not take the certificate now; try again later ({result.detail})"
-        )
-    if result.verdict == "permanent":
-        log.warning("%s refused %s: %s", recipient.id, certificate_id, result.detail)
-        raise LogicalError(ErrorId.APPLICATION_ERROR, f"recipient {recipient.id} refused the certificate: {result.detail}")
+        recipient = _deliver(services, certificate, recipient_id)
+    except _NotDelivered as exc:
+        log.warning("certificate %s was not sent to %s: %s", certificate_id, recipient_id, exc)
+        return Sent.NOT_DELIVERED
 
     with services.db.transaction() as conn:
         locked = repo.lock(conn, certificate_id)
@@ -105,7 +135,27 @@ def send(services: Services, *, certificate_id: str, patient_id: str, recipient_
             revoked_at = next((s.at for s in states if s.state == "CANCELLED"), None)
             if revoked_at is not None:
                 notify_late_recipient(conn, services, locked, recipient.id, revoked_at)
-    return OK
+    return Sent.NOW
+
+
+def _deliver(services: Services, certificate: Row[Any], recipient_id: str) -> Recipient:
+    """Deliver the certificate to the recipient in the format it takes; the recipient on success."""
+    recipient = _recipient(services.recipients, recipient_id, certificate.type_code)
+    _check_protected_identity(services, recipient, certificate.patient_id)
+    fmt = recipient.format_for(certificate.type_code)
+    try:
+        payload = formats.outbound(stored_payload(certificate), fmt)
+    except TransformError as exc:
+        raise _NotDelivered(
+            f"recipient {recipient.id} takes {certificate.type_code} certificates as {fmt.value}, and this one cannot be written so: {exc}"
+        ) from None
+    # The format names the contract that carries it (delivery.deliverer.CONTRACTS).
+    result = services.deliverer.send(recipient, fmt.value, etree.tostring(payload), recipient.logical_address)
+    if result.verdict == "retry":
+        raise _NotDelivered(f"recipient {recipient.id} could not take the certificate now ({result.detail})")
+    if result.verdict == "permanent":
+        raise _NotDelivered(f"recipient {recipient.id} refused the certificate: {result.detail}")
+    return recipient
 
 
 def _recipient(recipients: Recipients, recipient_id: str, type_code: str) -> Recipient:
@@ -113,14 +163,12 @@ def _recipient(recipients: Recipients, recipient_id: str, type_code: str) -> Rec
     if recipient is None:
         party = recipients.part(recipient_id)
         if party is not None:
-            raise LogicalError(ErrorId.VALIDATION_ERROR, f"{party.id} ({party.name}) is a part, never a recipient to send to")
-        raise LogicalError(ErrorId.VALIDATION_ERROR, f"recipient {recipient_id!r} is not a recipient known to this service")
+            raise _NotDelivered(f"{party.id} ({party.name}) is a part, never a recipient to send to")
+        raise _NotDelivered(f"{recipient_id!r} is not a recipient known to this service")
     if not recipient.active:
-        raise LogicalError(ErrorId.VALIDATION_ERROR, f"recipient {recipient.id} ({recipient.name}) is not active")
+        raise _NotDelivered(f"recipient {recipient.id} ({recipient.name}) is not active")
     if not recipients.accepts(recipient, type_code):
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR, f"recipient {recipient.id} ({recipient.name}) does not receive {type_code} certificates"
-        )
+        raise _NotDelivered(f"recipient {recipient.id} ({recipient.name}) does not receive {type_code} certificates")
     return recipient
 
 
@@ -129,7 +177,4 @@ def _check_protected_identity(services: Services, recipient: Recipient, patient_
     if recipient.trusted:
         return
     if lookup_person(services, patient_id).protected:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"recipient {recipient.id} ({recipient.name}) may not receive certificates about a person with protected identity",
-        )
+        raise _NotDelivered(f"recipient {recipient.id} ({recipient.name}) may not receive certificates about a person with protected identity")

@@ -2,14 +2,17 @@
 certificate, and every recipient that got it is told.
 
 ================================================  =========================================
-situation                                         answer
+situation                                         answer (v2; v1 words it as ``legacy`` says)
 ================================================  =========================================
-unknown certificate, or one of another patient    ERROR / APPLICATION_ERROR (a revoke that
+unknown certificate, or one of another patient    ERROR / APPLICATION_ERROR ``Certificate <id>
+                                                  does not exist for patient.`` (a revoke that
                                                   overtakes its registration is sent again)
-already revoked                                   INFO, nothing changes
+already revoked                                   INFO ``Certificate <id> is already revoked.``
 otherwise                                         OK: CANCELLED (part HSVARD) is stored and
                                                   a revoke is queued for each recipient
 ================================================  =========================================
+
+The texts are the national service's (../shared/specs/result-codes.md, "Change contracts").
 
 The notifications are written to the outbox in the same transaction as the CANCELLED state, so
 either both happen or neither; ``intygstjanst worker`` delivers them, retrying until the recipient
@@ -19,12 +22,15 @@ the certificate in the legacy FK7263 format (``formats.outbound_revoke``). Recip
 even when they have since been deactivated or removed from the registry: they hold the
 certificate and must learn that it is withdrawn (a removed one dead-letters in the outbox, where an
 operator sees it). Test certificates never reach a recipient, so nothing is queued for them.
+A contract may name recipients it never tells (RevokeMedicalCertificate v1 never tells
+Försäkringskassan, as nationally).
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +42,7 @@ from sqlalchemy.engine import Connection, Row
 
 from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.registers.recipients import Recipients
-from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info
+from intygstjanst.contracts.result import OK, ErrorId, LogicalError, info
 from intygstjanst.contracts.xml import CORE, text_of
 from intygstjanst.delivery.deliverer import CONTRACTS_BY_TAG
 from intygstjanst.persistence import certificates as repo
@@ -61,6 +67,16 @@ class Revocation:
     request: Callable[[etree._Element], etree._Element]
     # A RevokeMedicalCertificate request as received: passed on as it is to legacy-format recipients.
     legacy: etree._Element | None = None
+    # Recipients this contract never tells, although they received the certificate.
+    untold: frozenset[str] = frozenset()
+
+
+class Revoked(enum.Enum):
+    """What a revoke found; each contract words it in its own way."""
+
+    NOW = "now"
+    ALREADY = "already"
+    UNKNOWN = "unknown"  # no such certificate for this patient
 
 
 def revoke_certificate(call: Call[Services]) -> Answer:
@@ -70,25 +86,30 @@ def revoke_certificate(call: Call[Services]) -> Answer:
         patient_id=text_of(request, "{*}patientPerson-id/types:extension") or "",
         request=lambda _stored: request,
     )
-    return Answer.result(call.contract, revoke(call.services, revocation))
+    certificate_id = revocation.certificate_id
+    revoked = revoke(call.services, revocation)
+    if revoked is Revoked.UNKNOWN:
+        raise LogicalError(ErrorId.APPLICATION_ERROR, f"Certificate {certificate_id} does not exist for patient.")
+    outcome = info(f"Certificate {certificate_id} is already revoked.") if revoked is Revoked.ALREADY else OK
+    return Answer.result(call.contract, outcome)
 
 
-def revoke(services: Services, revocation: Revocation) -> Outcome:
+def revoke(services: Services, revocation: Revocation) -> Revoked:
     certificate_id = revocation.certificate_id
     with services.db.transaction() as conn:
         certificate = repo.lock(conn, certificate_id)
         if certificate is None or certificate.deleted_by_care_giver or certificate.patient_id != revocation.patient_id:
-            raise LogicalError(ErrorId.APPLICATION_ERROR, f"certificate {certificate_id} does not exist for this patient")
+            return Revoked.UNKNOWN
         states = repo.states(conn, certificate_id)
         if is_revoked(states):
-            return info(f"certificate {certificate_id} is already revoked")
+            return Revoked.ALREADY
         repo.add_state(conn, certificate_id, "CANCELLED", CARE, services.clock())
         sickleave.mark_revoked(conn, certificate_id)
         if not certificate.is_test:
-            recipients = list(dict.fromkeys(s.target for s in states if s.state == "SENT"))
+            recipients = list(dict.fromkeys(s.target for s in states if s.state == "SENT" and s.target not in revocation.untold))
             if recipients:
                 _notify(conn, services.recipients, certificate, recipients, revocation)
-    return OK
+    return Revoked.NOW
 
 
 def notify_late_recipient(conn: Connection, services: Services, certificate: Row[Any], recipient_id: str, revoked_at: dt.datetime) -> None:

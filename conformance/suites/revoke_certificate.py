@@ -15,12 +15,17 @@ SUITES = [
                 "valid",
                 (register(), revoke(ok(), label=""), get(answer(certificate_is(), status_count(1, "CANCEL")), label="read it back")),
             ),
-            Case("already-revoked", "revoking it again: INFO, nothing changes", "revoked", (register(), revoke(), revoke(info(), label="revoke it again"))),
+            Case(
+                "already-revoked",
+                "revoking it again: INFO, nothing changes",
+                "revoked",
+                (register(), revoke(), revoke(info("Certificate ${certificateId} is already revoked."), label="revoke it again")),
+            ),
             Case(
                 "unknown-id",
                 "an id never registered: ERROR APPLICATION_ERROR (so a revoke that overtakes its registration is retried)",
                 "unknown-id",
-                (revoke(error("APPLICATION_ERROR"), label="", certificateId="${unknownCertificateId}"),),
+                (revoke(error("APPLICATION_ERROR", text="Certificate ${unknownCertificateId} does not exist for patient."), label="", certificateId="${unknownCertificateId}"),),
             ),
             Case(
                 "wrong-patient",
@@ -28,7 +33,7 @@ SUITES = [
                 "wrong-patient",
                 (
                     register(),
-                    revoke(error("APPLICATION_ERROR"), label="revoke it for another patient", patientId="${otherPatientId}"),
+                    revoke(error("APPLICATION_ERROR", text="Certificate ${certificateId} does not exist for patient."), label="revoke it for another patient", patientId="${otherPatientId}"),
                     get(answer(status_count(0, "CANCEL")), label="read it back"),
                 ),
             ),

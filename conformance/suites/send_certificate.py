@@ -25,7 +25,7 @@ SUITES = [
                 (
                     register(),
                     send(),
-                    send(info(), label="send it again"),
+                    send(info("Certificate '${certificateId}' already sent to '${recipientId}'."), label="send it again"),
                     get(answer(status_count(1, "SENTTO", "${recipientId}")), label="read it back"),
                 ),
             ),
@@ -33,25 +33,32 @@ SUITES = [
                 "revoked",
                 "sending a revoked certificate: INFO, nothing is sent",
                 "revoked",
-                (register(), revoke(), send(info(), label="send it"), get(answer(status_count(0, "SENTTO")), label="read it back")),
+                (register(), revoke(), send(info("Certificate '${certificateId}' has been revoked."), label="send it"), get(answer(status_count(0, "SENTTO")), label="read it back")),
             ),
             Case(
                 "unknown-id",
                 "an id never registered: ERROR APPLICATION_ERROR",
                 "unknown-id",
-                (send(error("APPLICATION_ERROR"), label="", certificateId="${unknownCertificateId}"),),
+                (send(error("APPLICATION_ERROR", text="Unknown certificate ID: ${unknownCertificateId}"), label="", certificateId="${unknownCertificateId}"),),
             ),
             Case(
                 "wrong-patient",
                 "naming another patient than the certificate's: ERROR APPLICATION_ERROR",
                 "wrong-patient",
-                (register(), send(error("APPLICATION_ERROR"), label="send it for another patient", patientId="${otherPatientId}")),
+                (register(), send(error("APPLICATION_ERROR", text="Unknown certificate ID: ${certificateId}"), label="send it for another patient", patientId="${otherPatientId}")),
             ),
             Case(
                 "unknown-recipient",
-                "a recipient the producer does not know: ERROR VALIDATION_ERROR (retrying cannot help)",
+                "a recipient the producer does not know: ERROR TECHNICAL_ERROR, as nationally",
                 "bad-input",
-                (register(), send(error("VALIDATION_ERROR"), label="send it to an unknown recipient", recipientId="${unknownRecipientId}")),
+                (
+                    register(),
+                    send(
+                        error("TECHNICAL_ERROR", text="Certificate '${certificateId}' couldn't be sent to recipient"),
+                        label="send it to an unknown recipient",
+                        recipientId="${unknownRecipientId}",
+                    ),
+                ),
             ),
         ],
     )

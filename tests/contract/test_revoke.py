@@ -4,6 +4,7 @@ CANCELLED state and the outbox notifications written with it."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -66,7 +67,7 @@ def queued(db) -> list[OutboxItem]:
 
 def test_unknown_certificate_or_another_patient(client, db) -> None:
     register(client, "rv-1")
-    expected = Answer("ERROR", "APPLICATION_ERROR", "certificate nope does not exist for this patient")
+    expected = Answer("ERROR", "APPLICATION_ERROR", "Certificate nope does not exist for patient.")
     assert call(client, REVOKE, revoke_request("nope")) == expected
     assert call(client, REVOKE, revoke_request("rv-1", patient=OTHER_PERSON)).error_id == "APPLICATION_ERROR"
     assert states(db, "rv-1") == [("RECEIVED", "HSVARD")]
@@ -75,7 +76,7 @@ def test_unknown_certificate_or_another_patient(client, db) -> None:
 def test_revoke_once_without_recipients(client, db) -> None:
     register(client, "rv-2")
     assert call(client, REVOKE, revoke_request("rv-2")) == Answer("OK", None, None)
-    assert call(client, REVOKE, revoke_request("rv-2")) == Answer("INFO", None, "certificate rv-2 is already revoked")
+    assert call(client, REVOKE, revoke_request("rv-2")) == Answer("INFO", None, "Certificate rv-2 is already revoked.")
     assert states(db, "rv-2") == [("RECEIVED", "HSVARD"), ("CANCELLED", "HSVARD")]
     assert queued(db) == []
 
@@ -168,15 +169,20 @@ def test_legacy_revoke_passes_the_request_on_to_legacy_recipients(client, db, se
     original = legacy_sample("RegisterMedicalCertificate", FK7263_SAMPLE, "rmc-1")
     patient = legacy_person(original)
     assert call(client, REGISTER_MEDICAL, copy.deepcopy(original)).code == "OK"
-    # FKASSA takes FK7263 in the legacy format; V3FK takes it as RegisterCertificate v3.
-    services.recipients = with_recipients(services.recipients, recipient("V3FK", {"FK7263"}))
-    mark_sent(db, services, "rmc-1", "FKASSA", "V3FK")
+    # LEGACY takes FK7263 in the legacy format; V3FK takes it as RegisterCertificate v3; FKASSA is
+    # never told through this contract (as nationally).
+    services.recipients = with_recipients(
+        services.recipients,
+        recipient("V3FK", {"FK7263"}),
+        dataclasses.replace(services.recipients.get("FKASSA"), id="LEGACY", logical_address="LA-LEGACY"),
+    )
+    mark_sent(db, services, "rmc-1", "FKASSA", "V3FK", "LEGACY")
     request = legacy_revoke_request("rmc-1", patient)
     assert call(client, REVOKE_MEDICAL, request) == Answer("OK", None, None)
     assert states(db, "rmc-1")[-1] == ("CANCELLED", "HSVARD")
-    fkassa, v3fk = queued(db)
-    assert (fkassa.recipient, fkassa.contract) == ("FKASSA", "RevokeMedicalCertificate:1")
-    assert carrier.canonical(etree.fromstring(fkassa.payload)) == carrier.canonical(etree.fromstring(request))
+    legacy, v3fk = queued(db)
+    assert (legacy.recipient, legacy.contract) == ("LEGACY", "RevokeMedicalCertificate:1")
+    assert carrier.canonical(etree.fromstring(legacy.payload)) == carrier.canonical(etree.fromstring(request))
     assert (v3fk.recipient, v3fk.contract) == ("V3FK", "RevokeCertificate:2")
     v2 = etree.fromstring(v3fk.payload)
     schema = contract_at(REVOKE).schema
@@ -189,12 +195,13 @@ def test_legacy_revoke_passes_the_request_on_to_legacy_recipients(client, db, se
     assert v2.findtext("{*}skickatAv/{*}enhet/{*}vardgivare/{*}vardgivarnamn") == "Vårdgivaren"
 
     again = call(client, REVOKE_MEDICAL, request)
-    assert again == Answer("INFO", None, "certificate rmc-1 is already revoked")
+    assert again == Answer("INFO", None, "Certificate 'rmc-1' is already revoked.")
 
 
 def test_legacy_revoke_of_an_unknown_certificate(client) -> None:
     answer = call(client, REVOKE_MEDICAL, legacy_revoke_request("rmc-nope"))
-    assert answer == Answer("ERROR", "APPLICATION_ERROR", "certificate rmc-nope does not exist for this patient")
+    assert (answer.code, answer.error_id) == ("ERROR", "VALIDATION_ERROR")
+    assert (answer.text or "").startswith("No certificate 'rmc-nope' found to revoke for patient '")
 
 
 def test_legacy_revoke_with_an_identifier_that_is_no_person_id(client) -> None:
@@ -207,11 +214,14 @@ def test_legacy_revoke_with_an_identifier_that_is_no_person_id(client) -> None:
 
 def test_v3_registered_fk7263_revoked_through_the_legacy_contract(client, db, services) -> None:
     """A certificate registered as RegisterCertificate v3 and revoked through the legacy contract:
-    FKASSA still gets the request as care sent it."""
+    a recipient taking the legacy format still gets the request as care sent it."""
     legacy_v3 = inbound(legacy_sample("RegisterMedicalCertificate", FK7263_SAMPLE, "rmc-v3"))
     payload = carrier.strip_carrier(legacy_v3)
     assert result(post(client, REGISTER, envelope(payload)).content)[0] == "OK"
-    mark_sent(db, services, "rmc-v3", "FKASSA")
+    services.recipients = with_recipients(
+        services.recipients, dataclasses.replace(services.recipients.get("FKASSA"), id="LEGACY", logical_address="LA-LEGACY")
+    )
+    mark_sent(db, services, "rmc-v3", "LEGACY")
     request = legacy_revoke_request("rmc-v3")
     assert call(client, REVOKE_MEDICAL, request).code == "OK"
     [item] = queued(db)
