@@ -112,6 +112,12 @@ class Settings:
     care_units_file: Path | None = setting(None, "care givers, care units and sub-units (sick leave)", REGISTERS, metavar="FILE")
     # Error texts name a patient only by this salted hash, as the national service does.
     pseudonym_salt: str = setting("", "salt of the patient pseudonym in error texts (SHA-256 of salt + personnummer)", REGISTERS, metavar="TEXT")
+    # The built-in statistics know patients and certificates only by HMACs with this key; every
+    # process feeding one store must share it (statistics/store.py).
+    statistics_key_file: Path | None = setting(
+        None, "key of the statistics' patient and certificate hashes (default: statistics.key in the data directory, made when missing)",
+        STORAGE, metavar="FILE",
+    )
 
     # Extra certificate-type definition directories added to the built-in ones.
     certificate_types_dir: Path | None = setting(None, "extra or replacing certificate-type definitions", CERTIFICATES, metavar="DIR")

@@ -304,3 +304,96 @@ def overlong(table: type[Base], values: object) -> list[tuple[str, int, int]]:
             found.append((column.name, len(value), limit))
     return found
 
+
+
+# --- Built-in statistics: persistence/statistics.py (de-identified) -------------------------------
+# No personnummer, name or free text: certificates, messages and patients are known by keyed hashes
+# (HMAC with the statistics key, see statistics/store.py), so the rows cannot be joined back to the
+# certificate tables without that key.
+
+
+class StatCertificate(Base):
+    """One certificate's de-identified facts. ``periods``: its sick-leave periods as
+    ``start/end/degree`` joined by ``;`` (None: not sick-leave data)."""
+
+    __tablename__ = "stat_certificate"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    patient_key: Mapped[str] = mapped_column(String(32))
+    care_giver_id: Mapped[str] = mapped_column(String(64))
+    care_unit_id: Mapped[str] = mapped_column(String(64))
+    county: Mapped[str] = mapped_column(String(2))  # län code, "" when the register does not know the unit
+    type_code: Mapped[str] = mapped_column(String(32))
+    signed_on: Mapped[dt.date] = mapped_column(Date)
+    gender: Mapped[str] = mapped_column(String(1))  # M (man) or K (kvinna)
+    age_group: Mapped[str] = mapped_column(String(8))
+    chapter: Mapped[str] = mapped_column(String(8))  # ICD-10-SE chapter range, "" without a diagnosis
+    section: Mapped[str] = mapped_column(String(8))
+    periods: Mapped[str | None] = mapped_column(Text)
+    completion_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        Index("ix_stat_certificate_patient", "patient_key", "care_giver_id"),
+        Index("ix_stat_certificate_care_giver", "care_giver_id"),
+    )
+
+
+class StatRevoked(Base):
+    """Certificates revoked: a ``created`` event arriving after the ``revoked`` one adds nothing."""
+
+    __tablename__ = "stat_revoked"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class StatMessage(Base):
+    __tablename__ = "stat_message"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    certificate_key: Mapped[str] = mapped_column(String(32), index=True)
+    care_giver_id: Mapped[str] = mapped_column(String(64), index=True)  # "" when the certificate is unknown
+    county: Mapped[str] = mapped_column(String(2))
+    subject: Mapped[str] = mapped_column(String(8))
+    sent_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class StatCase(Base):
+    """One sick-leave case: a patient's certificates at one care giver joined across gaps of at most
+    ``statistics.store.CASE_GAP`` days."""
+
+    __tablename__ = "stat_case"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    patient_key: Mapped[str] = mapped_column(String(32))
+    care_giver_id: Mapped[str] = mapped_column(String(64))
+    care_unit_id: Mapped[str] = mapped_column(String(64))
+    county: Mapped[str] = mapped_column(String(2))
+    gender: Mapped[str] = mapped_column(String(1))
+    age_group: Mapped[str] = mapped_column(String(8))
+    chapter: Mapped[str] = mapped_column(String(8))
+    start: Mapped[dt.date] = mapped_column(Date)
+    end: Mapped[dt.date] = mapped_column(Date)
+    days: Mapped[int] = mapped_column(Integer)
+    degree: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_stat_case_patient", "patient_key", "care_giver_id"),
+        Index("ix_stat_case_care_giver", "care_giver_id"),
+    )
+
+
+class StatCount(Base):
+    """The reports, counted ahead: how many cases, certificates or messages of ``report`` fall in
+    ``category`` in ``month`` within ``scope`` ("" national, "vg:<care giver>", "lan:<county>").
+    Kept current by every change, so a report is one primary-key range read."""
+
+    __tablename__ = "stat_count"
+
+    report: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(72), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- end of built-in statistics ---------------------------------------------------------------------

@@ -19,6 +19,8 @@ sub-unit, never deeper. Until an HSA client exists the register is a TOML file (
 
 The whole file is checked when it is read; every problem names the file, the entry and the field.
 HSA-ids are matched exactly, as the catalogue issues them. Without a file the register is empty.
+A care giver or a unit may name its county (``county = "01"``, the two-digit län code) for the
+statistics; a unit without one is in its care giver's county.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class CareUnitsError(ValueError):
 class CareGiver:
     id: str
     name: str
+    county: str = ""  # two-digit län code; "" when not given
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class CareUnit:
     care_giver: CareGiver
     parent: str | None  # the care unit of a sub-unit; None for a care unit
     sub_units: tuple[str, ...] = ()
+    county: str = ""  # its own, or else its care unit's, or else its care giver's
 
 
 class CareUnits:
@@ -106,19 +110,30 @@ def parse(data: Mapping[str, Any], source: str) -> CareUnits:
         seen[hsa_id] = where
         return hsa_id, name
 
+    def county(entry: Any, where: str, default: str) -> str:
+        value = entry.get("county", default)
+        if not isinstance(value, str) or not (len(value) == 2 and value.isdigit()):
+            raise CareUnitsError(f"{source}: {where}: field 'county' must be a two-digit län code such as \"01\", got {value!r}")
+        return value
+
     for g, giver_entry in enumerate(_tables(data, "care_giver", source), start=1):
         giver_where = f"care_giver[{g}]"
-        giver = CareGiver(*declare(giver_entry, giver_where, {"id", "name", "unit"}))
+        giver = CareGiver(*declare(giver_entry, giver_where, {"id", "name", "unit", "county"}))
+        if "county" in giver_entry:
+            giver = CareGiver(giver.id, giver.name, county(giver_entry, giver_where, ""))
         care_givers.append(giver)
         for u, unit_entry in enumerate(_tables(giver_entry, "unit", f"{source}: {giver_where}"), start=1):
             unit_where = f"{giver_where}.unit[{u}]"
-            unit_id, unit_name = declare(unit_entry, unit_where, {"id", "name", "sub_unit"})
+            unit_id, unit_name = declare(unit_entry, unit_where, {"id", "name", "sub_unit", "county"})
+            unit_county = county(unit_entry, unit_where, giver.county) if "county" in unit_entry else giver.county
             subs = []
             for s, sub_entry in enumerate(_tables(unit_entry, "sub_unit", f"{source}: {unit_where}"), start=1):
-                sub_id, sub_name = declare(sub_entry, f"{unit_where}.sub_unit[{s}]", {"id", "name"})
-                units.append(CareUnit(sub_id, sub_name, giver, parent=unit_id))
+                sub_where = f"{unit_where}.sub_unit[{s}]"
+                sub_id, sub_name = declare(sub_entry, sub_where, {"id", "name", "county"})
+                sub_county = county(sub_entry, sub_where, unit_county) if "county" in sub_entry else unit_county
+                units.append(CareUnit(sub_id, sub_name, giver, parent=unit_id, county=sub_county))
                 subs.append(sub_id)
-            units.append(CareUnit(unit_id, unit_name, giver, parent=None, sub_units=tuple(subs)))
+            units.append(CareUnit(unit_id, unit_name, giver, parent=None, sub_units=tuple(subs), county=unit_county))
     return CareUnits(care_givers, units)
 
 

@@ -86,3 +86,17 @@ def test_a_broken_register_stops_start_up(tmp_path: Path) -> None:
     broken.write_text("[[care_giver]\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="care_units_file: .*not valid TOML"):
         Services.build(Settings(data_dir=tmp_path, care_units_file=broken))
+
+
+def test_a_unit_is_in_its_own_county_or_else_its_care_givers() -> None:
+    from intygstjanst.registers.care_units import parse
+
+    register = parse(
+        {"care_giver": [{"id": "VG1", "name": "G", "county": "01", "unit": [
+            {"id": "E1", "name": "U1", "sub_unit": [{"id": "E11", "name": "S"}]},
+            {"id": "E2", "name": "U2", "county": "12"}]}]},
+        "test",
+    )
+    assert [register.unit(u).county for u in ("E1", "E11", "E2")] == ["01", "01", "12"]  # type: ignore[union-attr]
+    with pytest.raises(CareUnitsError, match="two-digit län code"):
+        parse({"care_giver": [{"id": "VG1", "name": "G", "county": "Skåne"}]}, "test")

@@ -1,0 +1,229 @@
+"""Repository of the built-in statistics (de-identified): certificates, messages and sick-leave
+cases by keyed hashes, and the report counts kept ahead (``stat_count``).
+
+The rules that fill these tables live in ``statistics/store.py``; here are only the statements.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from intygstjanst.persistence.models import StatCase, StatCertificate, StatCount, StatMessage, StatRevoked
+
+CERTIFICATES = cast(Table, StatCertificate.__table__)
+CASES = cast(Table, StatCase.__table__)
+MESSAGES = cast(Table, StatMessage.__table__)
+REVOKED = cast(Table, StatRevoked.__table__)
+COUNTS = cast(Table, StatCount.__table__)
+ALL_TABLES = (COUNTS, CASES, MESSAGES, REVOKED, CERTIFICATES)
+
+# (report, scope, month, category)
+CountKey = tuple[str, str, dt.date, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRow:
+    key: str
+    patient_key: str
+    care_giver_id: str
+    care_unit_id: str
+    county: str
+    type_code: str
+    signed_on: dt.date
+    gender: str
+    age_group: str
+    chapter: str
+    section: str
+    periods: str | None  # start/end/degree joined by ";", None: not sick-leave data
+    completion_requested: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    patient_key: str
+    care_giver_id: str
+    care_unit_id: str
+    county: str
+    gender: str
+    age_group: str
+    chapter: str
+    start: dt.date
+    end: dt.date
+    days: int
+    degree: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    key: str
+    certificate_key: str
+    care_giver_id: str
+    county: str
+    subject: str
+    sent_on: dt.date
+
+
+def _certificate(row: Any) -> CertificateRow:
+    return CertificateRow(**{name: getattr(row, name) for name in CertificateRow.__slots__})
+
+
+def _case(row: Any) -> CaseRow:
+    return CaseRow(**{name: getattr(row, name) for name in CaseRow.__slots__})
+
+
+def _message(row: Any) -> MessageRow:
+    return MessageRow(**{name: getattr(row, name) for name in MessageRow.__slots__})
+
+
+_CERTIFICATE = select(CERTIFICATES).where(CERTIFICATES.c.key == bindparam("key"))
+_OF_PATIENT = select(CERTIFICATES).where(
+    CERTIFICATES.c.patient_key == bindparam("patient"), CERTIFICATES.c.care_giver_id == bindparam("care_giver")
+)
+_CASES_OF_PATIENT = select(CASES).where(
+    CASES.c.patient_key == bindparam("patient"), CASES.c.care_giver_id == bindparam("care_giver")
+)
+_DELETE_CASES_OF_PATIENT = delete(CASES).where(
+    CASES.c.patient_key == bindparam("patient"), CASES.c.care_giver_id == bindparam("care_giver")
+)
+
+
+def certificate(conn: Connection, key: str) -> CertificateRow | None:
+    row = conn.execute(_CERTIFICATE, {"key": key}).first()
+    return _certificate(row) if row is not None else None
+
+
+def insert_certificates(conn: Connection, rows: Sequence[CertificateRow]) -> None:
+    if rows:
+        conn.execute(insert(CERTIFICATES), [asdict(r) for r in rows])
+
+
+def delete_certificate(conn: Connection, key: str) -> None:
+    conn.execute(delete(CERTIFICATES).where(CERTIFICATES.c.key == key))
+
+
+def set_completion_requested(conn: Connection, key: str) -> None:
+    conn.execute(update(CERTIFICATES).where(CERTIFICATES.c.key == key).values(completion_requested=True))
+
+
+def certificates_of(conn: Connection, patient_key: str, care_giver_id: str) -> list[CertificateRow]:
+    return [_certificate(r) for r in conn.execute(_OF_PATIENT, {"patient": patient_key, "care_giver": care_giver_id})]
+
+
+def is_revoked(conn: Connection, key: str) -> bool:
+    return conn.execute(select(REVOKED.c.key).where(REVOKED.c.key == key)).first() is not None
+
+
+def mark_revoked(conn: Connection, keys: Iterable[str]) -> None:
+    rows = [{"key": k} for k in keys]
+    if rows:
+        conn.execute(insert(REVOKED), rows)
+
+
+def cases_of(conn: Connection, patient_key: str, care_giver_id: str) -> list[CaseRow]:
+    return [_case(r) for r in conn.execute(_CASES_OF_PATIENT, {"patient": patient_key, "care_giver": care_giver_id})]
+
+
+def replace_cases(conn: Connection, patient_key: str, care_giver_id: str, cases: Sequence[CaseRow]) -> None:
+    conn.execute(_DELETE_CASES_OF_PATIENT, {"patient": patient_key, "care_giver": care_giver_id})
+    insert_cases(conn, cases)
+
+
+def insert_cases(conn: Connection, cases: Sequence[CaseRow]) -> None:
+    if cases:
+        conn.execute(insert(CASES), [asdict(c) for c in cases])
+
+
+def message(conn: Connection, key: str) -> MessageRow | None:
+    row = conn.execute(select(MESSAGES).where(MESSAGES.c.key == key)).first()
+    return _message(row) if row is not None else None
+
+
+def insert_messages(conn: Connection, rows: Sequence[MessageRow]) -> None:
+    if rows:
+        conn.execute(insert(MESSAGES), [asdict(r) for r in rows])
+
+
+def messages_of(conn: Connection, certificate_key: str) -> list[MessageRow]:
+    return [_message(r) for r in conn.execute(select(MESSAGES).where(MESSAGES.c.certificate_key == certificate_key))]
+
+
+def has_message(conn: Connection, certificate_key: str, subject: str) -> bool:
+    statement = select(MESSAGES.c.key).where(MESSAGES.c.certificate_key == certificate_key, MESSAGES.c.subject == subject)
+    return conn.execute(statement.limit(1)).first() is not None
+
+
+def delete_message(conn: Connection, key: str) -> None:
+    conn.execute(delete(MESSAGES).where(MESSAGES.c.key == key))
+
+
+def of_care_giver(conn: Connection, care_giver_id: str) -> tuple[list[CertificateRow], list[CaseRow], list[MessageRow]]:
+    """Everything stored about one care giver's certificates, cases and messages."""
+    return (
+        [_certificate(r) for r in conn.execute(select(CERTIFICATES).where(CERTIFICATES.c.care_giver_id == care_giver_id))],
+        [_case(r) for r in conn.execute(select(CASES).where(CASES.c.care_giver_id == care_giver_id))],
+        [_message(r) for r in conn.execute(select(MESSAGES).where(MESSAGES.c.care_giver_id == care_giver_id))],
+    )
+
+
+def delete_care_giver(conn: Connection, care_giver_id: str, scope: str) -> None:
+    """Delete the care giver's rows and its own counts (``scope``); the caller has taken its
+    contributions off the other scopes' counts."""
+    for table in (CERTIFICATES, CASES, MESSAGES):
+        conn.execute(delete(table).where(table.c.care_giver_id == care_giver_id))
+    conn.execute(delete(COUNTS).where(COUNTS.c.scope == scope))
+
+
+def add_counts(conn: Connection, deltas: Mapping[CountKey, int]) -> None:
+    """Add each delta to its count, creating counts as needed. Sorted, so that concurrent writers
+    take the row locks in one order and never deadlock each other."""
+    rows = [
+        {"report": r, "scope": s, "month": m, "category": c, "count": n}
+        for (r, s, m, c), n in sorted(deltas.items())
+        if n
+    ]
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(COUNTS)
+    statement = statement.on_conflict_do_update(
+        index_elements=[COUNTS.c.report, COUNTS.c.scope, COUNTS.c.month, COUNTS.c.category],
+        set_={"count": COUNTS.c.count + statement.excluded["count"]},
+    )
+    conn.execute(statement, rows)
+
+
+_COUNTS = (
+    select(COUNTS.c.month, COUNTS.c.category, COUNTS.c.count)
+    .where(
+        COUNTS.c.report == bindparam("report"),
+        COUNTS.c.scope == bindparam("scope"),
+        and_(COUNTS.c.month >= bindparam("first"), COUNTS.c.month <= bindparam("last")),
+    )
+    .order_by(COUNTS.c.month, COUNTS.c.category)
+)
+
+
+def counts(conn: Connection, report: str, scope: str, first: dt.date, last: dt.date) -> list[tuple[dt.date, str, int]]:
+    """The counts of ``report`` in ``scope`` for the months ``first``..``last`` (first days)."""
+    rows = conn.execute(_COUNTS, {"report": report, "scope": scope, "first": first, "last": last})
+    return [(month, category, int(count)) for month, category, count in rows if count]
+
+
+def months(conn: Connection) -> tuple[dt.date, dt.date] | None:
+    """The first and the last month with any national count."""
+    row = conn.execute(select(func.min(COUNTS.c.month), func.max(COUNTS.c.month)).where(COUNTS.c.scope == "")).first()
+    return (row[0], row[1]) if row is not None and row[0] is not None else None
+
+
+def empty(conn: Connection) -> None:
+    """Delete every statistics row (before a rebuild)."""
+    for table in ALL_TABLES:
+        conn.execute(delete(table))
