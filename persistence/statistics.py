@@ -231,9 +231,29 @@ def counts(conn: Connection, report: str, scope: str, first: dt.date, last: dt.d
     return [(month, category, int(count)) for month, category, count in rows if count]
 
 
-def months(conn: Connection) -> tuple[dt.date, dt.date] | None:
-    """The first and the last month with any national count."""
-    row = conn.execute(select(func.min(COUNTS.c.month), func.max(COUNTS.c.month)).where(COUNTS.c.scope == "")).first()
+_SCOPES_COUNTS = (
+    select(COUNTS.c.month, COUNTS.c.scope, COUNTS.c.category, COUNTS.c.count)
+    .where(
+        COUNTS.c.report == bindparam("report"),
+        and_(COUNTS.c.month >= bindparam("first"), COUNTS.c.month <= bindparam("last")),
+        # Prefixes are "lan:" and "vg:": no LIKE wildcard in them.
+        COUNTS.c.scope.startswith(bindparam("prefix")),
+    )
+)
+
+
+def counts_in_scopes(conn: Connection, report: str, prefix: str, first: dt.date, last: dt.date) -> list[tuple[dt.date, str, str, int]]:
+    """(month, scope, category, count) of ``report`` in every scope starting with ``prefix``."""
+    rows = conn.execute(_SCOPES_COUNTS, {"report": report, "prefix": prefix, "first": first, "last": last})
+    return [(month, scope, category, int(count)) for month, scope, category, count in rows if count]
+
+
+def months(conn: Connection, prefix: str) -> tuple[dt.date, dt.date] | None:
+    """The first and the last month with any count in a scope starting with ``prefix``."""
+    statement = select(func.min(COUNTS.c.month), func.max(COUNTS.c.month)).where(
+        COUNTS.c.scope.startswith(prefix), COUNTS.c.count > 0
+    )
+    row = conn.execute(statement).first()
     return (row[0], row[1]) if row is not None and row[0] is not None else None
 
 
