@@ -1,6 +1,6 @@
 """The ASGI application: SOAP endpoints, their WSDLs and schemas, and the operator endpoints.
 
-May import: ``contracts``, ``services``, ``settings``, ``tls`` and ``metrics``.
+May import: ``contracts``, ``services``, ``settings``, ``statistics``, ``tls`` and ``metrics``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from intygstjanst.contracts.wsdl import render_wsdl, xsd_file
 from intygstjanst import metrics
 from intygstjanst.services import Services
 from intygstjanst.settings import Settings
+from intygstjanst.statistics import web as statistics_web
+from intygstjanst.tls.authorization import STATISTICS_NAMESPACE, CallAuthorizer
 
 if TYPE_CHECKING:
     from intygstjanst.tls.security import TransportSecurity
@@ -131,12 +133,28 @@ def create_app(
         Route("/health", health),
         Route("/ready", ready),
         Route("/metrics", metrics.endpoint),
+        *statistics_web.routes(services.db, _statistics_access(caller_resolver, authorizer)),
         Route("/xsd/{path:path}", schema),
         Route("/{path:path}", soap, methods=["GET", "POST"]),
     ]
     app = Starlette(routes=routes)
     app.state.services = services
     return app
+
+
+def _statistics_access(caller_resolver: CallerResolver, authorizer: Authorizer) -> statistics_web.Access:
+    """Who may see a care giver's own statistics: a caller the authorization table grants
+    ``STATISTICS_NAMESPACE`` for that care giver; everyone on plain HTTP without caller identity
+    (``allow_all``, development and tests only), as for the contracts."""
+
+    def may_see(request: Request, care_giver: str) -> bool:
+        if authorizer is allow_all:
+            return True
+        if not isinstance(authorizer, CallAuthorizer):
+            return False
+        return authorizer.permits(_resolve(caller_resolver, request), STATISTICS_NAMESPACE, care_giver)
+
+    return may_see
 
 
 def secured_app(settings: Settings) -> tuple[Starlette, TransportSecurity]:

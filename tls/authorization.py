@@ -12,6 +12,9 @@ read from a TOML file that operators edit and reload without restarting the serv
     valid_from = 2025-01-01              # first day (Swedish calendar day) or an offset date-time
     valid_to = 2026-12-31                # last day, inclusive, or the date-time the grant ends
 
+A care giver's own statistics (``/statistik/?vardgivare=...``) are granted the same way: the contract
+``STATISTICS_NAMESPACE`` with the care giver's HSA-id as the logical address (or ``"*"``).
+
 Everything is checked when the file is read, so a mistake stops the start-up (or is refused on
 reload, keeping the table in force) instead of silently refusing or allowing calls later.
 """
@@ -41,6 +44,9 @@ ANY = "*"
 # Grants are written in Swedish calendar days, like the platform's table.
 SWEDEN = ZoneInfo("Europe/Stockholm")
 _FIELDS = ("consumer", "logical_address", "contract", "valid_from", "valid_to")
+# Not a SOAP contract: the name a grant gives to the care-giver statistics pages (logical address =
+# the care giver).
+STATISTICS_NAMESPACE = "urn:intygstjanst:statistics:care-giver:1"
 
 
 @dataclass(frozen=True)
@@ -181,7 +187,7 @@ class CallAuthorizer:
         self, path: Path, namespaces: Collection[str], clock: Callable[[], dt.datetime] = utc_now
     ) -> None:
         self.path = path
-        self._namespaces = frozenset(namespaces)
+        self._namespaces = frozenset(namespaces) | {STATISTICS_NAMESPACE}
         self._clock = clock
         self.table = AuthorizationTable.load(path, self._namespaces)
 
@@ -195,6 +201,12 @@ class CallAuthorizer:
         :meth:`__call__`, for the same Fault) before parsing its body."""
         identity = caller.original_consumer or caller.consumer
         return identity is not None and self.table.grants_some_address(identity, contract.namespace, self._clock())
+
+    def permits(self, caller: Caller, namespace: str, logical_address: str) -> bool:
+        """Whether the table grants ``caller`` ``namespace`` for ``logical_address`` now (for what is
+        not a SOAP call: the care-giver statistics)."""
+        identity = caller.original_consumer or caller.consumer
+        return caller.refusal is None and identity is not None and self.table.permits(identity, namespace, logical_address, self._clock())
 
     def __call__(self, caller: Caller, contract: Contract, logical_address: str) -> str:
         identity = caller.original_consumer or caller.consumer
