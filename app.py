@@ -59,7 +59,7 @@ def create_app(
     authorizer: Authorizer = allow_all,
 ) -> Starlette:
     services = services or Services.build(settings or Settings.load())
-    dispatcher = Dispatcher(services, services.parse_limits, authorizer)
+    dispatcher = Dispatcher(services, services.parse_limits, authorizer, services.record_access)
     max_body = services.settings.max_body_bytes
     threads = services.settings.handler_threads
     handler_threads = anyio.CapacityLimiter(threads) if threads > 0 else None

@@ -7,16 +7,19 @@ May import: ``settings``, ``contracts``, ``certificates``, ``registers``, ``pers
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from intygstjanst.certificates.certtypes import CertificateTypes
 from intygstjanst.certificates.schematron import SchematronValidator
 from intygstjanst.certificates.signature import SignatureChecker
+from intygstjanst.contracts.dispatch import Access
 from intygstjanst.contracts.registry import ContractRegistry
 from intygstjanst.contracts.xml import ParseLimits
 from intygstjanst.delivery.deliverer import Deliverer, Sender
 from intygstjanst.delivery.transport import OutboundTransport
+from intygstjanst.persistence.access_log import AccessLog, Asker
 from intygstjanst.persistence.db import Database, utc_now
 from intygstjanst.registers.care_units import CareUnits, CareUnitsError
 from intygstjanst.registers.persons import FilePersonLookup, PersonLookup
@@ -37,6 +40,7 @@ class Services:
     care_units: CareUnits  # the care-unit register (care_units_file)
     transport: OutboundTransport  # how recipients are reached (outbound TLS, timeout, base URL)
     deliverer: Sender  # sends to a recipient now (SendCertificateToRecipient)
+    access_log: AccessLog  # who was disclosed which patient's data
     clock: Callable[[], dt.datetime] = utc_now  # naive UTC
     # The certificate owners' official Schematron, run in addition to our rules when configured.
     schematron: SchematronValidator | None = None
@@ -63,9 +67,10 @@ class Services:
         """Everything from ``settings``, except what is given (tests and tools pass their own)."""
         types = certificate_types or CertificateTypes.configured(settings)
         transport = OutboundTransport.from_settings(settings)
+        database = db or Database(settings.effective_database_url)
         return cls(
             settings=settings,
-            db=db or Database(settings.effective_database_url),
+            db=database,
             contracts=contracts or ContractRegistry.load(),
             certificate_types=types,
             persons=persons or FilePersonLookup.from_files(settings.persons_file, settings.validation_persons_file),
@@ -73,9 +78,17 @@ class Services:
             care_units=care_units or _care_units(settings),
             transport=transport,
             deliverer=deliverer or Deliverer(transport),
+            access_log=AccessLog.configured(database, settings),
             schematron=SchematronValidator(settings.schematron_dir, types) if settings.schematron_dir is not None else None,
             signatures=SignatureChecker.from_settings(settings),
         )
+
+    def record_access(self, access: Access) -> None:
+        """The access log's entries for an answer about to disclose patients' data (the
+        dispatcher's ``Recorder``): one per patient, care giver and unit, one call id for them all."""
+        contract = access.contract
+        asker = Asker(contract.name, contract.version, access.caller.consumer, access.caller.original_consumer, access.logical_address)
+        self.access_log.append(asker, access.disclosed, self.clock(), uuid.uuid4().hex)
 
     def reload_certificate_types(self) -> str:
         """Read the certificate-type files again and use them, when every file checks and the

@@ -32,6 +32,7 @@ CERTIFICATES = "certificates"
 SECURITY = "security"
 SIGNATURES = "signatures"
 DELIVERY = "delivery"
+ACCESS_LOG = "access-log"
 OTHER = "other"  # a setting declared without a group; every command that runs the service takes it
 EVERY = "*"
 
@@ -44,6 +45,7 @@ GROUP_TITLES = {
     SECURITY: "transport security and call authorization",
     SIGNATURES: "the doctor's signature on certificates",
     DELIVERY: "delivery to recipients",
+    ACCESS_LOG: "the access log (who was disclosed a patient's data)",
     OTHER: "other settings",
 }
 
@@ -68,6 +70,13 @@ def setting(default: Any, help: str, group: str = OTHER, **about: Any) -> Any:
 class Settings:
     data_dir: Path = setting(Path("var"), "directory for the embedded database and development PKI (default ./var)", STORAGE, metavar="DIR")
     database_url: str = setting("", "SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in the data directory)", STORAGE, metavar="URL")
+    # The access log (persistence/access_log.py) finds a patient's entries by the keyed hash of the
+    # personnummer: the key must stay the same for as long as entries are kept.
+    access_log_key_file: Path | None = setting(
+        None, "key of the patient's hash in the access log (default: access-log.key in the data directory, made when missing)",
+        ACCESS_LOG, metavar="FILE",
+    )
+    access_log_retention_years: int = setting(10, "years an access-log entry is kept before 'access-log prune' removes it (default 10)", ACCESS_LOG, metavar="YEARS")
     host: str = setting("127.0.0.1", "address to listen on (default 127.0.0.1)", SERVER)
     port: int = setting(8080, "port to listen on (default 8080)", SERVER)
     workers: int = setting(1, "server processes (default 1)", SERVER, metavar="N")
@@ -116,7 +125,7 @@ class Settings:
     # process feeding one store must share it (statistics/store.py).
     statistics_key_file: Path | None = setting(
         None, "key of the statistics' patient and certificate hashes (default: statistics.key in the data directory, made when missing)",
-        REGISTERS, metavar="FILE",
+        STORAGE, metavar="FILE",
     )
 
     # Extra certificate-type definition directories added to the built-in ones.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -30,9 +32,27 @@ class Call(Generic[S]):
 
 
 @dataclass(frozen=True)
+class Disclosure:
+    """What an answer discloses of one patient: ``certificates`` of theirs (or sick-leave cases'
+    certificates) issued at one care unit of one care giver. The dispatcher has each one written to
+    the access log before the answer leaves (``dispatch.Recorder``)."""
+
+    patient_id: str
+    care_giver_id: str
+    care_unit_id: str
+    certificates: int
+
+    @staticmethod
+    def counted(certificates: Iterable[tuple[str, str, str]]) -> tuple[Disclosure, ...]:
+        """One disclosure per (patient, care giver, care unit) of ``certificates``, counting them."""
+        counts = Counter(certificates)
+        return tuple(Disclosure(patient, giver, unit, n) for (patient, giver, unit), n in counts.items())
+
+
+@dataclass(frozen=True)
 class Answer:
     """A handler's answer: the response payload, and the outcome it tells the caller (which the
-    audit line records).
+    audit line records), and what it discloses of which patients.
 
     ``payload`` is an element, or for answers so large that building and serialising a tree would
     dominate the call, the element already written as UTF-8 XML with every namespace it uses
@@ -41,6 +61,8 @@ class Answer:
 
     payload: etree._Element | bytes
     outcome: Outcome
+    # The patients' data the payload holds; empty for an answer that discloses none.
+    disclosed: tuple[Disclosure, ...] = ()
 
     @classmethod
     def result(cls, contract: ContractName, outcome: Outcome) -> Answer:

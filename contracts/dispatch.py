@@ -13,7 +13,7 @@ from typing import Generic, Protocol, runtime_checkable
 from lxml import etree
 
 from intygstjanst.contracts.binding import binding_errors
-from intygstjanst.contracts.call import Answer, Call, S
+from intygstjanst.contracts.call import Answer, Call, Disclosure, S
 from intygstjanst.contracts.envelope import read_envelope, read_routing_header, wrap
 from intygstjanst.contracts.faults import SoapFault, render_fault
 from intygstjanst.contracts.logs import structured
@@ -56,6 +56,21 @@ def allow_all(caller: Caller, contract: Contract, logical_address: str) -> str |
 
 
 @dataclass(frozen=True)
+class Access:
+    """An answer about to disclose patients' data, and who asked for it."""
+
+    caller: Caller
+    contract: Contract
+    logical_address: str
+    disclosed: tuple[Disclosure, ...]
+
+
+# Writes the access-log entries of an answer, committed before it returns; raises when they cannot
+# be written, and the answer is then withheld.
+Recorder = Callable[[Access], None]
+
+
+@dataclass(frozen=True)
 class SoapResponse:
     status: int
     body: bytes
@@ -64,10 +79,11 @@ class SoapResponse:
 class Dispatcher(Generic[S]):
     """Runs calls for handlers that work with ``services`` (passed on to them in every ``Call``)."""
 
-    def __init__(self, services: S, limits: ParseLimits, authorizer: Authorizer = allow_all) -> None:
+    def __init__(self, services: S, limits: ParseLimits, authorizer: Authorizer = allow_all, recorder: Recorder | None = None) -> None:
         self.services = services
         self.authorizer = authorizer
         self.screening: Screening | None = authorizer if isinstance(authorizer, Screening) else None
+        self.recorder = recorder  # None: no access log (protocol tests and benchmarks of the handlers alone)
         self.parser = HardenedParser(limits)
 
     def handle(self, contract: Contract, body: bytes, soap_action: str | None, caller: Caller) -> SoapResponse:
@@ -116,6 +132,8 @@ class Dispatcher(Generic[S]):
                 except LogicalError as refusal:
                     # A refusal the handler did not answer itself, in the contract's result structure.
                     answer = Answer.result(contract, refusal.outcome)
+                if answer.disclosed and self.recorder is not None:
+                    self._record(Access(caller, contract, logical_address, answer.disclosed))
             except SoapFault as fault:
                 if not contract.fault_rewrite:
                     return SoapResponse(fault.status, render_fault(fault))
@@ -129,6 +147,21 @@ class Dispatcher(Generic[S]):
             return SoapResponse(200, wrap(answer.payload))
         finally:
             audit_call(caller, authorized, contract, logical_address, outcome, time.perf_counter() - started)
+
+    def _record(self, access: Access) -> None:
+        """The access log written, or a Fault (rewritten where the contract's national service
+        rewrites faults) instead of the answer: data whose disclosure is not logged is not given."""
+        assert self.recorder is not None
+        try:
+            self.recorder(access)
+        except Exception as exc:
+            reference = uuid.uuid4().hex[:12]
+            # Database errors carry no statement parameters (persistence.db hides them): no personnummer.
+            log.error(
+                "the access log could not be written for %s, so the answer is withheld (reference %s): %s: %s",
+                access.contract.name, reference, type(exc).__name__, exc,
+            )
+            raise SoapFault(f"the access log could not be written, so nothing is disclosed; reference {reference} in the service log", "Server") from None
 
     @staticmethod
     def _rewritten(contract: Contract, text: str, code: str) -> Answer:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 from sqlalchemy.engine import Row
 
-from intygstjanst.contracts.call import Answer, Call
+from intygstjanst.contracts.call import Answer, Call, Disclosure
 from intygstjanst.contracts.faults import SoapFault
 from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info, listed
 from intygstjanst.contracts.xml import CORE, TYPES, text_of
@@ -287,7 +288,13 @@ def get_certificate(call: Call[Services]) -> Answer:
     set_statuses(intyg, status_elements(visible_states(states, part)))
     response = call.contract.response_element()
     response.append(intyg)
-    return Answer(response, OK)
+    return Answer(response, OK, disclosed([certificate]))
+
+
+def disclosed(certificates: Iterable[Any]) -> tuple[Disclosure, ...]:
+    """What answering with ``certificates`` (stored rows, or listed ones: anything with the
+    patient's, care giver's and care unit's ids) discloses, for the access log."""
+    return Disclosure.counted((c.patient_id, c.care_giver_id, c.care_unit_id) for c in certificates)
 
 
 def stored_payload(certificate: Row[Any]) -> etree._Element:

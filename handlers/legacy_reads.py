@@ -22,7 +22,7 @@ from intygstjanst.certificates.status import CARE, is_archived, is_revoked
 from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.contracts.result import CERTIFICATE_1, OK, ErrorId, LogicalError, Outcome, ResultCode, result_payload
 from intygstjanst.contracts.xml import HEALTHREPORTING, TS_SERVICES, sub, text_of
-from intygstjanst.handlers.certificate import stored_payload
+from intygstjanst.handlers.certificate import disclosed, stored_payload
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence.certificates import StateEntry
 from intygstjanst.registers.persons import parse_personnummer, pseudonym
@@ -85,7 +85,7 @@ def _with_document(call: Call[Services], response: etree._Element, found: Found,
     if is_revoked(found.states):
         outcome = Outcome(ResultCode.ERROR, f"Certificate '{found.certificate.id}' has been revoked", ErrorId.REVOKED)
     response.append(_result_block(call, outcome))
-    return Answer(response, outcome)
+    return Answer(response, outcome, disclosed([found.certificate]))  # a revoked one's content too
 
 
 def _timestamp(at: dt.datetime) -> str:
@@ -156,6 +156,7 @@ def list_certificates(call: Call[Services]) -> Answer:
         raise LogicalError(ErrorId.APPLICATION_ERROR, "Could not parse passed personnummer")
     wanted = {t.strip().lower() for t in (e.text or "" for e in call.request.iterfind(f"{{{ns}}}certificateType")) if t.strip()}
     response = call.contract.response_element(cert=INSURANCE_CERTIFICATE, hr=HEALTHREPORTING)
+    shown: list[Row[Any]] = []
     with call.services.db.read() as conn:
         for listed in repo.list_for_citizen(conn, patient, excluded_types=()):
             certificate = repo.get(conn, listed.id)
@@ -167,8 +168,9 @@ def list_certificates(call: Call[Services]) -> Answer:
                 if is_archived(listed.states) or is_revoked(listed.states):
                     continue
             _insurance_meta(response, ns, certificate, listed.states)
+            shown.append(certificate)
     response.append(_result_block(call, OK))
-    return Answer(response, OK)
+    return Answer(response, OK, disclosed(shown))
 
 
 def _insurance_meta(response: etree._Element, ns: str, certificate: Row[Any], states: Sequence[StateEntry]) -> None:

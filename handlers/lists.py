@@ -23,7 +23,7 @@ from intygstjanst.contracts.naming import ContractName
 from intygstjanst.contracts.xml import CORE, TYPES, sub, text_of
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.registers.persons import parse_personnummer
-from intygstjanst.handlers.certificate import set_statuses, stored_intyg
+from intygstjanst.handlers.certificate import disclosed, set_statuses, stored_intyg
 from intygstjanst.certificates.status import CARE, CITIZEN, is_archived, status_elements, visible_states
 from intygstjanst.services import Services
 
@@ -64,14 +64,15 @@ def list_certificates_for_care(call: Call[Services]) -> Answer:
     intygs_lista = sub(response, f"{{{ns}}}intygsLista")
     for certificate in reversed(listed):  # oldest signing first, the national service's order for care
         intygs_lista.append(_intyg(certificate, CARE, ns))
-    return Answer(response, OK)
+    return Answer(response, OK, disclosed(listed))
 
 
 def list_certificates_for_citizen(call: Call[Services]) -> Answer:
     """v4: the list; a refusal is a fault, which the national service rewrites as APPLICATION_ERROR
     (contracts.rewrite, ``citizen_fault_answer``)."""
     try:
-        return Answer(_citizen_list(call), OK)
+        response, shown = _citizen_list(call)
+        return Answer(response, OK, disclosed(shown))
     except Refusal as exc:
         raise SoapFault(str(exc), "Server") from None
 
@@ -79,13 +80,14 @@ def list_certificates_for_citizen(call: Call[Services]) -> Answer:
 def list_certificates_for_citizen_v3(call: Call[Services]) -> Answer:
     """v3: the list with an OK result, or an empty list with ERROR / VALIDATION_ERROR."""
     ns = call.contract.namespace
+    shown: list[repo.Listed] = []
     try:
-        response, outcome = _citizen_list(call), OK
+        (response, shown), outcome = _citizen_list(call), OK
     except Refusal as exc:
         response, outcome = _response(call), Outcome(ResultCode.ERROR, str(exc), ErrorId.VALIDATION_ERROR)
         sub(response, f"{{{ns}}}intygsLista")
     response.append(result_element(ns, outcome.code, outcome.text, outcome.error_id))
-    return Answer(response, outcome)
+    return Answer(response, outcome, disclosed(shown))
 
 
 def citizen_fault_answer(contract: ContractName, outcome: Outcome) -> etree._Element:
@@ -100,10 +102,11 @@ def citizen_fault_answer(contract: ContractName, outcome: Outcome) -> etree._Ele
     return response
 
 
-def _citizen_list(call: Call[Services]) -> etree._Element:
+def _citizen_list(call: Call[Services]) -> tuple[etree._Element, list[repo.Listed]]:
     """Every certificate about the citizen except death certificates and erased ones, archived or
     not as asked, optionally limited to some types and to a signing-date range (both ends
-    inclusive); revoked ones are listed with their CANCELLED status."""
+    inclusive); revoked ones are listed with their CANCELLED status. The response, and the
+    certificates it holds."""
     ns = call.contract.namespace
     request = call.request
     part = text_of(request, f"{{{ns}}}part/types:code") or ""
@@ -131,7 +134,7 @@ def _citizen_list(call: Call[Services]) -> etree._Element:
     intygs_lista = sub(response, f"{{{ns}}}intygsLista")
     for certificate in shown:
         intygs_lista.append(_intyg(certificate, part, ns))
-    return response
+    return response, shown
 
 
 def _patient(request: etree._Element, ns: str) -> str | None:

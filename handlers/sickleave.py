@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
@@ -47,7 +48,7 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 from sqlalchemy.engine import Connection
 
-from intygstjanst.contracts.call import Answer, Call
+from intygstjanst.contracts.call import Answer, Call, Disclosure
 from intygstjanst.registers.care_units import CareUnits
 from intygstjanst.certificates.certtypes import CertificateFacts, CertificateType
 from intygstjanst.contracts.faults import SoapFault
@@ -197,11 +198,11 @@ def _ns_declarations(namespace: str, others: dict[str, str]) -> str:
     return f'xmlns:ns="{namespace}" ' + " ".join(f'xmlns{":" + p if p else ""}="{uri}"' for p, uri in others.items())
 
 
-def _finish(text: Sequence[str], outcome: Outcome) -> Answer:
+def _finish(text: Sequence[str], outcome: Outcome, disclosed: tuple[Disclosure, ...]) -> Answer:
     """The answer, written as text: for the thousands of certificates of a large unit that is
     several times faster than building a tree element by element. Every value goes through
     ``escape``; the tests check the answers against the contract's schema."""
-    return Answer("".join(text).encode("utf-8"), outcome)
+    return Answer("".join(text).encode("utf-8"), outcome, disclosed)
 
 
 # ============================================================================================
@@ -297,7 +298,8 @@ def _certificates_answer(
         for r in rows
         if r.fragment is not None  # always, after _rendered
     ]
-    return _finish(_certificates_text(call.contract, care_giver, listed, outcome, comment), outcome)
+    disclosed = Disclosure.counted((r.patient_id, r.care_giver_id, r.care_unit_id) for r in rows)
+    return _finish(_certificates_text(call.contract, care_giver, listed, outcome, comment), outcome, disclosed)
 
 
 # The care giver a fault answer names: the national service's answer to a fault has no vardgivare at
@@ -400,7 +402,11 @@ def list_sick_leaves_for_care(call: Call[Services]) -> Answer:
     text = [f"<ns:{call.contract.response} {_ns_declarations(ns, {'t': TYPES})}><ns:sjukfallLista>"]
     text.extend(_sjukfall(c, found.rows[c.anchor.certificate_id], c.patient_id in protected) for c in cases)
     text.append(f"</ns:sjukfallLista></ns:{call.contract.response}>")
-    return _finish(text, OK)
+    # A case discloses the certificates it is computed from; it is named by its active unit.
+    disclosed = Counter[tuple[str, str, str]]()
+    for c in cases:
+        disclosed[(c.patient_id, found.rows[c.anchor.certificate_id].care_giver_id, c.care_unit_id)] += c.certificate_count
+    return _finish(text, OK, tuple(Disclosure(*whose, certificates=n) for whose, n in disclosed.items()))
 
 
 def _sjukfall(case: SickLeaveCase, anchor: StoredSickLeave, protected: bool) -> str:

@@ -3,6 +3,6 @@ repository module per aggregate (certificates, messages, receivers, sick leave) 
 table of outbound messages. ``migrations`` holds the Alembic revisions.
 
 May import: ``settings`` (its error type, for a database a setting names that cannot be used, and
-the flags of ``intygstjanst db``). Callers pass plain values in and get rows or small dataclasses
+the flags of ``intygstjanst db`` and ``access-log``, and where the access-log key is kept). Callers pass plain values in and get rows or small dataclasses
 back.
 """

@@ -145,7 +145,11 @@ class Listed:
     id: str
     document: bytes  # the v3 form: the canonical document for legacy arrivals, else the original
     states: list[StateEntry]
-    is_test: bool = False
+    is_test: bool
+    # Whose record it is (the access log names them).
+    patient_id: str
+    care_giver_id: str
+    care_unit_id: str
 
 
 # One query per list: the patient's certificates joined with their states (a row per state). The
@@ -156,6 +160,9 @@ _LISTED_COLUMNS = (
     _CERTIFICATES.c.original,
     _CERTIFICATES.c.canonical,
     _CERTIFICATES.c.is_test,
+    _CERTIFICATES.c.patient_id,
+    _CERTIFICATES.c.care_giver_id,
+    _CERTIFICATES.c.care_unit_id,
     _STATES.c.state,
     _STATES.c.target,
     _STATES.c.at,
@@ -179,7 +186,7 @@ def _listed(rows: Iterable[Row[Any]]) -> list[Listed]:
     for r in rows:
         listed = by_id.get(r.id)
         if listed is None:
-            listed = by_id[r.id] = Listed(r.id, r.canonical or r.original, [], r.is_test)
+            listed = by_id[r.id] = Listed(r.id, r.canonical or r.original, [], r.is_test, r.patient_id, r.care_giver_id, r.care_unit_id)
         if r.state is not None:
             listed.states.append(StateEntry(r.state, r.target, r.at))
     return list(by_id.values())

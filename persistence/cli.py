@@ -1,11 +1,15 @@
-"""``intygstjanst db upgrade``: the database schema."""
+"""``intygstjanst db upgrade``: the database schema; ``intygstjanst access-log verify|extract|prune``:
+the access log (persistence/access_log.py)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+from collections.abc import Callable
 
-from intygstjanst.persistence.db import Database, safe_url
-from intygstjanst.settings import STORAGE, Settings, add_flags
+from intygstjanst.persistence.access_log import AccessLog, ExtractEntry
+from intygstjanst.persistence.db import Database, safe_url, utc_now
+from intygstjanst.settings import ACCESS_LOG, STORAGE, Settings, SettingsError, add_flags
 
 
 def _upgrade(_args: argparse.Namespace, settings: Settings) -> int:
@@ -18,9 +22,94 @@ def _upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _with_access_log(run: Callable[[argparse.Namespace, Settings, AccessLog], int]) -> Callable[[argparse.Namespace, Settings], int]:
+    def command(args: argparse.Namespace, settings: Settings) -> int:
+        database = Database.open(settings.effective_database_url, settings.database_setting)
+        try:
+            database.require_newest_schema(settings.database_setting)
+            return run(args, settings, AccessLog.configured(database, settings))
+        finally:
+            database.dispose()
+
+    return command
+
+
+def _verify(_args: argparse.Namespace, _settings: Settings, log: AccessLog) -> int:
+    verdict = log.verify()
+    if verdict.problem is not None:
+        print(f"access log BROKEN: {verdict.problem} ({verdict.entries} entries checked before it)")
+        return 1
+    # The head's hash, kept outside the database, later shows that the chain was not rewritten.
+    print(f"access log intact: {verdict.entries} entries; head entry {verdict.head_seq}, hash {verdict.head_hash}")
+    return 0
+
+
+def _extract(args: argparse.Namespace, _settings: Settings, log: AccessLog) -> int:
+    # The entries are keyed by the 12 digits the contracts' handlers read (registers.persons).
+    patient = args.patient.strip().replace("-", "")
+    if len(patient) != 12 or not patient.isdigit():
+        raise SettingsError(f"--patient: {args.patient!r} is not a personnummer of 12 digits (YYYYMMDD-NNNN)")
+    start = _day(args.start)
+    last = _day(args.end)
+    end = last + dt.timedelta(days=1) if last is not None else None  # --to is inclusive
+    entries = log.extract(patient, start, end)
+    span = f" from {args.start or 'the first entry'} to {args.end or 'today'}"
+    print(f"Access log extract for the patient{span} (times in UTC): {len(entries)} entries")
+    for entry in entries:
+        print(_extract_line(entry))
+    return 0
+
+
+def _extract_line(entry: ExtractEntry) -> str:
+    asker = entry.consumer or "(no client certificate)"
+    if entry.original_consumer and entry.original_consumer != entry.consumer:
+        asker += f" on behalf of {entry.original_consumer}"
+    return (
+        f"{entry.at.isoformat(timespec='seconds')}Z  {asker}  asked through {entry.contract} {entry.version}"
+        f" (logical address {entry.logical_address or '-'}): {entry.certificates} certificate(s)"
+        f" of care giver {entry.care_giver_id}, care unit {entry.care_unit_id}"
+    )
+
+
+def _prune(_args: argparse.Namespace, settings: Settings, log: AccessLog) -> int:
+    before = years_before(utc_now(), settings.access_log_retention_years)
+    removed = log.prune(before)
+    print(f"access log: {removed} entries written before {before.isoformat(timespec='seconds')}Z removed")
+    return 0
+
+
+def years_before(moment: dt.datetime, years: int) -> dt.datetime:
+    """``moment`` the given number of years earlier (29 February becomes the 28th)."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:
+        return moment.replace(year=moment.year - years, day=28)
+
+
+def _day(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+    except ValueError:
+        raise SettingsError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     db = subparsers.add_parser("db", help="database maintenance")
     commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
     upgrade = commands.add_parser("upgrade", help="apply the migrations up to the newest")
     add_flags(upgrade, STORAGE)
     upgrade.set_defaults(command=_upgrade)
+
+    access_log = subparsers.add_parser("access-log", help="the log of who was disclosed a patient's data")
+    log_commands = access_log.add_subparsers(dest="access_log_command", metavar="COMMAND", required=True)
+    verify = log_commands.add_parser("verify", help="check the hash chain; exit status 1 naming the first bad entry")
+    extract = log_commands.add_parser("extract", help="the patient's extract: who was disclosed what, when, through which contract")
+    extract.add_argument("--patient", required=True, metavar="PNR", help="the patient's personnummer or samordningsnummer, 12 digits (YYYYMMDD-NNNN)")
+    extract.add_argument("--from", dest="start", metavar="DATE", help="first day (UTC) of the extract, YYYY-MM-DD")
+    extract.add_argument("--to", dest="end", metavar="DATE", help="last day (UTC) of the extract, YYYY-MM-DD")
+    prune = log_commands.add_parser("prune", help="remove the entries older than access_log_retention_years, keeping the chain verifiable")
+    for parser, run in ((verify, _verify), (extract, _extract), (prune, _prune)):
+        add_flags(parser, STORAGE, ACCESS_LOG)
+        parser.set_defaults(command=_with_access_log(run))

@@ -282,6 +282,58 @@ class CertificateSignature(Base):
     __table_args__ = (Index("ix_certificate_signature_status", "status", "reason_code"),)
 
 
+# --- Access log: persistence/access_log.py ----------------------------------------------------------
+
+
+class AccessLogEntry(Base):
+    """One disclosure of one patient's data: who asked, through which contract, when, and how many
+    certificates of which care giver and unit were disclosed.
+
+    Append-only and chained: ``hash`` is SHA-256 over the previous entry's hash and this entry's
+    canonical form (persistence/access_log.py), so an edited or removed entry breaks the chain.
+    ``patient_key`` is a keyed hash of the personnummer (HMAC-SHA256 with the access-log key): the
+    extract finds a patient's entries by it, and the table holds no personnummer in clear.
+    """
+
+    __tablename__ = "access_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    call_id: Mapped[str] = mapped_column(String(32))  # the entries of one call share it
+    contract: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(16))
+    consumer: Mapped[str | None] = mapped_column(Text)
+    original_consumer: Mapped[str | None] = mapped_column(Text)
+    logical_address: Mapped[str | None] = mapped_column(Text)
+    patient_key: Mapped[str] = mapped_column(String(64))
+    care_giver_id: Mapped[str] = mapped_column(Text)
+    care_unit_id: Mapped[str] = mapped_column(Text)
+    certificates: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_access_log_patient", "patient_key", "at"),
+        Index("ix_access_log_at", "at"),
+    )
+
+
+class AccessLogHead(Base):
+    """The chain's one head row: the newest entry's number and hash, and the anchor left by pruning
+    (the last pruned entry's number and hash, from which verification continues). Appending locks
+    this row, so concurrent writers chain one after the other."""
+
+    __tablename__ = "access_log_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    anchor_seq: Mapped[int] = mapped_column(BigInteger)
+    anchor_hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- end of access log -------------------------------------------------------------------------------
+
+
 def length_of(table: type[Base], column: str) -> int:
     """The length limit of a string column of ``table``."""
     length = getattr(table.__table__.columns[column].type, "length", None)
@@ -384,8 +436,7 @@ class StatCase(Base):
 
 class StatCount(Base):
     """The reports, counted ahead: how many cases, certificates or messages of ``report`` fall in
-    ``category`` in ``month`` within ``scope`` ("vg:<care giver>" or "lan:<county>"; national is the
-sum of the counties).
+    ``category`` in ``month`` within ``scope`` ("" national, "vg:<care giver>", "lan:<county>").
     Kept current by every change, so a report is one primary-key range read."""
 
     __tablename__ = "stat_count"
@@ -395,11 +446,6 @@ sum of the counties).
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     category: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
-
-    # National reports read every county scope of a month range: the months first.
-    __table_args__ = (
-        Index("ix_stat_count_month", "report", "month", "scope", postgresql_include=["category", "count"]),
-    )
 
 
 # --- end of built-in statistics ---------------------------------------------------------------------

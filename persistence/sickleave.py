@@ -327,6 +327,8 @@ class ListedRow(NamedTuple):
     patient_name: str
     care_giver_name: str
     fragment: str | None
+    care_giver_id: str  # whose record it is (the access log names them)
+    care_unit_id: str
 
 
 _LISTED_COLUMNS = tuple(_C[name] for name in ListedRow._fields)

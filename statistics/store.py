@@ -22,8 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import os
-import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -37,6 +35,7 @@ from intygstjanst.certificates.sickleave import ALLOWED_DEGREES, days_in, last_c
 from intygstjanst.contracts.xml import text_of
 from intygstjanst.persistence import statistics as repo
 from intygstjanst.persistence.db import Database
+from intygstjanst.persistence.keys import read_or_make_key
 from intygstjanst.persistence.statistics import CaseRow, CertificateRow, CountKey, MessageRow
 from intygstjanst.registers.care_units import CareUnits
 from intygstjanst.registers.persons import parse_personnummer
@@ -75,19 +74,9 @@ class Sources:
 
 def statistics_key(settings: Settings) -> bytes:
     """The statistics key: ``statistics_key_file``, or ``statistics.key`` in the data directory,
-    made (random, 256 bits, readable only by the owner) the first time. Every process feeding the
-    same store must use the same key, or one patient would become two."""
-    path = settings.statistics_key_file or settings.data_dir / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it meanwhile: use theirs
-        else:
-            with os.fdopen(fd, "w") as file:
-                file.write(secrets.token_hex(32) + "\n")
-    return Path(path).read_text(encoding="ascii").strip().encode("ascii")
+    made the first time. Every process feeding the same store must use the same key, or one patient
+    would become two."""
+    return read_or_make_key(settings.statistics_key_file or settings.data_dir / KEY_FILE)
 
 
 # --- facts of one certificate ------------------------------------------------------------------
@@ -270,14 +259,9 @@ def month_of(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
-COUNTY_PREFIX = "lan:"
-
-
-def scopes(care_giver_id: str, county: str) -> tuple[str, str]:
-    """The scopes a row counts in: its care giver's and its county's ("lan:" when the register does
-    not know the unit's county). The national figures are the sum of the county scopes, each
-    suppressed first (statistics/reports.py), so no national figure reveals a county's small count."""
-    return (f"vg:{care_giver_id}", f"{COUNTY_PREFIX}{county}")
+def scopes(care_giver_id: str, county: str) -> tuple[str, ...]:
+    """The scopes a row counts in: national, its care giver's, its county's."""
+    return ("", f"vg:{care_giver_id}", *((f"lan:{county}",) if county else ()))
 
 
 def care_giver_scope(care_giver_id: str) -> str:
@@ -419,7 +403,7 @@ def erase_certificate(conn: Connection, certificate_id: str, sources: Sources) -
 
 
 def erase_care_giver(conn: Connection, care_giver_id: str) -> None:
-    """Remove every row of one care giver and its contributions to the county counts (and so to the national ones),
+    """Remove every row of one care giver and its contributions to the national and county counts,
     in the caller's transaction (the care-giver erase of the lifecycle)."""
     counts: Counter[CountKey] = Counter()
     certificates, cases, messages = repo.of_care_giver(conn, care_giver_id)

@@ -1,0 +1,116 @@
+"""What the access log costs a read, and how fast its chain is verified.
+
+    python benchmarks/access_log.py                       # SQLite in a temporary directory
+    python benchmarks/access_log.py postgresql+psycopg://postgres@127.0.0.1:5432/intyg_access_bench
+
+On a fresh database (created on PostgreSQL, dropped afterwards) one certificate is registered, then
+GetCertificate is called through the dispatcher in this process (no HTTP), in alternating rounds
+with and without the access log, so that the machine's other load falls on both alike: p50 / p99
+per call. Then ``--entries`` entries are appended (one call each, one process) and the chain is
+verified: appends/s and entries verified/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO.parent))
+
+from intygstjanst.contracts.dispatch import Caller, Dispatcher  # noqa: E402
+from intygstjanst.persistence.access_log import Asker  # noqa: E402
+from intygstjanst.persistence.db import Database  # noqa: E402
+from intygstjanst.services import Services  # noqa: E402
+from intygstjanst.settings import Settings  # noqa: E402
+from intygstjanst.tests.soap import GET, REGISTER, certificate, envelope, get_request  # noqa: E402
+
+
+def percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"p50 {statistics.median(ordered) * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms"
+
+
+def timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def run(url: str, workdir: Path, rounds: int, per_round: int, entries: int) -> None:
+    db = Database(url)
+    db.upgrade()
+    services = Services.build(Settings(data_dir=workdir / "data", database_url=url), db=db)
+    with_log = Dispatcher(services, services.parse_limits, recorder=services.record_access)
+    without = Dispatcher(services, services.parse_limits)
+    register = services.contracts.by_path(REGISTER)
+    get = services.contracts.by_path(GET)
+    assert register is not None and get is not None
+    certificate_id = f"bench-{uuid.uuid4().hex[:8]}"
+    assert with_log.handle(register, envelope(certificate(certificate_id)), None, Caller()).status == 200
+    request = envelope(get_request(certificate_id))
+    samples: dict[str, list[float]] = {"without the access log": [], "with the access log": []}
+    for _ in range(rounds):
+        for name, dispatcher in (("without the access log", without), ("with the access log", with_log)):
+            for _ in range(per_round):
+                samples[name].append(timed(lambda d=dispatcher: d.handle(get, request, None, Caller("SE-BENCH"))))
+    for name, values in samples.items():
+        print(f"  GetCertificate {name:<24} {percentiles(values)} ({len(values)} calls)")
+    asker = Asker("GetCertificate", "2.1", "SE-BENCH", None, "5565594230")
+
+    class Shown:
+        patient_id, care_giver_id, care_unit_id, certificates = "191212121212", "SE-GIVER", "SE-UNIT", 1
+
+    started = time.perf_counter()
+    for n in range(entries):
+        services.access_log.append(asker, [Shown()], dt.datetime(2026, 1, 1), f"bench{n}")
+    appended = time.perf_counter() - started
+    print(f"  {entries} appends, one call each: {entries / appended:.0f} appends/s")
+    started = time.perf_counter()
+    verdict = services.access_log.verify()
+    took = time.perf_counter() - started
+    assert verdict.problem is None, verdict.problem
+    print(f"  verify: {verdict.entries} entries in {took:.2f} s, {verdict.entries / took:.0f} entries/s")
+    db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("url", nargs="?", help="a PostgreSQL URL (its database is created and dropped); default SQLite")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--per-round", type=int, default=50)
+    parser.add_argument("--entries", type=int, default=5000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        if not args.url:
+            print("SQLite")
+            run(f"sqlite:///{workdir / 'bench.db'}", workdir, args.rounds, args.per_round, args.entries)
+            return
+        base = make_url(args.url)
+        admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{base.database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{base.database}"'))
+        try:
+            print(f"PostgreSQL ({base.database})")
+            run(args.url, workdir, args.rounds, args.per_round, args.entries)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{base.database}" WITH (FORCE)'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

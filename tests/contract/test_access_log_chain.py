@@ -1,0 +1,181 @@
+"""The access log's chain on the database: ``verify`` finds an edited, a deleted and a missing last
+entry and names the first bad one; the extract holds the patient's entries only; pruning keeps the
+rest verifiable; concurrent writers (threads, and processes with their own connections) chain
+without a gap. Through ``intygstjanst access-log`` where a command is what an operator runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, update
+
+from intygstjanst.cli import main
+from intygstjanst.persistence.access_log import AccessLog, Asker
+from intygstjanst.persistence.db import Database
+from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead
+
+from intygstjanst.tests.soap import OTHER_PERSON, TEST_PERSON
+
+KEY = b"chain-test-key"
+ASKER = Asker("GetCertificate", "2.1", "SE-CONSUMER", "SE-ORIGINAL", "SE-ADDRESS")
+START = dt.datetime(2024, 3, 1, 9, 0)
+
+
+@dataclass(frozen=True)
+class Shown:
+    patient_id: str
+    care_giver_id: str = "SE-GIVER"
+    care_unit_id: str = "SE-UNIT"
+    certificates: int = 1
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "access-log.key"
+    path.write_bytes(KEY + b"\n")
+    return path
+
+
+@pytest.fixture
+def log(db: Database) -> AccessLog:
+    return AccessLog(db, KEY)
+
+
+def fill(log: AccessLog, count: int, patient: str = TEST_PERSON, start: dt.datetime = START) -> None:
+    for n in range(count):
+        log.append(ASKER, [Shown(patient, care_unit_id=f"SE-UNIT-{n}")], start + dt.timedelta(days=n), f"call{n}")
+
+
+@pytest.fixture
+def cli(database_url: str, key_file: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str]]:
+    """``intygstjanst access-log ARGS`` on the test database with the test key: (status, output)."""
+
+    def run(*args: str) -> tuple[int, str]:
+        status = main(["access-log", *args, "--database-url", database_url, "--access-log-key-file", str(key_file)])
+        return status, capsys.readouterr().out
+
+    return run
+
+
+def test_an_intact_chain_verifies(log: AccessLog, cli: Callable[..., tuple[int, str]]) -> None:
+    assert cli("verify")[0] == 0  # an empty log is intact
+    fill(log, 5)
+    log.append(ASKER, [Shown(TEST_PERSON), Shown(OTHER_PERSON)], START, "call-two")  # one call, two entries
+    status, out = cli("verify")
+    verdict = log.verify()
+    assert status == 0 and verdict.problem is None and verdict.entries == 7
+    assert f"7 entries; head entry 7, hash {verdict.head_hash}" in out
+
+
+def test_verify_names_an_edited_entry(log: AccessLog, db: Database, cli: Callable[..., tuple[int, str]]) -> None:
+    fill(log, 5)
+    with db.transaction() as conn:
+        conn.execute(update(AccessLogEntry).where(AccessLogEntry.seq == 3).values(consumer="SE-SOMEONE-ELSE"))
+    status, out = cli("verify")
+    assert status == 1 and "entry 3 changed" in out and "2 entries checked" in out
+
+
+def test_verify_names_an_edited_entry_whose_hash_was_recomputed_by_the_next(log: AccessLog, db: Database) -> None:
+    fill(log, 5)
+    from intygstjanst.persistence.access_log import entry_hash
+
+    with db.transaction() as conn:
+        rows = {r.seq: r._asdict() for r in conn.execute(AccessLogEntry.__table__.select())}
+        edited = {**rows[3], "certificates": 0}
+        conn.execute(
+            update(AccessLogEntry).where(AccessLogEntry.seq == 3).values(certificates=0, hash=entry_hash(rows[2]["hash"], edited))
+        )
+    assert log.verify().problem == "entry 4 changed: its content does not give its hash (or the entry before it was changed)"
+
+
+def test_verify_names_a_deleted_entry(log: AccessLog, db: Database, cli: Callable[..., tuple[int, str]]) -> None:
+    fill(log, 5)
+    with db.transaction() as conn:
+        conn.execute(delete(AccessLogEntry).where(AccessLogEntry.seq == 2))
+    status, out = cli("verify")
+    assert status == 1 and "entry 2 deleted (the chain goes on at entry 3)" in out
+
+
+def test_verify_finds_deleted_last_entries_and_a_deleted_head(log: AccessLog, db: Database) -> None:
+    fill(log, 5)
+    with db.transaction() as conn:
+        conn.execute(delete(AccessLogEntry).where(AccessLogEntry.seq >= 4))
+    assert log.verify().problem == "entries 4 to 5 deleted (the head names entry 5)"
+    with db.transaction() as conn:
+        conn.execute(delete(AccessLogHead))
+    assert log.verify().problem == "the chain's head row is missing (entries from 1 on exist)"
+
+
+def test_the_extract_holds_the_patients_entries_only(log: AccessLog, cli: Callable[..., tuple[int, str]]) -> None:
+    fill(log, 3)
+    fill(log, 2, patient=OTHER_PERSON)
+    status, out = cli("extract", "--patient", "19121212-1212")
+    lines = out.splitlines()
+    assert status == 0 and "3 entries" in lines[0] and len(lines) == 4
+    assert lines[1] == (
+        "2024-03-01T09:00:00Z  SE-CONSUMER on behalf of SE-ORIGINAL  asked through GetCertificate 2.1"
+        " (logical address SE-ADDRESS): 1 certificate(s) of care giver SE-GIVER, care unit SE-UNIT-0"
+    )
+    assert TEST_PERSON not in out.replace("19121212-1212", "")  # printed only where the operator typed it
+    # --from and --to are inclusive days.
+    status, out = cli("extract", "--patient", TEST_PERSON, "--from", "2024-03-02", "--to", "2024-03-02")
+    assert "1 entries" in out and "care unit SE-UNIT-1" in out and "SE-UNIT-0" not in out
+    assert [e.care_unit_id for e in log.extract(OTHER_PERSON)] == ["SE-UNIT-0", "SE-UNIT-1"]
+    # Another key finds nothing: the entries hold the keyed hash only.
+    assert AccessLog(log.db, b"another key").extract(TEST_PERSON) == []
+    assert cli("extract", "--patient", "12345")[0] == 2
+
+
+def test_pruning_keeps_the_chain_verifiable(log: AccessLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("intygstjanst.persistence.access_log.PRUNE_BATCH", 2)  # several batches
+    fill(log, 7)
+    assert log.prune(START + dt.timedelta(days=5)) == 5
+    assert [e.care_unit_id for e in log.extract(TEST_PERSON)] == ["SE-UNIT-5", "SE-UNIT-6"]
+    verdict = log.verify()
+    assert verdict.problem is None and verdict.entries == 2 and verdict.head_seq == 7
+    fill(log, 1, start=START + dt.timedelta(days=30))
+    assert log.prune(START) == 0 and log.verify().problem is None
+
+
+def test_prune_uses_the_retention_setting(log: AccessLog, cli: Callable[..., tuple[int, str]]) -> None:
+    old = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=3 * 365)
+    fill(log, 2, start=old)
+    fill(log, 1, start=old + dt.timedelta(days=2 * 365))
+    status, out = cli("prune")  # the default, 10 years: nothing
+    assert status == 0 and "0 entries" in out
+    assert cli("prune", "--access-log-retention-years", "2")[0] == 0 and len(log.extract(TEST_PERSON)) == 1 and log.verify().problem is None
+
+
+def test_concurrent_writers_in_threads_chain_without_a_gap(log: AccessLog) -> None:
+    def write(n: int) -> None:
+        log.append(ASKER, [Shown(TEST_PERSON), Shown(OTHER_PERSON)], START, f"thread{n}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(40)))
+    verdict = log.verify()
+    assert verdict.problem is None and verdict.entries == 80
+
+
+def _append_in_a_process(url: str, writer: int, count: int) -> None:
+    database = Database(url)
+    try:
+        log = AccessLog(database, KEY)
+        for n in range(count):
+            log.append(ASKER, [Shown(TEST_PERSON, care_unit_id=f"W{writer}")], START, f"w{writer}n{n}")
+    finally:
+        database.dispose()
+
+
+def test_concurrent_writer_processes_chain_without_a_gap(log: AccessLog, database_url: str) -> None:
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for done in [pool.submit(_append_in_a_process, database_url, w, 25) for w in range(2)]:
+            done.result()
+    verdict = log.verify()
+    assert verdict.problem is None and verdict.entries == 50
+    assert sorted({e.care_unit_id for e in log.extract(TEST_PERSON)}) == ["W0", "W1"]
