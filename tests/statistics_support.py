@@ -67,8 +67,9 @@ def revoked(certificate_id: str) -> StatisticsEvent:
     return StatisticsEvent("revoked", certificate_id, "LISJP", body=b"")
 
 
-def message(message_id: str, certificate_id: str, subject: str = "KOMPLT") -> StatisticsEvent:
+def message(message_id: str, certificate_id: str, subject: str = "KOMPLT", sent: str = "2024-03-20T10:00:00") -> StatisticsEvent:
     payload = to_care(message_id, certificate_id, subject=subject)
+    next(payload.iter("{*}skickatTidpunkt")).text = sent
     return StatisticsEvent("message-sent", certificate_id, "LISJP", "FKASSA", message_id, etree.tostring(payload))
 
 
