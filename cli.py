@@ -1,7 +1,7 @@
 """The ``intygstjanst`` command: its sub-commands are defined next to the layer each one serves."""
 
 # The top of the package: May import: ``serve``, ``certificates``, ``conformance``, ``contracts``, ``delivery``,
-# ``persistence``, ``registers``, ``settings``, ``testing`` and ``tls``. It only assembles the
+# ``persistence``, ``registers``, ``settings``, ``statistics``, ``testing`` and ``tls``. It only assembles the
 # sub-commands each of them adds (``add_commands``).
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from intygstjanst.delivery import cli as delivery_cli
 from intygstjanst.persistence import cli as persistence_cli
 from intygstjanst.registers import cli as registers_cli
 from intygstjanst.settings import Settings, SettingsError, flag_values
+from intygstjanst.statistics import cli as statistics_cli
 from intygstjanst.testing import cli as testing_cli
 from intygstjanst.tls import cli as tls_cli
 
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     certificates_cli.add_commands(sub, _running_server, _sick_leave_registers)
     delivery_cli.add_commands(sub)
     registers_cli.add_commands(sub)
+    statistics_cli.add_commands(sub)
     tls_cli.add_commands(sub)
     conformance_cli.add_commands(sub)
     _everywhere(parser)

@@ -125,7 +125,7 @@ class Settings:
     # process feeding one store must share it (statistics/store.py).
     statistics_key_file: Path | None = setting(
         None, "key of the statistics' patient and certificate hashes (default: statistics.key in the data directory, made when missing)",
-        STORAGE, metavar="FILE",
+        REGISTERS, metavar="FILE",
     )
 
     # Extra certificate-type definition directories added to the built-in ones.

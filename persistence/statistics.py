@@ -7,15 +7,25 @@ The rules that fill these tables live in ``statistics/store.py``; here are only 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from intygstjanst.persistence.models import StatCase, StatCertificate, StatCount, StatMessage, StatRevoked
+from intygstjanst.persistence.models import (
+    Certificate,
+    CertificateState,
+    Message,
+    SickLeaveCertificate,
+    StatCase,
+    StatCertificate,
+    StatCount,
+    StatMessage,
+    StatRevoked,
+)
 
 CERTIFICATES = cast(Table, StatCertificate.__table__)
 CASES = cast(Table, StatCase.__table__)
@@ -23,6 +33,10 @@ MESSAGES = cast(Table, StatMessage.__table__)
 REVOKED = cast(Table, StatRevoked.__table__)
 COUNTS = cast(Table, StatCount.__table__)
 ALL_TABLES = (COUNTS, CASES, MESSAGES, REVOKED, CERTIFICATES)
+CERTIFICATE_TABLE = cast(Table, Certificate.__table__)
+SICK_LEAVE_TABLE = cast(Table, SickLeaveCertificate.__table__)
+STATE_TABLE = cast(Table, CertificateState.__table__)
+MESSAGE_TABLE = cast(Table, Message.__table__)
 
 # (report, scope, month, category)
 CountKey = tuple[str, str, dt.date, str]
@@ -217,9 +231,29 @@ def counts(conn: Connection, report: str, scope: str, first: dt.date, last: dt.d
     return [(month, category, int(count)) for month, category, count in rows if count]
 
 
-def months(conn: Connection) -> tuple[dt.date, dt.date] | None:
-    """The first and the last month with any national count."""
-    row = conn.execute(select(func.min(COUNTS.c.month), func.max(COUNTS.c.month)).where(COUNTS.c.scope == "")).first()
+_SCOPES_COUNTS = (
+    select(COUNTS.c.month, COUNTS.c.scope, COUNTS.c.category, COUNTS.c.count)
+    .where(
+        COUNTS.c.report == bindparam("report"),
+        and_(COUNTS.c.month >= bindparam("first"), COUNTS.c.month <= bindparam("last")),
+        # Prefixes are "lan:" and "vg:": no LIKE wildcard in them.
+        COUNTS.c.scope.startswith(bindparam("prefix")),
+    )
+)
+
+
+def counts_in_scopes(conn: Connection, report: str, prefix: str, first: dt.date, last: dt.date) -> list[tuple[dt.date, str, str, int]]:
+    """(month, scope, category, count) of ``report`` in every scope starting with ``prefix``."""
+    rows = conn.execute(_SCOPES_COUNTS, {"report": report, "prefix": prefix, "first": first, "last": last})
+    return [(month, scope, category, int(count)) for month, scope, category, count in rows if count]
+
+
+def months(conn: Connection, prefix: str) -> tuple[dt.date, dt.date] | None:
+    """The first and the last month with any count in a scope starting with ``prefix``."""
+    statement = select(func.min(COUNTS.c.month), func.max(COUNTS.c.month)).where(
+        COUNTS.c.scope.startswith(prefix), COUNTS.c.count > 0
+    )
+    row = conn.execute(statement).first()
     return (row[0], row[1]) if row is not None and row[0] is not None else None
 
 
@@ -227,3 +261,41 @@ def empty(conn: Connection) -> None:
     """Delete every statistics row (before a rebuild)."""
     for table in ALL_TABLES:
         conn.execute(delete(table))
+
+
+# --- the sources of a rebuild: the stored certificates and messages ---------------------------------
+
+
+def source_certificates(conn: Connection) -> Iterator[Any]:
+    """Every stored certificate that is not a test certificate nor erased by its care giver, ordered
+    by care giver and patient (a patient's certificates at one care giver come together), with its
+    sick-leave row's main diagnosis and periods (None when it is not sick-leave data), whether it
+    is revoked and whether a completion request (KOMPLT) came for it. Streamed."""
+    c, s = CERTIFICATE_TABLE.c, SICK_LEAVE_TABLE.c
+    revoked = exists().where(STATE_TABLE.c.certificate_id == c.id, STATE_TABLE.c.state == "CANCELLED")
+    completion = exists().where(
+        MESSAGE_TABLE.c.certificate_id == c.id, MESSAGE_TABLE.c.subject == "KOMPLT", MESSAGE_TABLE.c.direction == "TO_CARE"
+    )
+    statement = (
+        select(
+            c.id, c.patient_id, c.care_giver_id, c.care_unit_id, c.type_code, c.signed_at,
+            s.diagnosis_code, s.periods, revoked.label("revoked"), completion.label("completion"),
+        )
+        .select_from(CERTIFICATE_TABLE.outerjoin(SICK_LEAVE_TABLE, s.certificate_id == c.id))
+        .where(c.is_test.is_(False), c.deleted_by_care_giver.is_(False), c.signed_at.is_not(None))
+        .order_by(c.care_giver_id, c.patient_id)
+    )
+    yield from conn.execution_options(stream_results=True, yield_per=10_000).execute(statement)
+
+
+def source_messages(conn: Connection) -> Iterator[Any]:
+    """Every message to care with its certificate's care giver and unit (None for a certificate
+    that is a test certificate, erased or not stored). Streamed."""
+    m, c = MESSAGE_TABLE.c, CERTIFICATE_TABLE.c
+    counted = and_(c.id == m.certificate_id, c.is_test.is_(False), c.deleted_by_care_giver.is_(False))
+    statement = (
+        select(m.id, m.certificate_id, m.subject, m.sent_at, c.care_giver_id, c.care_unit_id)
+        .select_from(MESSAGE_TABLE.outerjoin(CERTIFICATE_TABLE, counted))
+        .where(m.direction == "TO_CARE")
+    )
+    yield from conn.execution_options(stream_results=True, yield_per=10_000).execute(statement)

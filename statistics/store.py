@@ -259,9 +259,14 @@ def month_of(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
-def scopes(care_giver_id: str, county: str) -> tuple[str, ...]:
-    """The scopes a row counts in: national, its care giver's, its county's."""
-    return ("", f"vg:{care_giver_id}", *((f"lan:{county}",) if county else ()))
+COUNTY_PREFIX = "lan:"
+
+
+def scopes(care_giver_id: str, county: str) -> tuple[str, str]:
+    """The scopes a row counts in: its care giver's and its county's ("lan:" when the register does
+    not know the unit's county). The national figures are the sum of the county scopes, each
+    suppressed first (statistics/reports.py), so no national figure reveals a county's small count."""
+    return (f"vg:{care_giver_id}", f"{COUNTY_PREFIX}{county}")
 
 
 def care_giver_scope(care_giver_id: str) -> str:
@@ -403,7 +408,7 @@ def erase_certificate(conn: Connection, certificate_id: str, sources: Sources) -
 
 
 def erase_care_giver(conn: Connection, care_giver_id: str) -> None:
-    """Remove every row of one care giver and its contributions to the national and county counts,
+    """Remove every row of one care giver and its contributions to the county counts (and so to the national ones),
     in the caller's transaction (the care-giver erase of the lifecycle)."""
     counts: Counter[CountKey] = Counter()
     certificates, cases, messages = repo.of_care_giver(conn, care_giver_id)

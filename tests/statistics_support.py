@@ -39,11 +39,11 @@ def care_units() -> CareUnits:
     )
 
 
-def sources() -> store.Sources:
+def sources(units: CareUnits | None = None) -> store.Sources:
     global _TYPES
     if _TYPES is None:
         _TYPES = CertificateTypes.load()
-    return store.Sources(b"test-key", _TYPES, care_units())
+    return store.Sources(b"test-key", _TYPES, units or care_units())
 
 
 def created(

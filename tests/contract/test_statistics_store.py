@@ -34,9 +34,9 @@ def cases(db: Database) -> list[repo.CaseRow]:
 
 def national(db: Database, report: str) -> dict[str, int]:
     with db.read() as conn:
-        rows = repo.counts(conn, report, "", dt.date(2000, 1, 1), dt.date(2100, 1, 1))
+        rows = repo.counts_in_scopes(conn, report, "lan:", dt.date(2000, 1, 1), dt.date(2100, 1, 1))
     out: dict[str, int] = {}
-    for _, category, count in rows:
+    for _, _, category, count in rows:
         out[category] = out.get(category, 0) + count
     return out
 

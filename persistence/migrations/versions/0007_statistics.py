@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.Column("category", sa.String(32), primary_key=True),
         sa.Column("count", sa.BigInteger, nullable=False),
     )
+    op.create_index("ix_stat_count_month", "stat_count", ["report", "month", "scope"], postgresql_include=["category", "count"])
 
 
 def downgrade() -> None:

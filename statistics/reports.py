@@ -1,0 +1,214 @@
+"""The reports of the built-in statistics, read from the counts kept ahead (``stat_count``), and the
+threshold that protects small counts.
+
+Every report counts by month: sick-leave cases in the month they began, certificates in the month
+they were signed, messages in the month they were sent. A report over a period adds up its months.
+
+The threshold (national and county reports; a care giver's own reports are exact): every count
+below ``THRESHOLD`` is shown as 0, and no small count can be derived from the others. The counts are
+suppressed at their finest grain, one county's categories in one month (a "row"), and every other
+figure is a sum of suppressed cells:
+
+* primary suppression: a cell below 5 becomes 0;
+* secondary suppression: when the cells hidden in a row add up to 1-4, the row's smallest shown
+  cells are hidden too until they add up to at least 5 (so the hidden part of a row, which is what
+  the row's total misses compared with another report of the same cases, is never a small count);
+* totals, period sums and national figures are sums of suppressed cells (national = the sum of the
+  counties' suppressed cells), so any sum or difference of shown figures, within a report, between
+  periods, or between the nation and a county, is a sum of cells that are each 0 or at least 5.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from intygstjanst.persistence import statistics as repo
+from intygstjanst.statistics import dimensions, store
+
+THRESHOLD = 5
+SUBJECTS = (
+    ("AVSTMN", "Avstämningsmöte"),
+    ("KOMPLT", "Komplettering"),
+    ("KONTKT", "Kontakt"),
+    ("OVRIGT", "Övrigt"),
+    ("PAMINN", "Påminnelse"),
+)
+
+
+@dataclass(frozen=True)
+class Definition:
+    key: str
+    title: str
+    unit: str  # what is counted: sjukfall, intyg, meddelanden
+    # Fixed categories (code, label) in order; None: those found in the data (certificate types).
+    categories: Callable[[], Sequence[tuple[str, str]]] | None
+    per_month: bool  # shown as a series per month (else: per category over the period)
+
+
+def _fixed(pairs: Iterable[tuple[str, str]]) -> Callable[[], Sequence[tuple[str, str]]]:
+    values = tuple(pairs)
+    return lambda: values
+
+
+def _chapters() -> Sequence[tuple[str, str]]:
+    return [(c.code, f"{c.code} {c.name}") for c in dimensions.chapters()] + [(dimensions.UNKNOWN, "Okänd diagnos")]
+
+
+REPORTS = (
+    Definition(store.CASES, "Sjukfall per månad och kön", "sjukfall", _fixed((("K", "Kvinnor"), ("M", "Män"))), True),
+    Definition(store.DIAGNOSES, "Sjukfall per diagnoskapitel", "sjukfall", _chapters, False),
+    Definition(store.AGES, "Sjukfall per åldersgrupp", "sjukfall", _fixed((a, f"{a} år") for a in dimensions.AGE_GROUPS), False),
+    Definition(store.DEGREES, "Sjukfall per sjukskrivningsgrad", "sjukfall", _fixed((d, f"{d} %") for d in dimensions.DEGREES), False),
+    Definition(store.LENGTHS, "Sjukfall per sjukskrivningslängd", "sjukfall", _fixed((n, n) for n, _ in dimensions.LENGTHS), False),
+    Definition(
+        store.COUNTIES, "Sjukfall per län", "sjukfall",
+        _fixed([*dimensions.COUNTIES.items(), (dimensions.UNKNOWN, "Okänt län")]), False,
+    ),
+    Definition(store.TYPES, "Intyg per typ och månad", "intyg", None, True),
+    Definition(store.MESSAGES, "Meddelanden per ämne och månad", "meddelanden", _fixed(SUBJECTS), True),
+    Definition(
+        store.COMPLETIONS, "Andel intyg med kompletteringsbegäran", "intyg",
+        _fixed(((store.WITH_COMPLETION, "Med kompletteringsbegäran"), (store.WITHOUT_COMPLETION, "Utan kompletteringsbegäran"))),
+        True,
+    ),
+)
+BY_KEY = {d.key: d for d in REPORTS}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """National (``kind`` "national"), one county ("county", its län code) or one care giver
+    ("care_giver", its HSA-id)."""
+
+    kind: str
+    id: str = ""
+
+    @property
+    def suppressed(self) -> bool:
+        return self.kind != "care_giver"
+
+    @property
+    def prefix(self) -> str:
+        if self.kind == "care_giver":
+            return store.care_giver_scope(self.id)
+        return store.COUNTY_PREFIX + self.id  # national: every county scope
+
+
+NATIONAL = Scope("national")
+
+
+@dataclass
+class Report:
+    definition: Definition
+    scope: Scope
+    months: list[dt.date]
+    categories: list[tuple[str, str]]
+    cells: dict[tuple[dt.date, str], int] = field(default_factory=dict)  # (month, category) -> shown count
+
+    def count(self, month: dt.date, category: str) -> int:
+        return self.cells.get((month, category), 0)
+
+    def month_total(self, month: dt.date) -> int:
+        return sum(self.count(month, code) for code, _ in self.categories)
+
+    def category_total(self, category: str) -> int:
+        return sum(self.count(month, category) for month in self.months)
+
+    @property
+    def total(self) -> int:
+        return sum(self.month_total(month) for month in self.months)
+
+    def share(self, month: dt.date | None = None) -> float | None:
+        """For the completion report: the share of certificates with a completion request."""
+        if month is None:
+            with_, all_ = self.category_total(store.WITH_COMPLETION), self.total
+        else:
+            with_, all_ = self.count(month, store.WITH_COMPLETION), self.month_total(month)
+        return with_ / all_ if all_ else None
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "report": self.definition.key,
+            "title": self.definition.title,
+            "unit": self.definition.unit,
+            "scope": {"kind": self.scope.kind, "id": self.scope.id or None},
+            "from": _month_text(self.months[0]),
+            "to": _month_text(self.months[-1]),
+            "suppressed": self.scope.suppressed,
+            "threshold": THRESHOLD if self.scope.suppressed else None,
+            "categories": [{"code": code, "label": label, "total": self.category_total(code)} for code, label in self.categories],
+            "months": [
+                {"month": _month_text(m), "counts": {code: self.count(m, code) for code, _ in self.categories}, "total": self.month_total(m)}
+                for m in self.months
+            ],
+            "total": self.total,
+        }
+        if self.definition.key == store.COMPLETIONS:
+            data["share"] = self.share()
+            for entry, month in zip(data["months"], self.months):
+                entry["share"] = self.share(month)
+        return data
+
+
+def _month_text(month: dt.date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+def month_range(first: dt.date, last: dt.date) -> list[dt.date]:
+    months = []
+    month = first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
+def suppress(row: Mapping[str, int]) -> dict[str, int]:
+    """One row's cells as shown: primary and secondary suppression (module docstring)."""
+    shown = {category: (count if count >= THRESHOLD else 0) for category, count in row.items()}
+    hidden = sum(row.values()) - sum(shown.values())
+    while 0 < hidden < THRESHOLD:
+        visible = [category for category, count in shown.items() if count > 0]
+        if not visible:
+            break
+        smallest = min(visible, key=lambda category: (shown[category], category))
+        hidden += shown[smallest]
+        shown[smallest] = 0
+    return shown
+
+
+def report(conn: Connection, key: str, scope: Scope, first: dt.date, last: dt.date) -> Report:
+    """Report ``key`` for ``scope`` over the months ``first``..``last``; raises KeyError for an
+    unknown report."""
+    definition = BY_KEY[key]
+    months = month_range(first, last)
+    rows: dict[tuple[dt.date, str], dict[str, int]] = defaultdict(dict)
+    if scope.kind == "care_giver":
+        for month, category, count in repo.counts(conn, key, scope.prefix, months[0], months[-1]):
+            rows[(month, scope.prefix)][category] = count
+    else:
+        for month, row_scope, category, count in repo.counts_in_scopes(conn, key, scope.prefix, months[0], months[-1]):
+            if scope.kind == "national" or row_scope == scope.prefix:
+                rows[(month, row_scope)][category] = count
+    cells: dict[tuple[dt.date, str], int] = defaultdict(int)
+    for (month, _), row in rows.items():
+        for category, count in (suppress(row) if scope.suppressed else row).items():
+            cells[(month, category)] += count
+    if definition.categories is not None:
+        categories = list(definition.categories())
+    else:
+        # Found in the data: only those with something to show, so an all-hidden category does not
+        # even reveal that it exists.
+        present = sorted({category for (_, category), count in cells.items() if count})
+        categories = [(code, code) for code in present]
+    return Report(definition, scope, months, categories, dict(cells))
+
+
+def available_months(conn: Connection, scope: Scope) -> tuple[dt.date, dt.date] | None:
+    return repo.months(conn, scope.prefix)
