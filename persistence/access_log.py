@@ -161,6 +161,10 @@ class AccessLog:
     def verify(self) -> Verdict:
         """Walk the chain from the anchor to the head; the first break found is reported."""
         with self.db.read() as conn:
+            if conn.dialect.name == "postgresql":
+                # One snapshot for the head and the entries, whatever is appended or pruned meanwhile
+                # (SQLite's read transaction is one already).
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             head = conn.execute(select(_HEAD).where(_HEAD.c.id == _HEAD_ID)).first()
             if head is None:
                 first = conn.execute(select(func.min(_ENTRIES.c.seq))).scalar()

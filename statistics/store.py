@@ -25,7 +25,6 @@ import hmac
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from lxml import etree
 from sqlalchemy.engine import Connection
