@@ -6,6 +6,7 @@ the parser would show as a failed or slow answer, or a dead process.
 
 from __future__ import annotations
 
+import socket
 import time
 
 import httpx
@@ -15,6 +16,8 @@ from lxml import etree
 from intygstjanst.contracts.xml import SOAP11, SOAP12
 from intygstjanst.tests.soap import REGISTER, certificate, envelope, fault, result
 from intygstjanst.tests.support import require_shared
+
+from intygstjanst.tests.attacks.siege import HEALTH_SECONDS
 
 XML = {"content-type": "text/xml; charset=utf-8"}
 
@@ -63,16 +66,32 @@ def test_hostile_input_gets_a_fault_fast(live_server, name: str) -> None:
     elapsed = time.monotonic() - started
     assert response.status_code == 500
     assert expected in fault(response.content)
-    assert elapsed < 1.0, f"{name} took {elapsed:.2f} s"
+    # A refusal is answered in the time a health check is, whatever the payload would have cost.
+    assert elapsed < HEALTH_SECONDS, f"{name} took {elapsed:.2f} s"
     assert httpx.get(live_server.base_url + "/health").status_code == 200
 
 
 def test_50_mb_body_is_refused_without_reading_it_all(live_server) -> None:
-    started = time.monotonic()
-    response = httpx.post(live_server.base_url + REGISTER, content=_big_body(), headers=XML, timeout=10)
-    assert response.status_code == 500
-    assert "limit" in fault(response.content)
-    assert time.monotonic() - started < 1.0
+    """Only the head and the first kilobyte are sent: the refusal must come from the announced
+    length alone, since the rest of the body never arrives."""
+    host, port = live_server.base_url.removeprefix("http://").split(":")
+    body = _big_body()
+    head = (
+        f"POST {REGISTER} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/xml; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=30) as connection:
+        connection.sendall(head + body[:1024])
+        answer = b""
+        # Until the Fault's last tag (the server may keep the connection open): a server waiting
+        # for the rest of the body would time this out instead.
+        while not answer.rstrip().endswith(b"Envelope>"):
+            chunk = connection.recv(65536)
+            assert chunk, f"connection closed without a complete answer: {answer[:200]!r}"
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert b" 500 " in status_line, status_line
+    assert "limit" in fault(rest.partition(b"\r\n\r\n")[2])
     assert live_server.process.poll() is None
 
 
