@@ -33,6 +33,7 @@ SECURITY = "security"
 SIGNATURES = "signatures"
 DELIVERY = "delivery"
 ACCESS_LOG = "access-log"
+STATISTICS = "statistics"
 OTHER = "other"  # a setting declared without a group; every command that runs the service takes it
 EVERY = "*"
 
@@ -46,6 +47,7 @@ GROUP_TITLES = {
     SIGNATURES: "the doctor's signature on certificates",
     DELIVERY: "delivery to recipients",
     ACCESS_LOG: "the access log (who was disclosed a patient's data)",
+    STATISTICS: "statistics",
     OTHER: "other settings",
 }
 
@@ -185,6 +187,17 @@ class Settings:
     retry_max_delay: float = setting(900.0, "longest wait between retries (default 900)", DELIVERY, metavar="SECONDS")
     # How long a worker owns a claimed outbox row; 0 derives it from delivery_timeout.
     outbox_lease: float = setting(0.0, "how long a worker owns a claimed item (default: derived from the timeout)", DELIVERY, metavar="SECONDS")
+
+    # The statistics feed (statistics/feed.py): off by default, so that a service without a broker
+    # queues nothing it cannot deliver; when on, every event is queued in the outbox even while the
+    # broker is away, and the worker publishes it once the broker answers.
+    statistics_feed: bool = setting(False, "queue a statistics event per certificate and message for the AMQP broker (default off)", STATISTICS)
+    statistics_amqp_url: str = setting(
+        "amqp://guest:guest@127.0.0.1:5672/%2F", "the AMQP 0-9-1 broker of the statistics feed (default: user guest at 127.0.0.1:5672, virtual host /)",
+        STATISTICS, metavar="URL",
+    )
+    statistics_exchange: str = setting("", "exchange the events are published to (default: the default exchange)", STATISTICS, metavar="NAME")
+    statistics_queue: str = setting("certificate.queue", "queue (and routing key) of the events (default certificate.queue)", STATISTICS, metavar="NAME")
 
     @property
     def effective_database_url(self) -> str:

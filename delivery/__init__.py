@@ -5,6 +5,6 @@ connections), built from the settings; ``deliverer`` builds and sends the outbou
 contracts marked ``called`` in contracts.toml and classifies answers; ``worker`` claims outbox rows
 and delivers them with retries, back-off and dead letters.
 
-May import: ``contracts``, ``certificates``, ``registers``, ``transform``, ``persistence``, ``tls``
-and ``settings``. Never ``handlers``, ``services``, the app or the CLI: it is given what it needs.
+May import: ``contracts``, ``certificates``, ``registers``, ``transform``, ``persistence``, ``tls``,
+``statistics`` (the events the worker publishes to the statistics broker) and ``settings``. Never ``handlers``, ``services``, the app or the CLI: it is given what it needs.
 """

@@ -20,7 +20,7 @@ from intygstjanst.delivery.worker import Worker
 from intygstjanst.persistence import outbox
 from intygstjanst.persistence.db import Database, utc_now
 from intygstjanst.registers.recipients import Recipients
-from intygstjanst.settings import DELIVERY, STORAGE, Settings, SettingsError, add_flags
+from intygstjanst.settings import DELIVERY, STATISTICS, STORAGE, Settings, SettingsError, add_flags
 
 log = logging.getLogger("intygstjanst.delivery.worker")
 
@@ -161,7 +161,7 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = subparsers.add_parser("worker", help="deliver the outbox to recipients")
     # What WorkerParts.build reads.
-    add_flags(worker, STORAGE, DELIVERY, "recipients_file", "certificate_types_dir")
+    add_flags(worker, STORAGE, DELIVERY, STATISTICS, "recipients_file", "certificate_types_dir", leave_out=["statistics_feed"])
     worker.add_argument("--concurrency", type=_positive, default=8, help="messages sent at the same time (default 8)")
     worker.add_argument("--once", action="store_true", help="stop when nothing is due instead of waiting for more")
     worker.set_defaults(command=_worker)

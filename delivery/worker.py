@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from intygstjanst.delivery.deliverer import Deliverer, DeliveryResult
+from intygstjanst.delivery.statistics import StatisticsPublisher
 from intygstjanst.delivery.transport import OutboundTransport
 from intygstjanst.persistence import outbox
 from intygstjanst.persistence.db import Database
+from intygstjanst.statistics import amqp, feed
 
 if TYPE_CHECKING:
     from intygstjanst.registers.recipients import Recipients
@@ -73,6 +75,9 @@ class Worker:
         self.recipients = services.recipients
         # Connections of its own, closed when the worker stops.
         self.deliverer = Deliverer(services.transport)
+        # Connects on the first statistics event only: a worker without a broker runs as long as
+        # the feed queues nothing.
+        self.statistics = StatisticsPublisher(amqp.Destination.from_settings(settings), settings.delivery_timeout)
         self.concurrency = concurrency
         # Rows claimed ahead of the senders, so they never wait for the next claim.
         self.capacity = concurrency * 4
@@ -122,6 +127,7 @@ class Worker:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             self.deliverer.close()
+            self.statistics.close()
         return self.stats
 
     def _anything_due(self) -> bool:
@@ -145,16 +151,19 @@ class Worker:
             return []
 
     def _send(self, item: outbox.Claimed) -> DeliveryResult:
+        try:
+            return self.statistics.send(item) if item.recipient == feed.CHANNEL else self._deliver(item)
+        except Exception as exc:  # a bug must not kill the sender thread and strand the claim
+            log.exception("%s: unexpected error delivering outbox item %d", self.name, item.id)
+            return DeliveryResult("retry", f"internal error while sending: {type(exc).__name__}: {exc}")
+
+    def _deliver(self, item: outbox.Claimed) -> DeliveryResult:
         recipient = self.recipients.delivery_target(item.recipient)
         if recipient is None:
             return DeliveryResult("permanent", f"recipient {item.recipient} is not in the recipient registry")
         if not recipient.active:
             return DeliveryResult("retry", f"recipient {item.recipient} is inactive in the recipient registry")
-        try:
-            return self.deliverer.send(recipient, item.contract, item.payload, item.logical_address, item.delivery_id)
-        except Exception as exc:  # a bug must not kill the sender thread and strand the claim
-            log.exception("%s: unexpected error delivering outbox item %d", self.name, item.id)
-            return DeliveryResult("retry", f"internal error while sending: {type(exc).__name__}: {exc}")
+        return self.deliverer.send(recipient, item.contract, item.payload, item.logical_address, item.delivery_id)
 
     def _flush(self, done: list[tuple[outbox.Claimed, DeliveryResult]]) -> None:
         """Write the outcomes in ``done`` (emptied on success; kept for the next try on failure)."""

@@ -3,6 +3,7 @@ answers (``contracts.call.Answer``). No HTTP and no SQL strings here: storage go
 repositories in ``persistence``, sending through ``services.deliverer`` or the outbox.
 
 May import: ``contracts``, ``certificates``, ``registers``, ``transform``, ``persistence``,
-``delivery`` (the contract keys of outbound messages), ``services`` and ``settings``. Nothing imports
+``statistics`` (the statistics feed), ``delivery`` (the contract keys of outbound messages),
+``services`` and ``settings``. Nothing imports
 handlers by module name except the contract table, which names each handler.
 """

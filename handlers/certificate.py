@@ -22,6 +22,8 @@ from intygstjanst.persistence.models import Certificate, SickLeaveCertificate
 from intygstjanst.persistence.models import overlong as overlong_values
 from intygstjanst.contracts.logs import mask
 from intygstjanst.registers.persons import Person, PersonLookupError, parse_personnummer
+from intygstjanst.statistics import feed
+from intygstjanst.statistics.events import StatisticsEvent
 from intygstjanst.transform import formats
 from intygstjanst.transform.formats import Format
 from intygstjanst.handlers import sickleave
@@ -176,11 +178,17 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
             ErrorId.VALIDATION_ERROR,
             "; ".join(f"{element} is {length} characters, more than {limit}" for element, length, limit in dict.fromkeys(overlong)),
         )
+    # Written before the transaction, which it would otherwise lengthen; never for a test certificate.
+    statistics = None
+    if services.settings.statistics_feed and not new.is_test:
+        statistics = StatisticsEvent("created", new.id, new.type_code, body=feed.certificate_body(stored))
     try:
         with services.db.transaction() as conn:
             repo.insert_certificate(conn, new, received_at, intyg.relations())
             signatures.insert(conn, new.id, signature, received_at)
             sickleave.apply(conn, sick_leave)
+            if statistics is not None:
+                feed.record(conn, services.settings, statistics)
     except repo.AlreadyStored:
         # Lost a race with a concurrent registration of the same id: answer as for any duplicate.
         with services.db.read() as conn:

@@ -8,8 +8,9 @@ IN_PROGRESS, PROCESSED), a target that must be a recipient or part (``FK`` means
 only translation the national service makes), and the patient, which must be the certificate's.
 Each accepted call adds the state with the time the caller gives (or now) and is answered ``OK``;
 SENT on a test certificate is refused, since test certificates never reach a recipient. A CANCELLED
-set here withdraws the certificate from the sick-leave lists as a revoke does; recipients are not
-told (the national service does not tell them either: RevokeCertificate does).
+set here withdraws the certificate from the sick-leave lists as a revoke does, and is a revocation
+for the statistics feed (one ``revoked`` event per certificate, however it was revoked); recipients
+are not told (the national service does not tell them either: RevokeCertificate does).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence import sickleave
 from intygstjanst.registers.persons import parse_personnummer, pseudonym
 from intygstjanst.services import Services
+from intygstjanst.handlers.revoke import record_revocation
 
 # SetCertificateStatus v1's short name for Försäkringskassan (MI, TS ... are not translated).
 V1_TARGET_ALIASES = {"FK": "FKASSA"}
@@ -101,6 +103,7 @@ def set_status(
         repo.add_state(conn, certificate_id, status, part, at)
         if status == "CANCELLED":
             sickleave.mark_revoked(conn, certificate_id)
+            record_revocation(conn, services, certificate)
     return OK
 
 

@@ -15,7 +15,8 @@ the errorId that tells the sender what to do:
 
 An accepted message is stored with the request as received and handed to the outbox in the same
 transaction, so it is forwarded exactly when it is stored; messages about test certificates are
-stored but never forwarded.
+stored but never forwarded. An accepted SendMessageToCare is also a ``message-sent`` event of the
+statistics feed (``statistics.feed``), in the same transaction; never for a test certificate.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from intygstjanst.persistence.messages import Direction, NewMessage, StoredMessa
 from intygstjanst.persistence.models import Message, length_of
 from intygstjanst.registers.persons import InvalidPersonId, check_person_id
 from intygstjanst.certificates.status import sent_to
+from intygstjanst.statistics import feed
+from intygstjanst.statistics.events import StatisticsEvent
 
 if TYPE_CHECKING:
     from intygstjanst.registers.recipients import Recipient, Recipients
@@ -177,6 +180,8 @@ def _receive(call: Call[Services], direction: Direction) -> Answer:
                     reference=message.certificate_id,
                     logical_address=message.recipient_address,
                 )
+                if direction is Direction.TO_CARE:
+                    feed.record(conn, services.settings, _message_event(message, certificate, call.request))
     except repo.MessageIdTaken:
         # Lost a race with a concurrent request carrying the same id, or the certificate row was
         # deleted in between (the foreign key then fails the insert): tell the two apart.
@@ -186,6 +191,13 @@ def _receive(call: Call[Services], direction: Direction) -> Answer:
             raise LogicalError(ErrorId.APPLICATION_ERROR, _unknown_certificate(message)) from None
         return _resend_answer(call, message, earlier, digest)
     return Answer.result(call.contract, OK)
+
+
+def _message_event(message: MessageView, certificate: Row[Any], request: etree._Element) -> StatisticsEvent:
+    """The statistics event of an accepted SendMessageToCare: the sender (a recipient such as
+    FKASSA), the message id and the request as received."""
+    body = etree.tostring(request, xml_declaration=True, encoding="UTF-8")
+    return StatisticsEvent("message-sent", message.certificate_id, certificate.type_code, message.sender, message.id, body)
 
 
 def message_problems(message: MessageView) -> list[str]:

@@ -48,6 +48,8 @@ from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, in
 from intygstjanst.contracts.xml import text_of
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.services import Services
+from intygstjanst.statistics import feed
+from intygstjanst.statistics.events import StatisticsEvent
 from intygstjanst.transform import formats
 from intygstjanst.transform.common import TransformError
 from intygstjanst.handlers.certificate import lookup_person, stored_payload
@@ -132,6 +134,8 @@ def send(services: Services, *, certificate_id: str, patient_id: str, recipient_
         # A concurrent send to the same recipient may have recorded it first.
         if locked is not None and not sent_to(states, recipient.id):
             repo.add_state(conn, certificate_id, "SENT", recipient.id, services.clock())
+            # A test certificate was refused above: never sent, never counted.
+            feed.record(conn, services.settings, StatisticsEvent("sent", certificate_id, locked.type_code, recipient.id))
             revoked_at = next((s.at for s in states if s.state == "CANCELLED"), None)
             if revoked_at is not None:
                 notify_late_recipient(conn, services, locked, recipient.id, revoked_at)

@@ -48,6 +48,8 @@ from intygstjanst.delivery.deliverer import CONTRACTS_BY_TAG
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence import outbox, sickleave
 from intygstjanst.services import Services
+from intygstjanst.statistics import feed
+from intygstjanst.statistics.events import StatisticsEvent
 from intygstjanst.transform import formats
 from intygstjanst.transform.common import RC
 from intygstjanst.transform.formats import Format
@@ -105,11 +107,19 @@ def revoke(services: Services, revocation: Revocation) -> Revoked:
             return Revoked.ALREADY
         repo.add_state(conn, certificate_id, "CANCELLED", CARE, services.clock())
         sickleave.mark_revoked(conn, certificate_id)
+        record_revocation(conn, services, certificate)
         if not certificate.is_test:
             recipients = list(dict.fromkeys(s.target for s in states if s.state == "SENT" and s.target not in revocation.untold))
             if recipients:
                 _notify(conn, services.recipients, certificate, recipients, revocation)
     return Revoked.NOW
+
+
+def record_revocation(conn: Connection, services: Services, certificate: Row[Any]) -> None:
+    """The statistics event of a revocation (once per certificate, whichever contract revoked it)."""
+    if services.settings.statistics_feed and not certificate.is_test:
+        body = feed.certificate_body(stored_payload(certificate))
+        feed.record(conn, services.settings, StatisticsEvent("revoked", certificate.id, certificate.type_code, body=body))
 
 
 def notify_late_recipient(conn: Connection, services: Services, certificate: Row[Any], recipient_id: str, revoked_at: dt.datetime) -> None:

@@ -1,0 +1,194 @@
+"""The statistics feed end to end, with the real RabbitMQ on this machine and real worker processes.
+
+Care registers a certificate and sends it to Försäkringskassan, Försäkringskassan asks for a
+completion (SendMessageToCare), care revokes the certificate: four events, each written to the
+outbox with its change and published by ``intygstjanst worker`` to a queue of this test's own.
+On the way the broker closes the worker's connection (``rabbitmqctl close_connection``), the
+worker is killed with SIGKILL and a second one takes over, and one event is published a second
+time as after a crash between the broker's confirm and the outbox's bookkeeping. The consumer then
+sees each of the four events exactly once, with the headers and bodies the national statistics
+service reads. A test certificate (a validation person) gives no event at all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pika
+import pytest
+from lxml import etree
+from pika import exceptions as pika_errors
+from sqlalchemy import select, update
+
+from intygstjanst.contracts.xml import CORE, TYPES
+from intygstjanst.handlers.messages import payload_digest
+from intygstjanst.persistence.db import Database
+from intygstjanst.persistence.models import OutboxItem
+from intygstjanst.settings import Settings
+from intygstjanst.statistics import amqp, feed
+from intygstjanst.statistics.consumer import Consumer
+from intygstjanst.statistics.events import StatisticsEvent
+from intygstjanst.transform import carrier
+
+from intygstjanst.tests.delivery_support import WorkerProcess, start_worker, wait_until
+from intygstjanst.tests.messages_support import CARE_UNIT, TO_CARE, to_care
+from intygstjanst.tests.recipient_calls import REVOKE, SEND, FakeDeliverer, call, contract_at, revoke_request, send_request
+from intygstjanst.tests.soap import REGISTER, TEST_PERSON, VALIDATION_PERSON, certificate, envelope, post, result
+from intygstjanst.tests.support import require_shared, unavailable
+
+BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
+CERTIFICATE = "stat-feed-1"
+MESSAGE = "stat-msg-1"
+WAIT = 60.0
+
+
+def _broker_channel() -> Any:
+    try:
+        connection = pika.BlockingConnection(pika.URLParameters(BROKER))
+    except pika_errors.AMQPError as exc:
+        unavailable(f"RabbitMQ at {BROKER} cannot be reached: {exc!r}")
+    return connection, connection.channel()
+
+
+@pytest.fixture
+def queue() -> Iterator[str]:
+    """A queue of this test's own, deleted afterwards."""
+    name = f"test.statistics.{uuid.uuid4().hex[:12]}"
+    connection, channel = _broker_channel()
+    channel.queue_declare(queue=name, durable=True)
+    connection.close()
+    yield name
+    connection, channel = _broker_channel()
+    channel.queue_delete(queue=name)
+    connection.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, queue: str) -> Settings:
+    return Settings(data_dir=tmp_path, statistics_feed=True, statistics_queue=queue, statistics_amqp_url=BROKER)
+
+
+@pytest.fixture
+def deliverer(services: Any) -> FakeDeliverer:
+    """Försäkringskassan, answering OK to the certificate sent to it."""
+    fake = FakeDeliverer()
+    services.deliverer = fake
+    return fake
+
+
+def waiting(queue: str) -> int:
+    """Messages in the queue (confirmed by the broker, not yet consumed)."""
+    connection, channel = _broker_channel()
+    try:
+        return int(channel.queue_declare(queue=queue, durable=True, passive=True).method.message_count)
+    finally:
+        connection.close()
+
+
+def close_from_server(queue: str) -> int:
+    """Close the worker's broker connections from the broker's side; how many were closed."""
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"], capture_output=True, text=True, timeout=120, check=True
+    )
+    wanted = f'{{"connection_name","intygstjanst publisher {queue}"}}'
+    pids = [line.split("\t", 1)[0] for line in listed.stdout.splitlines() if wanted in line]
+    for pid in pids:
+        subprocess.run(["rabbitmqctl", "close_connection", pid, "test: broker interruption"], capture_output=True, timeout=120, check=True)
+    return len(pids)
+
+
+def worker(database_url: str, queue: str, log: Path) -> WorkerProcess:
+    return start_worker(database_url, "", log, concurrency=2, env={"INTYG_STATISTICS_QUEUE": queue, "INTYG_STATISTICS_AMQP_URL": BROKER})
+
+
+def statistics_rows(db: Database) -> list[tuple[str, str]]:
+    with db.read() as conn:
+        rows = conn.execute(select(OutboxItem.contract, OutboxItem.status).where(OutboxItem.recipient == feed.CHANNEL).order_by(OutboxItem.id))
+        return [(contract, status) for contract, status in rows]
+
+
+def test_register_send_message_revoke_reach_the_queue_once_each_across_interruptions(
+    client: Any, db: Database, database_url: str, deliverer: FakeDeliverer, queue: str, tmp_path: Path
+) -> None:
+    require_shared()
+    registered = certificate(CERTIFICATE)
+    assert result(post(client, REGISTER, envelope(registered)).content)[0] == "OK"
+    assert call(client, SEND, send_request(CERTIFICATE, "FKASSA")).code == "OK"
+
+    first = worker(database_url, queue, tmp_path / "worker-1.log")
+    second: WorkerProcess | None = None
+    try:
+        wait_until(lambda: waiting(queue) == 2, WAIT, "created and sent in the queue")
+
+        # The broker drops the worker's connection: the next event is published over a new one.
+        if shutil.which("rabbitmqctl"):
+            assert close_from_server(queue) >= 1  # one per sender thread that published
+        message = to_care(MESSAGE, CERTIFICATE)
+        assert result(post(client, TO_CARE, envelope(message)).content)[0] == "OK"
+        wait_until(lambda: waiting(queue) == 3, WAIT, "message-sent in the queue")
+
+        # The worker dies; the revocation waits in the outbox for the next one.
+        first.kill9()
+        assert call(client, REVOKE, revoke_request(CERTIFICATE)).code == "OK"
+        second = worker(database_url, queue, tmp_path / "worker-2.log")
+        wait_until(lambda: waiting(queue) == 4, WAIT, "revoked in the queue")
+
+        # A worker that died after the broker's confirm but before marking its row: the row is due
+        # again and the event is published a second time, with the same message id.
+        with db.transaction() as conn:
+            conn.execute(update(OutboxItem).where(OutboxItem.contract == "statistics:sent").values(status="PENDING", claim_token=None))
+        wait_until(lambda: waiting(queue) == 5, WAIT, "the repeated sent event in the queue")
+        wait_until(lambda: all(status == "DELIVERED" for _, status in statistics_rows(db)), WAIT, "every row marked delivered")
+    finally:
+        for process in (first, second):
+            if process is not None and process.process.poll() is None:
+                process.terminate()
+
+    events: list[StatisticsEvent] = []
+    consumer = Consumer(amqp.Destination(BROKER, "", queue), events.append)
+    stats = consumer.run(until_idle=True)
+    assert (stats.handled, stats.repeats, stats.rejected) == (4, 1, 0)
+    assert waiting(queue) == 0
+
+    created, sent, message_sent, revoked = events
+    type_code = "LISJP"
+    assert created.headers() == {"action": "created", "certificate-id": CERTIFICATE, "certificate-type": type_code}
+    assert sent.headers() == {"action": "sent", "certificate-id": CERTIFICATE, "certificate-type": type_code, "certificate-recipient": "FKASSA"}
+    assert message_sent.headers() == {
+        "action": "message-sent", "certificate-id": CERTIFICATE, "certificate-type": type_code,
+        "certificate-recipient": "FKASSA", "message-id": MESSAGE,
+    }
+    assert revoked.headers() == {"action": "revoked", "certificate-id": CERTIFICATE, "certificate-type": type_code}
+
+    schema = contract_at(REGISTER).schema
+    for event in (created, revoked):
+        assert event.body is not None
+        body = etree.fromstring(event.body)
+        assert schema.validate(body), schema.error_log
+        assert body.findtext(f"{{*}}intyg/{{{CORE}}}intygs-id/{{{TYPES}}}extension") == CERTIFICATE
+        assert carrier.canonical(body) == carrier.canonical(registered)
+    assert sent.body is None
+    assert message_sent.body is not None
+    received_message = etree.fromstring(message_sent.body)
+    assert contract_at(TO_CARE).schema.validate(received_message)
+    assert payload_digest(received_message) == payload_digest(message)
+    assert received_message.findtext("{*}logiskAdressMottagare") == CARE_UNIT
+
+
+def test_test_certificates_give_no_events(client: Any, db: Database, deliverer: FakeDeliverer) -> None:
+    require_shared()
+    payload = certificate("stat-test-1", patient=VALIDATION_PERSON)
+    payload.find(f".//{{{CORE}}}person-id/{{{TYPES}}}root").text = "1.2.752.129.2.1.3.3"
+    assert result(post(client, REGISTER, envelope(payload)).content)[0] == "OK"
+    assert call(client, SEND, send_request("stat-test-1", "FKASSA", patient=VALIDATION_PERSON)).code == "ERROR"
+    assert call(client, REVOKE, revoke_request("stat-test-1", patient=VALIDATION_PERSON)).code == "OK"
+    assert statistics_rows(db) == []
+    # The same steps for a real patient do queue events: the feed is on.
+    assert result(post(client, REGISTER, envelope(certificate("stat-real-1", patient=TEST_PERSON))).content)[0] == "OK"
+    assert statistics_rows(db) == [("statistics:created", "PENDING")]
