@@ -7,14 +7,16 @@ On the way the broker closes the worker's connection (``rabbitmqctl close_connec
 worker is killed with SIGKILL and a second one takes over, and one event is published a second
 time as after a crash between the broker's confirm and the outbox's bookkeeping. The consumer then
 sees each of the four events exactly once, with the headers and bodies the national statistics
-service reads. A test certificate (a validation person) gives no event at all.
+service reads. ``intygstjanst statistics consume`` reads them into the built-in statistics. A test
+certificate (a validation person) gives no event at all.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +26,11 @@ import pika
 import pytest
 from lxml import etree
 from pika import exceptions as pika_errors
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from intygstjanst.contracts.xml import CORE, TYPES
 from intygstjanst.handlers.messages import payload_digest
+from intygstjanst.persistence import statistics as store_tables
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import OutboxItem
 from intygstjanst.settings import Settings
@@ -40,7 +43,7 @@ from intygstjanst.tests.delivery_support import WorkerProcess, start_worker, wai
 from intygstjanst.tests.messages_support import CARE_UNIT, TO_CARE, to_care
 from intygstjanst.tests.recipient_calls import REVOKE, SEND, FakeDeliverer, call, contract_at, revoke_request, send_request
 from intygstjanst.tests.soap import REGISTER, TEST_PERSON, VALIDATION_PERSON, certificate, envelope, post, result
-from intygstjanst.tests.support import require_shared, unavailable
+from intygstjanst.tests.support import REPO_DIR, require_shared, unavailable
 
 BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 CERTIFICATE = "stat-feed-1"
@@ -156,7 +159,10 @@ def test_register_send_message_revoke_reach_the_queue_once_each_across_interrupt
     assert (stats.handled, stats.repeats, stats.rejected) == (4, 1, 0)
     assert waiting(queue) == 0
 
-    created, sent, message_sent, revoked = events
+    # Two senders publish side by side: the order within the queue is not the order of the changes.
+    by_action = {event.action: event for event in events}
+    assert sorted(by_action) == ["created", "message-sent", "revoked", "sent"]
+    created, sent, message_sent, revoked = (by_action[action] for action in ("created", "sent", "message-sent", "revoked"))
     type_code = "LISJP"
     assert created.headers() == {"action": "created", "certificate-id": CERTIFICATE, "certificate-type": type_code}
     assert sent.headers() == {"action": "sent", "certificate-id": CERTIFICATE, "certificate-type": type_code, "certificate-recipient": "FKASSA"}
@@ -192,3 +198,46 @@ def test_test_certificates_give_no_events(client: Any, db: Database, deliverer: 
     # The same steps for a real patient do queue events: the feed is on.
     assert result(post(client, REGISTER, envelope(certificate("stat-real-1", patient=TEST_PERSON))).content)[0] == "OK"
     assert statistics_rows(db) == [("statistics:created", "PENDING")]
+
+
+def consume(database_url: str, queue: str, data_dir: Path) -> str:
+    """``intygstjanst statistics consume --until-idle`` as a process of its own; its log."""
+    done = subprocess.run(
+        [sys.executable, "-m", "intygstjanst.cli", "statistics", "consume", "--until-idle", "--database-url", database_url],
+        env={**os.environ, "INTYG_STATISTICS_QUEUE": queue, "INTYG_STATISTICS_AMQP_URL": BROKER, "INTYG_DATA_DIR": str(data_dir)},
+        cwd=REPO_DIR, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def stored(db: Database) -> tuple[int, int]:
+    """(certificates, messages) in the built-in statistics."""
+    with db.read() as conn:
+        return (
+            int(conn.execute(select(func.count()).select_from(store_tables.CERTIFICATES)).scalar_one()),
+            int(conn.execute(select(func.count()).select_from(store_tables.MESSAGES)).scalar_one()),
+        )
+
+
+def test_the_consume_command_feeds_the_built_in_statistics(
+    client: Any, db: Database, database_url: str, deliverer: FakeDeliverer, queue: str, tmp_path: Path
+) -> None:
+    require_shared()
+    assert result(post(client, REGISTER, envelope(certificate(CERTIFICATE))).content)[0] == "OK"
+    assert call(client, SEND, send_request(CERTIFICATE, "FKASSA")).code == "OK"
+    assert result(post(client, TO_CARE, envelope(to_care(MESSAGE, CERTIFICATE))).content)[0] == "OK"
+    publisher = worker(database_url, queue, tmp_path / "worker.log")
+    try:
+        wait_until(lambda: waiting(queue) == 3, WAIT, "created, sent and message-sent in the queue")
+        log = consume(database_url, queue, tmp_path / "consumer")
+        assert "consumed 3 events" in log, log
+        assert stored(db) == (1, 1)
+        assert waiting(queue) == 0
+
+        assert call(client, REVOKE, revoke_request(CERTIFICATE)).code == "OK"
+        wait_until(lambda: waiting(queue) == 1, WAIT, "revoked in the queue")
+        consume(database_url, queue, tmp_path / "consumer")
+        assert stored(db)[0] == 0
+    finally:
+        publisher.terminate()
