@@ -24,6 +24,7 @@ import hmac
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, delete, func, insert, select, update
@@ -105,17 +106,19 @@ def _canonical_value(value: Any) -> Any:
 
 
 class AccessLog:
-    def __init__(self, db: Database, key: bytes) -> None:
+    def __init__(self, db: Database, key: bytes | None) -> None:
         self.db = db
-        self._key = key
+        self._key = key  # None: verifying and pruning only
 
     @classmethod
     def configured(cls, db: Database, settings: Settings) -> AccessLog:
         """The access log in ``db`` with the key of ``access_log_key_file`` (or ``access-log.key``
         in the data directory, made the first time)."""
-        return cls(db, read_or_make_key(settings.access_log_key_file or settings.data_dir / KEY_FILE))
+        return cls(db, read_or_make_key(key_file(settings)))
 
     def patient_key(self, patient_id: str) -> str:
+        if self._key is None:
+            raise ValueError("the access log was opened without its key")
         return hmac.new(self._key, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def append(self, asker: Asker, disclosed: Sequence[Disclosed], at: dt.datetime, call_id: str) -> None:
@@ -192,6 +195,10 @@ class AccessLog:
                 removed += conn.execute(delete(_ENTRIES).where(_ENTRIES.c.seq <= upto)).rowcount
                 conn.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(anchor_seq=upto, anchor_hash=last))
         return removed
+
+
+def key_file(settings: Settings) -> Path:
+    return settings.access_log_key_file or settings.data_dir / KEY_FILE
 
 
 def _locked_head(conn: Connection) -> tuple[int, str]:

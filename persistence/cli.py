@@ -6,10 +6,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
-from intygstjanst.persistence.access_log import AccessLog, ExtractEntry
+from intygstjanst.persistence.access_log import AccessLog, ExtractEntry, key_file
 from intygstjanst.persistence.db import Database, safe_url, utc_now
+from intygstjanst.persistence.keys import read_key
 from intygstjanst.settings import ACCESS_LOG, STORAGE, Settings, SettingsError, add_flags
+
+# The patient's extract speaks the patient's time.
+SWEDEN = ZoneInfo("Europe/Stockholm")
 
 
 def _upgrade(_args: argparse.Namespace, settings: Settings) -> int:
@@ -22,12 +27,18 @@ def _upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _with_access_log(run: Callable[[argparse.Namespace, Settings, AccessLog], int]) -> Callable[[argparse.Namespace, Settings], int]:
+def _with_access_log(
+    run: Callable[[argparse.Namespace, Settings, AccessLog], int], with_key: bool = False
+) -> Callable[[argparse.Namespace, Settings], int]:
+    """``run`` on the access log of the configured database; ``with_key``: with the existing key
+    (only the extract needs it)."""
+
     def command(args: argparse.Namespace, settings: Settings) -> int:
+        key = read_key(key_file(settings), "access_log_key_file") if with_key else None
         database = Database.open(settings.effective_database_url, settings.database_setting)
         try:
             database.require_newest_schema(settings.database_setting)
-            return run(args, settings, AccessLog.configured(database, settings))
+            return run(args, settings, AccessLog(database, key))
         finally:
             database.dispose()
 
@@ -50,11 +61,10 @@ def _extract(args: argparse.Namespace, _settings: Settings, log: AccessLog) -> i
     if len(patient) != 12 or not patient.isdigit():
         raise SettingsError(f"--patient: {args.patient!r} is not a personnummer of 12 digits (YYYYMMDD-NNNN)")
     start = _day(args.start)
-    last = _day(args.end)
-    end = last + dt.timedelta(days=1) if last is not None else None  # --to is inclusive
+    end = _day(args.end, after=True)  # --to is inclusive
     entries = log.extract(patient, start, end)
     span = f" from {args.start or 'the first entry'} to {args.end or 'today'}"
-    print(f"Access log extract for the patient{span} (times in UTC): {len(entries)} entries")
+    print(f"Access log extract for the patient{span} (Swedish time): {len(entries)} entries")
     for entry in entries:
         print(_extract_line(entry))
     return 0
@@ -65,7 +75,7 @@ def _extract_line(entry: ExtractEntry) -> str:
     if entry.original_consumer and entry.original_consumer != entry.consumer:
         asker += f" on behalf of {entry.original_consumer}"
     return (
-        f"{entry.at.isoformat(timespec='seconds')}Z  {asker}  asked through {entry.contract} {entry.version}"
+        f"{entry.at.replace(tzinfo=dt.UTC).astimezone(SWEDEN).isoformat(timespec='seconds')}  {asker}  asked through {entry.contract} {entry.version}"
         f" (logical address {entry.logical_address or '-'}): {entry.certificates} certificate(s)"
         f" of care giver {entry.care_giver_id}, care unit {entry.care_unit_id}"
     )
@@ -86,13 +96,16 @@ def years_before(moment: dt.datetime, years: int) -> dt.datetime:
         return moment.replace(year=moment.year - years, day=28)
 
 
-def _day(text: str | None) -> dt.datetime | None:
+def _day(text: str | None, after: bool = False) -> dt.datetime | None:
+    """The start of the day in Sweden (``after``: of the next day), as the naive UTC the entries
+    are stored in."""
     if text is None:
         return None
     try:
-        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+        day = dt.date.fromisoformat(text) + dt.timedelta(days=1 if after else 0)
     except ValueError:
         raise SettingsError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+    return dt.datetime.combine(day, dt.time(), tzinfo=SWEDEN).astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -107,9 +120,9 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     verify = log_commands.add_parser("verify", help="check the hash chain; exit status 1 naming the first bad entry")
     extract = log_commands.add_parser("extract", help="the patient's extract: who was disclosed what, when, through which contract")
     extract.add_argument("--patient", required=True, metavar="PNR", help="the patient's personnummer or samordningsnummer, 12 digits (YYYYMMDD-NNNN)")
-    extract.add_argument("--from", dest="start", metavar="DATE", help="first day (UTC) of the extract, YYYY-MM-DD")
-    extract.add_argument("--to", dest="end", metavar="DATE", help="last day (UTC) of the extract, YYYY-MM-DD")
+    extract.add_argument("--from", dest="start", metavar="DATE", help="first day (in Sweden) of the extract, YYYY-MM-DD")
+    extract.add_argument("--to", dest="end", metavar="DATE", help="last day (in Sweden) of the extract, YYYY-MM-DD")
     prune = log_commands.add_parser("prune", help="remove the entries older than access_log_retention_years, keeping the chain verifiable")
     for parser, run in ((verify, _verify), (extract, _extract), (prune, _prune)):
         add_flags(parser, STORAGE, ACCESS_LOG)
-        parser.set_defaults(command=_with_access_log(run))
+        parser.set_defaults(command=_with_access_log(run, with_key=parser is extract))

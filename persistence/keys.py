@@ -7,6 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
+from intygstjanst.settings import SettingsError
+
 
 def read_or_make_key(path: Path) -> bytes:
     """The key in ``path``, made (random, 256 bits, readable only by the owner) when missing. Every
@@ -21,4 +23,12 @@ def read_or_make_key(path: Path) -> bytes:
         else:
             with os.fdopen(fd, "w") as file:
                 file.write(secrets.token_hex(32) + "\n")
+    return path.read_text(encoding="ascii").strip().encode("ascii")
+
+
+def read_key(path: Path, setting: str) -> bytes:
+    """The key in ``path``, which must exist: a command that only reads what was hashed with it
+    must not make a new one (it would find nothing, and say nothing)."""
+    if not path.exists():
+        raise SettingsError(f"{setting}: {path} does not exist; use the key file the server wrote with")
     return path.read_text(encoding="ascii").strip().encode("ascii")

@@ -112,24 +112,29 @@ def test_verify_finds_deleted_last_entries_and_a_deleted_head(log: AccessLog, db
     assert log.verify().problem == "the chain's head row is missing (entries from 1 on exist)"
 
 
-def test_the_extract_holds_the_patients_entries_only(log: AccessLog, cli: Callable[..., tuple[int, str]]) -> None:
+def test_the_extract_holds_the_patients_entries_only(
+    log: AccessLog, cli: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     fill(log, 3)
     fill(log, 2, patient=OTHER_PERSON)
     status, out = cli("extract", "--patient", "19121212-1212")
     lines = out.splitlines()
     assert status == 0 and "3 entries" in lines[0] and len(lines) == 4
     assert lines[1] == (
-        "2024-03-01T09:00:00Z  SE-CONSUMER on behalf of SE-ORIGINAL  asked through GetCertificate 2.1"
+        "2024-03-01T10:00:00+01:00  SE-CONSUMER on behalf of SE-ORIGINAL  asked through GetCertificate 2.1"
         " (logical address SE-ADDRESS): 1 certificate(s) of care giver SE-GIVER, care unit SE-UNIT-0"
     )
     assert TEST_PERSON not in out.replace("19121212-1212", "")  # printed only where the operator typed it
-    # --from and --to are inclusive days.
+    # --from and --to are inclusive days in Sweden.
     status, out = cli("extract", "--patient", TEST_PERSON, "--from", "2024-03-02", "--to", "2024-03-02")
     assert "1 entries" in out and "care unit SE-UNIT-1" in out and "SE-UNIT-0" not in out
     assert [e.care_unit_id for e in log.extract(OTHER_PERSON)] == ["SE-UNIT-0", "SE-UNIT-1"]
     # Another key finds nothing: the entries hold the keyed hash only.
     assert AccessLog(log.db, b"another key").extract(TEST_PERSON) == []
     assert cli("extract", "--patient", "12345")[0] == 2
+    # Without the key file the server wrote with, the extract refuses instead of finding nothing.
+    missing = main(["access-log", "extract", "--patient", TEST_PERSON, "--database-url", log.db.url, "--access-log-key-file", "/nonexistent/access-log.key"])
+    assert missing == 2 and "access_log_key_file: /nonexistent/access-log.key does not exist" in capsys.readouterr().err
 
 
 def test_pruning_keeps_the_chain_verifiable(log: AccessLog, monkeypatch: pytest.MonkeyPatch) -> None:
