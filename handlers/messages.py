@@ -1,22 +1,28 @@
 """SendMessageToCare v2 and SendMessageToRecipient v2: the questions and answers (ärenden) that a
 recipient agency and the care unit exchange about a certificate, through this hub.
 
-Both directions share one set of rules; a message is checked in three stages, each answered with
-the errorId that tells the sender what to do:
+Every check runs and every failure is listed in one answer, worded as the national service words it
+(../shared/specs/result-codes.md, rules 16 and 17):
 
-1. the message on its own (subject, which optional parts go together, identity numbers): a
-   broken or self-contradictory message is a VALIDATION_ERROR; resending it cannot help;
-2. a message id seen before: an identical resend is answered INFO and changes nothing (the sender
-   lost our first answer); another message under a used id is a VALIDATION_ERROR;
-3. the message against what is stored (the certificate, who has received it, the messages it
-   answers or reminds about): something missing that may yet arrive, e.g. a certificate still on
-   its way, is an APPLICATION_ERROR; a reference that contradicts what is stored (another patient,
-   another certificate, another subject) is a VALIDATION_ERROR.
+* SendMessageToCare: ``ERROR`` / ``VALIDATION_ERROR`` ``Validation of SendMessageToCare failed for
+  message with question id <id> and certificate id <id>. [<item>, ...]``, the national items
+  (``SUBJECT_NOT_SUPPORTED_ERROR ...``, ``CERTIFICATE_NOT_FOUND_ERROR``, ...) in the national order;
+* SendMessageToRecipient: an unknown certificate is ``ERROR`` / ``APPLICATION_ERROR`` ``Intyg does not
+  exist``; otherwise ``ERROR`` / ``VALIDATION_ERROR`` ``[<item>, ...]`` (``Invalid amneskod``, ...).
 
-An accepted message is stored with the request as received and handed to the outbox in the same
-transaction, so it is forwarded exactly when it is stored; messages about test certificates are
-stored but never forwarded. An accepted SendMessageToCare is also a ``message-sent`` event of the
-statistics feed (``statistics.feed``), in the same transaction; never for a test certificate.
+After the national items come this service's own (:func:`own_items`): values too long to store, and
+the checks a hub forwarding patient data must make (the message goes to the care unit that issued
+the certificate, comes from a party that received it, and refers to messages of the same thread in
+a way a thread can hold). A message the national service accepts and a working consumer sends never
+fails them.
+
+A message id names one message: a second message under a used id is refused, also an identical
+resend (as nationally). An accepted message is stored with the request as received and handed to the
+outbox in the same transaction, so it is forwarded exactly when it is stored; messages about test
+certificates: SendMessageToCare refuses them (as nationally), SendMessageToRecipient stores them
+and answers OK but never forwards them. An accepted SendMessageToCare is also a ``message-sent``
+event of the statistics feed (``statistics.feed``), in the same transaction; never for a test
+certificate.
 """
 
 from __future__ import annotations
@@ -31,14 +37,13 @@ from lxml import etree
 from sqlalchemy.engine import Row
 
 from intygstjanst.contracts.call import Answer, Call
-from intygstjanst.contracts.result import OK, ErrorId, LogicalError, info
+from intygstjanst.contracts.result import OK, ErrorId, LogicalError
 from intygstjanst.contracts.xml import text_of
 from intygstjanst.persistence import certificates, outbox
 from intygstjanst.persistence import messages as repo
 from intygstjanst.persistence.certificates import StateEntry
 from intygstjanst.persistence.messages import Direction, NewMessage, StoredMessage
 from intygstjanst.persistence.models import Message, length_of
-from intygstjanst.registers.persons import InvalidPersonId, check_person_id
 from intygstjanst.certificates.status import sent_to
 from intygstjanst.statistics import feed
 from intygstjanst.statistics.events import StatisticsEvent
@@ -126,35 +131,40 @@ def send_message_to_recipient(call: Call[Services]) -> Answer:
     return _receive(call, Direction.TO_RECIPIENT)
 
 
+@dataclass(frozen=True)
+class Found:
+    """What is stored that the checks of one message look at."""
+
+    id_taken: bool
+    certificate: Row[Any] | None  # None also for a certificate erased by its care giver
+    states: Sequence[StateEntry]
+    reminded: StoredMessage | None
+    answered: StoredMessage | None
+
+    @classmethod
+    def read(cls, services: Services, message: MessageView) -> Found:
+        with services.db.read() as conn:
+            certificate = certificates.get(conn, message.certificate_id)
+            if certificate is not None and certificate.deleted_by_care_giver:
+                certificate = None
+            return cls(
+                id_taken=repo.get(conn, message.id) is not None,
+                certificate=certificate,
+                states=certificates.states(conn, message.certificate_id) if certificate is not None else [],
+                reminded=repo.get(conn, message.reminder_of) if message.reminder_of else None,
+                answered=repo.get(conn, message.answer_to) if message.answer_to else None,
+            )
+
+
 def _receive(call: Call[Services], direction: Direction) -> Answer:
     services = call.services
     message = MessageView.read(call.request, direction)
-    problems = message_problems(message)
-    if problems:
-        raise LogicalError(ErrorId.VALIDATION_ERROR, "; ".join(problems))
-    patient_id = check_person_id(message.patient_root, message.patient_number)  # checked above
-    sent_at = _timestamp(message.sent_at_text)
-    digest = payload_digest(call.request)
-
-    with services.db.read() as conn:
-        earlier = repo.get(conn, message.id)
-        if earlier is not None:
-            return _resend_answer(call, message, earlier, digest)
-        certificate = certificates.get(conn, message.certificate_id)
-        states = certificates.states(conn, message.certificate_id) if certificate is not None else []
-        reminded = repo.get(conn, message.reminder_of) if message.reminder_of else None
-        answered = repo.get(conn, message.answer_to) if message.answer_to else None
-
-    target = check_against_storage(
-        message, patient_id, certificate, states, reminded, answered, services.recipients
-    )
-    assert certificate is not None  # checked above
-
+    certificate, target = _checked(services, message, Found.read(services, message))
     new = NewMessage(
         id=message.id,
         direction=direction,
         certificate_id=message.certificate_id,
-        patient_id=patient_id,
+        patient_id=message.patient_number,
         subject=message.subject,
         reference_id=message.reference_id,
         sender=message.sender,
@@ -163,8 +173,8 @@ def _receive(call: Call[Services], direction: Direction) -> Answer:
         reminder_of=message.reminder_of,
         answer_to=message.answer_to,
         last_answer_date=message.last_answer_date,
-        sent_at=sent_at,
-        digest=digest,
+        sent_at=_timestamp(message.sent_at_text),
+        digest=payload_digest(call.request),
         original=call.body,
     )
     try:
@@ -184,12 +194,9 @@ def _receive(call: Call[Services], direction: Direction) -> Answer:
                     feed.record(conn, services.settings, _message_event(message, certificate, call.request))
     except repo.MessageIdTaken:
         # Lost a race with a concurrent request carrying the same id, or the certificate row was
-        # deleted in between (the foreign key then fails the insert): tell the two apart.
-        with services.db.read() as conn:
-            earlier = repo.get(conn, message.id)
-        if earlier is None:
-            raise LogicalError(ErrorId.APPLICATION_ERROR, _unknown_certificate(message)) from None
-        return _resend_answer(call, message, earlier, digest)
+        # deleted in between (the foreign key then fails the insert): answer what is now stored.
+        _checked(services, message, Found.read(services, message))
+        raise
     return Answer.result(call.contract, OK)
 
 
@@ -200,11 +207,99 @@ def _message_event(message: MessageView, certificate: Row[Any], request: etree._
     return StatisticsEvent("message-sent", message.certificate_id, certificate.type_code, message.sender, message.id, body)
 
 
-def message_problems(message: MessageView) -> list[str]:
-    """Everything wrong with the message on its own, without looking at stored data."""
-    problems = []
-    if not message.id:
-        problems.append("meddelande-id must not be empty")
+def _checked(services: Services, message: MessageView, found: Found) -> tuple[Row[Any], str]:
+    """The certificate and the outbox recipient forwarding the message, or the national refusal."""
+    to_care = message.direction is Direction.TO_CARE
+    if not to_care and found.certificate is None:
+        raise LogicalError(ErrorId.APPLICATION_ERROR, "Intyg does not exist")
+    items = to_care_items(message, found, services.recipients) if to_care else to_recipient_items(message, found)
+    target = CARE_SYSTEMS if to_care else None
+    if found.certificate is not None:
+        own, target = own_items(message, found, services.recipients)
+        items += own
+    if items:
+        listed = f"[{', '.join(items)}]"
+        if to_care:
+            listed = (
+                f"Validation of SendMessageToCare failed for message with question id {message.id} "
+                f"and certificate id {message.certificate_id}. {listed}"
+            )
+        raise LogicalError(ErrorId.VALIDATION_ERROR, listed)
+    assert found.certificate is not None and target is not None  # an item otherwise
+    return found.certificate, target
+
+
+SUBJECT_NOT_SUPPORTED = (
+    "SUBJECT_NOT_SUPPORTED_ERROR The supplied certificate subject is invalid. Supported subjects are KOMPLT, AVSTMN, KONTKT, OVRIGT, PAMINN"
+)
+TEST_CERTIFICATE = "TEST_CERTIFICATE The supplied certificate is invalid. Messages cannot be sent for test certificates."
+
+
+def to_care_items(message: MessageView, found: Found, recipients: Recipients) -> list[str]:
+    """The national checks of SendMessageToCare, in the national order."""
+    items = []
+    if recipients.get(message.sender) is None and recipients.part(message.sender) is None:
+        items.append(f"SkickatAv part code {message.sender} is not valid")
+    if message.subject not in SUBJECTS:
+        items.append(SUBJECT_NOT_SUPPORTED)
+    if message.is_answer and message.last_answer_date is not None:
+        items.append("MESSAGE_TYPE_CONSISTENCY_ERROR An answer (svarPa) cannot have sistaDatumForSvar")
+    if message.completions and message.subject != COMPLETION:
+        items.append("KOMPLETTERING_INCONSISTENCY_ERROR")
+    if not message.id or found.id_taken:
+        # The national text, run together as the national service writes it.
+        items.append("MEDDELANDE_ID_NOT_UNIQUE_ERRORMeddelande-id is not a GUID")
+    if (message.subject == REMINDER) != (message.reminder_of is not None):
+        items.append("PAMINNELSE_ID_INCONSISTENCY_ERROR")
+    if (message.reminder_of and found.reminded is None) or (message.answer_to and found.answered is None):
+        items.append("REFERENCED_MESSAGE_NOT_FOUND_ERROR")
+    if found.answered is not None and message.subject != REMINDER and found.answered.subject != message.subject:
+        items.append(f"SUBJECT_CONSISTENCY_ERROR The answer has amne {message.subject}, its question {found.answered.subject}")
+    certificate = found.certificate
+    if certificate is None:
+        items.append("CERTIFICATE_NOT_FOUND_ERROR")
+        return items
+    if message.patient_number != certificate.patient_id:
+        items.append("CIVIC_REGISTRATION_NUMBER_INCONSISTENCY_ERROR")
+    if certificate.is_test:
+        items.append(TEST_CERTIFICATE)
+    return items
+
+
+def to_recipient_items(message: MessageView, found: Found) -> list[str]:
+    """The national checks of SendMessageToRecipient (of a known certificate), in the national order."""
+    assert found.certificate is not None  # answered "Intyg does not exist" before
+    items = []
+    if message.subject not in SUBJECTS:
+        items.append("Invalid amneskod")
+    if message.is_answer and message.last_answer_date is not None:
+        items.append("SistaDatumForSvar is only valid on Questions")
+    if not message.id or found.id_taken:
+        items.append("MeddelandeId is not globally unique")
+    if message.reminder_of is not None and message.subject != REMINDER:
+        items.append("paminnelseMeddelandeId should only be present if amne is PAMINN")
+    if message.subject == REMINDER and message.reminder_of is None:
+        items.append("PAMINN should define paminnelseMeddelandeId")
+    if message.reminder_of is not None and found.reminded is None:
+        items.append("Paminnelse Meddelande does not exist")
+    if message.answer_to is not None and found.answered is None:
+        items.append("SvarPa Meddelande does not exist")
+    if found.answered is not None and found.answered.subject != message.subject:
+        items.append("Svar amne is not consistent with question")
+    if message.patient_number != found.certificate.patient_id:
+        items.append("PatientPersonId is not consistent with certificate")
+    if not any(s.state == "SENT" for s in found.states):
+        items.append("Certificate is not sent to recipient")
+    return items
+
+
+def own_items(message: MessageView, found: Found, recipients: Recipients) -> tuple[list[str], str | None]:
+    """This service's checks beyond the national ones, and the outbox recipient forwarding the
+    message (None when there is none): what cannot be stored, and what a hub forwarding patient
+    data must not forward (to another party than the certificate's, about another thread)."""
+    certificate = found.certificate
+    assert certificate is not None
+    items = []
     for name, value, limit in (
         ("meddelande-id", message.id, _ID_LENGTH),
         ("referens-id", message.reference_id, _ID_LENGTH),
@@ -215,98 +310,38 @@ def message_problems(message: MessageView) -> list[str]:
         ("skickatAv/enhet/enhets-id", message.sender_unit, _ADDRESS_LENGTH),
     ):
         if value is not None and len(value) > limit:
-            problems.append(f"{name} is {len(value)} characters long, more than the {limit} accepted")
-    if message.subject not in SUBJECTS:
-        problems.append(f"amne {message.subject!r} is not a message subject (one of {', '.join(sorted(SUBJECTS))})")
-    if message.subject == REMINDER and message.reminder_of is None:
-        problems.append("a reminder (amne PAMINN) must name the message it reminds about in paminnelseMeddelande-id")
-    if message.reminder_of is not None and message.subject != REMINDER:
-        problems.append(f"paminnelseMeddelande-id is only allowed on a reminder (amne PAMINN), not with amne {message.subject}")
-    if message.subject == REMINDER and message.is_answer:
-        problems.append("a reminder (amne PAMINN) cannot answer a message (svarPa)")
-    if message.is_answer and message.last_answer_date is not None:
-        problems.append(f"sistaDatumForSvar is only allowed on questions, and this message answers {message.answer_to} (svarPa)")
-    if message.completions and message.subject != COMPLETION:
-        problems.append(f"komplettering is only allowed with amne KOMPLT, not with amne {message.subject}")
-    if message.id and message.id in (message.reminder_of, message.answer_to):
-        problems.append(f"message {message.id} refers to itself")
-    try:
-        check_person_id(message.patient_root, message.patient_number)
-    except InvalidPersonId as exc:
-        problems.append(f"patientPerson-id: {exc}")
+            items.append(f"{name} is {len(value)} characters long, more than the {limit} accepted")
     try:
         _timestamp(message.sent_at_text)
     except ValueError:
-        problems.append(f"skickatTidpunkt {message.sent_at_text!r} is not a time this service can store")
-    return problems
-
-
-def check_against_storage(
-    message: MessageView,
-    patient_id: str,
-    certificate: Row[Any] | None,
-    states: Sequence[StateEntry],
-    reminded: StoredMessage | None,
-    answered: StoredMessage | None,
-    recipients: Recipients,
-) -> str:
-    """Raise LogicalError unless the message fits the stored certificate and thread; return the
-    outbox recipient that forwards it (see :data:`CARE_SYSTEMS`)."""
-    if certificate is None or certificate.deleted_by_care_giver:
-        raise LogicalError(ErrorId.APPLICATION_ERROR, _unknown_certificate(message))
-    if patient_id != certificate.patient_id:
-        # Never say whose certificate it is: the caller named the wrong patient.
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"patientPerson-id is not the patient of certificate {message.certificate_id}",
-        )
+        items.append(f"skickatTidpunkt {message.sent_at_text!r} is not a time this service can store")
+    if message.subject == REMINDER and message.is_answer:
+        items.append("a reminder (amne PAMINN) cannot answer a message (svarPa)")
+    target: str | None = CARE_SYSTEMS
     if message.direction is Direction.TO_CARE:
-        _check_to_care(message, certificate, states)
-        target = CARE_SYSTEMS
+        if message.recipient_address != certificate.care_unit_id:
+            items.append(
+                f"logiskAdressMottagare {message.recipient_address} is not the care unit that issued certificate "
+                f"{message.certificate_id}; messages about it go to {certificate.care_unit_id}"
+            )
+        if not sent_to(found.states, message.sender):
+            items.append(f"certificate {message.certificate_id} has not been sent to {message.sender} (skickatAv/part)")
     else:
-        target = _check_to_recipient(message, certificate, states, recipients).id
-    if message.reminder_of is not None:
-        _check_reminded(message, reminded)
-    if message.answer_to is not None:
-        _check_answered(message, answered)
-    return target
-
-
-def _check_to_care(message: MessageView, certificate: Row[Any], states: Sequence[StateEntry]) -> None:
-    if message.recipient_address != certificate.care_unit_id:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"logiskAdressMottagare {message.recipient_address} is not the care unit that issued certificate "
-            f"{message.certificate_id}; messages about it go to {certificate.care_unit_id}",
-        )
-    if not sent_to(states, message.sender):
-        raise LogicalError(
-            ErrorId.APPLICATION_ERROR,
-            f"certificate {message.certificate_id} has not been sent to {message.sender} (skickatAv/part), "
-            "so it cannot write to care about it",
-        )
-
-
-def _check_to_recipient(
-    message: MessageView, certificate: Row[Any], states: Sequence[StateEntry], recipients: Recipients
-) -> Recipient:
-    if message.sender_care_giver != certificate.care_giver_id:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"skickatAv: care giver {message.sender_care_giver} did not issue certificate {message.certificate_id}",
-        )
-    recipient = recipient_at(recipients, message.recipient_address)
-    if recipient is None:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"logiskAdressMottagare {message.recipient_address} is not the logical address of a recipient known here",
-        )
-    if not sent_to(states, recipient.id):
-        raise LogicalError(
-            ErrorId.APPLICATION_ERROR,
-            f"certificate {message.certificate_id} has not been sent to {recipient.id}; send it before writing about it",
-        )
-    return recipient
+        target = None
+        if message.sender_care_giver != certificate.care_giver_id:
+            items.append(f"skickatAv: care giver {message.sender_care_giver} did not issue certificate {message.certificate_id}")
+        recipient = recipient_at(recipients, message.recipient_address)
+        if recipient is None:
+            items.append(f"logiskAdressMottagare {message.recipient_address} is not the logical address of a recipient known here")
+        elif any(s.state == "SENT" for s in found.states) and not sent_to(found.states, recipient.id):
+            items.append(f"certificate {message.certificate_id} has not been sent to {recipient.id}")
+        else:
+            target = recipient.id
+    if found.reminded is not None:
+        items += _reminded_items(message, found.reminded)
+    if found.answered is not None:
+        items += _answered_items(message, found.answered)
+    return items, target
 
 
 def recipient_at(recipients: Recipients, logical_address: str) -> Recipient | None:
@@ -314,63 +349,24 @@ def recipient_at(recipients: Recipients, logical_address: str) -> Recipient | No
     return next((r for r in recipients.all() if r.logical_address == logical_address), None)
 
 
-def _check_reminded(message: MessageView, reminded: StoredMessage | None) -> None:
-    if reminded is None:
-        raise LogicalError(
-            ErrorId.APPLICATION_ERROR,
-            f"paminnelseMeddelande-id {message.reminder_of} is not a message received here",
-        )
-    _same_certificate(message, reminded, "paminnelseMeddelande-id")
+def _reminded_items(message: MessageView, reminded: StoredMessage) -> list[str]:
+    if reminded.certificate_id != message.certificate_id:
+        return [f"paminnelseMeddelande-id {reminded.id} is about another certificate than {message.certificate_id}"]
     if reminded.direction is not message.direction:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"paminnelseMeddelande-id {reminded.id} was written by the other side; a reminder is about a message "
-            "its sender wrote",
-        )
+        return [f"paminnelseMeddelande-id {reminded.id} was written by the other side; a reminder is about a message its sender wrote"]
     if reminded.is_answer or reminded.subject == REMINDER:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"paminnelseMeddelande-id {reminded.id} is not a question; only questions can be reminded about",
-        )
+        return [f"paminnelseMeddelande-id {reminded.id} is not a question; only questions can be reminded about"]
+    return []
 
 
-def _check_answered(message: MessageView, answered: StoredMessage | None) -> None:
-    if answered is None:
-        raise LogicalError(ErrorId.APPLICATION_ERROR, f"svarPa {message.answer_to} is not a message received here")
-    _same_certificate(message, answered, "svarPa")
+def _answered_items(message: MessageView, answered: StoredMessage) -> list[str]:
+    if answered.certificate_id != message.certificate_id:
+        return [f"svarPa {answered.id} is about another certificate than {message.certificate_id}"]
     if answered.direction is message.direction:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"svarPa {answered.id} was written by the same side; an answer is to a message from the other side",
-        )
+        return [f"svarPa {answered.id} was written by the same side; an answer is to a message from the other side"]
     if answered.is_answer:
-        raise LogicalError(ErrorId.VALIDATION_ERROR, f"svarPa {answered.id} is itself an answer; answer the question")
-    if answered.subject != message.subject:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"svarPa {answered.id} has amne {answered.subject}; its answer must have the same amne, not {message.subject}",
-        )
-
-
-def _same_certificate(message: MessageView, referred: StoredMessage, field: str) -> None:
-    if referred.certificate_id != message.certificate_id:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"{field} {referred.id} is about another certificate than {message.certificate_id}",
-        )
-
-
-def _resend_answer(call: Call[Services], message: MessageView, earlier: StoredMessage, digest: str) -> Answer:
-    if earlier.digest != digest:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            f"meddelande-id {message.id} is already used by another message; a new message needs a new id",
-        )
-    return Answer.result(call.contract, info(f"message {message.id} was already received; nothing was changed"))
-
-
-def _unknown_certificate(message: MessageView) -> str:
-    return f"certificate {message.certificate_id} is not known here (it may not have arrived yet)"
+        return [f"svarPa {answered.id} is itself an answer; answer the question"]
+    return []
 
 
 def _timestamp(text: str) -> dt.datetime:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from intygstjanst.contracts.xml import CORE, PART_CODE_SYSTEM, TYPES
 from intygstjanst.registers.persons import PERSONNUMMER_ROOT
-from intygstjanst.tests.soap import OTHER_PERSON, TEST_PERSON
+from intygstjanst.tests.soap import OTHER_PERSON, TEST_PERSON, VALIDATION_PERSON
 from lxml import etree
 
 TO_CARE = "/clinicalprocess/healthcond/certificate/SendMessageToCare/2/rivtabp21"
@@ -24,6 +24,10 @@ FK_ADDRESS = "2021005521"  # Försäkringskassan's logical address in the shippe
 # Two certificates of one patient (both LISJP from tests.soap.certificate), both sent to FKASSA.
 CERT = "msg-cert-1"
 OTHER_CERT = "msg-cert-2"
+# Registered by the message tests' thread too: a LISJP sent to nobody, and one about a validation
+# person (a test certificate) sent to FKASSA.
+UNSENT_CERT = "msg-cert-unsent"
+TEST_CERT = "msg-cert-test"
 
 
 def _common(
@@ -159,8 +163,28 @@ def _path(parent: etree._Element, path: str, value: str) -> None:
 
 
 # --- rejections: (name, message, errorId, the complete resultText) -----------------------------------
+# The national answers (../shared/specs/result-codes.md rules 16 and 17): every failed check is an
+# item of one list; this service's own checks (handlers.messages.own_items) follow the national ones.
 
 V, A = "VALIDATION_ERROR", "APPLICATION_ERROR"
+
+
+def care_refusal(message_id: str, certificate_id: str, *items: str) -> str:
+    """The national SendMessageToCare refusal listing ``items``."""
+    listed = ", ".join(items)
+    return f"Validation of SendMessageToCare failed for message with question id {message_id} and certificate id {certificate_id}. [{listed}]"
+
+
+def recipient_refusal(*items: str) -> str:
+    """The national SendMessageToRecipient refusal listing ``items``."""
+    return f"[{', '.join(items)}]"
+
+
+SUBJECT_NOT_SUPPORTED = (
+    "SUBJECT_NOT_SUPPORTED_ERROR The supplied certificate subject is invalid. Supported subjects are KOMPLT, AVSTMN, KONTKT, OVRIGT, PAMINN"
+)
+PAMINNELSE = "PAMINNELSE_ID_INCONSISTENCY_ERROR"
+NOT_FOUND = "REFERENCED_MESSAGE_NOT_FOUND_ERROR"
 
 
 def _bad_subject() -> etree._Element:
@@ -180,46 +204,70 @@ def _bad_time() -> etree._Element:
 
 
 STATIC_REJECTIONS: list[tuple[str, Callable[[], etree._Element], str, str]] = [
-    ("unknown subject", _bad_subject, V, "amne 'FRAGA' is not a message subject (one of AVSTMN, KOMPLT, KONTKT, OVRIGT, PAMINN)"),
+    ("unknown subject", _bad_subject, V, care_refusal("bad-subject", CERT, SUBJECT_NOT_SUPPORTED)),
+    ("unknown subject to the recipient", lambda: to_recipient("bad-s", CERT, subject="FRAGA"), V, recipient_refusal("Invalid amneskod")),
+    ("sender is no recipient", lambda: to_care("bad-p", CERT, sender="NOSUCH"), V, care_refusal(
+        "bad-p", CERT, "SkickatAv part code NOSUCH is not valid", f"certificate {CERT} has not been sent to NOSUCH (skickatAv/part)"
+    )),
+    ("reminder without reference", lambda: to_care("bad-1", CERT, subject="PAMINN"), V, care_refusal("bad-1", CERT, PAMINNELSE)),
     (
-        "reminder without reference",
-        lambda: to_care("bad-1", CERT, subject="PAMINN"),
+        "reminder without reference to the recipient",
+        lambda: to_recipient("bad-1r", CERT, subject="PAMINN"),
         V,
-        "a reminder (amne PAMINN) must name the message it reminds about in paminnelseMeddelande-id",
+        recipient_refusal("PAMINN should define paminnelseMeddelandeId"),
     ),
     (
         "reference on a non-reminder",
         lambda: to_care("bad-2", CERT, subject="KOMPLT", reminder_of="q"),
         V,
-        "paminnelseMeddelande-id is only allowed on a reminder (amne PAMINN), not with amne KOMPLT",
+        care_refusal("bad-2", CERT, PAMINNELSE, NOT_FOUND),
+    ),
+    (
+        "reference on a non-reminder to the recipient",
+        lambda: to_recipient("bad-2r", CERT, subject="KOMPLT", reminder_of="q"),
+        V,
+        recipient_refusal("paminnelseMeddelandeId should only be present if amne is PAMINN", "Paminnelse Meddelande does not exist"),
     ),
     (
         "reminder that answers",
         lambda: to_recipient("bad-3", CERT, subject="PAMINN", reminder_of="q", answer_to="p"),
         V,
-        "a reminder (amne PAMINN) cannot answer a message (svarPa)",
+        recipient_refusal(
+            "Paminnelse Meddelande does not exist", "SvarPa Meddelande does not exist", "a reminder (amne PAMINN) cannot answer a message (svarPa)"
+        ),
     ),
     (
         "answer with a last answer date",
         lambda: to_recipient("bad-4", CERT, answer_to="q", last_answer_date="2030-02-01"),
         V,
-        "sistaDatumForSvar is only allowed on questions, and this message answers q (svarPa)",
+        recipient_refusal("SistaDatumForSvar is only valid on Questions", "SvarPa Meddelande does not exist"),
+    ),
+    (
+        "answer with a last answer date to care",
+        lambda: to_care("bad-4c", CERT, answer_to="q"),
+        V,
+        care_refusal("bad-4c", CERT, "MESSAGE_TYPE_CONSISTENCY_ERROR An answer (svarPa) cannot have sistaDatumForSvar", NOT_FOUND),
     ),
     (
         "completion request with another subject",
         lambda: to_care("bad-5", CERT, subject="KONTKT", completions=[("1", "more")]),
         V,
-        "komplettering is only allowed with amne KOMPLT, not with amne KONTKT",
+        care_refusal("bad-5", CERT, "KOMPLETTERING_INCONSISTENCY_ERROR"),
     ),
-    ("message answering itself", lambda: to_recipient("bad-6", CERT, answer_to="bad-6"), V, "message bad-6 refers to itself"),
+    ("message answering itself", lambda: to_recipient("bad-6", CERT, answer_to="bad-6"), V, recipient_refusal("SvarPa Meddelande does not exist")),
     (
-        "invalid personnummer",
+        "personnummer that is not the certificate's",
         lambda: to_care("bad-7", CERT, patient="191212121213"),
         V,
-        "patientPerson-id: personnummer 19121212-**** has a wrong check digit",
+        care_refusal("bad-7", CERT, "CIVIC_REGISTRATION_NUMBER_INCONSISTENCY_ERROR"),
     ),
-    ("over-long message id", _long_id, V, "meddelande-id is 129 characters long, more than the 128 accepted"),
-    ("time that cannot be stored", _bad_time, V, "skickatTidpunkt '2030-01-10T24:00:00' is not a time this service can store"),
+    ("over-long message id", _long_id, V, care_refusal("x" * 129, CERT, "meddelande-id is 129 characters long, more than the 128 accepted")),
+    (
+        "time that cannot be stored",
+        _bad_time,
+        V,
+        care_refusal("bad-time", CERT, "skickatTidpunkt '2030-01-10T24:00:00' is not a time this service can store"),
+    ),
 ]
 
 
@@ -227,93 +275,136 @@ STATE_REJECTIONS: list[tuple[str, Callable[[], etree._Element], str, str]] = [
     (
         "unknown certificate",
         lambda: to_care("s-1", "no-such-certificate"),
-        A,
-        "certificate no-such-certificate is not known here (it may not have arrived yet)",
+        V,
+        care_refusal("s-1", "no-such-certificate", "CERTIFICATE_NOT_FOUND_ERROR"),
+    ),
+    ("unknown certificate to the recipient", lambda: to_recipient("s-1r", "no-such-certificate"), A, "Intyg does not exist"),
+    ("id used for another message", lambda: to_care("fk-q", CERT, text="Another question."), V, care_refusal(
+        "fk-q", CERT, "MEDDELANDE_ID_NOT_UNIQUE_ERRORMeddelande-id is not a GUID"
+    )),
+    (
+        "id used for another message to the recipient",
+        lambda: to_recipient("fk-q", CERT),
+        V,
+        recipient_refusal("MeddelandeId is not globally unique"),
     ),
     (
         "patient is not the certificate's",
         lambda: to_care("s-2", CERT, patient=OTHER_PERSON),
         V,
-        f"patientPerson-id is not the patient of certificate {CERT}",
+        care_refusal("s-2", CERT, "CIVIC_REGISTRATION_NUMBER_INCONSISTENCY_ERROR"),
+    ),
+    (
+        "patient is not the certificate's to the recipient",
+        lambda: to_recipient("s-2r", CERT, patient=OTHER_PERSON),
+        V,
+        recipient_refusal("PatientPersonId is not consistent with certificate"),
     ),
     (
         "addressed to another care unit",
         lambda: to_care("s-3", CERT, address="TSTNMT2321000156-9999"),
         V,
-        (
-            f"logiskAdressMottagare TSTNMT2321000156-9999 is not the care unit that issued certificate {CERT}; "
-            f"messages about it go to {CARE_UNIT}"
+        care_refusal(
+            "s-3",
+            CERT,
+            f"logiskAdressMottagare TSTNMT2321000156-9999 is not the care unit that issued certificate {CERT}; messages about it go to {CARE_UNIT}",
         ),
     ),
     (
         "sender never received the certificate",
         lambda: to_care("s-4", CERT, sender="TRANSP"),
-        A,
-        f"certificate {CERT} has not been sent to TRANSP (skickatAv/part), so it cannot write to care about it",
+        V,
+        care_refusal("s-4", CERT, f"certificate {CERT} has not been sent to TRANSP (skickatAv/part)"),
     ),
     (
         "care giver did not issue the certificate",
         lambda: to_recipient("s-5", CERT, care_giver="TSTNMT2321000156-OTHER"),
         V,
-        f"skickatAv: care giver TSTNMT2321000156-OTHER did not issue certificate {CERT}",
+        recipient_refusal(f"skickatAv: care giver TSTNMT2321000156-OTHER did not issue certificate {CERT}"),
     ),
     (
         "unknown recipient address",
         lambda: to_recipient("s-6", CERT, address="5560000000"),
         V,
-        "logiskAdressMottagare 5560000000 is not the logical address of a recipient known here",
+        recipient_refusal("logiskAdressMottagare 5560000000 is not the logical address of a recipient known here"),
     ),
     (
         "recipient never received the certificate",
         lambda: to_recipient("s-7", CERT, address="2021006099"),
-        A,
-        f"certificate {CERT} has not been sent to TRANSP; send it before writing about it",
+        V,
+        recipient_refusal(f"certificate {CERT} has not been sent to TRANSP"),
     ),
-    ("reminder about an unknown message", lambda: to_care("s-8", CERT, subject="PAMINN", reminder_of="nope"), A,
-     "paminnelseMeddelande-id nope is not a message received here"),
+    (
+        "reminder about an unknown message",
+        lambda: to_care("s-8", CERT, subject="PAMINN", reminder_of="nope"),
+        V,
+        care_refusal("s-8", CERT, NOT_FOUND),
+    ),
     (
         "reminder about another certificate's message",
         lambda: to_care("s-9", CERT, subject="PAMINN", reminder_of="fk-q-other"),
         V,
-        f"paminnelseMeddelande-id fk-q-other is about another certificate than {CERT}",
+        care_refusal("s-9", CERT, f"paminnelseMeddelande-id fk-q-other is about another certificate than {CERT}"),
     ),
     (
         "reminder about the other side's message",
         lambda: to_care("s-10", CERT, subject="PAMINN", reminder_of="care-q"),
         V,
-        "paminnelseMeddelande-id care-q was written by the other side; a reminder is about a message its sender wrote",
+        care_refusal("s-10", CERT, "paminnelseMeddelande-id care-q was written by the other side; a reminder is about a message its sender wrote"),
     ),
     (
         "reminder about an answer",
         lambda: to_recipient("s-11", CERT, subject="PAMINN", reminder_of="care-a"),
         V,
-        "paminnelseMeddelande-id care-a is not a question; only questions can be reminded about",
+        recipient_refusal("paminnelseMeddelande-id care-a is not a question; only questions can be reminded about"),
     ),
-    ("answer to an unknown message", lambda: to_recipient("s-12", CERT, answer_to="nope"), A,
-     "svarPa nope is not a message received here"),
+    (
+        "answer to an unknown message",
+        lambda: to_recipient("s-12", CERT, answer_to="nope"),
+        V,
+        recipient_refusal("SvarPa Meddelande does not exist"),
+    ),
     (
         "answer to another certificate's message",
         lambda: to_recipient("s-13", CERT, answer_to="fk-q-other"),
         V,
-        f"svarPa fk-q-other is about another certificate than {CERT}",
+        recipient_refusal(f"svarPa fk-q-other is about another certificate than {CERT}"),
     ),
     (
         "answer to one's own message",
         lambda: to_recipient("s-14", CERT, subject="OVRIGT", answer_to="care-q"),
         V,
-        "svarPa care-q was written by the same side; an answer is to a message from the other side",
+        recipient_refusal("svarPa care-q was written by the same side; an answer is to a message from the other side"),
     ),
     (
         "answer to an answer",
         lambda: to_care("s-15", CERT, answer_to="care-a", last_answer_date=None),
         V,
-        "svarPa care-a is itself an answer; answer the question",
+        care_refusal("s-15", CERT, "svarPa care-a is itself an answer; answer the question"),
     ),
     (
         "answer with another subject",
         lambda: to_recipient("s-16", CERT, subject="OVRIGT", answer_to="fk-q"),
         V,
-        "svarPa fk-q has amne KOMPLT; its answer must have the same amne, not OVRIGT",
+        recipient_refusal("Svar amne is not consistent with question"),
+    ),
+    (
+        "a test certificate",
+        lambda: to_care("s-18", TEST_CERT, patient=VALIDATION_PERSON),
+        V,
+        care_refusal("s-18", TEST_CERT, "TEST_CERTIFICATE The supplied certificate is invalid. Messages cannot be sent for test certificates."),
+    ),
+    (
+        "a certificate never sent to anyone",
+        lambda: to_recipient("s-19", UNSENT_CERT),
+        V,
+        recipient_refusal("Certificate is not sent to recipient"),
+    ),
+    (
+        "answer with another subject to care",
+        lambda: to_care("s-17", CERT, subject="KONTKT", answer_to="care-q", last_answer_date=None),
+        V,
+        care_refusal("s-17", CERT, "SUBJECT_CONSISTENCY_ERROR The answer has amne KONTKT, its question OVRIGT"),
     ),
 ]
 

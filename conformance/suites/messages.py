@@ -38,19 +38,19 @@ def answer_from_care(expect: Expectation | None = None, label: str = "care answe
     )
 
 
-RESENT = Reply(("OK", "INFO"))  # an identical resend must not be an error; whether OK or INFO is the producer's choice
 REUSED_ID = with_text("meddelande", "Ett helt annat meddelande under samma id.")
 
 
-def common_cases(send: Callable[..., Call]) -> list[Case]:
-    """What both directions share: the message on its own, its id, its certificate and patient."""
+def common_cases(send: Callable[..., Call], unknown_certificate: Reply) -> list[Case]:
+    """What both directions share: the message on its own, its id, its certificate and patient.
+    The national answer to a message about an unknown certificate differs by direction."""
     return [
         Case("valid", "a question about a certificate the recipient has: OK", "valid", (register(), mark_sent(), send(ok(), label=""))),
         Case(
             "idempotent",
-            "the same message again (the sender lost the answer): not an error",
+            "the same message again: ERROR VALIDATION_ERROR, as nationally (a message id is used once)",
             "idempotency",
-            (register(), mark_sent(), send(), send(RESENT, label="send the same message again")),
+            (register(), mark_sent(), send(), send(error("VALIDATION_ERROR"), label="send the same message again")),
         ),
         Case(
             "reused-id",
@@ -60,9 +60,9 @@ def common_cases(send: Callable[..., Call]) -> list[Case]:
         ),
         Case(
             "unknown-id",
-            "a message about a certificate never registered: ERROR APPLICATION_ERROR",
+            "a message about a certificate never registered: ERROR (to care VALIDATION_ERROR, to the recipient APPLICATION_ERROR)",
             "unknown-id",
-            (send(error("APPLICATION_ERROR"), label="", certificateId="${unknownCertificateId}"),),
+            (send(unknown_certificate, label="", certificateId="${unknownCertificateId}"),),
         ),
         Case(
             "wrong-patient",
@@ -88,7 +88,14 @@ def common_cases(send: Callable[..., Call]) -> list[Case]:
 to_care_suite = Suite(
     TO_CARE,
     [
-        *common_cases(to_care),
+        *common_cases(
+            to_care,
+            error(
+                "VALIDATION_ERROR",
+                text="Validation of SendMessageToCare failed for message with question id ${messageId} "
+                "and certificate id ${unknownCertificateId}. [CERTIFICATE_NOT_FOUND_ERROR]",
+            ),
+        ),
         Case(
             "reminder",
             "a reminder (PAMINN) about an earlier question: OK",
@@ -130,7 +137,7 @@ to_care_suite = Suite(
 to_recipient_suite = Suite(
     TO_RECIPIENT,
     [
-        *common_cases(to_recipient),
+        *common_cases(to_recipient, error("APPLICATION_ERROR", text="Intyg does not exist")),
         Case(
             "answer",
             "care answers the recipient's question with the same subject: OK",

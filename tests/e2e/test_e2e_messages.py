@@ -12,6 +12,7 @@ Each party calls with its own client certificate, through a zeep client built fr
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,12 +21,13 @@ import httpx
 import pytest
 import zeep
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from intygstjanst.contracts.registry import Contract, ContractRegistry
 from intygstjanst.contracts.xml import PART_CODE_SYSTEM, SOAP11
+from intygstjanst.persistence import certificates
 from intygstjanst.persistence.db import Database
-from intygstjanst.persistence.models import Base, Message, OutboxItem
+from intygstjanst.persistence.models import Base, Certificate, Message, OutboxItem
 from intygstjanst.tls.client import ClientTls
 from intygstjanst.tls.pki import DevPki, create_dev_pki
 
@@ -37,14 +39,17 @@ from intygstjanst.tests.messages_support import (
     OTHER_CERT,
     STATE_REJECTIONS,
     STATIC_REJECTIONS,
+    TEST_CERT,
     TO_CARE,
     TO_CARE_NS,
     TO_RECIPIENT,
+    UNSENT_CERT,
     referred_thread,
     to_care,
     to_recipient,
 )
-from intygstjanst.tests.soap import REGISTER, certificate, envelope
+from intygstjanst.registers.persons import SAMORDNINGSNUMMER_ROOT
+from intygstjanst.tests.soap import REGISTER, VALIDATION_PERSON, certificate, envelope
 from intygstjanst.tests.support import require_shared
 from intygstjanst.tests.tlsserver import Server, grants, running
 
@@ -130,6 +135,15 @@ def thread(tmp_path_factory: pytest.TempPathFactory, database_url: str, migrated
                 try:
                     for certificate_id in (CERT, OTHER_CERT):
                         _register_and_send_to_fk(thread, certificate_id)
+                    _register(thread, certificate(UNSENT_CERT))
+                    # A test certificate (flagged here: this service's person register does not list
+                    # the validation person) is never sent to a recipient: its SENT is recorded directly.
+                    test = certificate(TEST_CERT, patient=VALIDATION_PERSON)
+                    test.find(".//{*}patient/{*}person-id/{*}root").text = SAMORDNINGSNUMMER_ROOT
+                    _register(thread, test)
+                    with migrated_db.transaction() as conn:
+                        conn.execute(update(Certificate).where(Certificate.id == TEST_CERT).values(is_test=True))
+                        certificates.add_state(conn, TEST_CERT, "SENT", "FKASSA", dt.datetime(2030, 1, 2, 8, 0))
                     yield thread
                 finally:
                     thread.close_clients()
@@ -162,13 +176,16 @@ def _typed(client: zeep.Client, payload: etree._Element) -> dict[str, Any]:
     return {name: parsed[name] for name in parsed if parsed[name] is not None}
 
 
-def _register_and_send_to_fk(thread: Thread, certificate_id: str) -> None:
-    payload = certificate(certificate_id)
+def _register(thread: Thread, payload: etree._Element) -> None:
     skeleton = etree.fromstring(etree.tostring(payload))
     for svar in skeleton.findall("{*}intyg/{*}svar"):
         svar.getparent().remove(svar)
     register = thread.zeep(REGISTER, JOURNAL, [RawPayload(payload)])
     assert register.service.RegisterCertificate(_soapheaders=_header(), **_typed(register, skeleton)).result.resultCode == "OK"
+
+
+def _register_and_send_to_fk(thread: Thread, certificate_id: str) -> None:
+    _register(thread, certificate(certificate_id))
     answer = thread.zeep(SEND, JOURNAL).service.SendCertificateToRecipient(
         _soapheaders=_header(),
         skickatTidpunkt="2030-01-02T08:00:00",
@@ -229,8 +246,9 @@ def test_question_reminder_and_answer_reach_the_other_side(thread: Thread) -> No
         stored = conn.execute(select(Message.id, Message.direction).order_by(Message.received_at)).all()
     assert [tuple(row) for row in stored] == [("e2e-q", "TO_CARE"), ("e2e-r", "TO_CARE"), ("e2e-a", "TO_RECIPIENT")]
 
-    # The same question again (a lost answer on Försäkringskassan's side) changes nothing.
-    assert _message(thread, to_care("e2e-q", CERT))[0] == "INFO"
+    # The same question again (a lost answer on Försäkringskassan's side) is refused as a used id,
+    # as nationally, and changes nothing.
+    assert _message(thread, to_care("e2e-q", CERT))[:2] == ("ERROR", "VALIDATION_ERROR")
 
 
 def test_a_recipient_may_not_write_to_itself(thread: Thread) -> None:
