@@ -1,7 +1,7 @@
 """The ``intygstjanst`` command: its sub-commands are defined next to the layer each one serves."""
 
 # The top of the package: May import: ``serve``, ``certificates``, ``conformance``, ``contracts``, ``delivery``,
-# ``persistence``, ``registers``, ``settings``, ``statistics``, ``testing`` and ``tls``. It only assembles the
+# ``lifecycle``, ``persistence``, ``registers``, ``settings``, ``statistics``, ``testing`` and ``tls``. It only assembles the
 # sub-commands each of them adds (``add_commands``).
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from intygstjanst.certificates import cli as certificates_cli
 from intygstjanst.conformance import cli as conformance_cli
 from intygstjanst.contracts.logs import log_config
 from intygstjanst.delivery import cli as delivery_cli
+from intygstjanst.lifecycle import cli as lifecycle_cli
 from intygstjanst.persistence import cli as persistence_cli
 from intygstjanst.registers import cli as registers_cli
 from intygstjanst.settings import Settings, SettingsError, flag_values
@@ -54,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_commands(sub)
     testing_cli.add_commands(sub)
     persistence_cli.add_commands(sub)
-    certificates_cli.add_commands(sub, _running_server, _sick_leave_registers)
+    certificate_commands = certificates_cli.add_commands(sub, _running_server, _sick_leave_registers)
+    lifecycle_cli.add_commands(sub, certificate_commands)
     delivery_cli.add_commands(sub)
     registers_cli.add_commands(sub)
     statistics_cli.add_commands(sub)

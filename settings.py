@@ -187,6 +187,10 @@ class Settings:
     retry_max_delay: float = setting(900.0, "longest wait between retries (default 900)", DELIVERY, metavar="SECONDS")
     # How long a worker owns a claimed outbox row; 0 derives it from delivery_timeout.
     outbox_lease: float = setting(0.0, "how long a worker owns a claimed item (default: derived from the timeout)", DELIVERY, metavar="SECONDS")
+    # Test and validation certificates are not kept (README: Data lifecycle): the worker removes them.
+    test_certificate_max_age_days: int = setting(
+        14, "the worker purges test and validation certificates this many days after they arrived (default 14; 0: never)", DELIVERY, metavar="DAYS"
+    )
 
     # The statistics feed (statistics/feed.py): off by default, so that a service without a broker
     # queues nothing it cannot deliver; when on, every event is queued in the outbox even while the

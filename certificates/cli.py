@@ -120,8 +120,9 @@ def add_commands(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
     find_server: FindServer,
     registers: sickleave_upkeep.Registers,
-) -> None:
-    """Add ``validate`` and the ``types`` and ``sickleave`` command groups to the main CLI's sub-parsers."""
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Add ``validate`` and the ``types``, ``certificate`` and ``sickleave`` command groups to the main
+    CLI's sub-parsers; the ``certificate`` group's sub-parsers, which other layers add to."""
     sickleave_upkeep.add_commands(subparsers, registers)
     validate = subparsers.add_parser("validate", help="check message files against their contract and certificate rules")
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -169,3 +170,4 @@ def add_commands(
     show.add_argument("--json", action="store_true", help="one JSON object")
     add_flags(show, STORAGE)
     show.set_defaults(command=_show)
+    return certificate_commands

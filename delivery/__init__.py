@@ -6,5 +6,6 @@ contracts marked ``called`` in contracts.toml and classifies answers; ``worker``
 and delivers them with retries, back-off and dead letters.
 
 May import: ``contracts``, ``certificates``, ``registers``, ``transform``, ``persistence``, ``tls``,
-``statistics`` (the events the worker publishes to the statistics broker) and ``settings``. Never ``handlers``, ``services``, the app or the CLI: it is given what it needs.
+``statistics`` (the events the worker publishes to the statistics broker), ``lifecycle`` (the worker purges
+test certificates) and ``settings``. Never ``handlers``, ``services``, the app or the CLI: it is given what it needs.
 """

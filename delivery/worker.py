@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from intygstjanst.delivery.deliverer import Deliverer, DeliveryResult
 from intygstjanst.delivery.statistics import StatisticsPublisher
 from intygstjanst.delivery.transport import OutboundTransport
+from intygstjanst.lifecycle.erase import purge_expired_test_certificates
 from intygstjanst.persistence import outbox
 from intygstjanst.persistence.db import Database
 from intygstjanst.statistics import amqp, feed
@@ -42,6 +43,8 @@ IDLE_POLL_SECONDS = 0.5
 # Outcomes are written when this many are waiting or the oldest has waited this long.
 FLUSH_COUNT = 64
 FLUSH_SECONDS = 0.05
+# How often an idle worker looks for test certificates to purge (and once when it starts).
+PURGE_INTERVAL_SECONDS = 3600.0
 
 
 @dataclass
@@ -90,6 +93,8 @@ class Worker:
         self.clock = services.clock
         self.stats = WorkerStats()
         self._stop = threading.Event()
+        self.settings = settings
+        self._next_purge = 0.0
 
     def stop(self) -> None:
         """Finish the messages being sent, give back the others, and return from :meth:`run`."""
@@ -112,6 +117,7 @@ class Worker:
                         in_flight[pool.submit(self._send, item)] = item
                 if not in_flight and not claimed:
                     self._flush(done)
+                    self._purge_test_certificates()
                     if once:
                         break
                     self._stop.wait(IDLE_POLL_SECONDS)
@@ -129,6 +135,21 @@ class Worker:
             self.deliverer.close()
             self.statistics.close()
         return self.stats
+
+    def _purge_test_certificates(self) -> None:
+        """Remove test and validation certificates older than ``test_certificate_max_age_days``, at
+        most once per ``PURGE_INTERVAL_SECONDS``; a failure is logged and tried again next time."""
+        days = self.settings.test_certificate_max_age_days
+        if days <= 0 or time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+        try:
+            receipt = purge_expired_test_certificates(self.db, self.settings, self.name, self.clock())
+        except Exception:
+            log.exception("%s: purging test certificates failed; trying again in an hour", self.name)
+            return
+        if receipt is not None:
+            log.info("%s: purged test certificates (%s): %s", self.name, receipt.subject, receipt.counts)
 
     def _anything_due(self) -> bool:
         try:

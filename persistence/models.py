@@ -334,6 +334,33 @@ class AccessLogHead(Base):
 # --- end of access log -------------------------------------------------------------------------------
 
 
+# --- Data lifecycle: persistence/lifecycle.py -----------------------------------------------------
+
+
+class LifecycleReceipt(Base):
+    """What an erasure, destruction or purge leaves: no certificate, patient or text, only the kind,
+    its subject (a care giver id, a decision reference, a date), the operator, counts per kind of
+    row (JSON) and, for an erasure, the hash of the export it was allowed by. ``cursor`` is the
+    last certificate id removed while the erasure runs (for resuming); it is cleared at the end."""
+
+    __tablename__ = "lifecycle_receipt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(255))
+    operator: Mapped[str] = mapped_column(String(255))
+    export_hash: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    counts: Mapped[str] = mapped_column(Text)
+    cursor: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_lifecycle_receipt_subject", "kind", "subject"),)
+
+
+# --- end of data lifecycle -------------------------------------------------------------------------
+
+
 def length_of(table: type[Base], column: str) -> int:
     """The length limit of a string column of ``table``."""
     length = getattr(table.__table__.columns[column].type, "length", None)

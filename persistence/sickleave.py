@@ -258,6 +258,35 @@ def _refresh_cases(conn: Connection, owners: Iterable[tuple[str, str]]) -> None:
         conn.execute(statements.clear, params)
 
 
+class Dependents(NamedTuple):
+    """What removing certificates changes among the rows that stay: the rows they replaced or
+    completed (superseded no longer, perhaps) and the cases of the owners of both."""
+
+    parents: frozenset[str]
+    owners: frozenset[tuple[str, str]]
+
+
+_SUPERSEDED_BY_ANY = select(_RELATIONS.c.to_id).where(
+    _RELATIONS.c.from_id.in_(bindparam("ids", expanding=True)), _RELATIONS.c.kind.in_(SUPERSEDING_RELATIONS)
+)
+
+
+def dependents(conn: Connection, ids: Collection[str], skip_care_giver: str | None = None) -> Dependents:
+    """Read before removing ``ids`` (and their relations): what :func:`refresh` recomputes after.
+    ``skip_care_giver``: that care giver's rows are all being removed, so its cases are left alone."""
+    removed = set(ids)
+    parents = set(conn.execute(_SUPERSEDED_BY_ANY, {"ids": sorted(removed)}).scalars()) - removed
+    owners = {owner for owner in _owners(conn, removed | parents) if owner[1] != skip_care_giver}
+    return Dependents(frozenset(parents), frozenset(owners))
+
+
+def refresh(conn: Connection, dependents: Dependents) -> None:
+    """After a removal: the superseded flags of the remaining parents and the touched cases."""
+    if dependents.parents:
+        conn.execute(_REFRESH_SUPERSEDED, {"ids": sorted(dependents.parents)})
+    _refresh_cases(conn, dependents.owners)
+
+
 def rebuild_cases(conn: Connection) -> int:
     """Recompute the case bounds of every row; the number of rows that changed."""
     statements = _case_statements(conn.dialect.name, one_patient=False)
