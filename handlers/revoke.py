@@ -23,7 +23,9 @@ even when they have since been deactivated or removed from the registry: they ho
 certificate and must learn that it is withdrawn (a removed one dead-letters in the outbox, where an
 operator sees it). Test certificates never reach a recipient, so nothing is queued for them.
 A contract may name recipients it never tells (RevokeMedicalCertificate v1 never tells
-Försäkringskassan, as nationally).
+Försäkringskassan, as nationally). The revocation is also the certificate's ``revoked`` statistics
+event (``record_revocation``: once per certificate, also when SetCertificateStatus sets CANCELLED),
+in the same transaction.
 """
 
 from __future__ import annotations
