@@ -4,7 +4,8 @@ letters apply unchanged:
 
 * ``delivered``: the broker confirmed the message (publisher confirms: it is in the durable queue);
 * ``retry``: a nack, an unroutable message, or a broker that cannot be reached or broke the
-  connection (the connection is dropped and opened again on the next attempt);
+  connection (the connection is dropped and opened again on the next attempt; a connection kept
+  from earlier messages that turns out broken is replaced at once, within the same attempt);
 * ``permanent``: a row that holds no statistics event (it never will).
 
 Every attempt carries the row's delivery id as the message id, so a message published twice (the
@@ -19,7 +20,7 @@ import threading
 from intygstjanst.delivery.deliverer import DeliveryResult
 from intygstjanst.persistence.outbox import Claimed
 from intygstjanst.statistics import amqp, feed
-from intygstjanst.statistics.events import EventError
+from intygstjanst.statistics.events import EventError, StatisticsEvent
 
 log = logging.getLogger("intygstjanst.delivery.statistics")
 
@@ -41,13 +42,25 @@ class StatisticsPublisher:
             return DeliveryResult("permanent", f"outbox item {item.id}: {exc}")
         where = self.destination.where
         try:
-            self._channel().publish(event, item.delivery_id)
+            self._publish(event, item.delivery_id)
         except amqp.Refused as exc:
             return DeliveryResult("retry", str(exc))
         except amqp.BrokerError as exc:
             self._drop()
             return DeliveryResult("retry", f"{where}: {type(exc).__name__}: {exc or 'connection lost'}")
         return DeliveryResult("delivered", f"{where}: confirmed")
+
+    def _publish(self, event: StatisticsEvent, message_id: str) -> None:
+        reused = getattr(self._local, "channel", None) is not None
+        try:
+            self._channel().publish(event, message_id)
+        except amqp.BrokerError:
+            self._drop()
+            if not reused:
+                raise
+            # A connection kept from an earlier message may have been closed meanwhile (an idle
+            # one misses the broker's heartbeats; the broker restarted): once more on a new one.
+            self._channel().publish(event, message_id)
 
     def _channel(self) -> amqp.Channel:
         channel: amqp.Channel | None = getattr(self._local, "channel", None)

@@ -30,13 +30,15 @@ from sqlalchemy import func, select, update
 
 from intygstjanst.contracts.xml import CORE, TYPES
 from intygstjanst.handlers.messages import payload_digest
+from intygstjanst.delivery.statistics import StatisticsPublisher
 from intygstjanst.persistence import statistics as store_tables
+from intygstjanst.persistence.outbox import Claimed
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import OutboxItem
 from intygstjanst.settings import Settings
 from intygstjanst.statistics import amqp, feed
 from intygstjanst.statistics.consumer import Consumer
-from intygstjanst.statistics.events import StatisticsEvent
+from intygstjanst.statistics.events import EventError, StatisticsEvent
 from intygstjanst.transform import carrier
 
 from intygstjanst.tests.delivery_support import WorkerProcess, start_worker, wait_until
@@ -241,3 +243,51 @@ def test_the_consume_command_feeds_the_built_in_statistics(
         assert stored(db)[0] == 0
     finally:
         publisher.terminate()
+
+
+def _claimed(event: StatisticsEvent, delivery_id: str) -> Claimed:
+    return Claimed(1, delivery_id, feed.CHANNEL, f"statistics:{event.action}", None, event.certificate_id, feed.encode(event), 1, "t")
+
+
+def test_a_connection_the_broker_closed_is_replaced_within_the_attempt(queue: str) -> None:
+    """As when an idle connection missed the broker's heartbeats: the next event does not wait for a retry."""
+    if not shutil.which("rabbitmqctl"):
+        unavailable("rabbitmqctl is needed to close a connection from the broker's side")
+    publisher = StatisticsPublisher(amqp.Destination(BROKER, "", queue), timeout=30)
+    try:
+        assert publisher.send(_claimed(StatisticsEvent("sent", "c-1", "LISJP", "FKASSA"), "d-1")).verdict == "delivered"
+        assert close_from_server(queue) == 1
+        assert publisher.send(_claimed(StatisticsEvent("sent", "c-2", "LISJP", "FKASSA"), "d-2")).verdict == "delivered"
+    finally:
+        publisher.close()
+    assert waiting(queue) == 2
+
+
+def test_the_consumer_acknowledges_only_what_its_callable_took(queue: str) -> None:
+    connection, channel = _broker_channel()
+    channel.basic_publish("", queue, b"<x/>", pika.BasicProperties(message_id="junk", headers={"action": "nonsense"}))
+    connection.close()
+    publisher = StatisticsPublisher(amqp.Destination(BROKER, "", queue), timeout=30)
+    try:
+        for number in (1, 2):
+            event = StatisticsEvent("created", f"c-{number}", "LISJP", body=b"<x/>")
+            assert publisher.send(_claimed(event, f"d-{number}")).verdict == "delivered"
+    finally:
+        publisher.close()
+
+    taken: list[str] = []
+
+    def once_failing(event: StatisticsEvent) -> None:
+        if event.certificate_id == "c-1" and "failed" not in taken:
+            taken.append("failed")
+            raise RuntimeError("the store is away")
+        if event.certificate_id == "c-2":
+            raise EventError("not readable")
+        taken.append(event.certificate_id)
+
+    consumer = Consumer(amqp.Destination(BROKER, "", queue), once_failing, retry_seconds=0.1)
+    stats = consumer.run(until_idle=True)
+    # The failed event came back and was taken; the junk and the refused event were rejected.
+    assert taken == ["failed", "c-1"]
+    assert (stats.handled, stats.failures, stats.rejected) == (1, 1, 2)
+    assert waiting(queue) == 0
