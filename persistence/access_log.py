@@ -197,6 +197,28 @@ class AccessLog:
         return removed
 
 
+# The database refuses to change an entry (migration 0010): appending and pruning never update one,
+# so an UPDATE is a mistake or an intrusion. Someone who can drop the trigger can change entries;
+# ``verify`` finds that.
+APPEND_ONLY_MESSAGE = "access_log is append-only: entries are never changed"
+APPEND_ONLY_TRIGGER = {
+    "sqlite": (
+        "CREATE TRIGGER access_log_append_only BEFORE UPDATE ON access_log "
+        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END",
+    ),
+    "postgresql": (
+        "CREATE FUNCTION access_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'; END $$",
+        "CREATE TRIGGER access_log_append_only BEFORE UPDATE ON access_log "
+        "FOR EACH ROW EXECUTE FUNCTION access_log_append_only()",
+    ),
+}
+DROP_APPEND_ONLY_TRIGGER = {
+    "sqlite": ("DROP TRIGGER access_log_append_only",),
+    "postgresql": ("DROP TRIGGER access_log_append_only ON access_log", "DROP FUNCTION access_log_append_only()"),
+}
+
+
 def key_file(settings: Settings) -> Path:
     return settings.access_log_key_file or settings.data_dir / KEY_FILE
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from intygstjanst.cli import main
-from intygstjanst.persistence.access_log import AccessLog, Asker
+from intygstjanst.persistence.access_log import APPEND_ONLY_TRIGGER, DROP_APPEND_ONLY_TRIGGER, AccessLog, Asker
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead
 
@@ -47,6 +50,19 @@ def log(db: Database) -> AccessLog:
     return AccessLog(db, KEY)
 
 
+@contextmanager
+def intruder(db: Database) -> Iterator[Connection]:
+    """A connection of someone who can drop the append-only trigger (a database owner): the trigger
+    is gone while the block runs and back afterwards."""
+    dialect = db.engine.dialect.name
+    with db.transaction() as conn:
+        for statement in DROP_APPEND_ONLY_TRIGGER[dialect]:
+            conn.execute(text(statement))
+        yield conn
+        for statement in APPEND_ONLY_TRIGGER[dialect]:
+            conn.execute(text(statement))
+
+
 def fill(log: AccessLog, count: int, patient: str = TEST_PERSON, start: dt.datetime = START) -> None:
     for n in range(count):
         log.append(ASKER, [Shown(patient, care_unit_id=f"SE-UNIT-{n}")], start + dt.timedelta(days=n), f"call{n}")
@@ -73,9 +89,17 @@ def test_an_intact_chain_verifies(log: AccessLog, cli: Callable[..., tuple[int, 
     assert f"7 entries; head entry 7, hash {verdict.head_hash}" in out
 
 
+def test_the_database_refuses_to_change_an_entry(log: AccessLog, db: Database) -> None:
+    fill(log, 2)
+    with pytest.raises(DBAPIError, match="append-only"):
+        with db.transaction() as conn:
+            conn.execute(update(AccessLogEntry).where(AccessLogEntry.seq == 1).values(certificates=5))
+    assert log.verify().problem is None
+
+
 def test_verify_names_an_edited_entry(log: AccessLog, db: Database, cli: Callable[..., tuple[int, str]]) -> None:
     fill(log, 5)
-    with db.transaction() as conn:
+    with intruder(db) as conn:
         conn.execute(update(AccessLogEntry).where(AccessLogEntry.seq == 3).values(consumer="SE-SOMEONE-ELSE"))
     status, out = cli("verify")
     assert status == 1 and "entry 3 changed" in out and "2 entries checked" in out
@@ -85,7 +109,7 @@ def test_verify_names_an_edited_entry_whose_hash_was_recomputed_by_the_next(log:
     fill(log, 5)
     from intygstjanst.persistence.access_log import entry_hash
 
-    with db.transaction() as conn:
+    with intruder(db) as conn:
         rows = {r.seq: r._asdict() for r in conn.execute(AccessLogEntry.__table__.select())}
         edited = {**rows[3], "certificates": 0}
         conn.execute(
