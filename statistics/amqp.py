@@ -17,7 +17,7 @@ from typing import Any
 import pika
 from pika import exceptions as pika_errors
 
-from intygstjanst.settings import Settings
+from intygstjanst.settings import Settings, SettingsError
 from intygstjanst.statistics.events import StatisticsEvent
 
 # Everything a broker or the way to it can do to a connection or a channel.
@@ -38,7 +38,18 @@ class Destination:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Destination:
-        return cls(settings.statistics_amqp_url, settings.statistics_exchange, settings.statistics_queue)
+        """The settings' destination; SettingsError for a URL that names no AMQP broker."""
+        url = settings.statistics_amqp_url
+        scheme = url.partition("://")[0]
+        try:
+            if scheme not in ("amqp", "amqps"):
+                raise ValueError("the scheme must be amqp:// or amqps://")
+            pika.URLParameters(url)
+        except (ValueError, IndexError) as exc:  # pika's own words for an unreadable URL
+            raise SettingsError(f"statistics_amqp_url: not an AMQP broker URL ({exc})") from None
+        if not settings.statistics_queue:
+            raise SettingsError("statistics_queue: must name a queue")
+        return cls(url, settings.statistics_exchange, settings.statistics_queue)
 
     @property
     def where(self) -> str:

@@ -16,7 +16,7 @@ from intygstjanst.delivery.statistics import StatisticsPublisher
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import OutboxItem
 from intygstjanst.persistence.outbox import Claimed
-from intygstjanst.settings import Settings
+from intygstjanst.settings import Settings, SettingsError
 from intygstjanst.statistics import amqp, feed
 from intygstjanst.statistics.events import EventError, StatisticsEvent
 from intygstjanst.transform import carrier
@@ -143,3 +143,18 @@ def test_the_publisher_retries_while_the_broker_cannot_be_reached_and_dead_lette
         assert unreadable.verdict == "permanent"
     finally:
         publisher.close()
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"statistics_amqp_url": "http://broker/"}, "statistics_amqp_url"),
+        ({"statistics_amqp_url": "amqp://guest@127.0.0.1:port/"}, "statistics_amqp_url"),
+        ({"statistics_amqp_url": "garbage"}, "statistics_amqp_url"),
+        ({"statistics_queue": ""}, "statistics_queue"),
+    ],
+)
+def test_a_broker_setting_that_cannot_work_is_a_settings_error(tmp_path: Path, changes: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        amqp.Destination.from_settings(Settings(data_dir=tmp_path, **changes))  # type: ignore[arg-type]
+    assert amqp.Destination.from_settings(Settings(data_dir=tmp_path)).where == "amqp://127.0.0.1:5672/ exchange (default) queue certificate.queue"
