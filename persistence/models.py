@@ -464,7 +464,7 @@ class StatCase(Base):
 class StatCount(Base):
     """The reports, counted ahead: how many cases, certificates or messages of ``report`` fall in
     ``category`` in ``month`` within ``scope`` ("vg:<care giver>" or "lan:<county>"; national is the
-sum of the counties).
+    sum of the counties).
     Kept current by every change, so a report is one primary-key range read."""
 
     __tablename__ = "stat_count"

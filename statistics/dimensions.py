@@ -54,6 +54,7 @@ def _within(ranges: tuple[CodeRange, ...], code: str) -> CodeRange | None:
     return next((r for r in ranges if r.first <= head <= r.last), None)
 
 
+@functools.lru_cache(maxsize=8192)
 def chapter_and_section(code: str | None) -> tuple[str, str]:
     """The chapter and section range of a diagnosis code ("" for none or a code outside ICD-10-SE);
     a chapter without listed sections is its own section."""

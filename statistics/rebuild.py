@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence import statistics as repo
 from intygstjanst.persistence.db import Database
@@ -66,22 +68,24 @@ def rebuild(db: Database, sources: Sources) -> Rebuilt:
             messages.append(message)
             store.count_message(counts, message)
             if len(messages) >= BATCH:
-                done.messages += _flush(repo.insert_messages, conn, messages)
-        done.messages += _flush(repo.insert_messages, conn, messages)
-        repo.add_counts(conn, counts)
+                done.messages += _flush(repo.MESSAGES, conn, messages)
+        done.messages += _flush(repo.MESSAGES, conn, messages)
+        repo.copy_counts(conn, counts)
     return done
 
 
-def _flush_certificates(conn: Any, certificates: list[CertificateRow], cases: list[CaseRow], revoked: list[str], done: Rebuilt) -> int:
-    done.cases += _flush(repo.insert_cases, conn, cases)
-    done.revoked += _flush(repo.mark_revoked, conn, revoked)
-    return _flush(repo.insert_certificates, conn, certificates)
+def _flush_certificates(conn: Connection, certificates: list[CertificateRow], cases: list[CaseRow], revoked: list[str], done: Rebuilt) -> int:
+    done.cases += _flush(repo.CASES, conn, cases)
+    done.revoked += len(revoked)
+    repo.mark_revoked(conn, revoked)
+    revoked.clear()
+    return _flush(repo.CERTIFICATES, conn, certificates)
 
 
-def _flush(write: Any, conn: Any, rows: list[Any]) -> int:
-    count = len(rows)
-    write(conn, rows)
-    rows.clear()
+def _flush(table: Table, conn: Connection, records: list[CertificateRow] | list[CaseRow] | list[MessageRow]) -> int:
+    count = len(records)
+    repo.copy_records(conn, table, records)
+    records.clear()
     return count
 
 

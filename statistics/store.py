@@ -20,6 +20,7 @@ sources)`` remove all rows and contributions, in the caller's transaction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 from collections import Counter
@@ -64,11 +65,18 @@ class Sources:
     def hash(self, kind: str, value: str) -> str:
         """The keyed hash standing in for an id or a personnummer: without the key the rows cannot
         be joined back to a certificate or a person, not even by trying every personnummer."""
-        return hmac.new(self.key, f"{kind}:{value}".encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        keyed = _keyed(self.key).copy()  # the key's pads computed once (a rebuild hashes millions)
+        keyed.update(f"{kind}:{value}".encode("utf-8"))
+        return keyed.hexdigest()[:32]
 
     def county(self, unit_id: str) -> str:
         unit = self.care_units.unit(unit_id)
         return unit.county if unit is not None else ""
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed(key: bytes) -> hmac.HMAC:
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def statistics_key(settings: Settings) -> bytes:
