@@ -1,6 +1,6 @@
 """The ASGI application: SOAP endpoints, their WSDLs and schemas, and the operator endpoints.
 
-May import: ``contracts``, ``services``, ``settings``, ``statistics``, ``tls`` and ``metrics``.
+May import: ``contracts``, ``lifecycle``, ``services``, ``settings``, ``statistics``, ``tls`` and ``metrics``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from intygstjanst import metrics
 from intygstjanst.services import Services
 from intygstjanst.settings import Settings
 from intygstjanst.statistics import web as statistics_web
-from intygstjanst.tls.authorization import STATISTICS_NAMESPACE, CallAuthorizer
+from intygstjanst.lifecycle import web as lifecycle_web
+from intygstjanst.tls.authorization import OPERATOR_NAMESPACE, STATISTICS_NAMESPACE, CallAuthorizer
 
 if TYPE_CHECKING:
     from intygstjanst.tls.security import TransportSecurity
@@ -134,6 +135,7 @@ def create_app(
         Route("/ready", ready),
         Route("/metrics", metrics.endpoint),
         *statistics_web.routes(services.db, _statistics_access(caller_resolver, authorizer)),
+        *lifecycle_web.routes(services.db, services.settings, _operator_access(caller_resolver, authorizer)),
         Route("/xsd/{path:path}", schema),
         Route("/{path:path}", soap, methods=["GET", "POST"]),
     ]
@@ -155,6 +157,24 @@ def _statistics_access(caller_resolver: CallerResolver, authorizer: Authorizer) 
         return authorizer.permits(_resolve(caller_resolver, request), STATISTICS_NAMESPACE, care_giver)
 
     return may_see
+
+
+def _operator_access(caller_resolver: CallerResolver, authorizer: Authorizer) -> lifecycle_web.Access:
+    """Who may call the operator API: a caller the authorization table grants ``OPERATOR_NAMESPACE``
+    for the care giver (or ``"*"``), by name; on plain HTTP without caller identity (``allow_all``,
+    development and tests only) everyone, as for the contracts."""
+
+    def operator(request: Request, logical_address: str) -> str:
+        caller = _resolve(caller_resolver, request)
+        identity = caller.original_consumer or caller.consumer
+        if authorizer is allow_all:
+            return identity or "anonymous (tls mode off)"
+        if isinstance(authorizer, CallAuthorizer) and authorizer.permits(caller, OPERATOR_NAMESPACE, logical_address):
+            assert identity is not None  # permits() needs one
+            return identity
+        raise PermissionError(f"no grant of {OPERATOR_NAMESPACE} for {identity or 'an unidentified caller'} and {logical_address}")
+
+    return operator
 
 
 def secured_app(settings: Settings) -> tuple[Starlette, TransportSecurity]:

@@ -81,6 +81,7 @@ class Settings:
     access_log_retention_years: int = setting(10, "years an access-log entry is kept before 'access-log prune' removes it (default 10)", ACCESS_LOG, metavar="YEARS")
     host: str = setting("127.0.0.1", "address to listen on (default 127.0.0.1)", SERVER)
     port: int = setting(8080, "port to listen on (default 8080)", SERVER)
+    export_dir: Path | None = setting(None, "where the operator API writes care-giver exports (default: exports in the data directory)", SERVER, metavar="DIR")
     workers: int = setting(1, "server processes (default 1)", SERVER, metavar="N")
     # 0: handlers run on the event loop, one at a time per worker process (the cheapest: a thread
     # hop and GIL contention cost more than a registration's own work; scale with workers).

@@ -13,7 +13,9 @@ read from a TOML file that operators edit and reload without restarting the serv
     valid_to = 2026-12-31                # last day, inclusive, or the date-time the grant ends
 
 A care giver's own statistics (``/statistik/?vardgivare=...``) are granted the same way: the contract
-``STATISTICS_NAMESPACE`` with the care giver's HSA-id as the logical address (or ``"*"``).
+``STATISTICS_NAMESPACE`` with the care giver's HSA-id as the logical address (or ``"*"``). So is the
+operator API of the data lifecycle (``/operator/...``: export, erase, destroy): ``OPERATOR_NAMESPACE``,
+which only a grant naming it covers, never ``contract = "*"``.
 
 Everything is checked when the file is read, so a mistake stops the start-up (or is refused on
 reload, keeping the table in force) instead of silently refusing or allowing calls later.
@@ -47,6 +49,11 @@ _FIELDS = ("consumer", "logical_address", "contract", "valid_from", "valid_to")
 # Not a SOAP contract: the name a grant gives to the care-giver statistics pages (logical address =
 # the care giver).
 STATISTICS_NAMESPACE = "urn:intygstjanst:statistics:care-giver:1"
+# Not a SOAP contract either: the operator API of the data lifecycle (logical address = the care
+# giver, or "*" for destroy and purge). It can export and erase whole care givers, so a grant of
+# every contract ("*") does not include it.
+OPERATOR_NAMESPACE = "urn:intygstjanst:operator:data-lifecycle:1"
+_NAMED_ONLY = frozenset({OPERATOR_NAMESPACE})
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,8 @@ class Grant:
     entry: int  # position in the file, for messages
 
     def covers(self, namespace: str, logical_address: str) -> bool:
-        return self.contract in (ANY, namespace) and self.logical_address in (ANY, logical_address)
+        named = self.contract == namespace or (self.contract == ANY and namespace not in _NAMED_ONLY)
+        return named and self.logical_address in (ANY, logical_address)
 
     def in_force(self, now: dt.datetime) -> bool:
         return self.start <= now < self.end
@@ -187,7 +195,7 @@ class CallAuthorizer:
         self, path: Path, namespaces: Collection[str], clock: Callable[[], dt.datetime] = utc_now
     ) -> None:
         self.path = path
-        self._namespaces = frozenset(namespaces) | {STATISTICS_NAMESPACE}
+        self._namespaces = frozenset(namespaces) | {STATISTICS_NAMESPACE, OPERATOR_NAMESPACE}
         self._clock = clock
         self.table = AuthorizationTable.load(path, self._namespaces)
 
