@@ -7,7 +7,8 @@ On a fresh database (created on PostgreSQL, dropped afterwards) one certificate 
 GetCertificate is called through the dispatcher in this process (no HTTP), in alternating rounds
 with and without the access log, so that the machine's other load falls on both alike: p50 / p99
 per call. Then ``--entries`` entries are appended (one call each, one process) and the chain is
-verified: appends/s and entries verified/s.
+verified: appends/s and entries verified/s; and one call disclosing 5,000 patients at once (a large
+unit's coordinator list) is timed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ from intygstjanst.persistence.db import Database  # noqa: E402
 from intygstjanst.services import Services  # noqa: E402
 from intygstjanst.settings import Settings  # noqa: E402
 from intygstjanst.tests.soap import GET, REGISTER, certificate, envelope, get_request  # noqa: E402
+
+
+BULK = 5_000
 
 
 def percentiles(samples: list[float]) -> str:
@@ -77,6 +81,10 @@ def run(url: str, workdir: Path, rounds: int, per_round: int, entries: int) -> N
         services.access_log.append(asker, [Shown()], dt.datetime(2026, 1, 1), f"bench{n}")
     appended = time.perf_counter() - started
     print(f"  {entries} appends, one call each: {entries / appended:.0f} appends/s")
+    # A large unit's coordinator list discloses thousands of patients in one call: an entry each.
+    many = [Shown() for _ in range(BULK)]
+    bulk = [timed(lambda: services.access_log.append(asker, many, dt.datetime(2026, 1, 1), "bulk")) for _ in range(5)]
+    print(f"  one call disclosing {BULK} patients: {percentiles(bulk)} (5 calls)")
     started = time.perf_counter()
     verdict = services.access_log.verify()
     took = time.perf_counter() - started

@@ -1,7 +1,7 @@
 """The access log: an append-only, hash-chained record of every disclosure of a patient's data.
 
-Each entry's ``hash`` is SHA-256 over the previous entry's hash and the entry's canonical form (the
-JSON of its columns, keys sorted), so changing an entry breaks its own hash and removing one breaks
+Each entry's ``hash`` is SHA-256 over the previous entry's hash and the entry's canonical form (a
+JSON array of its columns in the table's order), so changing an entry breaks its own hash and removing one breaks
 the numbering and the next entry's link. The head row (``access_log_head``) holds the newest
 entry's number and hash, so removing the newest entries shows too, and the anchor pruning leaves:
 the number and hash of the last pruned entry, from which the chain is verified.
@@ -44,6 +44,8 @@ KEY_FILE = "access-log.key"
 GENESIS = "0" * 64  # the "previous hash" of the first entry ever written
 # Every column but the hash goes into the entry's canonical form.
 _CHAINED = tuple(c.name for c in _ENTRIES.columns if c.name != "hash")
+_AT = _CHAINED.index("at")
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 # Pruning deletes this many entries per transaction, so appends wait for the head row only briefly.
 PRUNE_BATCH = 5_000
 
@@ -94,15 +96,11 @@ class ExtractEntry:
 
 
 def entry_hash(previous: str, entry: dict[str, Any]) -> str:
-    canonical = {name: _canonical_value(entry[name]) for name in _CHAINED}
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(previous.encode("ascii") + text.encode("utf-8")).hexdigest()
-
-
-def _canonical_value(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="microseconds")
-    return value
+    # The canonical form: a JSON array of the columns in the table's order, the time in ISO 8601
+    # with microseconds (no key sorting: a large unit's list appends thousands of entries at once).
+    values = [entry[name] for name in _CHAINED]
+    values[_AT] = values[_AT].isoformat(timespec="microseconds")
+    return hashlib.sha256(previous.encode("ascii") + _CANONICAL.encode(values).encode("utf-8")).hexdigest()
 
 
 class AccessLog:
