@@ -1,6 +1,7 @@
 """The read contracts of the legacy families: GetMedicalCertificate v1 (an FK 7263 in the
 lakarutlatande form), ListCertificates v1 (a citizen's certificates as insuranceprocess metadata),
-GetTSBas v1 and GetTSDiabetes v1 (Transportstyrelsen's certificates in their version 1 form).
+GetCertificate v1 (one of them, with the document as it was registered), GetTSBas v1 and
+GetTSDiabetes v1 (Transportstyrelsen's certificates in their version 1 form).
 
 They answer from the stored certificates: the legacy document is the stored v3 form converted back
 with the same conversions delivery uses (``transform.formats.outbound``), so a certificate that
@@ -20,8 +21,8 @@ from sqlalchemy.engine import Row
 
 from intygstjanst.certificates.status import CARE, is_archived, is_revoked
 from intygstjanst.contracts.call import Answer, Call
-from intygstjanst.contracts.result import CERTIFICATE_1, OK, ErrorId, LogicalError, Outcome, ResultCode, result_payload
-from intygstjanst.contracts.xml import HEALTHREPORTING, TS_SERVICES, sub, text_of
+from intygstjanst.contracts.result import CERTIFICATE_1, OK, ErrorId, LogicalError, Outcome, ResultCode, info, result_payload
+from intygstjanst.contracts.xml import HEALTHREPORTING, SOAP11, TS_SERVICES, sub, text_of
 from intygstjanst.handlers.certificate import disclosed, stored_payload
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence.certificates import StateEntry
@@ -191,6 +192,43 @@ def _insurance_meta(response: etree._Element, ns: str, certificate: Row[Any], st
     ):
         sub(meta, f"{{{INSURANCE_CERTIFICATE}}}{name}", value)
     _write_statuses(meta, INSURANCE_CERTIFICATE, [s for s in states if s.state not in ("DELETED", "RESTORED")])
+
+
+# -- GetCertificate v1 (insuranceprocess) -----------------------------------------------------------
+
+
+def get_certificate(call: Call[Services]) -> Answer:
+    """The citizen's certificate (any type) as insuranceprocess metadata and the document as it was
+    registered; a revoked one is answered INFO without either, as nationally."""
+    ns = call.contract.namespace
+    certificate_id = (text_of(call.request, f"{{{ns}}}certificateId") or "").strip()
+    number = (text_of(call.request, f"{{{ns}}}nationalIdentityNumber") or "").strip()
+    for name, value in (("certificateId", certificate_id), ("nationalIdentityNumber", number)):
+        if not value:
+            raise LogicalError(ErrorId.VALIDATION_ERROR, f"Validation error: missing {name}")
+    patient = _patient(number, call)
+    with call.services.db.read() as conn:
+        certificate = repo.get(conn, certificate_id)
+        states = repo.states(conn, certificate_id) if certificate is not None else []
+    if certificate is None or certificate.deleted_by_care_giver or patient is None or certificate.patient_id != patient:
+        user = pseudonym(call.services.settings.pseudonym_salt, patient)
+        raise LogicalError(ErrorId.VALIDATION_ERROR, f"Certificate '{certificate_id}' does not exist for user '{user}'")
+    if is_revoked(states):
+        revoked = info(f"Certificate '{certificate_id}' has been revoked")
+        return Answer(result_payload(call.contract, revoked), revoked)
+    response = call.contract.response_element(cert=INSURANCE_CERTIFICATE, hr=HEALTHREPORTING)
+    _insurance_meta(response, ns, certificate, states)
+    sub(response, f"{{{ns}}}certificate").append(_registered_document(certificate))
+    response.append(_result_block(call, OK))
+    return Answer(response, OK, disclosed([certificate]))
+
+
+def _registered_document(certificate: Row[Any]) -> etree._Element:
+    """The payload of the registration as received (RegisterCertificate, RegisterMedicalCertificate,
+    RegisterTSBas, ...), the certificate's document in its own namespace."""
+    root = etree.fromstring(certificate.original)
+    body = root.find(f"{{{SOAP11}}}Body")
+    return root if body is None or len(body) == 0 else body[0]
 
 
 # -- GetTSBas v1, GetTSDiabetes v1 ------------------------------------------------------------------

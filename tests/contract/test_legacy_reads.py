@@ -269,3 +269,64 @@ def test_get_ts_refusals(client, db, path: str) -> None:
 )
 def test_legacy_patient_ids(text: str, digits: str | None) -> None:
     assert parse_personnummer(text, dt.date(2026, 12, 3)) == digits
+
+
+# ---------------------------------------------------------------------- GetCertificate v1 (legacy)
+
+GET_V1 = "/insuranceprocess/healthreporting/GetCertificate/1/rivtabp20"
+GCR = "urn:riv:insuranceprocess:healthreporting:GetCertificateResponder:1"
+
+
+def get_v1(client, certificate_id: str, patient: str = TEST_PERSON, path: str = GET_V1) -> tuple[Answer, etree._Element]:  # type: ignore[no-untyped-def]
+    request = (
+        f'<g:GetCertificateRequest xmlns:g="{GCR}"><g:certificateId>{certificate_id}</g:certificateId>'
+        f"<g:nationalIdentityNumber>{patient}</g:nationalIdentityNumber></g:GetCertificateRequest>"
+    )
+    return answer_of(client, path, request)
+
+
+def test_get_certificate_v1_answers_metadata_and_the_document_as_registered(client, db) -> None:
+    registered = register_fk7263(client, "gc1-fk")
+    add_state(db, "gc1-fk", "SENT", "FKASSA")
+    add_state(db, "gc1-fk", "DELETED", "INVANA", minutes=20)
+    answer, payload = get_v1(client, "gc1-fk", patient="19121212-1212")
+    assert answer == Answer("OK", None, None)
+    meta = payload.find(f"{{{GCR}}}meta")
+    assert [meta.findtext(f"{{{CERT}}}{name}") for name in ("certificateId", "certificateType", "available")] == ["gc1-fk", "fk7263", "false"]
+    # Legacy statuses: internal names, newest first, archiving left out.
+    assert [(s.findtext(f"{{{CERT}}}target"), s.findtext(f"{{{CERT}}}type")) for s in meta.iterfind(f"{{{CERT}}}status")] == [
+        ("FKASSA", "SENT"),
+        ("HSVARD", "RECEIVED"),
+    ]
+    [document] = payload.find(f"{{{GCR}}}certificate")
+    assert carrier.canonical(document) == carrier.canonical(registered)
+    # A certificate of any type, here one stored as RegisterCertificate v3.
+    store(db, "gc1-lisjp")
+    answer, payload = get_v1(client, "gc1-lisjp")
+    assert answer.code == "OK"
+    assert etree.QName(payload.find(f"{{{GCR}}}certificate")[0]).localname == "RegisterCertificate"
+
+
+GET_V1_ROWS = [
+    # (row of result-codes.md, certificate id, patient, expected answer)
+    ("missing certificateId", "", TEST_PERSON, Answer("ERROR", "VALIDATION_ERROR", "Validation error: missing certificateId")),
+    ("missing nationalIdentityNumber", "gc1-row", "", Answer("ERROR", "VALIDATION_ERROR", "Validation error: missing nationalIdentityNumber")),
+    ("unknown", "gc1-nothing", TEST_PERSON, Answer("ERROR", "VALIDATION_ERROR", f"Certificate 'gc1-nothing' does not exist for user '{hashed(TEST_PERSON)}'")),
+    ("other patient", "gc1-row", OTHER_PERSON, Answer("ERROR", "VALIDATION_ERROR", f"Certificate 'gc1-row' does not exist for user '{hashed(OTHER_PERSON)}'")),
+    ("revoked", "gc1-revoked", TEST_PERSON, Answer("INFO", None, "Certificate 'gc1-revoked' has been revoked")),
+]
+
+
+@pytest.mark.parametrize(("row", "certificate_id", "patient", "expected"), GET_V1_ROWS, ids=[r[0] for r in GET_V1_ROWS])
+def test_get_certificate_v1_national_answers(client, db, row: str, certificate_id: str, patient: str, expected: Answer) -> None:
+    store(db, "gc1-row")
+    store(db, "gc1-revoked", states=[("CANCELLED", "HSVARD")])
+    answer, payload = get_v1(client, certificate_id, patient=patient)
+    assert answer == expected
+    # Refused and revoked: no certificate, no metadata.
+    assert [etree.QName(child).localname for child in payload] == ["result"]
+
+
+def test_get_certificate_v1_at_the_national_address(client, db) -> None:
+    store(db, "gc1-national")
+    assert get_v1(client, "gc1-national", path="/inera-certificate/get-certificate/v1.0")[0].code == "OK"

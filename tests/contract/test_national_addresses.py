@@ -24,10 +24,6 @@ REGISTRY = ContractRegistry.load()
 NATIONAL = [c for c in REGISTRY if c.national_path is not None]
 WSDL_NS = {"soap": "http://schemas.xmlsoap.org/wsdl/soap/"}
 
-# Contracts the spec gives a national address for that this service does not serve (yet).
-NOT_SERVED = {("GetCertificate", 1)}
-
-
 def _spec_addresses() -> dict[tuple[str, int], str]:
     """(contract, major) -> national path, from the tables of the fault-to-response spec."""
     text = (shared_dir().parent / "specs" / "fault-to-response.md").read_text(encoding="utf-8")
@@ -42,8 +38,7 @@ def test_the_national_addresses_are_those_the_national_service_publishes() -> No
     published = _spec_addresses()
     ours = {(c.name, c.major): c.national_path for c in NATIONAL}
     assert len(published) >= 25
-    assert {key: path for key, path in published.items() if key not in NOT_SERVED} == ours
-    assert NOT_SERVED <= set(published)
+    assert published == ours
     # Served contracts the national service publishes no address for keep only the platform path.
     assert {c.name for c in REGISTRY if c.national_path is None} <= {"PingForConfiguration", "RegisterTSBas", "GetTSBas"}
 

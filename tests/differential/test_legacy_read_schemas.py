@@ -1,5 +1,5 @@
-"""The read contracts of the legacy families: GetMedicalCertificate 1.0, ListCertificates 1.0
-(insuranceprocess, RIV-TA BP 2.0), GetTSBas 1.0 and GetTSDiabetes 1.0.
+"""The read contracts of the legacy families: GetMedicalCertificate 1.0, ListCertificates 1.0 and
+GetCertificate 1.0 (insuranceprocess, RIV-TA BP 2.0), GetTSBas 1.0 and GetTSDiabetes 1.0.
 
 Our responder schemas must give the same verdict as the official ones on a generated mutation
 corpus built from valid requests and answers (no sample messages exist for these contracts; the
@@ -119,6 +119,37 @@ LIST_CERTIFICATES = Case(
 )
 
 
+# -- GetCertificate (insuranceprocess) --------------------------------------------------------------
+
+GCR = "urn:riv:insuranceprocess:healthreporting:GetCertificateResponder:1"
+
+
+def _get_certificate_case() -> Case:
+    registered = etree.tostring(
+        payload_of(shared_dir() / "samples" / "RegisterMedicalCertificate" / "common__fk7263-scenarios-transport-valid-scenario1.xml"),
+        encoding="unicode",
+    )
+    return Case(
+        name="GetCertificate",
+        schema_version="1.0",
+        wsdl_version="1.0",
+        profile="RIVTABP20",
+        official_dir="rivta/insuranceprocess-healthreporting/schemas/interactions/GetCertificateInteraction",
+        namespace=GCR,
+        request="GetCertificateRequest",
+        response="GetCertificateResponse",
+        hand_written=(
+            f'<GetCertificateRequest xmlns="{GCR}"><certificateId>fk-1</certificateId>'
+            "<nationalIdentityNumber>19121212-1212</nationalIdentityNumber></GetCertificateRequest>",
+            f'<GetCertificateResponse xmlns="{GCR}">{_CERT_META}<certificate>{registered}</certificate>'
+            f'<result xmlns:hr="{HR}"><hr:resultCode>OK</hr:resultCode></result></GetCertificateResponse>',
+            f'<GetCertificateResponse xmlns="{GCR}"><result xmlns:hr="{HR}"><hr:resultCode>INFO</hr:resultCode>'
+            "<hr:infoText>Certificate 'fk-1' has been revoked</hr:infoText></result></GetCertificateResponse>",
+        ),
+        minimum_mutations=200,
+    )
+
+
 # -- GetTSBas, GetTSDiabetes --------------------------------------------------------------------
 
 _TS_META = (
@@ -156,12 +187,13 @@ def _ts_case(name: str, sample: str) -> Case:
 CASES = (
     _gmc_cases(),
     LIST_CERTIFICATES,
+    _get_certificate_case(),
     _ts_case("GetTSBas", "common__ts-ts-bas-v6-scenarios-transport-valid-minimal.xml"),
     _ts_case("GetTSDiabetes", "common__ts-ts-diabetes-v2-scenarios-transport-transform-valid-minimal.xml"),
 )
 BY_NAME = {case.name: case for case in CASES}
 IDS = [case.name for case in CASES]
-HEADERS = {"ListCertificates": WSA_TO}
+HEADERS = {"ListCertificates": WSA_TO, "GetCertificate": WSA_TO}
 
 # Deliberate mistakes in copies of our responder schemas; each must change some verdict.
 PLANTED_FAULTS = (
@@ -173,6 +205,10 @@ PLANTED_FAULTS = (
      '<xs:element name="fromDate" type="xs:date" minOccurs="0"/>', '<xs:element name="fromDate" type="xs:string" minOccurs="0"/>'),
     ("ListCertificates", "interactions/ListCertificatesResponder_1.0.xsd",
      'type="cert:CertificateMetaType" minOccurs="0" maxOccurs="unbounded"', 'type="cert:CertificateMetaType" minOccurs="0"'),
+    ("GetCertificate", "interactions/GetCertificateResponder_1.0.xsd",
+     '<xs:element name="nationalIdentityNumber" type="xs:string"/>', '<xs:element name="nationalIdentityNumber" type="xs:string" minOccurs="0"/>'),
+    ("GetCertificate", "interactions/GetCertificateResponder_1.0.xsd",
+     '<xs:element name="certificate" type="tns:certificateType" minOccurs="0"/>', '<xs:element name="certificate" type="tns:certificateType"/>'),
     ("GetTSBas", "interactions/GetTSBasResponder_1.0.xsd",
      '<xs:element name="personId" type="tstypes:II" minOccurs="0"/>', '<xs:element name="personId" type="tstypes:II"/>'),
     ("GetTSDiabetes", "interactions/GetTSDiabetesResponder_1.0.xsd",

@@ -72,6 +72,7 @@ ANSWERS: list[tuple[str, list[Check]]] = [
     ("SetCertificateStatus-1.xml", [result("OK")]),
     ("GetMedicalCertificate-1.xml", [result("OK"), lists("example-fk7263-1", "certificateId")]),
     ("ListCertificates-1.xml", [result("OK"), lists("example-fk7263-1", "certificateId"), lists(LISJP, "certificateId")]),
+    ("GetCertificate-1.xml", [result("OK"), lists("example-fk7263-1", "certificateId"), lists("example-fk7263-1", "lakarutlatande-id")]),
     ("RevokeMedicalCertificate-1.xml", [result("OK")]),
     ("RegisterTSBas-1.xml", [result("OK")]),
     ("GetTSBas-1.xml", [result("OK"), lists("example-tsbas-1", "intygsId")]),
