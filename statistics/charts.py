@@ -62,9 +62,10 @@ def chart(report: Report) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" data-report="{report.definition.key}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(report.definition.title)}">'
     ]
-    for i in range(5):
-        value = top * i / 4
-        y = TOP + plot_h - plot_h * i / 4
+    # Five steps: the tops 1, 2 or 5 times a power of ten divide into round numbers.
+    for i in range(6):
+        value = top * i / 5
+        y = TOP + plot_h - plot_h * i / 5
         text = f"{value:.0f} %" if share else (f"{value:.0f}" if value == int(value) else f"{value:.1f}")
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{text}</text>')
