@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="calls per report and scope")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--reuse", action="store_true", help="use the database of an earlier run")
+    parser.add_argument("--skip-rebuild", action="store_true", help="with --reuse: use its store as it is")
     args = parser.parse_args()
 
     from intygstjanst.certificates.certtypes import CertificateTypes
@@ -102,13 +103,14 @@ def main() -> None:
 
     database = Database(args.url)
     sources = Sources(b"benchmark-key", CertificateTypes.load(), care_units())  # type: ignore[arg-type]
-    started = time.perf_counter()
-    done = rebuild(database, sources)
-    print(f"rebuild: {time.perf_counter() - started:.1f} s for {done.certificates:,} certificates, {done.revoked:,} revoked, "
-          f"{done.cases:,} cases, {done.messages:,} messages ({load()})", flush=True)
-    with database.engine.connect() as conn:
-        conn.exec_driver_sql("ANALYZE")
-        conn.commit()
+    if not args.skip_rebuild:
+        started = time.perf_counter()
+        done = rebuild(database, sources)
+        print(f"rebuild: {time.perf_counter() - started:.1f} s for {done.certificates:,} certificates, {done.revoked:,} revoked, "
+              f"{done.cases:,} cases, {done.messages:,} messages ({load()})", flush=True)
+        with database.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
 
     today = dt.date.today().replace(day=1)
     first = dt.date(today.year - 1, today.month, 1) + dt.timedelta(days=31)
@@ -128,7 +130,32 @@ def main() -> None:
             worst = max(worst, sorted(samples)[min(len(samples) - 1, int(len(samples) * 0.99))])
             print(f"{scope.kind:10} {scope.id:20} {definition.key:13} {percentiles(samples)}  ({load()})", flush=True)
     print(f"worst report p99: {worst:.1f} ms (target < 50 ms: {'met' if worst < 50 else 'NOT met'})")
+    page(args, database)
     database.dispose()
+
+
+def page(args: argparse.Namespace, database: object) -> None:
+    """The page (all nine reports, default period) and one report's JSON through the ASGI app in
+    this process: the query, the threshold and the rendering, without a network."""
+    import tempfile
+
+    from starlette.testclient import TestClient
+
+    from intygstjanst.app import create_app
+    from intygstjanst.services import Services
+    from intygstjanst.settings import Settings
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        services = Services.build(Settings(data_dir=Path(data_dir), database_url=args.url), db=database)
+        with TestClient(create_app(services=services)) as client:
+            for path in ("/statistik/", "/statistik/api/sjukfall", "/statistik/api/intygstyp.csv"):
+                client.get(path)  # warm-up
+                samples = []
+                for _ in range(max(20, args.calls // 5)):
+                    t0 = time.perf_counter()
+                    assert client.get(path).status_code == 200
+                    samples.append((time.perf_counter() - t0) * 1000)
+                print(f"GET {path:30} {percentiles(samples)}  ({load()})", flush=True)
 
 
 if __name__ == "__main__":

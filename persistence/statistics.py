@@ -284,10 +284,11 @@ def counts_in_scopes(conn: Connection, report: str, prefix: str, first: dt.date,
     return [(month, scope, category, int(count)) for month, scope, category, count in rows if count]
 
 
-def months(conn: Connection, prefix: str) -> tuple[dt.date, dt.date] | None:
-    """The first and the last month with any count in a scope starting with ``prefix``."""
+def months(conn: Connection, prefix: str, reports: Sequence[str]) -> tuple[dt.date, dt.date] | None:
+    """The first and the last month with a count of one of ``reports`` in a scope starting with
+    ``prefix`` (a range of the primary key per report, not a scan of every count)."""
     statement = select(func.min(COUNTS.c.month), func.max(COUNTS.c.month)).where(
-        COUNTS.c.scope.startswith(prefix), COUNTS.c.count > 0
+        COUNTS.c.report.in_(reports), COUNTS.c.scope.startswith(prefix), COUNTS.c.count > 0
     )
     row = conn.execute(statement).first()
     return (row[0], row[1]) if row is not None and row[0] is not None else None

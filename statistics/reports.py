@@ -211,4 +211,6 @@ def report(conn: Connection, key: str, scope: Scope, first: dt.date, last: dt.da
 
 
 def available_months(conn: Connection, scope: Scope) -> tuple[dt.date, dt.date] | None:
-    return repo.months(conn, scope.prefix)
+    """The months with data: every certificate counts in the type report, every message in the
+    message report."""
+    return repo.months(conn, scope.prefix, (store.TYPES, store.MESSAGES))
