@@ -1,6 +1,6 @@
 """The ASGI application: SOAP endpoints, their WSDLs and schemas, and the operator endpoints.
 
-May import: ``contracts``, ``lifecycle``, ``services``, ``settings``, ``statistics``, ``tls`` and ``metrics``.
+May import: ``contracts``, ``lifecycle``, ``services``, ``settings``, ``statistics``, ``tls``, ``offload`` and ``metrics``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from intygstjanst.contracts.faults import SoapFault, render_fault
 from intygstjanst.contracts.registry import Contract
 from intygstjanst.contracts.wsdl import render_wsdl, xsd_file
 from intygstjanst import metrics
+from intygstjanst.offload import LargeRequestPool
 from intygstjanst.services import Services
 from intygstjanst.settings import Settings
 from intygstjanst.statistics import web as statistics_web
@@ -58,9 +59,14 @@ def create_app(
     services: Services | None = None,
     caller_resolver: CallerResolver = anonymous,
     authorizer: Authorizer = allow_all,
+    worker_processes: bool = False,
 ) -> Starlette:
+    """``worker_processes``: large requests go to worker processes (offload.py), which build their
+    services from the settings, so only where ``services`` are what the settings build."""
     services = services or Services.build(settings or Settings.load())
     dispatcher = Dispatcher(services, services.parse_limits, authorizer, services.record_access)
+    processes = worker_processes and services.settings.large_request_processes > 0
+    pool = LargeRequestPool(services.settings, dispatcher) if processes else None
     max_body = services.settings.max_body_bytes
     threads = services.settings.handler_threads
     handler_threads = anyio.CapacityLimiter(threads) if threads > 0 else None
@@ -98,11 +104,15 @@ def create_app(
         if body is None:
             return fault(f"the message is more than the limit of {max_body} bytes")
         action = request.headers.get("soapaction")
-        if contract.calls_out:
+        if pool is not None and len(body) >= offload_bytes:
+            # A large request may take seconds (parse, schema, rules are linear in its size): it runs
+            # in a worker process with a CPU budget, so the event loop keeps answering /health and
+            # small calls, and one request cannot hold on for ever.
+            result = await pool.handle(contract, body, action, caller)
+        elif contract.calls_out:
             result = await run_in_threadpool(dispatcher.handle, contract, body, action, caller)
         elif len(body) >= offload_bytes:
-            # A large request may take seconds (parse, schema, rules are linear in its size): it runs
-            # on a bounded pool of its own, so the event loop keeps answering /health and small calls.
+            # Without worker processes, a large request runs on a bounded pool of threads of its own.
             result = await anyio.to_thread.run_sync(dispatcher.handle, contract, body, action, caller, limiter=large_requests)
         elif handler_threads is None:
             result = dispatcher.handle(contract, body, action, caller)
@@ -139,8 +149,9 @@ def create_app(
         Route("/xsd/{path:path}", schema),
         Route("/{path:path}", soap, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, lifespan=pool.lifespan if pool is not None else None)
     app.state.services = services
+    app.state.large_requests = pool
     return app
 
 
@@ -186,7 +197,7 @@ def secured_app(settings: Settings) -> tuple[Starlette, TransportSecurity]:
 
     services = Services.build(settings)
     transport = TransportSecurity.build(settings, services.contracts)
-    app = create_app(settings, services, transport.resolver, transport.authorizer)
+    app = create_app(settings, services, transport.resolver, transport.authorizer, worker_processes=True)
     transport.apply(app)
     return app, transport
 
@@ -204,7 +215,11 @@ def reload_on_sighup(app: Starlette, transport: TransportSecurity) -> None:
     from intygstjanst.tls.security import Reloader
 
     services: Services = app.state.services
-    transport.install_reload_signal(Reloader("certificate types", services.reload_certificate_types))
+    reloaders = [Reloader("certificate types", services.reload_certificate_types)]
+    pool: LargeRequestPool | None = app.state.large_requests
+    if pool is not None:
+        reloaders.append(Reloader("large-request workers", pool.reload))
+    transport.install_reload_signal(*reloaders)
 
 
 def _describe(request: Request, contract: Contract) -> Response:

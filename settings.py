@@ -101,7 +101,13 @@ class Settings:
     large_request_bytes: int = setting(
         64 * 1024, "requests of at least this many bytes run on the large-request pool (default 65536)", SERVER, metavar="BYTES"
     )
-    large_request_threads: int = setting(2, "threads of the large-request pool (default 2)", SERVER, metavar="N")
+    large_request_threads: int = setting(2, "threads of the large-request pool where it has no processes (default 2)", SERVER, metavar="N")
+    # Processes, not threads: a large request's Python work (schema errors, rules, facts) would hold
+    # the interpreter lock the event loop needs. 0: the threads above.
+    large_request_processes: int = setting(2, "worker processes of the large-request pool, per server process; 0: threads (default 2)", SERVER, metavar="N")
+    # A large request over this much CPU is answered as a server error and its worker killed and
+    # replaced; every legitimate certificate needs a small fraction of it.
+    request_cpu_seconds: float = setting(10.0, "CPU seconds a large request may use before it is abandoned (default 10)", SERVER, metavar="SECONDS")
 
     # Hardened-parser limits: every breach is answered with a SOAP Fault.
     # An answer listing violations (rules, Schematron, the legacy checks) names at most this many and

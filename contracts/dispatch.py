@@ -163,6 +163,19 @@ class Dispatcher(Generic[S]):
             )
             raise SoapFault(f"the access log could not be written, so nothing is disclosed; reference {reference} in the service log", "Server") from None
 
+    def server_error(self, contract: Contract, caller: Caller, text: str, seconds: float) -> SoapResponse:
+        """The answer to a call whose handling was abandoned (see offload.py): a server error, in
+        the contract's ERROR answer where the national service rewrites faults; audited here."""
+        outcome: Outcome | None = None
+        try:
+            if not contract.fault_rewrite:
+                return SoapResponse(500, render_fault(SoapFault(text, "Server")))
+            answer = self._rewritten(contract, text, "Server")
+            outcome = answer.outcome
+            return SoapResponse(200, wrap(answer.payload))
+        finally:
+            audit_call(caller, None, contract, None, outcome, seconds)
+
     @staticmethod
     def _rewritten(contract: Contract, text: str, code: str) -> Answer:
         outcome = fault_outcome(contract, text, code)

@@ -37,10 +37,10 @@ class Target(Protocol):
     base_url: str
 
 
-def supplementary_flood(count: int) -> bytes:
+def supplementary_flood(count: int, certificate_id: str | None = None) -> bytes:
     """The example LISJP with ``count`` distinct supplementary answers (60,000: about 7 MB)."""
     answers = "".join(f'<svar id="{9001 + i}"><delsvar id="{9001 + i}.1">Svar {i}</delsvar></svar>' for i in range(count))
-    return legitimate_registration().replace(b"</reg:intyg>", answers.encode() + b"</reg:intyg>", 1)
+    return legitimate_registration(certificate_id).replace(b"</reg:intyg>", answers.encode() + b"</reg:intyg>", 1)
 
 
 def repeated_question_9(count: int) -> bytes:
