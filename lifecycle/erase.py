@@ -138,13 +138,14 @@ def erase(
     while True:
         with db.transaction() as conn:
             _secure_delete(conn)
-            ids = lifecycle.certificate_ids_after(conn, care_giver, cursor, batch, test=False)
-            if not ids:
+            records = lifecycle.records_after(conn, care_giver, cursor, batch)
+            if not records:
                 break
-            for record in lifecycle.records(conn, ids):
+            for record in records:
                 reason = _difference(next(expected, None), (record.id, item_lines(record)))
                 if reason is not None:
                     raise _stale(manifest, reason)
+            ids = [record.id for record in records]
             counts = lifecycle.remove(conn, ids, whole_care_giver=care_giver)
             receipt = lifecycle.advance_receipt(conn, receipt, counts, ids[-1])
         cursor = ids[-1]
@@ -154,7 +155,7 @@ def erase(
     while True:
         with db.transaction() as conn:
             _secure_delete(conn)
-            ids = lifecycle.certificate_ids_after(conn, care_giver, "", batch, test=True)
+            ids = lifecycle.test_certificate_ids_of(conn, care_giver, batch)
             if not ids:
                 # The statistics rows are kept per care giver: all of them go at once, at the end.
                 statistics.erase_care_giver(conn, care_giver)

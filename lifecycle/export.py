@@ -79,11 +79,11 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def item_lines(record: lifecycle.CertificateRecord) -> list[bytes]:
-    """The lines of ``items.jsonl`` that describe ``record``'s items."""
+def item_lines(record: lifecycle.CertificateRecord, items: list[tuple[str, bytes]] | None = None) -> list[bytes]:
+    """The lines of ``items.jsonl`` that describe ``record``'s items (``items``: when already made)."""
     return [
         canonical_json({"certificate": record.id, "path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}) + b"\n"
-        for path, data in certificate_items(record)
+        for path, data in (items if items is not None else certificate_items(record))
     ]
 
 
@@ -110,8 +110,7 @@ def record_batches(db: Database, care_giver: str, after: str, size: int) -> Iter
     transaction) at a time."""
     while True:
         with db.read() as conn:
-            ids = lifecycle.certificate_ids_after(conn, care_giver, after, size, test=False)
-            batch = lifecycle.records(conn, ids)
+            batch = lifecycle.records_after(conn, care_giver, after, size)
         if not batch:
             return
         yield batch
@@ -197,7 +196,7 @@ def _write_part(directory: Path, number: int, records: list[lifecycle.Certificat
     digest = hashlib.sha256()
     with open(tar_tmp, "wb") as raw, open(lines_tmp, "wb") as lines:
         writer = _HashingWriter(raw, digest)
-        with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]  # a writable file object is what w| needs
+        with tarfile.open(fileobj=writer, mode="w|", format=tarfile.GNU_FORMAT) as tar:  # type: ignore[call-overload]  # a writable file object is what w| needs
             for record in records:
                 items = certificate_items(record)
                 for path, data in items:
@@ -205,7 +204,7 @@ def _write_part(directory: Path, number: int, records: list[lifecycle.Certificat
                     member.size = len(data)
                     member.mode = 0o600
                     tar.addfile(member, io.BytesIO(data))
-                lines.writelines(item_lines(record))
+                lines.writelines(item_lines(record, items))
                 for kind, count in record_counts(record, items).items():
                     counts[kind] += count
         _sync(raw)

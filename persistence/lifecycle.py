@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter
 
@@ -127,57 +127,51 @@ _DOCUMENTS = ("original", "canonical")
 _CERTIFICATE_FIELDS = [column for column in _CERTIFICATES.c if column.name not in _DOCUMENTS]
 
 
-def certificate_ids_after(conn: Connection, care_giver: str, after: str, limit: int, *, test: bool) -> list[str]:
-    """The next ``limit`` ids of the care giver's real (``test`` False) or test certificates."""
+def test_certificate_ids_of(conn: Connection, care_giver: str, limit: int) -> list[str]:
+    """Up to ``limit`` ids of the care giver's test certificates."""
     c = _CERTIFICATES.c
-    statement = (
-        select(c.id)
-        .where(c.care_giver_id == care_giver, c.is_test.is_(test), c.id > after)
-        .order_by(c.id)
-        .limit(limit)
-    )
+    statement = select(c.id).where(c.care_giver_id == care_giver, c.is_test.is_(True)).order_by(c.id).limit(limit)
     return list(conn.execute(statement).scalars())
 
 
-def records(conn: Connection, ids: Sequence[str]) -> list[CertificateRecord]:
-    """The certificates ``ids`` (in id order) with their states, relations, messages, approved
-    receivers and signature record, in one statement per table."""
-    if not ids:
-        return []
+def records_after(conn: Connection, care_giver: str, after: str, limit: int) -> list[CertificateRecord]:
+    """The care giver's next ``limit`` real certificates after id ``after`` (a keyset page), with
+    their states, relations, messages, approved receivers and signature record: one statement per
+    table, each selecting by the page's id range (no list of ids to send and parse)."""
     c = _CERTIFICATES.c
-    rows = conn.execute(
-        select(*_CERTIFICATE_FIELDS, c.original, c.canonical).where(c.id.in_(_IDS)).order_by(c.id), {"ids": list(ids)}
-    )
+    page = (c.care_giver_id == care_giver, c.is_test.is_(False), c.id > after)
+    rows = conn.execute(select(*_CERTIFICATE_FIELDS, c.original, c.canonical).where(*page).order_by(c.id).limit(limit)).all()
+    if not rows:
+        return []
     found = {
         row.id: CertificateRecord(
             row.id, {column.name: _plain(getattr(row, column.name)) for column in _CERTIFICATE_FIELDS}, row.original, row.canonical
         )
         for row in rows
     }
-    keys = {"ids": list(found)}
+    ids = select(c.id).where(*page, c.id <= rows[-1].id)
     s = _STATES.c
-    for row in conn.execute(select(_STATES).where(s.certificate_id.in_(_IDS)).order_by(s.certificate_id, s.at, s.id), keys):
+    for row in conn.execute(select(_STATES).where(s.certificate_id.in_(ids)).order_by(s.certificate_id, s.at, s.id)):
         found[row.certificate_id].states.append({"state": row.state, "target": row.target, "at": _plain(row.at)})
     r = _RELATIONS.c
-    relations = select(_RELATIONS).where(or_(r.from_id.in_(_IDS), r.to_id.in_(_IDS))).order_by(r.id)
-    for row in conn.execute(relations, keys):
+    for row in conn.execute(select(_RELATIONS).where(or_(r.from_id.in_(ids), r.to_id.in_(ids))).order_by(r.id)):
         entry = {"from": row.from_id, "to": row.to_id, "kind": row.kind, "created_at": _plain(row.created_at), "note": row.note}
         for end in {row.from_id, row.to_id}:
             if end in found:
                 found[end].relations.append(entry)
     m = _MESSAGES.c
-    for row in conn.execute(select(_MESSAGES).where(m.certificate_id.in_(_IDS)).order_by(m.certificate_id, m.id), keys):
+    for row in conn.execute(select(_MESSAGES).where(m.certificate_id.in_(ids)).order_by(m.certificate_id, m.id)):
         fields = {column.name: _plain(getattr(row, column.name)) for column in _MESSAGES.c if column.name != "original"}
         found[row.certificate_id].messages.append(StoredMessage(row.id, fields, row.original))
     a = _RECEIVERS.c
-    for row in conn.execute(select(_RECEIVERS).where(a.certificate_id.in_(_IDS)).order_by(a.certificate_id, a.receiver_id), keys):
+    for row in conn.execute(select(_RECEIVERS).where(a.certificate_id.in_(ids)).order_by(a.certificate_id, a.receiver_id)):
         found[row.certificate_id].approved_receivers.append(
             {column.name: _plain(getattr(row, column.name)) for column in _RECEIVERS.c if column.name != "certificate_id"}
         )
-    for row in conn.execute(select(_SIGNATURES).where(_SIGNATURES.c.certificate_id.in_(_IDS)), keys):
+    for row in conn.execute(select(_SIGNATURES).where(_SIGNATURES.c.certificate_id.in_(ids))):
         signature = {column.name: _plain(getattr(row, column.name)) for column in _SIGNATURES.c if column.name != "certificate_id"}
         found[row.certificate_id] = _with_signature(found[row.certificate_id], signature)
-    return [found[key] for key in sorted(found)]
+    return list(found.values())
 
 
 def _with_signature(record: CertificateRecord, signature: dict[str, Any]) -> CertificateRecord:
@@ -222,7 +216,17 @@ def remove(conn: Connection, ids: Sequence[str], *, whole_care_giver: str | None
     counts["outbox_items"] = conn.execute(delete(_OUTBOX).where(_OUTBOX.c.reference.in_(_IDS)), keys).rowcount
     counts["approved_receivers"] = conn.execute(delete(_RECEIVERS).where(_RECEIVERS.c.certificate_id.in_(_IDS)), keys).rowcount
     r = _RELATIONS.c
-    counts["relations"] = conn.execute(delete(_RELATIONS).where(or_(r.from_id.in_(_IDS), r.to_id.in_(_IDS))), keys).rowcount
+    touching = or_(r.from_id.in_(_IDS), r.to_id.in_(_IDS))
+    if whole_care_giver is not None:
+        # A relation to a certificate of the care giver that a later batch removes stays until then:
+        # that certificate is still described with it, as the export describes it.
+        c = _CERTIFICATES.c
+
+        def later(end: Any) -> Any:
+            return select(c.id).where(c.id == end, c.care_giver_id == whole_care_giver, c.id.not_in(_IDS)).exists()
+
+        touching = or_(and_(r.from_id.in_(_IDS), ~later(r.to_id)), and_(r.to_id.in_(_IDS), ~later(r.from_id)))
+    counts["relations"] = conn.execute(delete(_RELATIONS).where(touching), keys).rowcount
     counts["messages"] = conn.execute(delete(_MESSAGES).where(_MESSAGES.c.certificate_id.in_(_IDS)), keys).rowcount
     counts["sick_leave_rows"] = conn.execute(delete(_SICK_LEAVE).where(_SICK_LEAVE.c.certificate_id.in_(_IDS)), keys).rowcount
     counts["signatures"] = conn.execute(delete(_SIGNATURES).where(_SIGNATURES.c.certificate_id.in_(_IDS)), keys).rowcount
