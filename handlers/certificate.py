@@ -137,7 +137,7 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
     with services.db.read() as conn:
         stored_patient = repo.patient_of(conn, intyg.id)
     if stored_patient is not None:
-        return _duplicate_answer(stored_patient, patient_id)
+        return _duplicate_answer(stored_patient, patient_id, register_v3)
 
     received_at = services.clock()
     doctor_id = intyg.text("core:skapadAv/core:personal-id/types:extension")
@@ -193,7 +193,7 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
         # Lost a race with a concurrent registration of the same id: answer as for any duplicate.
         with services.db.read() as conn:
             stored_patient = repo.patient_of(conn, intyg.id)
-        return _duplicate_answer(stored_patient or "", patient_id)
+        return _duplicate_answer(stored_patient or "", patient_id, register_v3)
     return OK
 
 
@@ -267,10 +267,15 @@ def _check_relations(intyg: IntygView) -> None:
             )
 
 
-def _duplicate_answer(stored_patient: str, patient_id: str) -> Outcome:
+def _duplicate_answer(stored_patient: str, patient_id: str, register_v3: bool) -> Outcome:
+    """The same patient's certificate again: INFO; another patient's id: RegisterCertificate v3
+    ``VALIDATION_ERROR`` ``Certificate already exists``, the legacy registrations
+    ``APPLICATION_ERROR`` ``Invalid certificate ID`` (result-codes.md)."""
     if stored_patient == patient_id:
         return info(ALREADY_EXISTS)
-    raise LogicalError(ErrorId.VALIDATION_ERROR, ALREADY_EXISTS)
+    if register_v3:
+        raise LogicalError(ErrorId.VALIDATION_ERROR, ALREADY_EXISTS)
+    raise LogicalError(ErrorId.APPLICATION_ERROR, "Invalid certificate ID")
 
 
 def get_certificate(call: Call[Services]) -> Answer:

@@ -39,7 +39,7 @@ def get_certificate_type_info(call: Call[Services]) -> Answer:
     with call.services.db.read() as conn:
         certificate = certificate_repo.get(conn, certificate_id)
     if certificate is None or certificate.deleted_by_care_giver:
-        raise SoapFault(f"certificate {certificate_id} does not exist")
+        raise SoapFault(f"Failed to get certificate's type. Certificate with id {certificate_id} is invalid or does not exist")
     stated = stored_intyg(certificate.canonical or certificate.original).find(f"{{{CORE}}}typ")
     response = _response(call)
     typ = sub(response, f"{{{ns}}}typ")

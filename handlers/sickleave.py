@@ -364,7 +364,9 @@ class CareListRequest:
         max_gap = number("maxDagarMellanIntyg")
         assert max_gap is not None  # required by the schema
         if max_gap < 0:
-            raise SoapFault(f"ListSickLeavesForCare: maxDagarMellanIntyg must be 0 or more days, got {max_gap}")
+            raise SoapFault(
+                f"Request to ListSickLeavesForCare has invalid value for parameter 'maxDagarMellanIntyg': {max_gap} (must be 0 or more days)"
+            )
         min_days, max_days = number("minstaSjukskrivningslangd"), number("maxSjukskrivningslangd")
         if min_days is not None and max_days is not None and min_days > max_days:
             raise SoapFault(
@@ -375,7 +377,10 @@ class CareListRequest:
             hsa for hsa in (text_of(e, "types:extension") for e in request.iterfind(f"{{{ns}}}personal-id")) if hsa
         )
         filters = Filters(min_days=min_days, max_days=max_days, doctors=doctors)
-        return cls(text_of(request, f"{{{ns}}}enhets-id/types:extension") or "", max_gap, filters)
+        unit_id = text_of(request, f"{{{ns}}}enhets-id/types:extension") or ""
+        if not unit_id.strip():
+            raise SoapFault("Request to ListSickLeavesForCare is missing required parameter 'enhets-id'")
+        return cls(unit_id, max_gap, filters)
 
 
 def list_sick_leaves_for_care(call: Call[Services]) -> Answer:

@@ -58,9 +58,16 @@ def registration_suite(contract: str, template: str, what: str) -> Suite:
             Case("duplicate", "the same certificate again: INFO", "duplicate", (register(), register(info(), label="register it again"))),
             Case(
                 "wrong-patient",
-                "the same id for another patient: ERROR VALIDATION_ERROR",
+                "the same id for another patient: ERROR APPLICATION_ERROR, as nationally",
                 "wrong-patient",
-                (register(), register(error("VALIDATION_ERROR"), label="register the id for another patient", patientId="${otherPatientId}")),
+                (
+                    register(),
+                    register(
+                        error("APPLICATION_ERROR", text="Invalid certificate ID"),
+                        label="register the id for another patient",
+                        patientId="${otherPatientId}",
+                    ),
+                ),
             ),
             Case(
                 "invalid-patient-id",

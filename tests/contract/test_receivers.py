@@ -91,7 +91,7 @@ def test_type_info_for_an_unknown_or_erased_certificate_is_a_fault(client, servi
     store(db, "erased", erased=True)
     for certificate_id in ("nothing-here", "erased"):
         answer = call(client, services, "GetCertificateTypeInfo", f"<x:intygs-id>{certificate_id}</x:intygs-id>", status=500)
-        assert fault(etree.tostring(answer)) == f"certificate {certificate_id} does not exist"
+        assert fault(etree.tostring(answer)) == f"Failed to get certificate's type. Certificate with id {certificate_id} is invalid or does not exist"
 
 
 # The types the official samples do not cover: registered through RegisterCertificate, then asked

@@ -166,8 +166,9 @@ def test_only_cases_ongoing_today_are_listed_for_care(client) -> None:
 @pytest.mark.parametrize(
     ("request_body", "message"),
     [
-        (care_request(-1), "maxDagarMellanIntyg must be 0 or more days, got -1"),
+        (care_request(-1), "Request to ListSickLeavesForCare has invalid value for parameter 'maxDagarMellanIntyg': -1"),
         (care_request(5, min_days=30, max_days=10), "minstaSjukskrivningslangd (30) is greater than maxSjukskrivningslangd (10)"),
+        (care_request(5, unit=" "), "Request to ListSickLeavesForCare is missing required parameter 'enhets-id'"),
     ],
 )
 def test_care_list_refuses_impossible_filters(client, request_body: bytes, message: str) -> None:
