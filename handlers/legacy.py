@@ -37,7 +37,7 @@ from intygstjanst.transform.fk7263 import HR, MU, RMC, read_legacy_hos_personal
 from intygstjanst.transform.revoke import QA, RCV, RMR
 from intygstjanst.handlers.certificate import store_certificate
 from intygstjanst.handlers.legacy_validation import InternalFailure, enkel_messages, error_text, register_messages
-from intygstjanst.handlers.recipients import Sent, refused_test_certificate, send
+from intygstjanst.handlers.recipients import SendWording, Sent, error, send, worded
 from intygstjanst.handlers.revoke import Revocation, Revoked, revoke
 from intygstjanst.services import Services
 
@@ -169,16 +169,14 @@ def send_medical_certificate(call: Call[Services]) -> Answer:
 
 
 def _sent_outcome(call: Call[Services], sent: Sent, certificate_id: str, patient_id: str) -> Outcome:
-    if sent is Sent.UNKNOWN:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR, f"No certificate '{certificate_id}' found to send for patient '{_user(call, patient_id)}'."
-        )
-    if sent is Sent.REVOKED:
-        return info(f"Certificate '{certificate_id}' has been revoked.")
-    if sent is Sent.ALREADY:
-        return info(f"Certificate '{certificate_id}' is already sent.")
-    if sent is Sent.TEST_CERTIFICATE:
-        raise refused_test_certificate(certificate_id)
-    if sent is Sent.NOT_DELIVERED:
-        raise LogicalError(ErrorId.APPLICATION_ERROR, "Certificate couldn't be sent to recipient")
-    return OK
+    return worded(
+        sent,
+        certificate_id,
+        SendWording(
+            unknown=error(
+                ErrorId.VALIDATION_ERROR, f"No certificate '{certificate_id}' found to send for patient '{_user(call, patient_id)}'."
+            ),
+            already=info(f"Certificate '{certificate_id}' is already sent."),
+            not_delivered=error(ErrorId.APPLICATION_ERROR, "Certificate couldn't be sent to recipient"),
+        ),
+    )

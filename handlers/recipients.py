@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
@@ -44,7 +45,7 @@ from sqlalchemy.engine import Row
 
 from intygstjanst.contracts.call import Answer, Call
 from intygstjanst.registers.recipients import Recipient, Recipients
-from intygstjanst.contracts.result import OK, ErrorId, LogicalError, Outcome, info
+from intygstjanst.contracts.result import OK, ErrorId, Outcome, ResultCode, info
 from intygstjanst.contracts.xml import text_of
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.services import Services
@@ -88,24 +89,42 @@ def send_certificate_to_recipient(call: Call[Services]) -> Answer:
 
 
 def _outcome(sent: Sent, certificate_id: str, recipient_id: str) -> Outcome:
-    if sent is Sent.UNKNOWN:
-        raise LogicalError(ErrorId.APPLICATION_ERROR, f"Unknown certificate ID: {certificate_id}")
-    if sent is Sent.REVOKED:
-        return info(f"Certificate '{certificate_id}' has been revoked.")
-    if sent is Sent.ALREADY:
-        return info(f"Certificate '{certificate_id}' already sent to '{recipient_id}'.")
-    if sent is Sent.TEST_CERTIFICATE:
-        raise refused_test_certificate(certificate_id)
-    if sent is Sent.NOT_DELIVERED:
-        raise LogicalError(ErrorId.TECHNICAL_ERROR, f"Certificate '{certificate_id}' couldn't be sent to recipient")
-    return OK
-
-
-def refused_test_certificate(certificate_id: str) -> LogicalError:
-    """The national refusal to send a test certificate, the same in both send contracts."""
-    return LogicalError(
-        ErrorId.VALIDATION_ERROR, f"Certificate '{certificate_id}' couldn't be sent to recipient because it is a test certificate"
+    return worded(
+        sent,
+        certificate_id,
+        SendWording(
+            unknown=error(ErrorId.APPLICATION_ERROR, f"Unknown certificate ID: {certificate_id}"),
+            already=info(f"Certificate '{certificate_id}' already sent to '{recipient_id}'."),
+            not_delivered=error(ErrorId.TECHNICAL_ERROR, f"Certificate '{certificate_id}' couldn't be sent to recipient"),
+        ),
     )
+
+
+@dataclass(frozen=True)
+class SendWording:
+    """The answers in which the send contracts differ."""
+
+    unknown: Outcome
+    already: Outcome
+    not_delivered: Outcome
+
+
+def worded(sent: Sent, certificate_id: str, wording: SendWording) -> Outcome:
+    """The national answer to ``sent``: the contract's own words where the contracts differ."""
+    return {
+        Sent.NOW: OK,
+        Sent.UNKNOWN: wording.unknown,
+        Sent.REVOKED: info(f"Certificate '{certificate_id}' has been revoked."),
+        Sent.ALREADY: wording.already,
+        Sent.TEST_CERTIFICATE: error(
+            ErrorId.VALIDATION_ERROR, f"Certificate '{certificate_id}' couldn't be sent to recipient because it is a test certificate"
+        ),
+        Sent.NOT_DELIVERED: wording.not_delivered,
+    }[sent]
+
+
+def error(error_id: ErrorId, text: str) -> Outcome:
+    return Outcome(ResultCode.ERROR, text, error_id)
 
 
 def send(services: Services, *, certificate_id: str, patient_id: str, recipient_id: str) -> Sent:
