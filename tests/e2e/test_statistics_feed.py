@@ -50,7 +50,7 @@ from intygstjanst.tests.support import REPO_DIR, require_shared, unavailable
 BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 CERTIFICATE = "stat-feed-1"
 MESSAGE = "stat-msg-1"
-WAIT = 60.0
+WAIT = 180.0  # a bound for a loaded machine, not a timing under test
 
 
 def _broker_channel() -> Any:
