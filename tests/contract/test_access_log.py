@@ -51,6 +51,8 @@ LEGACY_GET = "/clinicalprocess/healthcond/certificate/GetMedicalCertificate/1/ri
 LEGACY_LIST = "/insuranceprocess/healthreporting/ListCertificates/1/rivtabp20"
 GMC = "urn:riv:clinicalprocess:healthcond:certificate:GetMedicalCertificateResponder:1"
 LCR = "urn:riv:insuranceprocess:healthreporting:ListCertificatesResponder:1"
+GET_V1 = "/insuranceprocess/healthreporting/GetCertificate/1/rivtabp20"
+GCR = "urn:riv:insuranceprocess:healthreporting:GetCertificateResponder:1"
 
 
 @pytest.fixture(autouse=True)
@@ -190,9 +192,17 @@ def test_legacy_reads_write_entries_a_revoked_certificate_too(client, services, 
         repo.add_state(conn, "lg-1", "CANCELLED", "HSVARD", dt.datetime(2030, 1, 1))
     assert b"REVOKED" in post(client, LEGACY_GET, envelope(request.encode())).content
     assert len(entries(db)) == 2
+    # GetCertificate v1 (insuranceprocess): the revoked certificate is answered INFO without content.
+    v1 = f'<g:GetCertificateRequest xmlns:g="{GCR}"><g:certificateId>lg-1</g:certificateId><g:nationalIdentityNumber>{TEST_PERSON}</g:nationalIdentityNumber></g:GetCertificateRequest>'
+    assert b"has been revoked" in post(client, GET_V1, envelope(v1.encode(), wsa_to="5565594230")).content
+    assert len(entries(db)) == 2
+    assert call(client, REGISTER_MEDICAL, legacy_sample("RegisterMedicalCertificate", FK7263_SAMPLE, "lg-2")).code == "OK"
+    assert b"lg-2" in post(client, GET_V1, envelope(v1.replace("lg-1", "lg-2").encode(), wsa_to="5565594230")).content
+    assert [s[:2] for s in summary(services)][-1] == ("GetCertificate", TEST_PERSON)
+    assert entries(db)[-1].version == "1.0"
     listing = f'<l:ListCertificatesRequest xmlns:l="{LCR}"><l:nationalIdentityNumber>{TEST_PERSON}</l:nationalIdentityNumber></l:ListCertificatesRequest>'
     assert post(client, LEGACY_LIST, envelope(listing.encode(), wsa_to="5565594230")).status_code == 200
-    assert summary(services)[-1][:2] == ("ListCertificates", TEST_PERSON) and summary(services)[-1][-1] == 1
+    assert summary(services)[-1][:2] == ("ListCertificates", TEST_PERSON) and summary(services)[-1][-1] == 2
 
 
 # ---------------------------------------------------------------------------------- sick leave
