@@ -360,6 +360,8 @@ def generated_values(prefix: str, run_id: str, suite: Suite, case: Case) -> dict
         "periodStart": (today - dt.timedelta(days=2)).isoformat(),
         "periodEnd": (today + dt.timedelta(days=12)).isoformat(),
         "certificateType": "LISJP",
+        # The national service's internal id of that type (GetCertificateTypeInfo answers with it).
+        "certificateTypeId": "lisjp",
         "certificateVersion": "1.0",
         "part": "HSVARD",
     }

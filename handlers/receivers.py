@@ -24,29 +24,29 @@ from intygstjanst.contracts.result import CERTIFICATE_1, OK, ErrorId, Outcome, R
 from intygstjanst.contracts.xml import CORE, TYPES, sub, text_of
 from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import receivers as repo
-from intygstjanst.handlers.certificate import stored_intyg
+from intygstjanst.handlers.legacy_reads import internal_type
 from intygstjanst.handlers.lists import main_type_code
 from intygstjanst.services import Services
 
 RECEIVER_TYPES = "urn:riv:clinicalprocess:healthcond:certificate:receiver:types:1"
 YES, NO = "YES", "NO"
+# The national service's code system of certificate types (KV_INTYGSTYP) in GetCertificateTypeInfo.
+TYPE_CODE_SYSTEM = "b64ea353-e8f6-4832-b563-fc7d46f29548"
 
 
 def get_certificate_type_info(call: Call[Services]) -> Answer:
-    """The type as the certificate states it (code, code system, display name) and its version."""
+    """The stored type as the national service names it: its internal id (``lisjp``, ``ts-bas``, ...)
+    in the type code system, whatever code system the certificate itself states, and the version."""
     ns = call.contract.namespace
     certificate_id = text_of(call.request, f"{{{ns}}}intygs-id") or ""
     with call.services.db.read() as conn:
         certificate = certificate_repo.get(conn, certificate_id)
     if certificate is None or certificate.deleted_by_care_giver:
         raise SoapFault(f"Failed to get certificate's type. Certificate with id {certificate_id} is invalid or does not exist")
-    stated = stored_intyg(certificate.canonical or certificate.original).find(f"{{{CORE}}}typ")
     response = _response(call)
     typ = sub(response, f"{{{ns}}}typ")
-    for name in ("code", "codeSystem", "displayName"):
-        value = text_of(stated, f"types:{name}")
-        if value is not None:
-            sub(typ, f"{{{TYPES}}}{name}", value)
+    sub(typ, f"{{{TYPES}}}code", internal_type(certificate.type_code))
+    sub(typ, f"{{{TYPES}}}codeSystem", TYPE_CODE_SYSTEM)
     sub(response, f"{{{ns}}}typVersion", certificate.type_version)
     return Answer(response, OK)
 

@@ -38,7 +38,7 @@ SUITES = [
                 "valid",
                 "the type and version of a registered certificate",
                 "valid",
-                (register(), call(TYPE_INFO, answer(has("r:typ/types:code", "${certificateType}"), has("r:typVersion", "${certificateVersion}")))),
+                (register(), call(TYPE_INFO, answer(has("r:typ/types:code", "${certificateTypeId}"), has("r:typVersion", "${certificateVersion}")))),
             ),
             Case("unknown-id", "an id never registered: SOAP Fault", "unknown-id", (call(TYPE_INFO, Fault(), certificateId="${unknownCertificateId}"),)),
         ],

@@ -73,17 +73,19 @@ def approved(client, services, certificate_id: str) -> list[tuple[str, ...]]:  #
 
 
 @pytest.mark.usefixtures("shared")
-def test_type_info_is_the_type_the_certificate_states(client, services, db) -> None:
+def test_type_info_is_the_stored_internal_type_as_nationally(client, services, db) -> None:
     store(db, "lisjp-1")
     store(db, "ts-1", sample=TS_SAMPLE)
     answer = call(client, services, "GetCertificateTypeInfo", "<x:intygs-id>lisjp-1</x:intygs-id>")
-    assert answer.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typ/{{{TYPES}}}code") == "LISJP"
+    assert answer.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typ/{{{TYPES}}}code") == "lisjp"
     assert answer.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typ/{{{TYPES}}}codeSystem") == "b64ea353-e8f6-4832-b563-fc7d46f29548"
     assert answer.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typVersion") == "1.0"
     ts = call(client, services, "GetCertificateTypeInfo", "<x:intygs-id>ts-1</x:intygs-id>")
-    assert ts.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typ/{{{TYPES}}}code") == "TSTRK1007"
-    # Transportstyrelsen's types use a code system of their own; the answer keeps it.
-    assert ts.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typ/{{{TYPES}}}codeSystem") == "f6fb361a-e31d-48b8-8657-99b63912dd9b"
+    # Transportstyrelsen's types state a code system of their own; the answer names the internal
+    # type in the type code system all the same (result-codes.md).
+    assert ts.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typ/{{{TYPES}}}code") == "ts-bas"
+    assert ts.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typ/{{{TYPES}}}codeSystem") == "b64ea353-e8f6-4832-b563-fc7d46f29548"
+    assert ts.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typVersion") == "7.0"
 
 
 @pytest.mark.usefixtures("shared")
@@ -111,7 +113,7 @@ def test_type_info_and_receivers_of_the_types_without_official_samples(client, s
     response = post(client, REGISTER, envelope(type_corpus.certificate(code, answers, certificate_id=f"{seed}-1")))
     assert result(response.content)[0] == "OK", response.text
     answer = call(client, services, "GetCertificateTypeInfo", f"<x:intygs-id>{seed}-1</x:intygs-id>")
-    assert answer.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typ/{{{TYPES}}}code") == type_code
+    assert answer.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typ/{{{TYPES}}}code") == type_code.lower()
     assert answer.findtext(f"{{{ns('GetCertificateTypeInfo')}}}typVersion") == "1.0"
     listed = receivers(call(client, services, "ListPossibleReceivers", f"<x:intygTyp>{typ(type_code)}</x:intygTyp>"))
     assert [r[0] for r in listed] == [recipient]

@@ -57,7 +57,7 @@ ANSWERS: list[tuple[str, list[Check]]] = [
     ("SendMessageToCare-2.xml", [result("OK")]),
     ("SetCertificateStatus-2.xml", [result("OK")]),
     ("ListRelationsForCertificate-1.xml", [no_result, lists(LISJP)]),
-    ("GetCertificateTypeInfo-1.xml", [no_result, lists("LISJP", "code"), lists("1.0", "typVersion")]),
+    ("GetCertificateTypeInfo-1.xml", [no_result, lists("lisjp", "code"), lists("1.0", "typVersion")]),
     ("GetRecipientsForCertificate-1.xml", [no_result, lists("FKASSA", "id")]),
     ("RegisterApprovedReceivers-1.xml", [result("OK")]),
     ("ListApprovedReceivers-1.xml", [no_result, lists("FKASSA", "receiverId"), lists("YES", "approvalStatus")]),
