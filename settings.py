@@ -78,7 +78,7 @@ class Settings:
         None, "key of the patient's hash in the access log (default: access-log.key in the data directory, made when missing)",
         ACCESS_LOG, metavar="FILE",
     )
-    access_log_retention_years: int = setting(10, "years an access-log entry is kept before 'access-log prune' removes it (default 10)", ACCESS_LOG, metavar="YEARS")
+    access_log_retention_years: int = setting(10, "years an access-log entry is kept before the worker or 'access-log prune' removes it (default 10; 0: kept for ever)", ACCESS_LOG, metavar="YEARS")
     host: str = setting("127.0.0.1", "address to listen on (default 127.0.0.1)", SERVER)
     port: int = setting(8080, "port to listen on (default 8080)", SERVER)
     export_dir: Path | None = setting(None, "where the operator API writes care-giver exports (default: exports in the data directory)", SERVER, metavar="DIR")

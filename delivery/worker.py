@@ -30,6 +30,7 @@ from intygstjanst.delivery.statistics import StatisticsPublisher
 from intygstjanst.delivery.transport import OutboundTransport
 from intygstjanst.lifecycle.erase import purge_expired_test_certificates
 from intygstjanst.persistence import outbox
+from intygstjanst.persistence.access_log import AccessLog, retention_cutoff
 from intygstjanst.persistence.db import Database
 from intygstjanst.statistics import amqp, feed
 
@@ -43,7 +44,8 @@ IDLE_POLL_SECONDS = 0.5
 # Outcomes are written when this many are waiting or the oldest has waited this long.
 FLUSH_COUNT = 64
 FLUSH_SECONDS = 0.05
-# How often an idle worker looks for test certificates to purge (and once when it starts).
+# How often an idle worker looks for test certificates to purge and access-log entries past their
+# retention (and once when it starts).
 PURGE_INTERVAL_SECONDS = 3600.0
 
 
@@ -117,7 +119,7 @@ class Worker:
                         in_flight[pool.submit(self._send, item)] = item
                 if not in_flight and not claimed:
                     self._flush(done)
-                    self._purge_test_certificates()
+                    self._upkeep()
                     if once:
                         break
                     self._stop.wait(IDLE_POLL_SECONDS)
@@ -136,20 +138,35 @@ class Worker:
             self.statistics.close()
         return self.stats
 
-    def _purge_test_certificates(self) -> None:
-        """Remove test and validation certificates older than ``test_certificate_max_age_days``, at
-        most once per ``PURGE_INTERVAL_SECONDS``; a failure is logged and tried again next time."""
-        days = self.settings.test_certificate_max_age_days
-        if days <= 0 or time.monotonic() < self._next_purge:
+    def _upkeep(self) -> None:
+        """Purge test certificates and prune the access log, at most once per
+        ``PURGE_INTERVAL_SECONDS``; a failure is logged and tried again next time."""
+        if time.monotonic() < self._next_purge:
             return
         self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
-        try:
-            receipt = purge_expired_test_certificates(self.db, self.settings, self.name, self.clock())
-        except Exception:
-            log.exception("%s: purging test certificates failed; trying again in an hour", self.name)
+        for what, job in (("purging test certificates", self._purge_test_certificates), ("pruning the access log", self._prune_access_log)):
+            try:
+                job()
+            except Exception:
+                log.exception("%s: %s failed; trying again in an hour", self.name, what)
+
+    def _purge_test_certificates(self) -> None:
+        """Remove test and validation certificates older than ``test_certificate_max_age_days``."""
+        days = self.settings.test_certificate_max_age_days
+        if days <= 0:
             return
+        receipt = purge_expired_test_certificates(self.db, self.settings, self.name, self.clock())
         if receipt is not None:
             log.info("%s: purged test certificates (%s): %s", self.name, receipt.subject, receipt.counts)
+
+    def _prune_access_log(self) -> None:
+        """Remove the access-log entries older than ``access_log_retention_years`` (0: keep all)."""
+        before = retention_cutoff(self.clock(), self.settings.access_log_retention_years)
+        if before is None:
+            return
+        removed = AccessLog(self.db, None).prune(before)
+        if removed:
+            log.info("%s: pruned %d access-log entries written before %s", self.name, removed, before.isoformat(timespec="seconds"))
 
     def _anything_due(self) -> bool:
         try:

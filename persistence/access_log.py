@@ -217,6 +217,17 @@ DROP_APPEND_ONLY_TRIGGER = {
 }
 
 
+def retention_cutoff(now: dt.datetime, years: int) -> dt.datetime | None:
+    """The entries written before this are past a retention of ``years`` (``now`` that many years
+    earlier; 29 February becomes the 28th); None: a retention of 0 keeps every entry."""
+    if years <= 0:
+        return None
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:
+        return now.replace(year=now.year - years, day=28)
+
+
 def key_file(settings: Settings) -> Path:
     return settings.access_log_key_file or settings.data_dir / KEY_FILE
 

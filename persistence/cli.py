@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from intygstjanst.persistence.access_log import AccessLog, ExtractEntry, key_file
+from intygstjanst.persistence.access_log import AccessLog, ExtractEntry, key_file, retention_cutoff
 from intygstjanst.persistence.db import Database, safe_url, utc_now
 from intygstjanst.persistence.keys import read_key
 from intygstjanst.settings import ACCESS_LOG, STORAGE, Settings, SettingsError, add_flags
@@ -82,18 +82,13 @@ def _extract_line(entry: ExtractEntry) -> str:
 
 
 def _prune(_args: argparse.Namespace, settings: Settings, log: AccessLog) -> int:
-    before = years_before(utc_now(), settings.access_log_retention_years)
+    before = retention_cutoff(utc_now(), settings.access_log_retention_years)
+    if before is None:
+        print("access log: access_log_retention_years is 0, every entry is kept")
+        return 0
     removed = log.prune(before)
     print(f"access log: {removed} entries written before {before.isoformat(timespec='seconds')}Z removed")
     return 0
-
-
-def years_before(moment: dt.datetime, years: int) -> dt.datetime:
-    """``moment`` the given number of years earlier (29 February becomes the 28th)."""
-    try:
-        return moment.replace(year=moment.year - years)
-    except ValueError:
-        return moment.replace(year=moment.year - years, day=28)
 
 
 def _day(text: str | None, after: bool = False) -> dt.datetime | None:

@@ -22,6 +22,7 @@ from intygstjanst.cli import main
 from intygstjanst.persistence.access_log import APPEND_ONLY_TRIGGER, DROP_APPEND_ONLY_TRIGGER, AccessLog, Asker
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead
+from intygstjanst.settings import Settings
 
 from intygstjanst.tests.soap import OTHER_PERSON, TEST_PERSON
 
@@ -179,6 +180,24 @@ def test_prune_uses_the_retention_setting(log: AccessLog, cli: Callable[..., tup
     status, out = cli("prune")  # the default, 10 years: nothing
     assert status == 0 and "0 entries" in out
     assert cli("prune", "--access-log-retention-years", "2")[0] == 0 and len(log.extract(TEST_PERSON)) == 1 and log.verify().problem is None
+
+
+def test_the_worker_prunes_past_the_retention(log: AccessLog, db: Database, tmp_path: Path) -> None:
+    from intygstjanst.delivery.cli import WorkerParts
+    from intygstjanst.delivery.worker import Worker
+
+    fill(log, 3)  # 1, 2 and 3 March 2024
+
+    def run_at(now: dt.datetime, years: int) -> None:
+        settings = Settings(data_dir=tmp_path, access_log_retention_years=years, test_certificate_max_age_days=0)
+        parts = WorkerParts.build(settings, db)
+        Worker(WorkerParts(parts.settings, parts.db, parts.recipients, parts.transport, clock=lambda: now), concurrency=1).run(once=True)
+
+    run_at(dt.datetime(2034, 3, 2, 12, 0), 0)  # 0: kept for ever
+    assert len(log.extract(TEST_PERSON)) == 3
+    run_at(dt.datetime(2034, 3, 2, 12, 0), 10)  # ten years: the first two are past it
+    assert [e.care_unit_id for e in log.extract(TEST_PERSON)] == ["SE-UNIT-2"]
+    assert log.verify().problem is None
 
 
 def test_concurrent_writers_in_threads_chain_without_a_gap(log: AccessLog) -> None:
