@@ -150,6 +150,8 @@ class OutboxItem(Base):
     __table_args__ = (
         Index("ix_outbox_status_due", "status", "due_at"),
         Index("ix_outbox_status_delivered", "status", "delivered_at"),
+        # The rows of a certificate, for its erasure or destruction (persistence/lifecycle.py).
+        Index("ix_outbox_reference", "reference"),
     )
 
 

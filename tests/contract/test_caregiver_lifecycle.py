@@ -197,8 +197,8 @@ def test_erase_refuses_another_care_givers_or_an_altered_manifest(fresh: Fresh, 
         assert lifecycle.inventory(conn, CARE_GIVER)["certificates"] == 4
 
 
-def test_migration_creates_the_receipt_table_as_modelled(db: Database) -> None:
+def test_migration_creates_the_receipt_table_and_the_outbox_index_as_modelled(db: Database) -> None:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        differences = [d for d in compare_metadata(context, Base.metadata) if "lifecycle_receipt" in repr(d)]
+        differences = [d for d in compare_metadata(context, Base.metadata) if "lifecycle_receipt" in repr(d) or "ix_outbox_reference" in repr(d)]
     assert differences == []
