@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 
 from intygstjanst.contracts.call import Answer, Call, Disclosure
 from intygstjanst.contracts.faults import SoapFault
@@ -182,13 +182,18 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
     statistics = None
     if services.settings.statistics_feed and not new.is_test:
         statistics = StatisticsEvent("created", new.id, new.type_code, body=feed.certificate_body(stored))
+    relations = intyg.relations()
+
+    def write(conn: Connection) -> None:
+        repo.insert_certificate(conn, new, received_at, relations)
+        signatures.insert(conn, new.id, signature, received_at)
+        sickleave.apply(conn, sick_leave)
+        if statistics is not None:
+            feed.record(conn, services.settings, statistics)
+
     try:
-        with services.db.transaction() as conn:
-            repo.insert_certificate(conn, new, received_at, intyg.relations())
-            signatures.insert(conn, new.id, signature, received_at)
-            sickleave.apply(conn, sick_leave)
-            if statistics is not None:
-                feed.record(conn, services.settings, statistics)
+        # Registrations at the same time share a commit (persistence.group_commit); OK once on disk.
+        services.db.write(write)
     except repo.AlreadyStored:
         # Lost a race with a concurrent registration of the same id: answer as for any duplicate.
         with services.db.read() as conn:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from intygstjanst.persistence.group_commit import GroupCommit
 from intygstjanst.settings import SettingsError
+
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -55,6 +58,7 @@ class Database:
         # 100 ms (busy_timeout); queueing this process's writers on a lock instead hands the
         # database over the moment it is free. Other processes still meet busy_timeout.
         self._writers: AbstractContextManager[object] = threading.Lock() if self.is_sqlite else nullcontext()
+        self._group = GroupCommit(self.transaction) if self.is_sqlite else None
 
     @classmethod
     def open(cls, url: str, setting: str = "database_url") -> Database:
@@ -93,6 +97,17 @@ class Database:
         """
         with self._writers, self.engine.begin() as connection:
             yield connection
+
+    def write(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in a transaction, durable when this returns (its result), rolled back if it
+        raises (its exception). On SQLite, writers of this process that come at the same time
+        share one transaction and one sync to disk (``group_commit``), each in a savepoint of its
+        own; PostgreSQL commits concurrent transactions side by side (and groups their WAL flushes
+        itself)."""
+        if self._group is None:
+            with self.transaction() as connection:
+                return work(connection)
+        return self._group.run(work)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
