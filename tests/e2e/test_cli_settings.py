@@ -61,7 +61,7 @@ def test_commands_take_the_settings_of_their_layer() -> None:
     assert flags("outbox", "status") == flags("db", "upgrade") == {"data_dir", "database_url"}
     parse_limits = {"max_body_bytes", "max_depth", "max_elements", "max_namespace_declarations", "max_attributes",
                     "max_attributes_per_element", "max_name_length", "max_attribute_length"}
-    assert flags("validate", "x.xml") == {"certificate_types_dir", *parse_limits}
+    assert flags("validate", "x.xml") == {"certificate_types_dir", "max_listed_violations", *parse_limits}
     assert flags("authorization", "reload") == {"data_dir"}
     assert flags("recipients", "check") == {"recipients_file", "certificate_types_dir", "delivery_base_url"}
 
