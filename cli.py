@@ -88,7 +88,7 @@ def _sick_leave_registers(settings: Settings) -> tuple[Callable[[str], Sequence[
 
     def protected_among(patients: Iterable[str]) -> set[str]:
         try:
-            return {p for p in set(patients) if persons.lookup(p).protected}
+            return persons.protected_among(patients)
         except PersonLookupError as exc:
             raise RegisterUnavailable(str(exc)) from exc
 

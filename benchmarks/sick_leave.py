@@ -132,12 +132,43 @@ def _post(connection: http.client.HTTPConnection, path: str, body: bytes) -> byt
     return content
 
 
-def over_http(port: int, calls: int, warmup: int) -> None:
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ServerCpu:
+    """The CPU time the server and its database sessions spend on a series of calls: unlike the
+    wall-clock times, hardly changed by other load on the machine (this assumes a local PostgreSQL
+    whose processes ``/proc`` shows)."""
+
+    def __init__(self, url: str, server_pid: int) -> None:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        target = make_url(url)
+        dsn = target.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn) as conn:
+            self.backends = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )]
+        self.server_pid = server_pid
+
+    def read(self) -> tuple[float, float]:
+        return _cpu_seconds(self.server_pid), sum(_cpu_seconds(pid) for pid in self.backends)
+
+
+def over_http(port: int, calls: int, warmup: int, url: str, server_pid: int) -> None:
     # http.client reads a large answer at C speed; a heavier client would add its own time.
     for label, request in (("", ACTIVE_REQUEST), (", ended <= 14 days", ACTIVE_RECENT_REQUEST)):
         # A connection per series: reading the last answer may outlast the server's keep-alive.
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        samples, content = timed(lambda: _post(connection, ACTIVE, request), calls, warmup)
+        timed(lambda: _post(connection, ACTIVE, request), 0, warmup)
+        cpu = ServerCpu(url, server_pid)  # after the warm-up, which opened the server's sessions
+        before = cpu.read()
+        samples, content = timed(lambda: _post(connection, ACTIVE, request), calls, 0)
+        after = cpu.read()
         assert isinstance(content, bytes)
         body = etree.fromstring(content).find(f"{{{SOAP}}}Body")
         assert body is not None, content[:300]
@@ -147,6 +178,8 @@ def over_http(port: int, calls: int, warmup: int) -> None:
         assert answer.findtext(f"{{{ACTIVE_NS}}}resultCode") == "OK"
         print(f"ListActiveSickLeavesForCareUnit{label:19} {percentiles(samples)}")
         print(f"    answer: {len(data):,} certificates of {len(patients):,} patients, {len(content) / 1e6:.1f} MB")
+        print(f"    CPU time per call: server {(after[0] - before[0]) / calls * 1000:.1f} ms, "
+              f"its database sessions {(after[1] - before[1]) / calls * 1000:.1f} ms")
         connection.close()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     samples, content = timed(lambda: _post(connection, CARE, CARE_REQUEST), calls, warmup)
@@ -174,8 +207,10 @@ def in_process(url: str, workdir: Path, calls: int, warmup: int) -> None:
     dispatcher = Dispatcher(services, services.parse_limits)
     contract = services.contracts.by_path(ACTIVE)
     assert contract is not None
+    cpu = time.process_time()
     samples, _ = timed(lambda: dispatcher.handle(contract, ACTIVE_REQUEST, None, Caller()), calls, warmup)
-    print(f"  in process, whole dispatch      {percentiles(samples)}")
+    cpu = (time.process_time() - cpu) / (calls + warmup)
+    print(f"  in process, whole dispatch      {percentiles(samples)}   (CPU time {cpu * 1000:.1f} ms per call)")
     active_date = today(services)
 
     def read() -> object:
@@ -196,12 +231,12 @@ def in_process(url: str, workdir: Path, calls: int, warmup: int) -> None:
     def before() -> int:
         with services.db.read() as conn:
             by_patient = repo.in_window_at_units(conn, units, active_date, active_date, max_gap=repo.CASE_GAP + 1)
-        return len("".join(intygs_data(r) for r in current_chains(by_patient, active_date, repo.CASE_GAP, 0)))
+        return len(b"".join(intygs_data(r) for r in current_chains(by_patient, active_date, repo.CASE_GAP, 0)))
 
     def now() -> int:
         with services.db.read() as conn:
             by_patient = repo.listed_at_units(conn, units, active_date, active_date)
-        return len("".join(r.fragment or "" for r in current_chains(by_patient, active_date, repo.CASE_GAP, 0)))
+        return len(b"".join(r.fragment or b"" for r in current_chains(by_patient, active_date, repo.CASE_GAP, 0)))
 
     assert before() == now()
     timings: dict[str, list[float]] = {"before": [], "now": []}
@@ -280,23 +315,42 @@ def registration_cost(url: str, workdir: Path, rounds: int, per_round: int) -> N
         for i, body in enumerate(messages(total, prefix))
     )
     kept_refresh, kept_render = repo._refresh_cases, handler.intygs_data
+    # Wall-clock and CPU time spent inside the upkeep, in the rounds with it: the share of a
+    # registration it takes, which other load on the machine hardly changes (it falls on the
+    # upkeep and the rest alike), unlike the difference between two series of calls.
+    inside = [0.0, 0.0]
+
+    def measured(function: Callable[..., object]) -> Callable[..., object]:
+        def call(*args: object, **keywords: object) -> object:
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*args, **keywords)
+            finally:
+                inside[0] += time.perf_counter() - wall
+                inside[1] += time.process_time() - cpu
+        return call
 
     def upkeep(on: bool) -> None:
-        repo._refresh_cases = kept_refresh if on else (lambda conn, owners: None)  # type: ignore[assignment]
-        handler.intygs_data = kept_render if on else (lambda row: None)  # type: ignore[assignment,return-value]
+        repo._refresh_cases = measured(kept_refresh) if on else (lambda conn, owners, leaving: None)  # type: ignore[assignment]
+        handler.intygs_data = measured(kept_render) if on else (lambda row: None)  # type: ignore[assignment]
 
     def register() -> None:
         answer = dispatcher.handle(contract, next(bodies), None, Caller())
         assert b">OK<" in answer.body, answer.body[-400:]
 
     samples: dict[bool, list[float]] = {True: [], False: []}
+    spent = [0.0, 0.0]  # wall-clock and CPU time of the registrations with the upkeep
     try:
         for _ in range(20):
             register()  # warm-up
         for number in range(rounds):
             for on in (number % 2 == 0, number % 2 != 0):
                 upkeep(on)
+                cpu = time.process_time()
                 samples[on].extend(timed(register, per_round, 0)[0])
+                if on:
+                    spent[1] += time.process_time() - cpu
+        spent[0] = sum(samples[True])
     finally:
         upkeep(True)
         with services.db.transaction() as conn:
@@ -306,6 +360,10 @@ def registration_cost(url: str, workdir: Path, rounds: int, per_round: int) -> N
     print(f"RegisterCertificate without it          {percentiles(samples[False])}")
     increase = statistics.median(samples[True]) / statistics.median(samples[False]) - 1
     print(f"    cost of the case upkeep: {increase * 100:+.1f} % of a registration (medians, {len(samples[True])} calls each)")
+    wall_share, cpu_share = inside[0] / spent[0], inside[1] / spent[1]
+    print(f"    time inside the upkeep: {wall_share * 100:.1f} % of the wall-clock time, {cpu_share * 100:.1f} % of the CPU time "
+          f"of the registrations with it: {wall_share / (1 - wall_share) * 100:+.1f} % / {cpu_share / (1 - cpu_share) * 100:+.1f} % "
+          f"on a registration without it")
 
 
 def main() -> None:
@@ -319,7 +377,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sickleave-bench-") as tmp:
         server = start_server(args.url, Path(tmp), args.port)
         try:
-            over_http(args.port, args.calls, args.warmup)
+            over_http(args.port, args.calls, args.warmup, args.url, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)

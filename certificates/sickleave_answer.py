@@ -4,10 +4,12 @@ components).
 
 Rendered once, when the certificate is stored (``persistence.sickleave`` keeps it as the row's
 ``fragment``), so that a large unit's list is the concatenation of its rows' fragments: rendering
-thousands of elements on every call was a third of the call's time. The element is written as
-text; every value goes through ``escape`` and the tests check the answers against the schema.
-The patient's name is the one part that depends on the caller (a protected identity shown to
-someone with a relation to the patient): ``with_protected_name`` replaces it.
+thousands of elements on every call was a third of the call's time. Kept as UTF-8 bytes, as the
+answer goes out: decoding and encoding again a large unit's megabytes of answer on every call cost
+as much as reading them. The element is written as text; every value goes through ``escape`` and
+the tests check the answers against the schema. The patient's name is the one part that depends on
+the caller (a protected identity shown to someone with a relation to the patient):
+``with_protected_name`` replaces it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ _FIELD = "\x1e"
 _TITLE_START = "<befattning><t:code>"
 _TITLE_END = f"</t:code><t:codeSystem>{BEFATTNING_CODE_SYSTEM}</t:codeSystem></befattning>"
 _NAME_START, _NAME_END = "<fullstandigtNamn>", "</fullstandigtNamn></patient>"
+_NAME_START_BYTES, _NAME_END_BYTES = _NAME_START.encode(), _NAME_END.encode()
+_PROTECTED_NAME_BYTES = PROTECTED_NAME.encode()
 
 
 def person_root(person_id: str) -> str:
@@ -40,9 +44,9 @@ def person_root(person_id: str) -> str:
     return SAMORDNINGSNUMMER_ROOT if person_id[6:8].isdigit() and int(person_id[6:8]) > 60 else PERSONNUMMER_ROOT
 
 
-def intygs_data(row: StoredSickLeave) -> str:
-    """The ``intygsData`` element of ``row``; prefix ``t`` is the types:2 namespace and the default
-    namespace the rehabilitation core components' (the answers declare both)."""
+def intygs_data(row: StoredSickLeave) -> bytes:
+    """The ``intygsData`` element of ``row`` in UTF-8; prefix ``t`` is the types:2 namespace and the
+    default namespace the rehabilitation core components' (the answers declare both)."""
     texts = (
         row.certificate_id,
         row.patient_name,
@@ -77,16 +81,18 @@ def intygs_data(row: StoredSickLeave) -> str:
         f"<arbetsformaga>{periods}</arbetsformaga><enkeltIntyg>false</enkeltIntyg>"
         f"<signeringsTidpunkt>{row.signed_at.isoformat()}</signeringsTidpunkt>"
         f"{_each('<sysselsattning>', '</sysselsattning>', employment, limit=4)}</intygsData>"
-    )
+    ).encode()
 
 
-def with_protected_name(fragment: str, patient_name: str) -> str:
-    """``fragment`` (of a patient called ``patient_name``) with the name replaced by
-    ``PROTECTED_NAME``. The name is the first ``fullstandigtNamn`` of the element, the patient's."""
-    named = f"{_NAME_START}{escape(patient_name)}{_NAME_END}"
-    if named not in fragment:
+def with_protected_name(fragment: bytes) -> bytes:
+    """``fragment`` with the patient's name replaced by ``PROTECTED_NAME``: the name is the first
+    ``fullstandigtNamn`` of the element, ending the ``patient`` element as ``intygs_data`` writes
+    it (escaped text holds no ``<``, so the first end tag after the start is the name's)."""
+    start = fragment.find(_NAME_START_BYTES)
+    end = fragment.find(_NAME_END_BYTES, start)
+    if start < 0 or end < 0:
         raise ValueError("the fragment does not name the patient as intygs_data writes it")
-    return fragment.replace(named, f"{_NAME_START}{PROTECTED_NAME}{_NAME_END}", 1)
+    return fragment[: start + len(_NAME_START_BYTES)] + _PROTECTED_NAME_BYTES + fragment[end:]
 
 
 def _each(start: str, end: str, stored: str, limit: int | None = None) -> str:

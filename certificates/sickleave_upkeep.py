@@ -62,7 +62,7 @@ def rebuild(database: Database) -> Findings:
     return findings
 
 
-def _rendered_batches(database: Database, findings: Findings) -> Iterator[dict[str, tuple[str | None, str]]]:
+def _rendered_batches(database: Database, findings: Findings) -> Iterator[dict[str, tuple[bytes | None, bytes]]]:
     """Every row's stored and freshly rendered answer (certificate id -> (stored, rendered)), one
     batch at a time, each batch read in a transaction of its own."""
     after = ""

@@ -56,10 +56,12 @@ class Answer:
 
     ``payload`` is an element, or for answers so large that building and serialising a tree would
     dominate the call, the element already written as UTF-8 XML with every namespace it uses
-    declared on its root; the handler answers for its well-formedness, its tests validate it.
+    declared on its root; the handler answers for its well-formedness, its tests validate it. That
+    text may come in parts (a tuple), put together only in the envelope: a large answer is then
+    copied once.
     """
 
-    payload: etree._Element | bytes
+    payload: etree._Element | bytes | tuple[bytes, ...]
     outcome: Outcome
     # The patients' data the payload holds; empty for an answer that discloses none.
     disclosed: tuple[Disclosure, ...] = ()

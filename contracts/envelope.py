@@ -150,8 +150,11 @@ _OPEN = f'<?xml version="1.0" encoding="UTF-8"?>\n<soap:Envelope xmlns:soap="{SO
 _CLOSE = b"</soap:Body></soap:Envelope>"
 
 
-def wrap(payload: etree._Element | bytes) -> bytes:
-    """The response envelope around ``payload`` (an element, or one already serialised as UTF-8)."""
+def wrap(payload: etree._Element | bytes | tuple[bytes, ...]) -> bytes:
+    """The response envelope around ``payload`` (an element, or one already serialised as UTF-8,
+    whole or in parts)."""
+    if isinstance(payload, tuple):
+        return b"".join((_OPEN, *payload, _CLOSE))
     if not isinstance(payload, bytes):
         payload = etree.tostring(payload, encoding="utf-8")
     return _OPEN + payload + _CLOSE

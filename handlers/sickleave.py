@@ -58,6 +58,7 @@ from intygstjanst.contracts.xml import CORE, TYPES, text_of
 from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import sickleave as repo
 from intygstjanst.persistence.sickleave import ListedRow, StoredSickLeave
+from intygstjanst.registers import persons
 from intygstjanst.registers.persons import PersonLookupError
 from intygstjanst.services import Services
 from intygstjanst.certificates.sickleave import ALLOWED_DEGREES, SickLeaveCase, current_chains
@@ -190,8 +191,7 @@ def care_units(services: Services) -> CareUnits:
 def protected_among(services: Services, patient_ids: Iterable[str]) -> set[str]:
     """The patients with a protected identity. Raises PersonLookupError when the register cannot be
     asked: without the answer no list may be given, since it could expose a protected person."""
-    persons = services.persons
-    return {p for p in set(patient_ids) if persons.lookup(p).protected}
+    return persons.protected_among(services.persons, patient_ids)
 
 
 def _ns_declarations(namespace: str, others: dict[str, str]) -> str:
@@ -203,6 +203,14 @@ def _finish(text: Sequence[str], outcome: Outcome, disclosed: tuple[Disclosure, 
     several times faster than building a tree element by element. Every value goes through
     ``escape``; the tests check the answers against the contract's schema."""
     return Answer("".join(text).encode("utf-8"), outcome, disclosed)
+
+
+def _finish_with(
+    head: Sequence[str], fragments: Sequence[bytes], tail: Sequence[str], outcome: Outcome, disclosed: tuple[Disclosure, ...]
+) -> Answer:
+    """``_finish`` around stored fragments (UTF-8): only the few parts around them are encoded, and
+    the parts are put together once, in the envelope."""
+    return Answer(("".join(head).encode("utf-8"), *fragments, "".join(tail).encode("utf-8")), outcome, disclosed)
 
 
 # ============================================================================================
@@ -294,12 +302,13 @@ def _certificates_answer(
     if coordinator_view:
         rows = [r for r in rows if r.patient_id not in protected]
     listed = [
-        with_protected_name(r.fragment, r.patient_name) if r.patient_id in protected else r.fragment
+        with_protected_name(r.fragment) if r.patient_id in protected else r.fragment
         for r in rows
         if r.fragment is not None  # always, after _rendered
     ]
     disclosed = Disclosure.counted((r.patient_id, r.care_giver_id, r.care_unit_id) for r in rows)
-    return _finish(_certificates_text(call.contract, care_giver, listed, outcome, comment), outcome, disclosed)
+    head, tail = _certificates_text(call.contract, care_giver, outcome, comment)
+    return _finish_with(head, listed, tail, outcome, disclosed)
 
 
 # The care giver a fault answer names: the national service's answer to a fault has no vardgivare at
@@ -310,29 +319,29 @@ UNKNOWN_CARE_GIVER = ("UNKNOWN", "")
 def fault_answer(contract: ContractName, outcome: Outcome) -> etree._Element:
     """ListActiveSickLeavesForCareUnit's and ListSickLeavesForPerson's answer to a fault
     (contracts.rewrite): ERROR and the fault's text, no certificates."""
-    text = _certificates_text(contract, UNKNOWN_CARE_GIVER, [], outcome, outcome.text)
-    return etree.fromstring("".join(text).encode("utf-8"))
+    head, tail = _certificates_text(contract, UNKNOWN_CARE_GIVER, outcome, outcome.text)
+    return etree.fromstring("".join((*head, *tail)).encode("utf-8"))
 
 
 def _certificates_text(
-    contract: ContractName, care_giver: tuple[str, str], listed: list[str], outcome: Outcome, comment: str | None
-) -> list[str]:
+    contract: ContractName, care_giver: tuple[str, str], outcome: Outcome, comment: str | None
+) -> tuple[list[str], list[str]]:
+    """The answer's text before and after the certificates (``intygsData`` elements)."""
     ns, response = contract.namespace, contract.response
-    text = [
+    head = [
         f"<ns:{response} {_ns_declarations(ns, {'': RH, 't': T2})}>",
         "<ns:vardgivare>",
         _hsa("vardgivarId", care_giver[0]),
         f"<vardgivarnamn>{escape(care_giver[1])}</vardgivarnamn></ns:vardgivare><ns:intygsLista>",
-        *listed,
-        "</ns:intygsLista>",
     ]
+    tail = ["</ns:intygsLista>"]
     result = f"<ns:resultCode>{outcome.code.value}</ns:resultCode>"
     if contract.name == "ListSickLeavesForPerson":
-        text.append(f"<ns:result>{result}{_optional('ns:resultMessage', comment)}</ns:result>")
+        tail.append(f"<ns:result>{result}{_optional('ns:resultMessage', comment)}</ns:result>")
     else:
-        text.append(result + _optional("ns:comment", comment))
-    text.append(f"</ns:{response}>")
-    return text
+        tail.append(result + _optional("ns:comment", comment))
+    tail.append(f"</ns:{response}>")
+    return head, tail
 
 
 def _hsa(tag: str, hsa_id: str) -> str:

@@ -202,8 +202,9 @@ class SickLeaveCertificate(Base):
     ``case_start`` / ``case_end``: the bounds of the sick-leave case (the patient's chain of listed
     certificates at the care giver, merged with a 90-day gap) the certificate belongs to; None
     while it is not listed. ``fragment``: its ``intygsData`` element as the certificate lists
-    answer it, rendered when stored (None for rows from before migration 0006 until ``intygstjanst
-    sickleave rebuild``). Both are kept current in the writing transaction.
+    answer it, in UTF-8 (migration 0011), rendered when stored (None for rows from before
+    migration 0006 until ``intygstjanst sickleave rebuild``). Both are kept current in the writing
+    transaction.
     """
 
     __tablename__ = "sick_leave_certificate"
@@ -234,7 +235,7 @@ class SickLeaveCertificate(Base):
     superseded: Mapped[bool] = mapped_column(Boolean)
     case_start: Mapped[dt.date | None] = mapped_column(Date)
     case_end: Mapped[dt.date | None] = mapped_column(Date)
-    fragment: Mapped[str | None] = mapped_column(Text)
+    fragment: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     # A unit's lists read the rows of its current cases through the case-end index; the case start
     # rides along (INCLUDE, PostgreSQL; SQLite ignores the option) so that cases starting after the

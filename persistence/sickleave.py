@@ -69,7 +69,7 @@ class NewSickLeave:
     employment: tuple[str, ...]
     periods: tuple[tuple[dt.date, dt.date, int], ...]  # (start, end inclusive, degree in percent)
     is_test: bool
-    fragment: str | None = None  # the row as the certificate lists answer it (see ``as_stored``)
+    fragment: bytes | None = None  # the row as the certificate lists answer it, UTF-8 (see ``as_stored``)
 
     def __post_init__(self) -> None:
         if not self.periods:
@@ -118,7 +118,9 @@ def store(conn: Connection, new: NewSickLeave | None, supersedes: Collection[str
         touched.add((new.patient_id, new.care_giver_id))
     if ids:
         conn.execute(_REFRESH_SUPERSEDED, {"ids": sorted(ids)})
-    _refresh_cases(conn, touched)
+    # Only what it replaces or completes can leave the lists: the new row itself, listed or not,
+    # was written without bounds.
+    _refresh_cases(conn, touched, leaving=bool(supersedes))
 
 
 def mark_revoked(conn: Connection, certificate_id: str) -> None:
@@ -128,7 +130,7 @@ def mark_revoked(conn: Connection, certificate_id: str) -> None:
     parents = set(conn.execute(_SUPERSEDED_BY, {"id": certificate_id}).scalars())
     if parents:
         conn.execute(_REFRESH_SUPERSEDED, {"ids": sorted(parents)})
-    _refresh_cases(conn, _owners(conn, {certificate_id, *parents}))
+    _refresh_cases(conn, _owners(conn, {certificate_id, *parents}), leaving=True)
 
 
 def _row(new: NewSickLeave) -> dict[str, Any]:
@@ -250,12 +252,16 @@ def _case_statements(dialect: str, one_patient: bool) -> _CaseStatements:
     return statements
 
 
-def _refresh_cases(conn: Connection, owners: Iterable[tuple[str, str]]) -> None:
+def _refresh_cases(conn: Connection, owners: Iterable[tuple[str, str]], leaving: bool) -> None:
+    """Recompute the case bounds of the patients at the care givers of ``owners``; ``leaving``: rows
+    of theirs may have left the lists, whose bounds are cleared (a statement a registration that
+    replaces nothing is spared)."""
     statements = _case_statements(conn.dialect.name, one_patient=True)
     for patient, care_giver in sorted(owners):
         params = {"patient": patient, "care_giver": care_giver}
         conn.execute(statements.refresh, params)
-        conn.execute(statements.clear, params)
+        if leaving:
+            conn.execute(statements.clear, params)
 
 
 class Dependents(NamedTuple):
@@ -284,7 +290,7 @@ def refresh(conn: Connection, dependents: Dependents) -> None:
     """After a removal: the superseded flags of the remaining parents and the touched cases."""
     if dependents.parents:
         conn.execute(_REFRESH_SUPERSEDED, {"ids": sorted(dependents.parents)})
-    _refresh_cases(conn, dependents.owners)
+    _refresh_cases(conn, dependents.owners, leaving=True)
 
 
 def rebuild_cases(conn: Connection) -> int:
@@ -345,17 +351,16 @@ _COLUMNS = tuple(_C[name] for name in StoredSickLeave._fields)
 
 
 class ListedRow(NamedTuple):
-    """What the certificate lists read of a row: the answer is its ``fragment`` (None: not rendered
-    yet, see ``StoredSickLeave`` for the row whole), the rest picks and orders it."""
+    """What the certificate lists read of a row: the answer is its ``fragment`` (UTF-8; None: not
+    rendered yet, see ``StoredSickLeave`` for the row whole), the rest picks and orders it."""
 
     patient_id: str
     certificate_id: str
     signed_at: dt.datetime
     first_day: dt.date
     last_day: dt.date
-    patient_name: str
     care_giver_name: str
-    fragment: str | None
+    fragment: bytes | None
     care_giver_id: str  # whose record it is (the access log names them)
     care_unit_id: str
 
@@ -455,19 +460,39 @@ def current_at_units(
     if patient is not None:
         statement = statement.where(_C.patient_id == bindparam("patient"))
         params["patient"] = patient
-    by_patient: dict[str, list[Row]] = {}
-    _group(map(make, conn.execute(statement, params).fetchall()), by_patient)
-    # As on the whole-history path: only patients with a certificate there reaching into the window.
-    for patient in [p for p, rows in by_patient.items() if not any(r.first_day <= until and r.last_day >= since for r in rows)]:
-        del by_patient[patient]
-    return _in_order(by_patient)
+    return _current([make(row) for row in conn.execute(statement, params).fetchall()], since, until)
+
+
+# ``current_at_units`` for the certificate lists on PostgreSQL, read past SQLAlchemy in binary
+# format: a large unit's megabytes of fragments then arrive as the stored bytes (the text format
+# would send them in hex, twice the size, to be decoded again) and the dates need no parsing.
+_LISTED_AT_UNITS_PG = (
+    f"SELECT {', '.join(ListedRow._fields)} FROM {_TABLE.name} "
+    "WHERE care_unit_id = ANY(%(units)s) AND case_end >= %(since)s AND case_start <= %(until)s"
+)
 
 
 def listed_at_units(
     conn: Connection, units: Sequence[str], since: dt.date, until: dt.date, patient: str | None = None
 ) -> dict[str, list[ListedRow]]:
     """``in_window_at_units`` for the certificate lists, which answer with each row's fragment."""
-    return current_at_units(conn, units, since, until, patient, _LISTED_COLUMNS, ListedRow._make)
+    if conn.dialect.name != "postgresql":
+        return current_at_units(conn, units, since, until, patient, _LISTED_COLUMNS, ListedRow._make)
+    params: dict[str, Any] = {"units": list(units), "since": since, "until": until, "patient": patient}
+    query = _LISTED_AT_UNITS_PG + (" AND patient_id = %(patient)s" if patient is not None else "")
+    driver = conn.connection.driver_connection
+    with driver.cursor(binary=True, row_factory=lambda _cursor: ListedRow._make) as cursor:  # type: ignore[union-attr]
+        cursor.execute(query, params)
+        return _current(cursor.fetchall(), since, until)
+
+
+def _current(rows: Sequence[Row], since: dt.date, until: dt.date) -> dict[str, list[Row]]:
+    """``rows`` by patient, in order; as on the whole-history path, only the patients with a row
+    reaching into [``since``, ``until``]."""
+    by_patient: dict[str, list[Row]] = {}
+    _group(rows, by_patient)
+    reaching = {row.patient_id for row in rows if row.first_day <= until and row.last_day >= since}
+    return _in_order({p: by_patient[p] for p in reaching})
 
 
 def _group(rows: Iterable[Row], by_patient: dict[str, list[Row]]) -> None:
@@ -513,14 +538,14 @@ _ALL_AFTER = (
 _SET_FRAGMENT = update(_TABLE).where(_C.certificate_id == bindparam("id")).values(fragment=bindparam("fragment"))
 
 
-def rows_after(conn: Connection, after: str, limit: int) -> list[tuple[StoredSickLeave, str | None]]:
+def rows_after(conn: Connection, after: str, limit: int) -> list[tuple[StoredSickLeave, bytes | None]]:
     """Up to ``limit`` rows with their stored fragment, the next after certificate id ``after``
     (``""``: the first) in id order: every row, one batch at a time."""
     rows = conn.execute(_ALL_AFTER, {"after": after, "limit": limit}).fetchall()
     return [(StoredSickLeave._make(row[:-1]), row[-1]) for row in rows]
 
 
-def set_fragments(conn: Connection, fragments: Mapping[str, str]) -> None:
+def set_fragments(conn: Connection, fragments: Mapping[str, bytes]) -> None:
     """Store rendered fragments: certificate id -> fragment."""
     if fragments:
         conn.execute(_SET_FRAGMENT, [{"id": i, "fragment": f} for i, f in fragments.items()])

@@ -126,6 +126,14 @@ class PersonLookup(Protocol):
     def lookup(self, person_id: str) -> Person: ...
 
 
+def protected_among(persons: PersonLookup, person_ids: Iterable[str]) -> set[str]:
+    """The persons among ``person_ids`` with a protected identity. Raises PersonLookupError when
+    the register cannot be asked."""
+    if isinstance(persons, FilePersonLookup):
+        return persons.protected_among(person_ids)
+    return {p for p in set(person_ids) if persons.lookup(p).protected}
+
+
 class FilePersonLookup:
     """Persons from a TOML or CSV file, plus a plain list of validation personnummer.
 
@@ -157,6 +165,13 @@ class FilePersonLookup:
         if person_id in self._validation:
             return Person(**{**person.__dict__, "validation": True, "exists": True})
         return person
+
+    def protected_among(self, person_ids: Iterable[str]) -> set[str]:
+        """The persons among ``person_ids`` with a protected identity: only the file can say so.
+        One set for a whole list, where a ``lookup`` each costs a unit's thousands of patients
+        the checking of their numbers."""
+        persons = self._persons
+        return {p for p in person_ids if (person := persons.get(p)) is not None and person.protected}
 
 
 _FLAGS = ("exists", "test", "validation", "protected", "deceased")

@@ -219,7 +219,7 @@ def test_the_check_command_fails_on_a_difference_and_rebuild_repairs_it(
     assert "0 with case bounds differing from recomputed, 0 with their answer differing" in capsys.readouterr().out
     with db.read() as conn:
         fragment = conn.execute(select(table.c.fragment).where(table.c.certificate_id == "A")).scalar_one()
-    assert fragment.startswith("<intygsData><intygsId>A</intygsId>")
+    assert fragment.startswith(b"<intygsData><intygsId>A</intygsId>")
 
 
 @pytest.fixture
