@@ -306,9 +306,12 @@ def _certificates_answer(
         for r in rows
         if r.fragment is not None  # always, after _rendered
     ]
-    disclosed = Disclosure.counted((r.patient_id, r.care_giver_id, r.care_unit_id) for r in rows)
+    disclosed = Disclosure.counted(map(_WHOSE, rows))
     head, tail = _certificates_text(call.contract, care_giver, outcome, comment)
     return _finish_with(head, listed, tail, outcome, disclosed)
+
+
+_WHOSE = attrgetter("patient_id", "care_giver_id", "care_unit_id")  # what a row discloses of whom
 
 
 # The care giver a fault answer names: the national service's answer to a fault has no vardgivare at
