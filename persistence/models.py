@@ -202,7 +202,7 @@ class SickLeaveCertificate(Base):
     ``case_start`` / ``case_end``: the bounds of the sick-leave case (the patient's chain of listed
     certificates at the care giver, merged with a 90-day gap) the certificate belongs to; None
     while it is not listed. ``fragment``: its ``intygsData`` element as the certificate lists
-    answer it, in UTF-8 (migration 0011), rendered when stored (None for rows from before
+    answer it, in UTF-8 (migration 0012), rendered when stored (None for rows from before
     migration 0006 until ``intygstjanst sickleave rebuild``). Both are kept current in the writing
     transaction.
     """
