@@ -7,12 +7,14 @@ import copy
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from lxml import etree
 
 from intygstjanst.contracts.registry import ContractRegistry
 from intygstjanst.contracts.xml import CORE, RELATION_CODE_SYSTEM, SOAP11, TYPES
 from intygstjanst.handlers.sickleave import HSA_ROOT, T2, person_root
+from intygstjanst.settings import Settings
 
 from intygstjanst.tests.soap import LISJP_SAMPLE, TEST_PERSON, certificate, envelope, post
 
@@ -54,6 +56,13 @@ name = "Region Test"
 DEGREE_CODES = {100: "HELT_NEDSATT", 75: "TRE_FJARDEDEL", 50: "HALFTEN", 25: "EN_FJARDEDEL"}
 _C = f"{{{CORE}}}"
 _T = f"{{{TYPES}}}"
+
+
+def care_unit_settings(tmp_path: Path) -> Settings:
+    """Settings whose care-unit register is ``CARE_UNITS_TOML``, written under ``tmp_path``."""
+    units = tmp_path / "care_units.toml"
+    units.write_text(CARE_UNITS_TOML, encoding="utf-8")
+    return Settings(data_dir=tmp_path, care_units_file=units)
 
 
 def day(offset: int, around: dt.date = TODAY) -> dt.date:

@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import json
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ from intygstjanst.lifecycle.export import MANIFEST, export
 from intygstjanst.persistence import certificates, lifecycle
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import Base, Certificate, Message, StatCertificate
-from intygstjanst.registers.persons import FilePersonLookup
 from intygstjanst.settings import Settings
 from intygstjanst.statistics import store as statistics
 from intygstjanst.statistics.events import StatisticsEvent
@@ -38,20 +36,9 @@ from intygstjanst.tests.lifecycle_support import (
     TEST_CERTIFICATE,
     Fresh,
     file_bytes_mentioning,
-    fill,
-    fresh_service,
     rows_mentioning,
 )
 from intygstjanst.tests.messages_support import CARE_GIVER, CARE_UNIT, CERT, OTHER_CERT
-from intygstjanst.tests.support import require_shared
-
-
-@pytest.fixture
-def fresh(tmp_path: Path, persons: FilePersonLookup) -> Iterator[Fresh]:
-    require_shared()
-    with fresh_service(tmp_path, persons) as service:
-        fill(service)
-        yield service
 
 
 def stored_originals(fresh: Fresh) -> dict[str, bytes]:

@@ -6,7 +6,6 @@ on demand and from the worker."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from intygstjanst.delivery.worker import Worker
 from intygstjanst.lifecycle.erase import Refused, destroy, purge_test_certificates
 from intygstjanst.persistence import lifecycle, sickleave
 from intygstjanst.persistence.models import Certificate, OutboxItem, SickLeaveCertificate, StatCertificate
-from intygstjanst.registers.persons import FilePersonLookup
 from intygstjanst.settings import Settings
 from intygstjanst.statistics import store as statistics
 from intygstjanst.statistics.events import StatisticsEvent
@@ -32,23 +30,12 @@ from intygstjanst.tests.lifecycle_support import (
     TEST_CERTIFICATE,
     Fresh,
     file_bytes_mentioning,
-    fill,
-    fresh_service,
     rows_mentioning,
 )
 from intygstjanst.tests.listing import store
 from intygstjanst.tests.messages_support import CARE_GIVER, CARE_UNIT, CERT, OTHER_CERT
-from intygstjanst.tests.support import require_shared
 
 DECISION = "Dnr IVO 2026/0042"
-
-
-@pytest.fixture
-def fresh(tmp_path: Path, persons: FilePersonLookup) -> Iterator[Fresh]:
-    require_shared()
-    with fresh_service(tmp_path, persons) as service:
-        fill(service)
-        yield service
 
 
 @pytest.fixture

@@ -8,12 +8,13 @@ import datetime as dt
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from sqlalchemy import Connection, event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import ApprovedReceiver
+
+from intygstjanst.tests.support import sqlite_only
 
 TABLE = ApprovedReceiver.__table__
 WRITERS = 48
@@ -70,8 +71,7 @@ def test_a_write_returns_only_once_committed(db: Database) -> None:
 
 
 def test_writers_share_commits_on_sqlite(db: Database) -> None:
-    if not db.is_sqlite:
-        pytest.skip("PostgreSQL groups concurrent commits itself")
+    sqlite_only(db.is_sqlite)  # PostgreSQL groups concurrent commits itself
     commits: list[object] = []
     listener = commits.append
     event.listen(db.engine, "commit", listener)

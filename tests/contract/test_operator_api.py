@@ -5,31 +5,19 @@ destroy and purge as the commands, as JSON; and only for callers whose grant nam
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from starlette.testclient import TestClient
 
 from intygstjanst.app import create_app
 from intygstjanst.contracts.dispatch import Caller
-from intygstjanst.registers.persons import FilePersonLookup
 from intygstjanst.tls.authorization import OPERATOR_NAMESPACE, CallAuthorizer
 
-from intygstjanst.tests.lifecycle_support import NEEDLES, OTHER_GIVER, TEST_CERTIFICATE, Fresh, fill, fresh_service, rows_mentioning
+from intygstjanst.tests.lifecycle_support import NEEDLES, OTHER_GIVER, TEST_CERTIFICATE, Fresh, rows_mentioning
 from intygstjanst.tests.messages_support import CARE_GIVER, CERT
-from intygstjanst.tests.support import require_shared
 
 OPERATOR = "SE2321000016-OPS1"
 EVERYTHING = "SE2321000016-ALL1"
-
-
-@pytest.fixture
-def fresh(tmp_path: Path, persons: FilePersonLookup) -> Iterator[Fresh]:
-    require_shared()
-    with fresh_service(tmp_path, persons) as service:
-        fill(service)
-        yield service
 
 
 def test_inventory_export_erase_over_http(fresh: Fresh) -> None:

@@ -22,7 +22,7 @@ from intygstjanst.tests.sickleave_support import (
     ACTIVE_NS,
     CARE,
     CARE_GIVER,
-    CARE_UNITS_TOML,
+    care_unit_settings,
     DOCTOR,
     NOW,
     OTHER_UNIT,
@@ -57,9 +57,7 @@ def _shared() -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    units = tmp_path / "care_units.toml"
-    units.write_text(CARE_UNITS_TOML, encoding="utf-8")
-    return Settings(data_dir=tmp_path, care_units_file=units)
+    return care_unit_settings(tmp_path)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from intygstjanst.statistics.events import StatisticsEvent
 from intygstjanst.statistics.rebuild import rebuild
 
 from intygstjanst.tests.messages_support import to_care
-from intygstjanst.tests.sickleave_support import CARE_UNITS_TOML, OTHER_UNIT, lisjp
+from intygstjanst.tests.sickleave_support import OTHER_UNIT, care_unit_settings, lisjp
 from intygstjanst.tests.soap import REGISTER, envelope, post, result
 from intygstjanst.tests.statistics_support import sources, stored_counts
 from intygstjanst.tests.support import require_shared
@@ -40,9 +40,7 @@ CERTIFICATES = [
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    units = tmp_path / "care_units.toml"
-    units.write_text(CARE_UNITS_TOML, encoding="utf-8")
-    return Settings(data_dir=tmp_path, care_units_file=units)
+    return care_unit_settings(tmp_path)
 
 
 @pytest.fixture

@@ -33,8 +33,8 @@ def test_a_missing_shared_folder_skips_only_outside_ci(monkeypatch: pytest.Monke
 
 def test_every_skip_goes_through_the_ci_rule() -> None:
     """A bare pytest.skip (or skipif, importorskip) would pass CI with a suite left out; support.py
-    holds the two skips there are: a missing outside part (fails in CI) and PostgreSQL-only tests
-    on SQLite (CI's second pass runs them)."""
+    holds the skips there are: a missing outside part (fails in CI), PostgreSQL-only tests on SQLite
+    (CI's second pass runs them) and SQLite-only tests on PostgreSQL (its first pass runs them)."""
     bare = re.compile(r"pytest\.(skip\(|importorskip\(|mark\.skip)")
     found = [
         f"{path.relative_to(REPO_DIR)}:{number}"
@@ -43,4 +43,4 @@ def test_every_skip_goes_through_the_ci_rule() -> None:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if bare.search(line)
     ]
-    assert found == [], "use tests.support.unavailable (skips, but fails with CI=true) or postgresql_only"
+    assert found == [], "use tests.support.unavailable (skips, but fails with CI=true), postgresql_only or sqlite_only"
