@@ -210,7 +210,6 @@ class Run:
 
     @property
     def p50(self) -> float:
-        # Not statistics.median: benchmarks/statistics.py shadows the standard module for scripts here.
         return self.latencies[len(self.latencies) // 2]
 
     @property

@@ -32,6 +32,7 @@ import datetime as dt
 import http.client
 import os
 import subprocess
+import statistics
 import sys
 import tempfile
 import time
@@ -82,18 +83,10 @@ CARE_REQUEST = envelope(
 )
 
 
-def _median(samples: list[float]) -> float:
-    # Not the statistics module: run as a script, this folder comes first on the path, and its
-    # benchmarks/statistics.py is found under that name.
-    ordered = sorted(samples)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def percentiles(samples: list[float]) -> str:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return f"p50 {_median(ordered) * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms   max {ordered[-1] * 1000:7.1f} ms"
+    return f"p50 {statistics.median(ordered) * 1000:7.1f} ms   p99 {p99 * 1000:7.1f} ms   max {ordered[-1] * 1000:7.1f} ms"
 
 
 def timed(action: Callable[[], object], calls: int, warmup: int) -> tuple[list[float], object]:
@@ -254,7 +247,7 @@ def in_process(url: str, workdir: Path, calls: int, warmup: int) -> None:
             timings[name].extend(timed(action, 1, 0)[0])
     print(f"  rows to answer, whole history   {percentiles(timings['before'])}")
     print(f"  rows to answer, stored cases    {percentiles(timings['now'])}")
-    print(f"    {_median(timings['before']) / _median(timings['now']):.1f} times faster (medians)")
+    print(f"    {statistics.median(timings['before']) / statistics.median(timings['now']):.1f} times faster (medians)")
     services.db.dispose()
 
 
@@ -367,7 +360,7 @@ def registration_cost(url: str, workdir: Path, rounds: int, per_round: int) -> N
         services.db.dispose()
     print(f"RegisterCertificate with case upkeep    {percentiles(samples[True])}")
     print(f"RegisterCertificate without it          {percentiles(samples[False])}")
-    increase = _median(samples[True]) / _median(samples[False]) - 1
+    increase = statistics.median(samples[True]) / statistics.median(samples[False]) - 1
     print(f"    cost of the case upkeep: {increase * 100:+.1f} % of a registration (medians, {len(samples[True])} calls each)")
     wall_share, cpu_share = inside[0] / spent[0], inside[1] / spent[1]
     print(f"    time inside the upkeep: {wall_share * 100:.1f} % of the wall-clock time, {cpu_share * 100:.1f} % of the CPU time "

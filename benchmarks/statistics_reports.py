@@ -1,7 +1,7 @@
 """The built-in statistics on PostgreSQL: ``statistics rebuild`` from generated certificates, and the
 report queries.
 
-    python benchmarks/statistics.py postgresql+psycopg://postgres@127.0.0.1:5432/intyg_statistics_bench
+    python benchmarks/statistics_reports.py postgresql+psycopg://postgres@127.0.0.1:5432/intyg_statistics_bench
 
 Generates ``--total`` (1,000,000) sick-leave certificates with benchmarks/generate_sick_leave.py
 (100 care givers of 20 units over five years; 1 % revoked, 0.5 % test persons), and a message to
