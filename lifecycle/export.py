@@ -33,6 +33,7 @@ import tarfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from json.encoder import encode_basestring  # the string spelling json.dumps uses with ensure_ascii=False
 from typing import Any
 from urllib.parse import quote
 
@@ -56,22 +57,33 @@ def item_name(identifier: str) -> str:
 
 
 def certificate_items(record: lifecycle.CertificateRecord) -> list[tuple[str, bytes]]:
-    """(path, bytes) of each item of one certificate, in the order the export writes them."""
-    base = f"certificates/{item_name(record.id)}"
+    """(path, bytes) of each item of one certificate, in the order the export writes them
+    (``record.json`` last)."""
+    base = _folder(record.id)
     items = [(f"{base}/original.xml", record.original)]
     if record.canonical is not None:
         items.append((f"{base}/canonical.xml", record.canonical))
     items.extend((f"{base}/messages/{item_name(message.id)}.xml", message.original) for message in record.messages)
-    document = {
-        "certificate": record.fields,
-        "states": record.states,
-        "relations": record.relations,
-        "messages": [message.fields for message in record.messages],
-        "approved_receivers": record.approved_receivers,
-        "signature": record.signature,
-    }
-    items.append((f"{base}/record.json", canonical_json(document)))
+    items.append((f"{base}/record.json", record_document(record)))
     return items
+
+
+def _folder(certificate: str) -> str:
+    return f"certificates/{item_name(certificate)}"
+
+
+def record_document(record: lifecycle.CertificateRecord) -> bytes:
+    """``record.json``: everything stored about the certificate but the requests themselves."""
+    return canonical_json(
+        {
+            "certificate": record.fields,
+            "states": record.states,
+            "relations": record.relations,
+            "messages": [message.fields for message in record.messages],
+            "approved_receivers": record.approved_receivers,
+            "signature": record.signature,
+        }
+    )
 
 
 def canonical_json(value: Any) -> bytes:
@@ -79,12 +91,24 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def item_line(certificate: str, path: str, data: bytes) -> bytes:
+    """The line of ``items.jsonl`` for one item: the ``canonical_json`` of its certificate, path,
+    SHA-256 and size, spelt out (keys in sorted order) since json.dumps per line cost as much as
+    the rest of describing a certificate."""
+    return (
+        f'{{"certificate":{encode_basestring(certificate)},"path":{encode_basestring(path)},'
+        f'"sha256":"{hashlib.sha256(data).hexdigest()}","size":{len(data)}}}\n'
+    ).encode("utf-8")
+
+
 def item_lines(record: lifecycle.CertificateRecord, items: list[tuple[str, bytes]] | None = None) -> list[bytes]:
     """The lines of ``items.jsonl`` that describe ``record``'s items (``items``: when already made)."""
-    return [
-        canonical_json({"certificate": record.id, "path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}) + b"\n"
-        for path, data in (items if items is not None else certificate_items(record))
-    ]
+    return [item_line(record.id, path, data) for path, data in (items if items is not None else certificate_items(record))]
+
+
+def record_line(record: lifecycle.CertificateRecord) -> bytes:
+    """The line of ``record``'s ``record.json``: the last of its item lines."""
+    return item_line(record.id, f"{_folder(record.id)}/record.json", record_document(record))
 
 
 def record_counts(record: lifecycle.CertificateRecord, items: Iterable[tuple[str, bytes]]) -> dict[str, int]:

@@ -19,9 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import String, Table, and_, any_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from intygstjanst.persistence import sickleave
 from intygstjanst.persistence.models import (
@@ -47,6 +48,16 @@ _OUTBOX = cast(Table, OutboxItem.__table__)
 _RECEIPTS = cast(Table, LifecycleReceipt.__table__)
 
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_ID_ARRAY: BindParameter[Any] = bindparam("ids", type_=postgresql.ARRAY(String))
+
+
+def _among(conn: Connection, column: Any) -> ColumnElement[bool]:
+    """``column`` is one of the ids of the ``ids`` parameter. On PostgreSQL one array parameter
+    (``= ANY``): the statement's text is the same whatever the number of ids, so neither SQLAlchemy
+    nor the driver renders and parses a text of hundreds of placeholders again for every batch (that
+    was most of an erasure's time in the client). SQLite has no arrays: a list of placeholders."""
+    among: ColumnElement[bool] = column == any_(_ID_ARRAY) if conn.dialect.name == "postgresql" else column.in_(_IDS)
+    return among
 
 
 # --- inventory -------------------------------------------------------------------------------------
@@ -125,6 +136,10 @@ class CertificateRecord:
 
 _DOCUMENTS = ("original", "canonical")
 _CERTIFICATE_FIELDS = [column for column in _CERTIFICATES.c if column.name not in _DOCUMENTS]
+_CERTIFICATE_NAMES = [column.name for column in _CERTIFICATE_FIELDS]
+_MESSAGE_NAMES = [column.name for column in _MESSAGES.c if column.name != "original"]
+_RECEIVER_NAMES = [column.name for column in _RECEIVERS.c if column.name != "certificate_id"]
+_SIGNATURE_NAMES = [column.name for column in _SIGNATURES.c if column.name != "certificate_id"]
 
 
 def test_certificate_ids_of(conn: Connection, care_giver: str, limit: int) -> list[str]:
@@ -134,25 +149,37 @@ def test_certificate_ids_of(conn: Connection, care_giver: str, limit: int) -> li
     return list(conn.execute(statement).scalars())
 
 
-def records_after(conn: Connection, care_giver: str, after: str, limit: int) -> list[CertificateRecord]:
+def records_after(
+    conn: Connection, care_giver: str, after: str, limit: int, *, documents: bool = True
+) -> list[CertificateRecord]:
     """The care giver's next ``limit`` real certificates after id ``after`` (a keyset page), with
     their states, relations, messages, approved receivers and signature record: one statement per
-    table, each selecting by the page's id range (no list of ids to send and parse)."""
+    table, each selecting by the page's id range (no list of ids to send and parse).
+
+    ``documents=False`` leaves the stored requests out (``original`` is ``b""``, ``canonical`` and
+    each message's ``original`` likewise empty): what can change about a stored certificate is in
+    the rest, and the requests are most of the bytes to read."""
     c = _CERTIFICATES.c
     page = (c.care_giver_id == care_giver, c.is_test.is_(False), c.id > after)
-    rows = conn.execute(select(*_CERTIFICATE_FIELDS, c.original, c.canonical).where(*page).order_by(c.id).limit(limit)).all()
+    kept = (c.original, c.canonical) if documents else ()
+    rows = conn.execute(select(*_CERTIFICATE_FIELDS, *kept).where(*page).order_by(c.id).limit(limit)).all()
     if not rows:
         return []
+    # Rows as tuples zipped with the column names: attribute access per column and value cost more
+    # than the rest of describing a certificate.
+    width = len(_CERTIFICATE_NAMES)
     found = {
         row.id: CertificateRecord(
-            row.id, {column.name: _plain(getattr(row, column.name)) for column in _CERTIFICATE_FIELDS}, row.original, row.canonical
+            row.id, _fields(_CERTIFICATE_NAMES, row[:width]), row[width] if documents else b"", row[width + 1] if documents else None
         )
         for row in rows
     }
     ids = select(c.id).where(*page, c.id <= rows[-1].id)
     s = _STATES.c
-    for row in conn.execute(select(_STATES).where(s.certificate_id.in_(ids)).order_by(s.certificate_id, s.at, s.id)):
-        found[row.certificate_id].states.append({"state": row.state, "target": row.target, "at": _plain(row.at)})
+    for certificate, state, target, at in conn.execute(
+        select(s.certificate_id, s.state, s.target, s.at).where(s.certificate_id.in_(ids)).order_by(s.certificate_id, s.at, s.id)
+    ):
+        found[certificate].states.append({"state": state, "target": target, "at": _plain(at)})
     r = _RELATIONS.c
     for row in conn.execute(select(_RELATIONS).where(or_(r.from_id.in_(ids), r.to_id.in_(ids))).order_by(r.id)):
         entry = {"from": row.from_id, "to": row.to_id, "kind": row.kind, "created_at": _plain(row.created_at), "note": row.note}
@@ -160,18 +187,25 @@ def records_after(conn: Connection, care_giver: str, after: str, limit: int) -> 
             if end in found:
                 found[end].relations.append(entry)
     m = _MESSAGES.c
-    for row in conn.execute(select(_MESSAGES).where(m.certificate_id.in_(ids)).order_by(m.certificate_id, m.id)):
-        fields = {column.name: _plain(getattr(row, column.name)) for column in _MESSAGES.c if column.name != "original"}
-        found[row.certificate_id].messages.append(StoredMessage(row.id, fields, row.original))
+    message_fields = [m[name] for name in _MESSAGE_NAMES]
+    for row in conn.execute(
+        select(*message_fields, *((m.original,) if documents else ())).where(m.certificate_id.in_(ids)).order_by(m.certificate_id, m.id)
+    ):
+        fields = _fields(_MESSAGE_NAMES, row[: len(_MESSAGE_NAMES)])
+        found[fields["certificate_id"]].messages.append(StoredMessage(fields["id"], fields, row[-1] if documents else b""))
     a = _RECEIVERS.c
-    for row in conn.execute(select(_RECEIVERS).where(a.certificate_id.in_(ids)).order_by(a.certificate_id, a.receiver_id)):
-        found[row.certificate_id].approved_receivers.append(
-            {column.name: _plain(getattr(row, column.name)) for column in _RECEIVERS.c if column.name != "certificate_id"}
-        )
-    for row in conn.execute(select(_SIGNATURES).where(_SIGNATURES.c.certificate_id.in_(ids))):
-        signature = {column.name: _plain(getattr(row, column.name)) for column in _SIGNATURES.c if column.name != "certificate_id"}
-        found[row.certificate_id] = _with_signature(found[row.certificate_id], signature)
+    for row in conn.execute(
+        select(a.certificate_id, *(a[name] for name in _RECEIVER_NAMES)).where(a.certificate_id.in_(ids)).order_by(a.certificate_id, a.receiver_id)
+    ):
+        found[row[0]].approved_receivers.append(_fields(_RECEIVER_NAMES, row[1:]))
+    g = _SIGNATURES.c
+    for row in conn.execute(select(g.certificate_id, *(g[name] for name in _SIGNATURE_NAMES)).where(g.certificate_id.in_(ids))):
+        found[row[0]] = _with_signature(found[row[0]], _fields(_SIGNATURE_NAMES, row[1:]))
     return list(found.values())
+
+
+def _fields(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    return dict(zip(names, map(_plain, values)))
 
 
 def _with_signature(record: CertificateRecord, signature: dict[str, Any]) -> CertificateRecord:
@@ -212,26 +246,30 @@ def remove(conn: Connection, ids: Sequence[str], *, whole_care_giver: str | None
         return {}
     keys = {"ids": list(ids)}
     dependents = sickleave.dependents(conn, ids, skip_care_giver=whole_care_giver)
+
+    def among(column: Any) -> ColumnElement[bool]:
+        return _among(conn, column)
+
     counts: dict[str, int] = {}
-    counts["outbox_items"] = conn.execute(delete(_OUTBOX).where(_OUTBOX.c.reference.in_(_IDS)), keys).rowcount
-    counts["approved_receivers"] = conn.execute(delete(_RECEIVERS).where(_RECEIVERS.c.certificate_id.in_(_IDS)), keys).rowcount
+    counts["outbox_items"] = conn.execute(delete(_OUTBOX).where(among(_OUTBOX.c.reference)), keys).rowcount
+    counts["approved_receivers"] = conn.execute(delete(_RECEIVERS).where(among(_RECEIVERS.c.certificate_id)), keys).rowcount
     r = _RELATIONS.c
-    touching = or_(r.from_id.in_(_IDS), r.to_id.in_(_IDS))
+    touching = or_(among(r.from_id), among(r.to_id))
     if whole_care_giver is not None:
         # A relation to a certificate of the care giver that a later batch removes stays until then:
         # that certificate is still described with it, as the export describes it.
         c = _CERTIFICATES.c
 
         def later(end: Any) -> Any:
-            return select(c.id).where(c.id == end, c.care_giver_id == whole_care_giver, c.id.not_in(_IDS)).exists()
+            return select(c.id).where(c.id == end, c.care_giver_id == whole_care_giver, ~among(c.id)).exists()
 
-        touching = or_(and_(r.from_id.in_(_IDS), ~later(r.to_id)), and_(r.to_id.in_(_IDS), ~later(r.from_id)))
+        touching = or_(and_(among(r.from_id), ~later(r.to_id)), and_(among(r.to_id), ~later(r.from_id)))
     counts["relations"] = conn.execute(delete(_RELATIONS).where(touching), keys).rowcount
-    counts["messages"] = conn.execute(delete(_MESSAGES).where(_MESSAGES.c.certificate_id.in_(_IDS)), keys).rowcount
-    counts["sick_leave_rows"] = conn.execute(delete(_SICK_LEAVE).where(_SICK_LEAVE.c.certificate_id.in_(_IDS)), keys).rowcount
-    counts["signatures"] = conn.execute(delete(_SIGNATURES).where(_SIGNATURES.c.certificate_id.in_(_IDS)), keys).rowcount
-    counts["states"] = conn.execute(delete(_STATES).where(_STATES.c.certificate_id.in_(_IDS)), keys).rowcount
-    counts["certificates"] = conn.execute(delete(_CERTIFICATES).where(_CERTIFICATES.c.id.in_(_IDS)), keys).rowcount
+    counts["messages"] = conn.execute(delete(_MESSAGES).where(among(_MESSAGES.c.certificate_id)), keys).rowcount
+    counts["sick_leave_rows"] = conn.execute(delete(_SICK_LEAVE).where(among(_SICK_LEAVE.c.certificate_id)), keys).rowcount
+    counts["signatures"] = conn.execute(delete(_SIGNATURES).where(among(_SIGNATURES.c.certificate_id)), keys).rowcount
+    counts["states"] = conn.execute(delete(_STATES).where(among(_STATES.c.certificate_id)), keys).rowcount
+    counts["certificates"] = conn.execute(delete(_CERTIFICATES).where(among(_CERTIFICATES.c.id)), keys).rowcount
     sickleave.refresh(conn, dependents)
     return counts
 
