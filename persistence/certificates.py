@@ -8,11 +8,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, select
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection, Row
 
-from intygstjanst.persistence.models import Certificate, CertificateRelation, CertificateState
+from intygstjanst.persistence.models import CertificateState
+from intygstjanst.persistence.tables import CERTIFICATES as _CERTIFICATES, RELATIONS as _RELATIONS, STATES as _STATES
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,7 @@ class AlreadyStored(Exception):
 
 
 # Statements are built once: building them per call (``.values(**row)``) cost more than running them.
-_CERTIFICATES = cast(Table, Certificate.__table__)
 ID_LENGTH: int = cast(String, _CERTIFICATES.c.id.type).length or 0
-_STATES = cast(Table, CertificateState.__table__)
-_RELATIONS = cast(Table, CertificateRelation.__table__)
 _INSERT_CERTIFICATE = _CERTIFICATES.insert()
 _INSERT_STATE = _STATES.insert()
 _INSERT_RELATION = _RELATIONS.insert()

@@ -25,26 +25,18 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from intygstjanst.persistence import sickleave
-from intygstjanst.persistence.models import (
-    ApprovedReceiver,
-    Certificate,
-    CertificateRelation,
-    CertificateSignature,
-    CertificateState,
-    LifecycleReceipt,
-    Message,
-    OutboxItem,
-    SickLeaveCertificate,
+from intygstjanst.persistence.models import ApprovedReceiver, LifecycleReceipt
+from intygstjanst.persistence.tables import (
+    CERTIFICATES as _CERTIFICATES,
+    MESSAGES as _MESSAGES,
+    OUTBOX as _OUTBOX,
+    RELATIONS as _RELATIONS,
+    SICK_LEAVE as _SICK_LEAVE,
+    SIGNATURES as _SIGNATURES,
+    STATES as _STATES,
 )
 
-_CERTIFICATES = cast(Table, Certificate.__table__)
-_STATES = cast(Table, CertificateState.__table__)
-_RELATIONS = cast(Table, CertificateRelation.__table__)
-_MESSAGES = cast(Table, Message.__table__)
 _RECEIVERS = cast(Table, ApprovedReceiver.__table__)
-_SIGNATURES = cast(Table, CertificateSignature.__table__)
-_SICK_LEAVE = cast(Table, SickLeaveCertificate.__table__)
-_OUTBOX = cast(Table, OutboxItem.__table__)
 _RECEIPTS = cast(Table, LifecycleReceipt.__table__)
 
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)

@@ -6,13 +6,13 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, exists, select
+from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from intygstjanst.persistence.models import Certificate, CertificateRelation, Message
+from intygstjanst.persistence.tables import CERTIFICATES as _CERTIFICATES, MESSAGES as _MESSAGES, RELATIONS as _RELATIONS
 
 
 class Direction(str, enum.Enum):
@@ -60,7 +60,6 @@ class MessageIdTaken(Exception):
     """Another message with the same id was stored first (possibly by a concurrent request)."""
 
 
-_MESSAGES = cast(Table, Message.__table__)
 _INSERT = _MESSAGES.insert()
 _SUMMARY_COLUMNS = (
     _MESSAGES.c.id,
@@ -119,8 +118,6 @@ class Unanswered:
     reminders: int = 0
 
 
-_CERTIFICATES = cast(Table, Certificate.__table__)
-_RELATIONS = cast(Table, CertificateRelation.__table__)
 _ANSWER = _MESSAGES.alias("answer")
 # A question from the agency is open while no answer refers to it, and, for a request for
 # completion (KOMPLT), while no completing certificate arrived after it.

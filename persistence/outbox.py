@@ -21,14 +21,14 @@ from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from intygstjanst.persistence.models import OutboxCounter, OutboxItem
+from intygstjanst.persistence.models import OutboxCounter
+from intygstjanst.persistence.tables import OUTBOX as _T
 from intygstjanst.persistence.db import utc_now
 
 PENDING = "PENDING"
 DELIVERED = "DELIVERED"
 DEAD = "DEAD"
 
-_T = cast(Table, OutboxItem.__table__)
 _C = cast(Table, OutboxCounter.__table__)
 
 

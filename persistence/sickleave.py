@@ -37,10 +37,10 @@ from functools import partial
 from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, case, exists, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, not_, or_, select, update
 from sqlalchemy.engine import Connection
 
-from intygstjanst.persistence.models import CertificateRelation, CertificateState, SickLeaveCertificate
+from intygstjanst.persistence.tables import RELATIONS as _RELATIONS, SICK_LEAVE as _TABLE, STATES as _STATES
 
 # The relation kinds after which the older certificate no longer speaks for itself.
 SUPERSEDING_RELATIONS = ("ERSATT", "KOMPLT")
@@ -80,9 +80,6 @@ class NewSickLeave:
                 raise ValueError(f"sick-leave certificate {self.certificate_id}: {name} holds U+001F, which XML cannot carry")
 
 
-_TABLE = cast(Table, SickLeaveCertificate.__table__)
-_RELATIONS = cast(Table, CertificateRelation.__table__)
-_STATES = cast(Table, CertificateState.__table__)
 _C = _TABLE.c
 
 _INSERT = _TABLE.insert()

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
-from typing import cast
-
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
-from intygstjanst.persistence.models import CertificateSignature
+from intygstjanst.persistence.tables import SIGNATURES as _TABLE
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,6 @@ class StoredSignature:
     checked_at: dt.datetime
 
 
-_TABLE = cast(Table, CertificateSignature.__table__)
 _INSERT = _TABLE.insert()
 _GET = select(_TABLE).where(_TABLE.c.certificate_id == bindparam("id"))
 _COUNTS = select(_TABLE.c.status, _TABLE.c.reason_code, func.count()).group_by(_TABLE.c.status, _TABLE.c.reason_code)

@@ -15,16 +15,12 @@ from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from intygstjanst.persistence.models import (
-    Certificate,
-    CertificateState,
-    Message,
-    SickLeaveCertificate,
-    StatCase,
-    StatCertificate,
-    StatCount,
-    StatMessage,
-    StatRevoked,
+from intygstjanst.persistence.models import StatCase, StatCertificate, StatCount, StatMessage, StatRevoked
+from intygstjanst.persistence.tables import (
+    CERTIFICATES as CERTIFICATE_TABLE,
+    MESSAGES as MESSAGE_TABLE,
+    SICK_LEAVE as SICK_LEAVE_TABLE,
+    STATES as STATE_TABLE,
 )
 
 CERTIFICATES = cast(Table, StatCertificate.__table__)
@@ -33,10 +29,6 @@ MESSAGES = cast(Table, StatMessage.__table__)
 REVOKED = cast(Table, StatRevoked.__table__)
 COUNTS = cast(Table, StatCount.__table__)
 ALL_TABLES = (COUNTS, CASES, MESSAGES, REVOKED, CERTIFICATES)
-CERTIFICATE_TABLE = cast(Table, Certificate.__table__)
-SICK_LEAVE_TABLE = cast(Table, SickLeaveCertificate.__table__)
-STATE_TABLE = cast(Table, CertificateState.__table__)
-MESSAGE_TABLE = cast(Table, Message.__table__)
 
 # (report, scope, month, category)
 CountKey = tuple[str, str, dt.date, str]

@@ -15,6 +15,7 @@ from intygstjanst.persistence import certificates
 from intygstjanst.persistence import messages as repo
 from intygstjanst.persistence.messages import Direction
 from intygstjanst.persistence.models import Base, Message, OutboxItem
+from intygstjanst.persistence.tables import CERTIFICATES
 from intygstjanst.registers.persons import SAMORDNINGSNUMMER_ROOT
 from intygstjanst.tests.messages_support import (
     CARE_UNIT,
@@ -204,9 +205,8 @@ def test_a_used_id_is_refused_also_for_an_identical_resend(thread, db) -> None:
 
 
 def erase(db, certificate_id: str) -> None:  # type: ignore[no-untyped-def]
-    table = certificates.Certificate.__table__
     with db.transaction() as conn:
-        conn.execute(table.update().where(table.c.id == certificate_id).values(deleted_by_care_giver=True))
+        conn.execute(CERTIFICATES.update().where(CERTIFICATES.c.id == certificate_id).values(deleted_by_care_giver=True))
 
 
 # --- rejections -------------------------------------------------------------------------------------
@@ -272,7 +272,7 @@ def test_unknown_certificate_is_accepted_once_it_has_arrived(client, db) -> None
 def test_messages_are_removed_with_their_certificate(thread, db) -> None:
     assert send(thread, to_care("cascade-1", CERT)) == OK
     with db.transaction() as conn:
-        conn.execute(certificates.Certificate.__table__.delete().where(certificates.Certificate.__table__.c.id == CERT))
+        conn.execute(CERTIFICATES.delete().where(CERTIFICATES.c.id == CERT))
     assert stored(db, "cascade-1") is None
     with db.session() as session:
         assert session.execute(select(Message.id)).all() == []
