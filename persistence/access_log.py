@@ -1,8 +1,13 @@
 """The access log: an append-only, hash-chained record of every disclosure of a patient's data.
 
-Each entry's ``hash`` is SHA-256 over the previous entry's hash and the entry's canonical form (a
-JSON array of its columns in the table's order), so changing an entry breaks its own hash and removing one breaks
-the numbering and the next entry's link. The head row (``access_log_head``) holds the newest
+One entry per disclosing answer: who asked, through which contract, when; its patients (with care
+giver, unit and how many certificates) are rows of ``access_log_patient``, written in one statement,
+so a unit's list naming thousands of patients costs one entry and one hash. Each entry's ``hash``
+is SHA-256 over the previous entry's hash and the entry's canonical form (a JSON array of its
+columns in the table's order followed by each of its patient rows' four values, the rows sorted),
+so changing an entry or a patient row, or removing a patient row, breaks its own hash, and
+removing an entry breaks the numbering and the next entry's link. (An entry with one patient has
+the canonical form entries had when each named one patient, migration 0013: those still verify.) The head row (``access_log_head``) holds the newest
 entry's number and hash, so removing the newest entries shows too, and the anchor pruning leaves:
 the number and hash of the last pruned entry, from which the chain is verified.
 
@@ -27,17 +32,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.keys import read_or_make_key
-from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead
+from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead, AccessLogPatient
 from intygstjanst.settings import Settings
 
 _ENTRIES = cast(Table, AccessLogEntry.__table__)
+_PATIENTS = cast(Table, AccessLogPatient.__table__)
 _HEAD = cast(Table, AccessLogHead.__table__)
 _HEAD_ID = 1
 KEY_FILE = "access-log.key"
@@ -45,6 +51,17 @@ GENESIS = "0" * 64  # the "previous hash" of the first entry ever written
 # Every column but the hash goes into the entry's canonical form.
 _CHAINED = tuple(c.name for c in _ENTRIES.columns if c.name != "hash")
 _AT = _CHAINED.index("at")
+_NAMED = ("patient_key", "care_giver_id", "care_unit_id", "certificates")  # a patient row's chained values
+Named = tuple[str, str, str, int]
+# One statement for all of an entry's patients on PostgreSQL (executemany would send one per row),
+# each column one text joined by U+001F (which XML, so no HSA-id, can carry): adapting thousands
+# of values as arrays costs the client more than the insert costs the server.
+_SEPARATOR = "\x1f"
+_INSERT_NAMED_UNNEST = text(
+    "INSERT INTO access_log_patient (seq, patient_key, care_giver_id, care_unit_id, certificates) "
+    "SELECT :seq, * FROM unnest(string_to_array(:keys, :separator), string_to_array(:givers, :separator), "
+    "string_to_array(:units, :separator), CAST(string_to_array(:counts, :separator) AS integer[]))"
+)
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 # Pruning deletes this many entries per transaction, so appends wait for the head row only briefly.
 PRUNE_BATCH = 5_000
@@ -95,11 +112,14 @@ class ExtractEntry:
     certificates: int
 
 
-def entry_hash(previous: str, entry: dict[str, Any]) -> str:
+def entry_hash(previous: str, entry: dict[str, Any], named: Sequence[Named]) -> str:
+    """The hash of ``entry`` (its columns) naming the patient rows ``named``, in any order."""
     # The canonical form: a JSON array of the columns in the table's order, the time in ISO 8601
-    # with microseconds (no key sorting: a large unit's list appends thousands of entries at once).
-    values = [entry[name] for name in _CHAINED]
+    # with microseconds, then the patient rows' values, flat, the rows sorted.
+    values: list[Any] = [entry[name] for name in _CHAINED]
     values[_AT] = values[_AT].isoformat(timespec="microseconds")
+    for row in sorted(named):
+        values.extend(row)
     return hashlib.sha256(previous.encode("ascii") + _CANONICAL.encode(values).encode("utf-8")).hexdigest()
 
 
@@ -117,47 +137,48 @@ class AccessLog:
     def patient_key(self, patient_id: str) -> str:
         if self._key is None:
             raise ValueError("the access log was opened without its key")
-        return hmac.new(self._key, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, patient_id.encode("utf-8"), "sha256").hex()
 
     def append(self, asker: Asker, disclosed: Sequence[Disclosed], at: dt.datetime, call_id: str) -> None:
-        """One entry per item of ``disclosed``, committed before this returns; raises if they
-        cannot be written (the caller then discloses nothing)."""
+        """One entry naming every item of ``disclosed`` (distinct patient, care giver and unit),
+        committed before this returns; raises if it cannot be written (the caller then discloses
+        nothing)."""
+        if not disclosed:
+            return
+        # Sorted, the rows go into the primary key's index at its end, past searching it.
+        named = sorted((self.patient_key(d.patient_id), d.care_giver_id, d.care_unit_id, d.certificates) for d in disclosed)
         with self.db.transaction() as conn:
             seq, previous = _locked_head(conn)
-            rows = []
-            for item in disclosed:
-                seq += 1
-                row: dict[str, Any] = {
-                    "seq": seq,
-                    "at": at,
-                    "call_id": call_id,
-                    "contract": asker.contract,
-                    "version": asker.version,
-                    "consumer": asker.consumer,
-                    "original_consumer": asker.original_consumer,
-                    "logical_address": asker.logical_address,
-                    "patient_key": self.patient_key(item.patient_id),
-                    "care_giver_id": item.care_giver_id,
-                    "care_unit_id": item.care_unit_id,
-                    "certificates": item.certificates,
-                }
-                row["hash"] = previous = entry_hash(previous, row)
-                rows.append(row)
-            if rows:
-                conn.execute(insert(_ENTRIES), rows)
-                conn.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(seq=seq, hash=previous))
+            entry: dict[str, Any] = {
+                "seq": seq + 1,
+                "at": at,
+                "call_id": call_id,
+                "contract": asker.contract,
+                "version": asker.version,
+                "consumer": asker.consumer,
+                "original_consumer": asker.original_consumer,
+                "logical_address": asker.logical_address,
+            }
+            entry["hash"] = entry_hash(previous, entry, named)
+            conn.execute(insert(_ENTRIES), entry)
+            _insert_named(conn, entry["seq"], named)
+            conn.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(seq=entry["seq"], hash=entry["hash"]))
 
     def extract(self, patient_id: str, start: dt.datetime | None = None, end: dt.datetime | None = None) -> list[ExtractEntry]:
         """The patient's entries at ``start`` or later and before ``end``, oldest first."""
-        query = select(*(_ENTRIES.c[f] for f in ExtractEntry.__dataclass_fields__)).where(
-            _ENTRIES.c.patient_key == self.patient_key(patient_id)
+        columns = (_PATIENTS.c[f] if f in _NAMED else _ENTRIES.c[f] for f in ExtractEntry.__dataclass_fields__)
+        query = (
+            select(*columns)
+            .join_from(_PATIENTS, _ENTRIES, _ENTRIES.c.seq == _PATIENTS.c.seq)
+            .where(_PATIENTS.c.patient_key == self.patient_key(patient_id))
         )
         if start is not None:
             query = query.where(_ENTRIES.c.at >= start)
         if end is not None:
             query = query.where(_ENTRIES.c.at < end)
         with self.db.read() as conn:
-            return [ExtractEntry(*row) for row in conn.execute(query.order_by(_ENTRIES.c.seq))]
+            order = (_ENTRIES.c.seq, _PATIENTS.c.care_giver_id, _PATIENTS.c.care_unit_id)
+            return [ExtractEntry(*row) for row in conn.execute(query.order_by(*order))]
 
     def verify(self) -> Verdict:
         """Walk the chain from the anchor to the head; the first break found is reported."""
@@ -190,31 +211,36 @@ class AccessLog:
                 last = conn.execute(select(_ENTRIES.c.hash).where(_ENTRIES.c.seq == upto)).scalar()
                 if last is None:
                     raise ValueError(f"access log entry {upto} is missing: run 'intygstjanst access-log verify'")
+                conn.execute(delete(_PATIENTS).where(_PATIENTS.c.seq <= upto))
                 removed += conn.execute(delete(_ENTRIES).where(_ENTRIES.c.seq <= upto)).rowcount
                 conn.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(anchor_seq=upto, anchor_hash=last))
         return removed
 
 
-# The database refuses to change an entry (migration 0010): appending and pruning never update one,
-# so an UPDATE is a mistake or an intrusion. Someone who can drop the trigger can change entries;
-# ``verify`` finds that.
+# The database refuses to change an entry or a patient row (migrations 0010 and 0013): appending
+# and pruning never update one, so an UPDATE is a mistake or an intrusion. Someone who can drop the
+# triggers can change entries; ``verify`` finds that.
 APPEND_ONLY_MESSAGE = "access_log is append-only: entries are never changed"
-APPEND_ONLY_TRIGGER = {
-    "sqlite": (
-        "CREATE TRIGGER access_log_append_only BEFORE UPDATE ON access_log "
-        f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END",
-    ),
+APPEND_ONLY_TABLES = ("access_log", "access_log_patient")
+# PostgreSQL's triggers share one function (migration 0010 makes it).
+APPEND_ONLY_FUNCTION = {
+    "sqlite": (),
     "postgresql": (
         "CREATE FUNCTION access_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
         f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'; END $$",
-        "CREATE TRIGGER access_log_append_only BEFORE UPDATE ON access_log "
-        "FOR EACH ROW EXECUTE FUNCTION access_log_append_only()",
     ),
 }
-DROP_APPEND_ONLY_TRIGGER = {
-    "sqlite": ("DROP TRIGGER access_log_append_only",),
-    "postgresql": ("DROP TRIGGER access_log_append_only ON access_log", "DROP FUNCTION access_log_append_only()"),
-}
+DROP_APPEND_ONLY_FUNCTION = {"sqlite": (), "postgresql": ("DROP FUNCTION access_log_append_only()",)}
+
+
+def append_only_trigger(dialect: str, table: str) -> str:
+    if dialect == "sqlite":
+        return f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table} BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
+    return f"CREATE TRIGGER {table}_append_only BEFORE UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION access_log_append_only()"
+
+
+def drop_append_only_trigger(dialect: str, table: str) -> str:
+    return f"DROP TRIGGER {table}_append_only" + (f" ON {table}" if dialect == "postgresql" else "")
 
 
 def retention_cutoff(now: dt.datetime, years: int) -> dt.datetime | None:
@@ -242,18 +268,27 @@ def _locked_head(conn: Connection) -> tuple[int, str]:
     return head.seq, head.hash
 
 
+def _insert_named(conn: Connection, seq: int, named: Sequence[Named]) -> None:
+    if conn.dialect.name == "postgresql":
+        keys, givers, units, counts = zip(*named, strict=True)
+        joined = {name: _SEPARATOR.join(map(str, values)) for name, values in zip(("keys", "givers", "units", "counts"), (keys, givers, units, counts), strict=True)}
+        conn.execute(_INSERT_NAMED_UNNEST, {"seq": seq, "separator": _SEPARATOR, **joined})
+    else:
+        conn.execute(insert(_PATIENTS), [{"seq": seq, **dict(zip(_NAMED, row, strict=True))} for row in named])
+
+
 def _walk(conn: Connection, anchor_seq: int, anchor_hash: str, head_seq: int, head_hash: str) -> tuple[int, str | None]:
     """(entries checked, the first problem or None) for the entries after the anchor up to the
     head; entries appended meanwhile (beyond the head read first) are left for the next run."""
     expected, previous, checked = anchor_seq + 1, anchor_hash, 0
-    for row in _entries(conn, anchor_seq, head_seq):
-        entry = row._asdict()
-        if row.seq != expected:
-            missing = f"entry {expected}" if row.seq == expected + 1 else f"entries {expected} to {row.seq - 1}"
-            return checked, f"{missing} deleted (the chain goes on at entry {row.seq})"
-        if entry_hash(previous, entry) != row.hash:
-            return checked, f"entry {row.seq} changed: its content does not give its hash (or the entry before it was changed)"
-        expected, previous, checked = row.seq + 1, row.hash, checked + 1
+    for entry, named in _entries(conn, anchor_seq, head_seq):
+        seq = entry["seq"]
+        if seq != expected:
+            missing = f"entry {expected}" if seq == expected + 1 else f"entries {expected} to {seq - 1}"
+            return checked, f"{missing} deleted (the chain goes on at entry {seq})"
+        if entry_hash(previous, entry, named) != entry["hash"]:
+            return checked, f"entry {seq} changed: its content does not give its hash (or the entry before it was changed)"
+        expected, previous, checked = seq + 1, entry["hash"], checked + 1
     if expected - 1 != head_seq:
         missing = f"entry {head_seq}" if expected == head_seq else f"entries {expected} to {head_seq}"
         return checked, f"{missing} deleted (the head names entry {head_seq})"
@@ -262,7 +297,24 @@ def _walk(conn: Connection, anchor_seq: int, anchor_hash: str, head_seq: int, he
     return checked, None
 
 
-def _entries(conn: Connection, after: int, upto: int) -> Iterator[Any]:
-    """The entries in order, streamed: a chain of millions does not have to fit in memory."""
-    query = select(_ENTRIES).where(_ENTRIES.c.seq > after, _ENTRIES.c.seq <= upto).order_by(_ENTRIES.c.seq)
-    yield from conn.execution_options(stream_results=True, yield_per=10_000).execute(query)
+def _entries(conn: Connection, after: int, upto: int) -> Iterator[tuple[dict[str, Any], list[Named]]]:
+    """The entries in order, each with its patient rows, streamed: a chain of millions does not
+    have to fit in memory."""
+    query = (
+        select(_ENTRIES, *(_PATIENTS.c[name] for name in _NAMED))
+        .outerjoin(_PATIENTS, _PATIENTS.c.seq == _ENTRIES.c.seq)
+        .where(_ENTRIES.c.seq > after, _ENTRIES.c.seq <= upto)
+        .order_by(_ENTRIES.c.seq)
+    )
+    width = len(_ENTRIES.columns)
+    entry: dict[str, Any] | None = None
+    named: list[Named] = []
+    for row in conn.execution_options(stream_results=True, yield_per=10_000).execute(query):
+        if entry is None or row[0] != entry["seq"]:
+            if entry is not None:
+                yield entry, named
+            entry, named = dict(zip(_ENTRIES.columns.keys(), row[:width], strict=True)), []
+        if row[width] is not None:  # an entry whose patient rows were all removed has none
+            named.append(cast(Named, tuple(row[width:])))
+    if entry is not None:
+        yield entry, named

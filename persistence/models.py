@@ -289,35 +289,45 @@ class CertificateSignature(Base):
 
 
 class AccessLogEntry(Base):
-    """One disclosure of one patient's data: who asked, through which contract, when, and how many
-    certificates of which care giver and unit were disclosed.
+    """One answer that disclosed patients' data: who asked, through which contract and when; the
+    patients, with how many certificates of which care giver and unit, are its ``AccessLogPatient``
+    rows (a unit's sick-leave list names thousands in one entry).
 
     Append-only and chained: ``hash`` is SHA-256 over the previous entry's hash and this entry's
-    canonical form (persistence/access_log.py), so an edited or removed entry breaks the chain.
-    ``patient_key`` is a keyed hash of the personnummer (HMAC-SHA256 with the access-log key): the
-    extract finds a patient's entries by it, and the table holds no personnummer in clear.
+    canonical form, its patients included (persistence/access_log.py), so an edited or removed entry
+    or patient row breaks the chain.
     """
 
     __tablename__ = "access_log"
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime)
-    call_id: Mapped[str] = mapped_column(String(32))  # the entries of one call share it
+    call_id: Mapped[str] = mapped_column(String(32))
     contract: Mapped[str] = mapped_column(String(64))
     version: Mapped[str] = mapped_column(String(16))
     consumer: Mapped[str | None] = mapped_column(Text)
     original_consumer: Mapped[str | None] = mapped_column(Text)
     logical_address: Mapped[str | None] = mapped_column(Text)
-    patient_key: Mapped[str] = mapped_column(String(64))
-    care_giver_id: Mapped[str] = mapped_column(Text)
-    care_unit_id: Mapped[str] = mapped_column(Text)
-    certificates: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = (
-        Index("ix_access_log_patient", "patient_key", "at"),
-        Index("ix_access_log_at", "at"),
-    )
+    __table_args__ = (Index("ix_access_log_at", "at"),)
+
+
+class AccessLogPatient(Base):
+    """A patient an entry disclosed, with the care giver and unit whose certificates were disclosed
+    and how many. ``patient_key`` is a keyed hash of the personnummer (HMAC-SHA256 with the
+    access-log key): the extract finds a patient's entries by it, and the table holds no
+    personnummer in clear. Ordered by ``seq`` (the primary key) for verifying and pruning."""
+
+    __tablename__ = "access_log_patient"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    patient_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    care_giver_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    care_unit_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    certificates: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_access_log_patient_key", "patient_key"),)
 
 
 class AccessLogHead(Base):

@@ -82,6 +82,14 @@ def scratch_database(sqlite_file: Path, prefix: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture
+def scratch_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own (for migrations): SQLite, or a scratch PostgreSQL database next
+    to the test one."""
+    with scratch_database(tmp_path / "scratch.db", "intyg_scratch") as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def migrated_db(database_url: str) -> Iterator[Database]:
     database = Database(database_url)

@@ -1,5 +1,6 @@
 """The access log's chain on the database: ``verify`` finds an edited, a deleted and a missing last
-entry and names the first bad one; the extract holds the patient's entries only; pruning keeps the
+entry, an edited or removed patient row, and names the first bad one; entries written before
+migration 0013 (one patient each) still verify; the extract holds the patient's entries only; pruning keeps the
 rest verifiable; concurrent writers (threads, and processes with their own connections) chain
 without a gap. Through ``intygstjanst access-log`` where a command is what an operator runs."""
 
@@ -14,19 +15,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from intygstjanst.cli import main
-from intygstjanst.persistence.access_log import APPEND_ONLY_TRIGGER, DROP_APPEND_ONLY_TRIGGER, AccessLog, Asker
+from intygstjanst.persistence.access_log import (
+    APPEND_ONLY_TABLES,
+    AccessLog,
+    Asker,
+    append_only_trigger,
+    drop_append_only_trigger,
+    entry_hash,
+)
 from intygstjanst.persistence.db import Database
-from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead
+from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead, AccessLogPatient
 from intygstjanst.settings import Settings
 
 from intygstjanst.tests.soap import OTHER_PERSON, TEST_PERSON
 
 KEY = b"chain-test-key"
+NAMED = ("patient_key", "care_giver_id", "care_unit_id", "certificates")
 ASKER = Asker("GetCertificate", "2.1", "SE-CONSUMER", "SE-ORIGINAL", "SE-ADDRESS")
 START = dt.datetime(2024, 3, 1, 9, 0)
 
@@ -53,15 +62,15 @@ def log(db: Database) -> AccessLog:
 
 @contextmanager
 def intruder(db: Database) -> Iterator[Connection]:
-    """A connection of someone who can drop the append-only trigger (a database owner): the trigger
-    is gone while the block runs and back afterwards."""
+    """A connection of someone who can drop the append-only triggers (a database owner): the
+    triggers are gone while the block runs and back afterwards."""
     dialect = db.engine.dialect.name
     with db.transaction() as conn:
-        for statement in DROP_APPEND_ONLY_TRIGGER[dialect]:
-            conn.execute(text(statement))
+        for table in APPEND_ONLY_TABLES:
+            conn.execute(text(drop_append_only_trigger(dialect, table)))
         yield conn
-        for statement in APPEND_ONLY_TRIGGER[dialect]:
-            conn.execute(text(statement))
+        for table in APPEND_ONLY_TABLES:
+            conn.execute(text(append_only_trigger(dialect, table)))
 
 
 def fill(log: AccessLog, count: int, patient: str = TEST_PERSON, start: dt.datetime = START) -> None:
@@ -83,18 +92,21 @@ def cli(database_url: str, key_file: Path, capsys: pytest.CaptureFixture[str]) -
 def test_an_intact_chain_verifies(log: AccessLog, cli: Callable[..., tuple[int, str]]) -> None:
     assert cli("verify")[0] == 0  # an empty log is intact
     fill(log, 5)
-    log.append(ASKER, [Shown(TEST_PERSON), Shown(OTHER_PERSON)], START, "call-two")  # one call, two entries
+    log.append(ASKER, [Shown(TEST_PERSON), Shown(OTHER_PERSON)], START, "call-two")  # one call, one entry
     status, out = cli("verify")
     verdict = log.verify()
-    assert status == 0 and verdict.problem is None and verdict.entries == 7
-    assert f"7 entries; head entry 7, hash {verdict.head_hash}" in out
+    assert status == 0 and verdict.problem is None and verdict.entries == 6
+    assert f"6 entries; head entry 6, hash {verdict.head_hash}" in out
 
 
 def test_the_database_refuses_to_change_an_entry(log: AccessLog, db: Database) -> None:
     fill(log, 2)
     with pytest.raises(DBAPIError, match="append-only"):
         with db.transaction() as conn:
-            conn.execute(update(AccessLogEntry).where(AccessLogEntry.seq == 1).values(certificates=5))
+            conn.execute(update(AccessLogEntry).where(AccessLogEntry.seq == 1).values(consumer="SE-SOMEONE-ELSE"))
+    with pytest.raises(DBAPIError, match="append-only"):
+        with db.transaction() as conn:
+            conn.execute(update(AccessLogPatient).where(AccessLogPatient.seq == 1).values(certificates=5))
     assert log.verify().problem is None
 
 
@@ -108,15 +120,35 @@ def test_verify_names_an_edited_entry(log: AccessLog, db: Database, cli: Callabl
 
 def test_verify_names_an_edited_entry_whose_hash_was_recomputed_by_the_next(log: AccessLog, db: Database) -> None:
     fill(log, 5)
-    from intygstjanst.persistence.access_log import entry_hash
-
     with intruder(db) as conn:
         rows = {r.seq: r._asdict() for r in conn.execute(AccessLogEntry.__table__.select())}
-        edited = {**rows[3], "certificates": 0}
-        conn.execute(
-            update(AccessLogEntry).where(AccessLogEntry.seq == 3).values(certificates=0, hash=entry_hash(rows[2]["hash"], edited))
-        )
+        [named] = conn.execute(select(*(AccessLogPatient.__table__.c[n] for n in NAMED)).where(AccessLogPatient.seq == 3))
+        conn.execute(update(AccessLogPatient).where(AccessLogPatient.seq == 3).values(certificates=0))
+        forged = entry_hash(rows[2]["hash"], rows[3], [(*named[:3], 0)])
+        conn.execute(update(AccessLogEntry).where(AccessLogEntry.seq == 3).values(hash=forged))
     assert log.verify().problem == "entry 4 changed: its content does not give its hash (or the entry before it was changed)"
+
+
+def test_verify_names_the_entry_of_an_edited_or_removed_patient(log: AccessLog, db: Database) -> None:
+    fill(log, 2)
+    log.append(ASKER, [Shown(TEST_PERSON), Shown(OTHER_PERSON), Shown(TEST_PERSON, care_unit_id="SE-UNIT-9")], START, "call-three")
+    fill(log, 2)
+    assert log.verify().problem is None and log.verify().entries == 5
+    with db.transaction() as conn:
+        conn.execute(delete(AccessLogPatient).where(AccessLogPatient.seq == 3, AccessLogPatient.care_unit_id == "SE-UNIT-9"))
+    assert log.verify().problem == "entry 3 changed: its content does not give its hash (or the entry before it was changed)"
+    with db.transaction() as conn:
+        conn.execute(delete(AccessLogPatient).where(AccessLogPatient.seq == 3))  # all of them
+    assert log.verify().problem == "entry 3 changed: its content does not give its hash (or the entry before it was changed)"
+
+
+def test_an_entry_names_all_its_patients_for_their_extracts(log: AccessLog) -> None:
+    log.append(ASKER, [Shown(TEST_PERSON, certificates=2), Shown(OTHER_PERSON), Shown(TEST_PERSON, care_unit_id="SE-UNIT-9")], START, "c")
+    assert [(e.care_unit_id, e.certificates, e.contract) for e in log.extract(TEST_PERSON)] == [
+        ("SE-UNIT", 2, "GetCertificate"),
+        ("SE-UNIT-9", 1, "GetCertificate"),
+    ]
+    assert [(e.care_unit_id, e.certificates) for e in log.extract(OTHER_PERSON)] == [("SE-UNIT", 1)]
 
 
 def test_verify_names_a_deleted_entry(log: AccessLog, db: Database, cli: Callable[..., tuple[int, str]]) -> None:
@@ -207,7 +239,7 @@ def test_concurrent_writers_in_threads_chain_without_a_gap(log: AccessLog) -> No
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(write, range(40)))
     verdict = log.verify()
-    assert verdict.problem is None and verdict.entries == 80
+    assert verdict.problem is None and verdict.entries == 40
 
 
 def _append_in_a_process(url: str, writer: int, count: int) -> None:
@@ -227,3 +259,50 @@ def test_concurrent_writer_processes_chain_without_a_gap(log: AccessLog, databas
     verdict = log.verify()
     assert verdict.problem is None and verdict.entries == 50
     assert sorted({e.care_unit_id for e in log.extract(TEST_PERSON)}) == ["W0", "W1"]
+
+
+def test_migration_0013_keeps_the_older_entries_verifiable_and_goes_back(scratch_url: str) -> None:
+    """Entries written one per patient before 0013, hashed as they were then (written here by hand:
+    the columns as a JSON array), verify after it and are in the patient's extract."""
+    import hashlib
+    import json
+
+    from alembic import command
+    from sqlalchemy import MetaData
+
+    database = Database(scratch_url)
+    try:
+        database.upgrade("0012")
+        metadata = MetaData()
+        metadata.reflect(database.engine)
+        log = AccessLog(database, KEY)
+        previous = "0" * 64
+        with database.transaction() as conn:
+            for seq, patient in ((1, TEST_PERSON), (2, OTHER_PERSON)):
+                at = START + dt.timedelta(days=seq)
+                values = [seq, at.isoformat(timespec="microseconds"), "old", "GetCertificate", "2.1", "SE-CONSUMER", None,
+                          "SE-ADDRESS", log.patient_key(patient), "SE-GIVER", f"SE-UNIT-{seq}", 1]
+                previous = hashlib.sha256(previous.encode() + json.dumps(values, separators=(",", ":")).encode()).hexdigest()
+                conn.execute(metadata.tables["access_log"].insert().values(
+                    seq=seq, at=at, call_id="old", contract="GetCertificate", version="2.1", consumer="SE-CONSUMER",
+                    original_consumer=None, logical_address="SE-ADDRESS", patient_key=log.patient_key(patient),
+                    care_giver_id="SE-GIVER", care_unit_id=f"SE-UNIT-{seq}", certificates=1, hash=previous,
+                ))
+            conn.execute(metadata.tables["access_log_head"].insert().values(id=1, seq=2, hash=previous, anchor_seq=0, anchor_hash="0" * 64))
+        database.upgrade()
+        assert log.verify().problem is None and log.verify().entries == 2
+        log.append(ASKER, [Shown(TEST_PERSON)], START + dt.timedelta(days=3), "new")
+        assert log.verify().problem is None and log.verify().entries == 3
+        assert [e.care_unit_id for e in log.extract(TEST_PERSON)] == ["SE-UNIT-1", "SE-UNIT"]
+        command.downgrade(database.alembic_config(), "0012")
+        with database.read() as conn:
+            assert [r.care_unit_id for r in conn.execute(text("SELECT care_unit_id FROM access_log ORDER BY seq"))] == [
+                "SE-UNIT-1", "SE-UNIT-2", "SE-UNIT",
+            ]
+        database.upgrade()
+        log.append(ASKER, [Shown(TEST_PERSON), Shown(OTHER_PERSON)], START + dt.timedelta(days=4), "two")
+        assert log.verify().problem is None
+        with pytest.raises(RuntimeError, match="1 access log entries name several patients"):
+            command.downgrade(database.alembic_config(), "0012")
+    finally:
+        database.dispose()

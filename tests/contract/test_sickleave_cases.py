@@ -6,9 +6,7 @@ the lists read from the current cases give exactly what the patients' whole hist
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -22,7 +20,6 @@ from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import sickleave as repo
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import Base, SickLeaveCertificate
-from intygstjanst.tests.conftest import scratch_database
 
 BASE = dt.date(2026, 1, 1)
 PATIENTS = ("191212121212", "194011306125")
@@ -220,13 +217,6 @@ def test_the_check_command_fails_on_a_difference_and_rebuild_repairs_it(
     with db.read() as conn:
         fragment = conn.execute(select(table.c.fragment).where(table.c.certificate_id == "A")).scalar_one()
     assert fragment.startswith(b"<intygsData><intygsId>A</intygsId>")
-
-
-@pytest.fixture
-def scratch_url(tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own: SQLite, or a scratch PostgreSQL database next to the test one."""
-    with scratch_database(tmp_path / "scratch.db", "intyg_scratch") as url:
-        yield url
 
 
 def test_migration_0006_computes_the_bounds_of_existing_rows_and_goes_back(scratch_url: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from intygstjanst.persistence.access_log import AccessLog
 from intygstjanst.persistence.db import Database
-from intygstjanst.persistence.models import AccessLogEntry
+from intygstjanst.persistence.models import AccessLogEntry, AccessLogPatient
 from intygstjanst.tls.callers import ORIGINAL_CONSUMER_HEADER
 
 from intygstjanst.tests.soap import GET, REGISTER, TEST_PERSON, certificate, envelope, get_request, result
@@ -47,9 +48,12 @@ def client(server: Server, pki: Pki, hsa_id: str) -> httpx.Client:
     return httpx.Client(base_url=server.base_url, verify=pki.context(pki.client(hsa_id)), timeout=60)
 
 
-def new_entries(db: Database, after: int) -> list[AccessLogEntry]:
+def new_entries(db: Database, after: int) -> list[Any]:
+    """The entries after ``after``, each joined with its patient rows (one each here)."""
+    entry, patient = AccessLogEntry.__table__, AccessLogPatient.__table__
+    query = select(entry, *(c for c in patient.c if c.name != "seq")).join(patient, patient.c.seq == entry.c.seq)
     with db.read() as conn:
-        return list(conn.execute(select(AccessLogEntry.__table__).where(AccessLogEntry.seq > after).order_by(AccessLogEntry.seq)))  # type: ignore[arg-type]
+        return list(conn.execute(query.where(entry.c.seq > after).order_by(entry.c.seq)))
 
 
 def test_two_worker_processes_log_every_read_in_one_chain(server: Server, pki: Pki, migrated_db: Database) -> None:

@@ -16,14 +16,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from intygstjanst.persistence.access_log import APPEND_ONLY_TRIGGER
+    from intygstjanst.persistence.access_log import APPEND_ONLY_FUNCTION, append_only_trigger
 
-    for statement in APPEND_ONLY_TRIGGER[op.get_bind().dialect.name]:
+    dialect = op.get_bind().dialect.name
+    for statement in (*APPEND_ONLY_FUNCTION[dialect], append_only_trigger(dialect, "access_log")):
         op.execute(statement)
 
 
 def downgrade() -> None:
-    from intygstjanst.persistence.access_log import DROP_APPEND_ONLY_TRIGGER
+    from intygstjanst.persistence.access_log import DROP_APPEND_ONLY_FUNCTION, drop_append_only_trigger
 
-    for statement in DROP_APPEND_ONLY_TRIGGER[op.get_bind().dialect.name]:
+    dialect = op.get_bind().dialect.name
+    for statement in (drop_append_only_trigger(dialect, "access_log"), *DROP_APPEND_ONLY_FUNCTION[dialect]):
         op.execute(statement)
