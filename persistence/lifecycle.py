@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import String, Table, and_, any_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Date, DateTime, String, Table, and_, any_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
@@ -128,10 +128,34 @@ class CertificateRecord:
 
 _DOCUMENTS = ("original", "canonical")
 _CERTIFICATE_FIELDS = [column for column in _CERTIFICATES.c if column.name not in _DOCUMENTS]
-_CERTIFICATE_NAMES = [column.name for column in _CERTIFICATE_FIELDS]
-_MESSAGE_NAMES = [column.name for column in _MESSAGES.c if column.name != "original"]
-_RECEIVER_NAMES = [column.name for column in _RECEIVERS.c if column.name != "certificate_id"]
-_SIGNATURE_NAMES = [column.name for column in _SIGNATURES.c if column.name != "certificate_id"]
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """Rows of some columns as dicts of what JSON holds: dates and times in ISO 8601. Rows are
+    zipped with the names and only the date columns converted: attribute access and a type test
+    per value cost more than the rest of describing a certificate."""
+
+    names: list[str]
+    dated: list[str]
+
+    @classmethod
+    def of(cls, columns: Sequence[Any]) -> _Fields:
+        return cls([column.name for column in columns], [column.name for column in columns if isinstance(column.type, (Date, DateTime))])
+
+    def __call__(self, values: Sequence[Any]) -> dict[str, Any]:
+        fields = dict(zip(self.names, values))
+        for name in self.dated:
+            value = fields[name]
+            if value is not None:
+                fields[name] = value.isoformat()
+        return fields
+
+
+_CERTIFICATE_FIELD_VALUES = _Fields.of(_CERTIFICATE_FIELDS)
+_MESSAGE_FIELD_VALUES = _Fields.of([column for column in _MESSAGES.c if column.name != "original"])
+_RECEIVER_FIELD_VALUES = _Fields.of([column for column in _RECEIVERS.c if column.name != "certificate_id"])
+_SIGNATURE_FIELD_VALUES = _Fields.of([column for column in _SIGNATURES.c if column.name != "certificate_id"])
 
 
 def test_certificate_ids_of(conn: Connection, care_giver: str, limit: int) -> list[str]:
@@ -157,12 +181,10 @@ def records_after(
     rows = conn.execute(select(*_CERTIFICATE_FIELDS, *kept).where(*page).order_by(c.id).limit(limit)).all()
     if not rows:
         return []
-    # Rows as tuples zipped with the column names: attribute access per column and value cost more
-    # than the rest of describing a certificate.
-    width = len(_CERTIFICATE_NAMES)
+    width = len(_CERTIFICATE_FIELDS)
     found = {
         row.id: CertificateRecord(
-            row.id, _fields(_CERTIFICATE_NAMES, row[:width]), row[width] if documents else b"", row[width + 1] if documents else None
+            row.id, _CERTIFICATE_FIELD_VALUES(row[:width]), row[width] if documents else b"", row[width + 1] if documents else None
         )
         for row in rows
     }
@@ -179,25 +201,21 @@ def records_after(
             if end in found:
                 found[end].relations.append(entry)
     m = _MESSAGES.c
-    message_fields = [m[name] for name in _MESSAGE_NAMES]
+    message_fields = [m[name] for name in _MESSAGE_FIELD_VALUES.names]
     for row in conn.execute(
         select(*message_fields, *((m.original,) if documents else ())).where(m.certificate_id.in_(ids)).order_by(m.certificate_id, m.id)
     ):
-        fields = _fields(_MESSAGE_NAMES, row[: len(_MESSAGE_NAMES)])
+        fields = _MESSAGE_FIELD_VALUES(row[: len(message_fields)])
         found[fields["certificate_id"]].messages.append(StoredMessage(fields["id"], fields, row[-1] if documents else b""))
     a = _RECEIVERS.c
     for row in conn.execute(
-        select(a.certificate_id, *(a[name] for name in _RECEIVER_NAMES)).where(a.certificate_id.in_(ids)).order_by(a.certificate_id, a.receiver_id)
+        select(a.certificate_id, *(a[name] for name in _RECEIVER_FIELD_VALUES.names)).where(a.certificate_id.in_(ids)).order_by(a.certificate_id, a.receiver_id)
     ):
-        found[row[0]].approved_receivers.append(_fields(_RECEIVER_NAMES, row[1:]))
+        found[row[0]].approved_receivers.append(_RECEIVER_FIELD_VALUES(row[1:]))
     g = _SIGNATURES.c
-    for row in conn.execute(select(g.certificate_id, *(g[name] for name in _SIGNATURE_NAMES)).where(g.certificate_id.in_(ids))):
-        found[row[0]] = _with_signature(found[row[0]], _fields(_SIGNATURE_NAMES, row[1:]))
+    for row in conn.execute(select(g.certificate_id, *(g[name] for name in _SIGNATURE_FIELD_VALUES.names)).where(g.certificate_id.in_(ids))):
+        found[row[0]] = _with_signature(found[row[0]], _SIGNATURE_FIELD_VALUES(row[1:]))
     return list(found.values())
-
-
-def _fields(names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
-    return dict(zip(names, map(_plain, values)))
 
 
 def _with_signature(record: CertificateRecord, signature: dict[str, Any]) -> CertificateRecord:
