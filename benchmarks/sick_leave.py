@@ -206,7 +206,7 @@ def in_process(url: str, workdir: Path, calls: int, warmup: int) -> None:
     )
     contract = services.contracts.by_path(ACTIVE)
     assert contract is not None
-    # The server writes an access-log entry per patient listed before answering: with and without.
+    # The server writes the access-log entry naming the listed patients before answering: with and without.
     for label, recorder in (("", None), (", access log", services.record_access)):
         dispatcher = Dispatcher(services, services.parse_limits, recorder=recorder)
         cpu = time.process_time()

@@ -63,6 +63,8 @@ _INSERT_NAMED_UNNEST = text(
     "string_to_array(:units, :separator), CAST(string_to_array(:counts, :separator) AS integer[]))"
 )
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# At most this many patients' keys are kept in memory (a few MB), then the count starts again.
+PATIENT_KEYS_KEPT = 200_000
 # Pruning deletes this many entries per transaction, so appends wait for the head row only briefly.
 PRUNE_BATCH = 5_000
 
@@ -127,6 +129,9 @@ class AccessLog:
     def __init__(self, db: Database, key: bytes | None) -> None:
         self.db = db
         self._key = key  # None: verifying and pruning only
+        # A unit's coordinator list names the same thousands of patients call after call: their
+        # keys are kept (in this process only, as their personnummer are) rather than recomputed.
+        self._patient_keys: dict[str, str] = {}
 
     @classmethod
     def configured(cls, db: Database, settings: Settings) -> AccessLog:
@@ -135,9 +140,15 @@ class AccessLog:
         return cls(db, read_or_make_key(key_file(settings)))
 
     def patient_key(self, patient_id: str) -> str:
+        found = self._patient_keys.get(patient_id)
+        if found is not None:
+            return found
         if self._key is None:
             raise ValueError("the access log was opened without its key")
-        return hmac.digest(self._key, patient_id.encode("utf-8"), "sha256").hex()
+        if len(self._patient_keys) >= PATIENT_KEYS_KEPT:
+            self._patient_keys.clear()
+        made = self._patient_keys[patient_id] = hmac.digest(self._key, patient_id.encode("utf-8"), "sha256").hex()
+        return made
 
     def append(self, asker: Asker, disclosed: Sequence[Disclosed], at: dt.datetime, call_id: str) -> None:
         """One entry naming every item of ``disclosed`` (distinct patient, care giver and unit),

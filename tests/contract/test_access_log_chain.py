@@ -7,6 +7,8 @@ without a gap. Through ``intygstjanst access-log`` where a command is what an op
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
@@ -149,6 +151,9 @@ def test_an_entry_names_all_its_patients_for_their_extracts(log: AccessLog) -> N
         ("SE-UNIT-9", 1, "GetCertificate"),
     ]
     assert [(e.care_unit_id, e.certificates) for e in log.extract(OTHER_PERSON)] == [("SE-UNIT", 1)]
+    # The key is HMAC-SHA256 of the personnummer, kept or not (the older entries are found by it).
+    expected = hmac.new(KEY, TEST_PERSON.encode(), hashlib.sha256).hexdigest()
+    assert log.patient_key(TEST_PERSON) == expected == AccessLog(log.db, KEY).patient_key(TEST_PERSON)
 
 
 def test_verify_names_a_deleted_entry(log: AccessLog, db: Database, cli: Callable[..., tuple[int, str]]) -> None:
@@ -264,7 +269,6 @@ def test_concurrent_writer_processes_chain_without_a_gap(log: AccessLog, databas
 def test_migration_0013_keeps_the_older_entries_verifiable_and_goes_back(scratch_url: str) -> None:
     """Entries written one per patient before 0013, hashed as they were then (written here by hand:
     the columns as a JSON array), verify after it and are in the patient's extract."""
-    import hashlib
     import json
 
     from alembic import command
