@@ -107,7 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("database_url", help="PostgreSQL URL of the database to create")
     parser.add_argument("--certificates", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=500, help="certificates per batch (the commands' --batch)")
+    parser.add_argument("--batch", type=int, default=1000, help="certificates per batch (the commands' --batch)")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--replace", action="store_true", help="drop the database first if it exists")
     args = parser.parse_args()

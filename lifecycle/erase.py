@@ -37,15 +37,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from intygstjanst.lifecycle.export import FORMAT, export_hash, item_lines, record_batches, record_line
+from intygstjanst.lifecycle.export import DEFAULT_BATCH, FORMAT, export_hash, item_lines, record_batches, record_line
 from intygstjanst.persistence import lifecycle
 from intygstjanst.persistence.db import Database, utc_now
 from intygstjanst.persistence.lifecycle import Receipt
 from intygstjanst.settings import Settings
 from intygstjanst.statistics import store as statistics
 from intygstjanst.statistics.store import Sources
-
-DEFAULT_BATCH = 500
 
 
 class Refused(Exception):
@@ -147,7 +145,7 @@ def erase(
     if receipt is not None and receipt.completed_at is not None:
         return receipt
     cursor = (receipt.cursor or "") if receipt is not None else ""
-    _verify(db, manifest, cursor)
+    _verify(db, manifest, cursor, batch)
     if receipt is None:
         with db.transaction() as conn:
             receipt = lifecycle.open_receipt(conn, lifecycle.ERASURE, care_giver, operator, clock(), manifest.export_hash)
@@ -187,10 +185,10 @@ def erase(
     return receipt
 
 
-def _verify(db: Database, manifest: Manifest, cursor: str) -> None:
+def _verify(db: Database, manifest: Manifest, cursor: str, batch: int) -> None:
     """Refuse unless the database's certificates after ``cursor`` are exactly the manifest's."""
     expected = manifest.certificates(cursor)
-    for records in record_batches(db, manifest.care_giver, cursor, DEFAULT_BATCH):
+    for records in record_batches(db, manifest.care_giver, cursor, batch):
         for record in records:
             reason = _difference(next(expected, None), (record.id, item_lines(record)))
             if reason is not None:

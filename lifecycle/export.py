@@ -41,7 +41,9 @@ from intygstjanst.persistence.db import Database, utc_now
 FORMAT = "intygstjanst care-giver export 1"
 MANIFEST = "manifest.json"
 ITEMS = "items.jsonl"
-DEFAULT_BATCH = 500
+# Certificates per batch (one part, one removing transaction): at 1,000 the work per statement is a
+# small share of a batch, and memory holds one batch whatever the care giver's size.
+DEFAULT_BATCH = 1000
 COUNTED = ("certificates", "items", "bytes", "states", "relations", "messages", "approved_receivers")
 
 
