@@ -314,7 +314,7 @@ def registration_cost(url: str, workdir: Path, rounds: int, per_round: int) -> N
         ).scalars())
     bodies = iter(
         body.replace(b">191212121212<", f">{patients[i % len(patients)]}<".encode())
-        for i, body in enumerate(messages(total, prefix))
+        for i, body in enumerate(messages(total, prefix, one_patient=True))
     )
     kept_refresh, kept_render = repo._refresh_cases, handler.intygs_data
     # Wall-clock and CPU time spent inside the upkeep, in the rounds with it: the share of a
