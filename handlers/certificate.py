@@ -134,55 +134,58 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
         raise LogicalError(ErrorId.VALIDATION_ERROR, listed(violations, services.settings.max_listed_violations))
     _check_relations(intyg)
 
-    with services.db.read() as conn:
-        stored_patient = repo.patient_of(conn, intyg.id)
-    if stored_patient is not None:
-        return _duplicate_answer(stored_patient, patient_id, register_v3)
-
+    # A repeated registration is answered as such before the checks below: instead of a read before
+    # every registration, the insert finds it (the primary key) and a refusal looks for it first.
     received_at = services.clock()
-    doctor_id = intyg.text("core:skapadAv/core:personal-id/types:extension")
-    signed = Signed(intyg.id, doctor_id, intyg.signed_at)
-    # Only a certificate that arrived as itself can carry a signature: a converted legacy one cannot.
-    signature = services.signatures.check(intyg.element, signed, received_at, can_be_signed=canonical is None)
-    refusal = services.signatures.refusal(signature, certificate_type.code)
-    if refusal is not None:
-        raise LogicalError(ErrorId.VALIDATION_ERROR, refusal)
+    try:
+        doctor_id = intyg.text("core:skapadAv/core:personal-id/types:extension")
+        signed = Signed(intyg.id, doctor_id, intyg.signed_at)
+        # Only a certificate that arrived as itself can carry a signature: a converted legacy one cannot.
+        signature = services.signatures.check(intyg.element, signed, received_at, can_be_signed=canonical is None)
+        refusal = services.signatures.refusal(signature, certificate_type.code)
+        if refusal is not None:
+            raise LogicalError(ErrorId.VALIDATION_ERROR, refusal)
 
-    new = repo.NewCertificate(
-        id=intyg.id,
-        type_code=certificate_type.code,
-        type_version=intyg.version,
-        patient_id=patient_id,
-        care_unit_id=intyg.text("core:skapadAv/core:enhet/core:enhets-id/types:extension"),
-        care_unit_name=intyg.text("core:skapadAv/core:enhet/core:enhetsnamn"),
-        care_giver_id=intyg.text("core:skapadAv/core:enhet/core:vardgivare/core:vardgivare-id/types:extension"),
-        signing_doctor_id=doctor_id,
-        signing_doctor_name=intyg.text("core:skapadAv/core:fullstandigtNamn"),
-        signed_at=intyg.signed_at,
-        valid_from=min((p.start for p in facts.sick_leave if p.start), default=None),
-        valid_to=max((p.end for p in facts.sick_leave if p.end), default=None),
-        is_test=person.is_test,
-        source=f"{call.contract.name}:{call.contract.major}",
-        original=call.body,
-        canonical=canonical,
-    )
-    sick_leave = sickleave.prepare(certificate_type, intyg.element, new, intyg.relations(), facts)
-    overlong = [(_FIELD_NAMES.get(name, name), length, limit) for name, length, limit in overlong_values(Certificate, new)]
-    if sick_leave.record is not None:
-        overlong += [
-            (_SICK_LEAVE_FIELD_NAMES.get(name, name), length, limit)
-            for name, length, limit in overlong_values(SickLeaveCertificate, sick_leave.record)
-        ]
-    if overlong:
-        raise LogicalError(
-            ErrorId.VALIDATION_ERROR,
-            "; ".join(f"{element} is {length} characters, more than {limit}" for element, length, limit in dict.fromkeys(overlong)),
+        new = repo.NewCertificate(
+            id=intyg.id,
+            type_code=certificate_type.code,
+            type_version=intyg.version,
+            patient_id=patient_id,
+            care_unit_id=intyg.text("core:skapadAv/core:enhet/core:enhets-id/types:extension"),
+            care_unit_name=intyg.text("core:skapadAv/core:enhet/core:enhetsnamn"),
+            care_giver_id=intyg.text("core:skapadAv/core:enhet/core:vardgivare/core:vardgivare-id/types:extension"),
+            signing_doctor_id=doctor_id,
+            signing_doctor_name=intyg.text("core:skapadAv/core:fullstandigtNamn"),
+            signed_at=intyg.signed_at,
+            valid_from=min((p.start for p in facts.sick_leave if p.start), default=None),
+            valid_to=max((p.end for p in facts.sick_leave if p.end), default=None),
+            is_test=person.is_test,
+            source=f"{call.contract.name}:{call.contract.major}",
+            original=call.body,
+            canonical=canonical,
         )
-    # Written before the transaction, which it would otherwise lengthen; never for a test certificate.
-    statistics = None
-    if services.settings.statistics_feed and not new.is_test:
-        statistics = StatisticsEvent("created", new.id, new.type_code, body=feed.certificate_body(stored))
-    relations = intyg.relations()
+        sick_leave = sickleave.prepare(certificate_type, intyg.element, new, intyg.relations(), facts)
+        overlong = [(_FIELD_NAMES.get(name, name), length, limit) for name, length, limit in overlong_values(Certificate, new)]
+        if sick_leave.record is not None:
+            overlong += [
+                (_SICK_LEAVE_FIELD_NAMES.get(name, name), length, limit)
+                for name, length, limit in overlong_values(SickLeaveCertificate, sick_leave.record)
+            ]
+        if overlong:
+            raise LogicalError(
+                ErrorId.VALIDATION_ERROR,
+                "; ".join(f"{element} is {length} characters, more than {limit}" for element, length, limit in dict.fromkeys(overlong)),
+            )
+        # Written before the transaction, which it would otherwise lengthen; never for a test certificate.
+        statistics = None
+        if services.settings.statistics_feed and not new.is_test:
+            statistics = StatisticsEvent("created", new.id, new.type_code, body=feed.certificate_body(stored))
+        relations = intyg.relations()
+    except Exception:
+        duplicate = _stored_duplicate(services, intyg.id, patient_id, register_v3)
+        if duplicate is None:
+            raise
+        return duplicate
 
     def write(conn: Connection) -> None:
         repo.insert_certificate(conn, new, received_at, relations)
@@ -195,10 +198,8 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
         # Registrations at the same time share a commit (persistence.group_commit); OK once on disk.
         services.db.write(write)
     except repo.AlreadyStored:
-        # Lost a race with a concurrent registration of the same id: answer as for any duplicate.
-        with services.db.read() as conn:
-            stored_patient = repo.patient_of(conn, intyg.id)
-        return _duplicate_answer(stored_patient or "", patient_id, register_v3)
+        # Stored before, or by a concurrent registration of the same id: answer as for any duplicate.
+        return _stored_duplicate(services, intyg.id, patient_id, register_v3) or _duplicate_answer("", patient_id, register_v3)
     return OK
 
 
@@ -270,6 +271,13 @@ def _check_relations(intyg: IntygView) -> None:
                 ErrorId.VALIDATION_ERROR,
                 f"relation {relation.kind}: intygs-id/extension is {len(relation.to_id)} characters, more than {repo.ID_LENGTH}",
             )
+
+
+def _stored_duplicate(services: Services, certificate_id: str, patient_id: str, register_v3: bool) -> Outcome | None:
+    """The answer to a registration of an id already stored; None when it is not stored."""
+    with services.db.read() as conn:
+        stored_patient = repo.patient_of(conn, certificate_id)
+    return None if stored_patient is None else _duplicate_answer(stored_patient, patient_id, register_v3)
 
 
 def _duplicate_answer(stored_patient: str, patient_id: str, register_v3: bool) -> Outcome:

@@ -5,10 +5,11 @@ SQLite admits one writer at a time, and with ``synchronous=FULL`` every commit w
 (milliseconds, far more than the statements of a registration). Each writer hands its work to the
 queue and waits: whoever finds no commit running takes every queued work, runs each inside a
 SAVEPOINT of one transaction (a work that raises is rolled back alone, and its writer gets the
-exception), commits once, and wakes them all. The writers that queued while that commit was on the
-disk make up the next batch. A writer returns only after the commit that holds its work has
-returned, so what it reports as stored is on disk; when that commit fails, every writer of the
-batch gets the error, and nothing of the batch is stored.
+exception; a work alone in its batch needs no savepoint), commits once, and wakes them all. The
+writers that queued while that commit was on the disk make up the next batch. A writer returns
+only after the commit that holds its work has returned, so what it reports as stored is on disk;
+when that commit fails, every writer of the batch gets the error, and nothing of the batch is
+stored.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class _Pending(Generic[T]):
                 self.result = self.work(connection)
         except Exception as exc:
             self.error = exc
+
+    def run_alone(self, connection: Connection) -> None:
+        """Without a savepoint: when the work raises, so does the transaction, which rolls back
+        just this work (two statements fewer for every write that found no company)."""
+        self.result = self.work(connection)
 
 
 class GroupCommit:
@@ -65,10 +71,14 @@ class GroupCommit:
     def _commit(self, batch: list[_Pending[Any]]) -> None:
         try:
             with self._transaction() as connection:
-                for pending in batch:
-                    pending.run(connection)
+                if len(batch) == 1:
+                    batch[0].run_alone(connection)
+                else:
+                    for pending in batch:
+                        pending.run(connection)
         except Exception as exc:
-            # The commit (or the transaction around the works) failed: nothing of the batch is stored.
+            # The work of a batch of one, the commit, or the transaction around the works failed:
+            # nothing of the batch is stored.
             for pending in batch:
                 if pending.error is None:
                     pending.error = exc
