@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import zeep
 from lxml import etree
 
@@ -364,6 +365,40 @@ def assert_wsdl_matches_official(case: Case, header: etree.QName) -> None:
     assert operation.output.body.qname == etree.QName(case.namespace, case.response)
     parts = [(name, element.qname) for name, element in operation.input.header.type.elements]
     assert parts == [("LogicalAddress", header)]
+
+
+CaseTest = Callable[[Case], None]
+PlantedFault = tuple[str, str, str, str]  # (case name, file under xsd/, old text, new text)
+
+
+def family_tests(
+    cases: Sequence[Case], planted_faults: Sequence[PlantedFault], header: Callable[[Case], etree.QName]
+) -> tuple[CaseTest, CaseTest, Callable[[str, str, str, str], None], CaseTest]:
+    """The checks every family runs on each of its cases, parametrized for a test module to bind
+    to its ``test_`` names: the same global declarations as the official schemas, the same verdict
+    on the mutation corpus, each planted fault noticed, and the WSDL binding like the official one
+    with ``header(case)`` as its routing header."""
+    ids = [case.name for case in cases]
+    by_name = {case.name: case for case in cases}
+
+    @pytest.mark.parametrize("case", cases, ids=ids)
+    def same_global_declarations(case: Case) -> None:
+        assert_same_global_declarations(case)
+
+    @pytest.mark.parametrize("case", cases, ids=ids)
+    def same_verdict_on_mutations(case: Case) -> None:
+        official, ours = schemas(case)
+        assert_agreement(compare(official, ours, mutation_corpus(case)), minimum=case.minimum_mutations)
+
+    @pytest.mark.parametrize(("name", "file", "old", "new"), planted_faults)
+    def corpus_detects_planted_fault(name: str, file: str, old: str, new: str) -> None:
+        assert_planted_fault_detected(by_name[name], file, old, new)
+
+    @pytest.mark.parametrize("case", cases, ids=ids)
+    def wsdl_binds_like_official(case: Case) -> None:
+        assert_wsdl_matches_official(case, header(case))
+
+    return same_global_declarations, same_verdict_on_mutations, corpus_detects_planted_fault, wsdl_binds_like_official
 
 
 # --- mutations -------------------------------------------------------------------------------

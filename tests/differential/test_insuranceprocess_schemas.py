@@ -7,19 +7,13 @@ and describe the rivtabp20 binding (wsa:To header, official soapAction).
 
 from __future__ import annotations
 
-import pytest
-
 from intygstjanst.tests.differential.legacy_mutations import (
     FOREIGN_NS,
     WSA_TO,
     Case,
     Variant,
-    assert_agreement,
-    assert_planted_fault_detected,
-    assert_same_global_declarations,
-    assert_wsdl_matches_official,
     compare,
-    mutation_corpus,
+    family_tests,
     sample_payloads,
     schemas,
 )
@@ -212,7 +206,6 @@ CASES = (
     ),
 )
 BY_NAME = {case.name: case for case in CASES}
-IDS = [case.name for case in CASES]
 
 # Deliberate mistakes in a copy of our schemas; each must change some verdict.
 PLANTED_FAULTS = (
@@ -236,9 +229,12 @@ PLANTED_FAULTS = (
 )
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_global_declarations(case: Case) -> None:
-    assert_same_global_declarations(case)
+(
+    test_same_global_declarations,
+    test_same_verdict_on_mutations,
+    test_corpus_detects_planted_fault,
+    test_wsdl_binds_like_official_with_wsa_to_header,
+) = family_tests(CASES, PLANTED_FAULTS, lambda _case: WSA_TO)
 
 
 def test_same_verdict_on_samples() -> None:
@@ -248,19 +244,3 @@ def test_same_verdict_on_samples() -> None:
     assert not result.disagreements, "\n".join(result.disagreements)
     # 29 samples: requests and one response, accepted and rejected ones (see samples/INDEX.md).
     assert (result.compared, result.valid, result.invalid) == (29, 17, 12)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_verdict_on_mutations(case: Case) -> None:
-    official, ours = schemas(case)
-    assert_agreement(compare(official, ours, mutation_corpus(case)), minimum=case.minimum_mutations)
-
-
-@pytest.mark.parametrize(("name", "file", "old", "new"), PLANTED_FAULTS)
-def test_corpus_detects_planted_fault(name: str, file: str, old: str, new: str) -> None:
-    assert_planted_fault_detected(BY_NAME[name], file, old, new)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_wsdl_binds_like_official_with_wsa_to_header(case: Case) -> None:
-    assert_wsdl_matches_official(case, WSA_TO)

@@ -31,11 +31,8 @@ from intygstjanst.tests.differential.legacy_mutations import (
     Case,
     ImportFix,
     OfficialFix,
-    assert_agreement,
-    assert_planted_fault_detected,
-    assert_same_global_declarations,
-    assert_wsdl_matches_official,
     compare,
+    family_tests,
     compile_schema,
     global_declarations,
     mutation_corpus,
@@ -271,8 +268,6 @@ CASES = (
     _case("RegisterApprovedReceivers", "1.0", REGISTER_APPROVED, receiver_fix=True, core_33=True),
     _case("ListRelationsForCertificate", "1.0", LIST_RELATIONS, core_33=True),
 )
-BY_NAME = {case.name: case for case in CASES}
-IDS = [case.name for case in CASES]
 
 # Deliberate mistakes in a copy of our schemas; each must change some verdict.
 PLANTED_FAULTS = (
@@ -312,15 +307,12 @@ PLANTED_FAULTS = (
 )
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_global_declarations(case: Case) -> None:
-    assert_same_global_declarations(case)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_verdict_on_mutations(case: Case) -> None:
-    official, ours = schemas(case)
-    assert_agreement(compare(official, ours, mutation_corpus(case)), minimum=case.minimum_mutations)
+(
+    test_same_global_declarations,
+    test_same_verdict_on_mutations,
+    test_corpus_detects_planted_fault,
+    test_wsdl_binds_like_official_with_logical_address_header,
+) = family_tests(CASES, PLANTED_FAULTS, lambda _case: LOGICAL_ADDRESS)
 
 
 CORE_33_CASES = [case for case in CASES if case.fix and any(edit.namespace == C3 for edit in case.fix.imports)]
@@ -351,13 +343,3 @@ def test_official_core_32_differs_only_in_handelse_and_hanterat_av(case: Case) -
     labels = [d.partition(": official ")[0] for d in result.disagreements]
     unexplained = [label for label in labels if not any(name in label for name in CORE_DIFFERENCES)]
     assert not unexplained, "\n".join(unexplained[:10])
-
-
-@pytest.mark.parametrize(("name", "file", "old", "new"), PLANTED_FAULTS)
-def test_corpus_detects_planted_fault(name: str, file: str, old: str, new: str) -> None:
-    assert_planted_fault_detected(BY_NAME[name], file, old, new)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_wsdl_binds_like_official_with_logical_address_header(case: Case) -> None:
-    assert_wsdl_matches_official(case, LOGICAL_ADDRESS)

@@ -9,7 +9,6 @@ RegisterTSDiabetes samples); our WSDLs must load in zeep and describe the offici
 
 from __future__ import annotations
 
-import pytest
 from lxml import etree
 
 from intygstjanst.tests.differential.legacy_mutations import (
@@ -17,13 +16,7 @@ from intygstjanst.tests.differential.legacy_mutations import (
     LOGICAL_ADDRESS,
     WSA_TO,
     Case,
-    assert_agreement,
-    assert_planted_fault_detected,
-    assert_same_global_declarations,
-    assert_wsdl_matches_official,
-    compare,
-    mutation_corpus,
-    schemas,
+    family_tests,
 )
 from intygstjanst.tests.support import payload_of, require_shared, shared_dir
 
@@ -191,8 +184,6 @@ CASES = (
     _ts_case("GetTSBas", "common__ts-ts-bas-v6-scenarios-transport-valid-minimal.xml"),
     _ts_case("GetTSDiabetes", "common__ts-ts-diabetes-v2-scenarios-transport-transform-valid-minimal.xml"),
 )
-BY_NAME = {case.name: case for case in CASES}
-IDS = [case.name for case in CASES]
 HEADERS = {"ListCertificates": WSA_TO, "GetCertificate": WSA_TO}
 
 # Deliberate mistakes in copies of our responder schemas; each must change some verdict.
@@ -216,22 +207,9 @@ PLANTED_FAULTS = (
 )
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_global_declarations(case: Case) -> None:
-    assert_same_global_declarations(case)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_verdict_on_mutations(case: Case) -> None:
-    official, ours = schemas(case)
-    assert_agreement(compare(official, ours, mutation_corpus(case)), minimum=case.minimum_mutations)
-
-
-@pytest.mark.parametrize(("name", "file", "old", "new"), PLANTED_FAULTS)
-def test_corpus_detects_planted_fault(name: str, file: str, old: str, new: str) -> None:
-    assert_planted_fault_detected(BY_NAME[name], file, old, new)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_wsdl_binds_like_official(case: Case) -> None:
-    assert_wsdl_matches_official(case, HEADERS.get(case.name, LOGICAL_ADDRESS))
+(
+    test_same_global_declarations,
+    test_same_verdict_on_mutations,
+    test_corpus_detects_planted_fault,
+    test_wsdl_binds_like_official,
+) = family_tests(CASES, PLANTED_FAULTS, lambda case: HEADERS.get(case.name, LOGICAL_ADDRESS))

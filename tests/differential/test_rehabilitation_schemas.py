@@ -8,19 +8,11 @@ load in zeep and describe the rivtabp21 binding.
 
 from __future__ import annotations
 
-import pytest
-
 from intygstjanst.tests.differential.legacy_mutations import (
     FOREIGN_NS,
     LOGICAL_ADDRESS,
     Case,
-    assert_agreement,
-    assert_planted_fault_detected,
-    assert_same_global_declarations,
-    assert_wsdl_matches_official,
-    compare,
-    mutation_corpus,
-    schemas,
+    family_tests,
 )
 from intygstjanst.tests.support import require_shared
 
@@ -179,8 +171,6 @@ CASES = (
     _case("ListActiveSickLeavesForCareUnit", ACTIVE_NS, ACTIVE_REQUEST, ACTIVE_RESPONSE),
     _case("ListSickLeavesForPerson", PERSON_NS, PERSON_REQUEST, PERSON_RESPONSE),
 )
-BY_NAME = {case.name: case for case in CASES}
-IDS = [case.name for case in CASES]
 
 # Deliberate mistakes in a copy of our schemas; each must change some verdict.
 PLANTED_FAULTS = (
@@ -208,22 +198,9 @@ PLANTED_FAULTS = (
 )
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_global_declarations(case: Case) -> None:
-    assert_same_global_declarations(case)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_verdict_on_mutations(case: Case) -> None:
-    official, ours = schemas(case)
-    assert_agreement(compare(official, ours, mutation_corpus(case)), minimum=case.minimum_mutations)
-
-
-@pytest.mark.parametrize(("name", "file", "old", "new"), PLANTED_FAULTS)
-def test_corpus_detects_planted_fault(name: str, file: str, old: str, new: str) -> None:
-    assert_planted_fault_detected(BY_NAME[name], file, old, new)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_wsdl_binds_like_official_with_logical_address_header(case: Case) -> None:
-    assert_wsdl_matches_official(case, LOGICAL_ADDRESS)
+(
+    test_same_global_declarations,
+    test_same_verdict_on_mutations,
+    test_corpus_detects_planted_fault,
+    test_wsdl_binds_like_official_with_logical_address_header,
+) = family_tests(CASES, PLANTED_FAULTS, lambda _case: LOGICAL_ADDRESS)

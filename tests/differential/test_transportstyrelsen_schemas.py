@@ -14,12 +14,8 @@ from intygstjanst.tests.differential.legacy_mutations import (
     LOGICAL_ADDRESS,
     Case,
     Variant,
-    assert_agreement,
-    assert_planted_fault_detected,
-    assert_same_global_declarations,
-    assert_wsdl_matches_official,
     compare,
-    mutation_corpus,
+    family_tests,
     sample_payloads,
     schemas,
 )
@@ -80,7 +76,6 @@ def _case(name: str, samples_valid: int, samples_invalid: int) -> tuple[Case, in
 # With the official verdicts on the samples (see samples/INDEX.md).
 SAMPLE_SPLITS = (_case("RegisterTSBas", 11, 2), _case("RegisterTSDiabetes", 12, 3))
 CASES = tuple(case for case, _, _ in SAMPLE_SPLITS)
-BY_NAME = {case.name: case for case in CASES}
 IDS = [case.name for case in CASES]
 
 # Deliberate mistakes in a copy of our schemas; each must change some verdict.
@@ -108,9 +103,12 @@ PLANTED_FAULTS = (
 )
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_global_declarations(case: Case) -> None:
-    assert_same_global_declarations(case)
+(
+    test_same_global_declarations,
+    test_same_verdict_on_mutations,
+    test_corpus_detects_planted_fault,
+    test_wsdl_binds_like_official_with_logical_address_header,
+) = family_tests(CASES, PLANTED_FAULTS, lambda _case: LOGICAL_ADDRESS)
 
 
 @pytest.mark.parametrize(("case", "valid", "invalid"), SAMPLE_SPLITS, ids=IDS)
@@ -119,19 +117,3 @@ def test_same_verdict_on_samples(case: Case, valid: int, invalid: int) -> None:
     result = compare(official, ours, (Variant(label, doc) for label, doc in sample_payloads(case)))
     assert not result.disagreements, "\n".join(result.disagreements)
     assert (result.valid, result.invalid) == (valid, invalid)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_same_verdict_on_mutations(case: Case) -> None:
-    official, ours = schemas(case)
-    assert_agreement(compare(official, ours, mutation_corpus(case)), minimum=case.minimum_mutations)
-
-
-@pytest.mark.parametrize(("name", "file", "old", "new"), PLANTED_FAULTS)
-def test_corpus_detects_planted_fault(name: str, file: str, old: str, new: str) -> None:
-    assert_planted_fault_detected(BY_NAME[name], file, old, new)
-
-
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_wsdl_binds_like_official_with_logical_address_header(case: Case) -> None:
-    assert_wsdl_matches_official(case, LOGICAL_ADDRESS)
