@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from sqlalchemy import func, select
 from intygstjanst.lifecycle.erase import Refused, erase
 from intygstjanst.lifecycle.export import MANIFEST, export
 from intygstjanst.persistence import certificates, lifecycle
+from intygstjanst.persistence.access_log import AccessLog, Asker
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import Base, Certificate, Message, StatCertificate
 from intygstjanst.settings import Settings
@@ -39,6 +41,7 @@ from intygstjanst.tests.lifecycle_support import (
     rows_mentioning,
 )
 from intygstjanst.tests.messages_support import CARE_GIVER, CARE_UNIT, CERT, OTHER_CERT
+from intygstjanst.tests.soap import TEST_PERSON
 
 
 def stored_originals(fresh: Fresh) -> dict[str, bytes]:
@@ -141,6 +144,34 @@ def test_export_then_erase_leaves_nothing_of_the_care_giver_but_its_receipt(fres
     # Running it again answers the same receipt.
     again = erase(fresh.db, CARE_GIVER, tmp_path / "export" / MANIFEST, "operator-1")
     assert again.as_json() == receipt.as_json()
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    patient_id: str
+    care_giver_id: str
+    care_unit_id: str
+    certificates: int
+
+
+def test_erase_leaves_the_access_log_naming_the_care_giver_and_unit_but_no_patient(fresh: Fresh, tmp_path: Path) -> None:
+    """The access log is the accountability record the patient data law asks for: an erasure leaves
+    it whole (README, Data lifecycle). Of the erased care giver it then names the care giver and the
+    unit in clear; the patient only as a keyed hash."""
+    log = AccessLog(fresh.db, bytes(32))
+    asker = Asker("GetCertificate", "2", "SE-CONSUMER", None, CARE_GIVER)
+    log.append(asker, [Disclosure(TEST_PERSON, CARE_GIVER, CARE_UNIT, 1)], dt.datetime(2026, 12, 1, 9, 0), "call-1")
+    export(fresh.db, CARE_GIVER, tmp_path / "export")
+    erase(fresh.db, CARE_GIVER, tmp_path / "export" / MANIFEST, "operator-1")
+    verdict = log.verify()
+    assert verdict.problem is None and verdict.entries == 1
+    assert sorted(rows_mentioning(fresh.db, [*NEEDLES, CARE_GIVER])) == [
+        f"access_log.logical_address = {CARE_GIVER}",
+        f"access_log_patient.care_giver_id = {CARE_GIVER}",
+        f"access_log_patient.care_unit_id = {CARE_UNIT}",
+        f"lifecycle_receipt.subject = {CARE_GIVER}",
+    ]
+    assert [entry.certificates for entry in log.extract(TEST_PERSON)] == [1]
 
 
 def test_erase_refuses_a_stale_manifest_and_removes_nothing(fresh: Fresh, tmp_path: Path) -> None:
