@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -242,38 +242,37 @@ def add_counts(conn: Connection, deltas: Mapping[CountKey, int]) -> None:
     conn.execute(statement, rows)
 
 
-_COUNTS = (
-    select(COUNTS.c.month, COUNTS.c.category, COUNTS.c.count)
-    .where(
-        COUNTS.c.report == bindparam("report"),
-        COUNTS.c.scope == bindparam("scope"),
-        and_(COUNTS.c.month >= bindparam("first"), COUNTS.c.month <= bindparam("last")),
+def shown_counts(
+    conn: Connection, report: str, prefix: str, exact: bool, first: dt.date, last: dt.date, threshold: int | None
+) -> list[tuple[dt.date, str, int]]:
+    """(month, category, count) of ``report`` for the months ``first``..``last``, summed over the
+    scope ``prefix`` (``exact``) or every scope starting with it, each scope's month ("row")
+    suppressed first when ``threshold`` is given: a cell below it counts 0 and, when the cells
+    hidden so add up to 1..threshold-1, so does the row's smallest shown cell (ties: the first
+    category in code-point order). One statement, so a national report reads and adds up its
+    counties' cells in the database (one index range) rather than carrying them to Python."""
+    c = COUNTS.c
+    in_scope = c.scope == prefix if exact else c.scope.startswith(prefix)  # prefixes "lan:", "vg:": no wildcard
+    where = (c.report == report, in_scope, c.month >= first, c.month <= last, c.count > 0)
+    if threshold is None:
+        total = select(c.month, c.category, func.sum(c.count)).where(*where).group_by(c.month, c.category)
+        return [(month, category, int(count)) for month, category, count in conn.execute(total) if count]
+    primary = case((c.count >= threshold, c.count), else_=0)
+    row = (c.scope, c.month)
+    category = c.category.collate("C") if conn.dialect.name == "postgresql" else c.category
+    cells = select(
+        c.month,
+        c.category,
+        primary.label("shown"),
+        func.sum(c.count - primary).over(partition_by=row).label("hidden"),
+        # The row's smallest shown cell first (a cell below the threshold is shown as 0 anyway).
+        func.row_number().over(partition_by=row, order_by=(c.count < threshold, c.count, category)).label("rank"),
+    ).where(*where).subquery()
+    secondary = and_(cells.c.hidden > 0, cells.c.hidden < threshold, cells.c.rank == 1)
+    shown = select(cells.c.month, cells.c.category, func.sum(case((secondary, 0), else_=cells.c.shown))).group_by(
+        cells.c.month, cells.c.category
     )
-    .order_by(COUNTS.c.month, COUNTS.c.category)
-)
-
-
-def counts(conn: Connection, report: str, scope: str, first: dt.date, last: dt.date) -> list[tuple[dt.date, str, int]]:
-    """The counts of ``report`` in ``scope`` for the months ``first``..``last`` (first days)."""
-    rows = conn.execute(_COUNTS, {"report": report, "scope": scope, "first": first, "last": last})
-    return [(month, category, int(count)) for month, category, count in rows if count]
-
-
-_SCOPES_COUNTS = (
-    select(COUNTS.c.month, COUNTS.c.scope, COUNTS.c.category, COUNTS.c.count)
-    .where(
-        COUNTS.c.report == bindparam("report"),
-        and_(COUNTS.c.month >= bindparam("first"), COUNTS.c.month <= bindparam("last")),
-        # Prefixes are "lan:" and "vg:": no LIKE wildcard in them.
-        COUNTS.c.scope.startswith(bindparam("prefix")),
-    )
-)
-
-
-def counts_in_scopes(conn: Connection, report: str, prefix: str, first: dt.date, last: dt.date) -> list[tuple[dt.date, str, str, int]]:
-    """(month, scope, category, count) of ``report`` in every scope starting with ``prefix``."""
-    rows = conn.execute(_SCOPES_COUNTS, {"report": report, "prefix": prefix, "first": first, "last": last})
-    return [(month, scope, category, int(count)) for month, scope, category, count in rows if count]
+    return [(month, category, int(count)) for month, category, count in conn.execute(shown) if count]
 
 
 def months(conn: Connection, prefix: str, reports: Sequence[str]) -> tuple[dt.date, dt.date] | None:

@@ -21,8 +21,7 @@ figure is a sum of suppressed cells:
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,45 +168,23 @@ def month_range(first: dt.date, last: dt.date) -> list[dt.date]:
     return months
 
 
-def suppress(row: Mapping[str, int]) -> dict[str, int]:
-    """One row's cells as shown: primary and secondary suppression (module docstring)."""
-    shown = {category: (count if count >= THRESHOLD else 0) for category, count in row.items()}
-    hidden = sum(row.values()) - sum(shown.values())
-    while 0 < hidden < THRESHOLD:
-        visible = [category for category, count in shown.items() if count > 0]
-        if not visible:
-            break
-        smallest = min(visible, key=lambda category: (shown[category], category))
-        hidden += shown[smallest]
-        shown[smallest] = 0
-    return shown
-
-
 def report(conn: Connection, key: str, scope: Scope, first: dt.date, last: dt.date) -> Report:
     """Report ``key`` for ``scope`` over the months ``first``..``last``; raises KeyError for an
-    unknown report."""
+    unknown report. The suppression (module docstring) is done by the database as it reads the
+    counts (``repo.shown_counts``)."""
     definition = BY_KEY[key]
     months = month_range(first, last)
-    rows: dict[tuple[dt.date, str], dict[str, int]] = defaultdict(dict)
-    if scope.kind == "care_giver":
-        for month, category, count in repo.counts(conn, key, scope.prefix, months[0], months[-1]):
-            rows[(month, scope.prefix)][category] = count
-    else:
-        for month, row_scope, category, count in repo.counts_in_scopes(conn, key, scope.prefix, months[0], months[-1]):
-            if scope.kind == "national" or row_scope == scope.prefix:
-                rows[(month, row_scope)][category] = count
-    cells: dict[tuple[dt.date, str], int] = defaultdict(int)
-    for (month, _), row in rows.items():
-        for category, count in (suppress(row) if scope.suppressed else row).items():
-            cells[(month, category)] += count
+    rows = repo.shown_counts(
+        conn, key, scope.prefix, scope.kind != "national", months[0], months[-1], THRESHOLD if scope.suppressed else None
+    )
+    cells = {(month, category): count for month, category, count in rows}
     if definition.categories is not None:
         categories = list(definition.categories())
     else:
         # Found in the data: only those with something to show, so an all-hidden category does not
         # even reveal that it exists.
-        present = sorted({category for (_, category), count in cells.items() if count})
-        categories = [(code, code) for code in present]
-    return Report(definition, scope, months, categories, dict(cells))
+        categories = [(code, code) for code in sorted({category for _, category in cells})]
+    return Report(definition, scope, months, categories, cells)
 
 
 def available_months(conn: Connection, scope: Scope) -> tuple[dt.date, dt.date] | None:

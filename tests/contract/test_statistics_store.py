@@ -33,11 +33,13 @@ def cases(db: Database) -> list[repo.CaseRow]:
 
 
 def national(db: Database, report: str) -> dict[str, int]:
+    """The true national counts of ``report`` (the sum of the county scopes, unsuppressed)."""
     with db.read() as conn:
-        rows = repo.counts_in_scopes(conn, report, "lan:", dt.date(2000, 1, 1), dt.date(2100, 1, 1))
+        counts = stored_counts(conn)
     out: dict[str, int] = {}
-    for _, _, category, count in rows:
-        out[category] = out.get(category, 0) + count
+    for (key, scope, _, category), count in counts.items():
+        if key == report and scope.startswith(store.COUNTY_PREFIX) and count:
+            out[category] = out.get(category, 0) + count
     return out
 
 
