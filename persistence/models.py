@@ -477,7 +477,7 @@ class StatCase(Base):
 class StatCount(Base):
     """The reports, counted ahead: how many cases, certificates or messages of ``report`` fall in
     ``category`` in ``month`` within ``scope`` ("vg:<care giver>" or "lan:<county>"; national is the
-    sum of the counties).
+    sum of the counties' suppressed cells: ``StatShown``).
     Kept current by every change, so a report is one primary-key range read."""
 
     __tablename__ = "stat_count"
@@ -488,10 +488,25 @@ class StatCount(Base):
     category: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
 
-    # National reports read every county scope of a month range: the months first.
+    # The months with data nationally (statistics.reports.available_months) range over every county
+    # scope: the months first.
     __table_args__ = (
         Index("ix_stat_count_month", "report", "month", "scope", postgresql_include=["category", "count"]),
     )
+
+
+class StatShown(Base):
+    """The national and county figures as shown, kept ahead (``statistics/threshold.py``): the
+    suppressed cells of each county's rows (scope "lan:<county>") and their national sums (scope
+    "riket"), so a report reads a few hundred of them whatever the size of the store."""
+
+    __tablename__ = "stat_shown"
+
+    report: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(72), primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
 
 
 # --- end of built-in statistics ---------------------------------------------------------------------

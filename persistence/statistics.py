@@ -7,15 +7,16 @@ The rules that fill these tables live in ``statistics/store.py``; here are only 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, exists, func, insert, select, update
+from sqlalchemy import BigInteger, Table, and_, bindparam, delete, exists, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from intygstjanst.persistence.models import StatCase, StatCertificate, StatCount, StatMessage, StatRevoked
+from intygstjanst.persistence.models import StatCase, StatCertificate, StatCount, StatMessage, StatRevoked, StatShown
 from intygstjanst.persistence.tables import (
     CERTIFICATES as CERTIFICATE_TABLE,
     MESSAGES as MESSAGE_TABLE,
@@ -28,10 +29,12 @@ CASES = cast(Table, StatCase.__table__)
 MESSAGES = cast(Table, StatMessage.__table__)
 REVOKED = cast(Table, StatRevoked.__table__)
 COUNTS = cast(Table, StatCount.__table__)
-ALL_TABLES = (COUNTS, CASES, MESSAGES, REVOKED, CERTIFICATES)
+SHOWN = cast(Table, StatShown.__table__)
+ALL_TABLES = (SHOWN, COUNTS, CASES, MESSAGES, REVOKED, CERTIFICATES)
 
-# (report, scope, month, category)
+# (report, scope, month, category); (report, scope, month): a row
 CountKey = tuple[str, str, dt.date, str]
+RowKey = tuple[str, str, dt.date]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +103,15 @@ def copy_records(conn: Connection, table: Table, records: Sequence[Record]) -> N
             copy.write_row(tuple(getattr(record, name) for name in names))
 
 
-def copy_counts(conn: Connection, counts: Mapping[CountKey, int]) -> None:
-    """Insert counts into an empty ``stat_count`` (a rebuild), by COPY on PostgreSQL."""
+def copy_counts(conn: Connection, counts: Mapping[CountKey, int], shown: bool = False) -> None:
+    """Insert counts into an empty ``stat_count`` (or ``stat_shown``; a rebuild), by COPY on PostgreSQL."""
     rows = [(r, s, m, c, n) for (r, s, m, c), n in counts.items() if n]
     if conn.dialect.name != "postgresql":
-        add_counts(conn, counts)
+        add_counts(conn, counts, shown)
         return
     raw: Any = conn.connection.dbapi_connection
-    with raw.cursor() as cursor, cursor.copy('COPY stat_count (report, scope, month, category, "count") FROM STDIN') as copy:
+    table = (SHOWN if shown else COUNTS).name
+    with raw.cursor() as cursor, cursor.copy(f'COPY {table} (report, scope, month, category, "count") FROM STDIN') as copy:
         for row in rows:
             copy.write_row(row)
 
@@ -222,9 +226,10 @@ def delete_care_giver(conn: Connection, care_giver_id: str, scope: str) -> None:
     conn.execute(delete(COUNTS).where(COUNTS.c.scope == scope))
 
 
-def add_counts(conn: Connection, deltas: Mapping[CountKey, int]) -> None:
-    """Add each delta to its count, creating counts as needed. Sorted, so that concurrent writers
-    take the row locks in one order and never deadlock each other."""
+def add_counts(conn: Connection, deltas: Mapping[CountKey, int], shown: bool = False) -> None:
+    """Add each delta to its count (in ``stat_count``, or ``stat_shown``), creating counts as
+    needed. Sorted, so that concurrent writers take the row locks in one order and never deadlock
+    each other."""
     rows = [
         {"report": r, "scope": s, "month": m, "category": c, "count": n}
         for (r, s, m, c), n in sorted(deltas.items())
@@ -234,45 +239,79 @@ def add_counts(conn: Connection, deltas: Mapping[CountKey, int]) -> None:
         return
     dialect = conn.dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(COUNTS)
+    table = SHOWN if shown else COUNTS
+    statement = module.insert(table)
     statement = statement.on_conflict_do_update(
-        index_elements=[COUNTS.c.report, COUNTS.c.scope, COUNTS.c.month, COUNTS.c.category],
-        set_={"count": COUNTS.c.count + statement.excluded["count"]},
+        index_elements=[table.c.report, table.c.scope, table.c.month, table.c.category],
+        set_={"count": table.c.count + statement.excluded["count"]},
     )
     conn.execute(statement, rows)
 
 
-def shown_counts(
-    conn: Connection, report: str, prefix: str, exact: bool, first: dt.date, last: dt.date, threshold: int | None
-) -> list[tuple[dt.date, str, int]]:
-    """(month, category, count) of ``report`` for the months ``first``..``last``, summed over the
-    scope ``prefix`` (``exact``) or every scope starting with it, each scope's month ("row")
-    suppressed first when ``threshold`` is given: a cell below it counts 0 and, when the cells
-    hidden so add up to 1..threshold-1, so does the row's smallest shown cell (ties: the first
-    category in code-point order). One statement, so a national report reads and adds up its
-    counties' cells in the database (one index range) rather than carrying them to Python."""
-    c = COUNTS.c
-    in_scope = c.scope == prefix if exact else c.scope.startswith(prefix)  # prefixes "lan:", "vg:": no wildcard
-    where = (c.report == report, in_scope, c.month >= first, c.month <= last, c.count > 0)
-    if threshold is None:
-        total = select(c.month, c.category, func.sum(c.count)).where(*where).group_by(c.month, c.category)
-        return [(month, category, int(count)) for month, category, count in conn.execute(total) if count]
-    primary = case((c.count >= threshold, c.count), else_=0)
-    row = (c.scope, c.month)
-    category = c.category.collate("C") if conn.dialect.name == "postgresql" else c.category
-    cells = select(
-        c.month,
-        c.category,
-        primary.label("shown"),
-        func.sum(c.count - primary).over(partition_by=row).label("hidden"),
-        # The row's smallest shown cell first (a cell below the threshold is shown as 0 anyway).
-        func.row_number().over(partition_by=row, order_by=(c.count < threshold, c.count, category)).label("rank"),
-    ).where(*where).subquery()
-    secondary = and_(cells.c.hidden > 0, cells.c.hidden < threshold, cells.c.rank == 1)
-    shown = select(cells.c.month, cells.c.category, func.sum(case((secondary, 0), else_=cells.c.shown))).group_by(
-        cells.c.month, cells.c.category
+def _in_range(table: Table) -> Any:
+    return (
+        select(table.c.month, table.c.category, table.c.count)
+        .where(
+            table.c.report == bindparam("report"),
+            table.c.scope == bindparam("scope"),
+            and_(table.c.month >= bindparam("first"), table.c.month <= bindparam("last")),
+        )
+        .order_by(table.c.month, table.c.category)
     )
-    return [(month, category, int(count)) for month, category, count in conn.execute(shown) if count]
+
+
+_COUNTS = _in_range(COUNTS)
+_SHOWN = _in_range(SHOWN)
+
+
+def counts(conn: Connection, report: str, scope: str, first: dt.date, last: dt.date, shown: bool = False) -> list[tuple[dt.date, str, int]]:
+    """The counts of ``report`` in ``scope`` for the months ``first``..``last`` (first days): exact
+    (``stat_count``) or, with ``shown``, as shown (``stat_shown``: a county or the nation)."""
+    rows = conn.execute(_SHOWN if shown else _COUNTS, {"report": report, "scope": scope, "first": first, "last": last})
+    return [(month, category, int(count)) for month, category, count in rows if count]
+
+
+def rows_of(conn: Connection, rows: Iterable[RowKey], shown: bool = False) -> dict[RowKey, dict[str, int]]:
+    """The cells of ``rows`` (report, scope, month), exact or as shown; zeros left out."""
+    table = SHOWN if shown else COUNTS
+    keys = sorted(rows)
+    out: dict[RowKey, dict[str, int]] = {}
+    for first in range(0, len(keys), 200):
+        wanted = tuple_(table.c.report, table.c.scope, table.c.month).in_(keys[first:first + 200])
+        for report, scope, month, category, count in conn.execute(select(table).where(wanted)):
+            if count:
+                out.setdefault((report, scope, month), {})[category] = int(count)
+    return out
+
+
+def lock_rows(conn: Connection, rows: Iterable[RowKey]) -> None:
+    """Hold ``rows`` (report, scope, month) until the transaction ends, so that writers computing
+    what a row shows do it one after the other, each reading (in a statement after the lock) what the
+    one before committed. PostgreSQL's transaction-scoped advisory locks, taken in one order so that
+    two writers never wait for each other; SQLite writes one transaction at a time anyway."""
+    if conn.dialect.name != "postgresql":
+        return
+    keys = sorted({int.from_bytes(hashlib.sha256(repr(row).encode()).digest()[:8], "big", signed=True) for row in rows})
+    for key in keys:
+        conn.execute(_LOCK, {"key": key})
+
+
+_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
+def replace_shown(conn: Connection, rows: Mapping[RowKey, Mapping[str, int]]) -> None:
+    """Put the shown cells of ``rows`` in place of what they showed."""
+    keys = sorted(rows)
+    for first in range(0, len(keys), 200):
+        conn.execute(delete(SHOWN).where(tuple_(SHOWN.c.report, SHOWN.c.scope, SHOWN.c.month).in_(keys[first:first + 200])))
+    cells = [
+        {"report": r, "scope": s, "month": m, "category": c, "count": n}
+        for (r, s, m) in keys
+        for c, n in sorted(rows[(r, s, m)].items())
+        if n
+    ]
+    if cells:
+        conn.execute(insert(SHOWN), cells)
 
 
 def months(conn: Connection, prefix: str, reports: Sequence[str]) -> tuple[dt.date, dt.date] | None:

@@ -21,7 +21,7 @@ from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.sickleave import SEPARATOR
 from intygstjanst.persistence.statistics import CaseRow, CertificateRow, CountKey, MessageRow
 from intygstjanst.registers.persons import parse_personnummer
-from intygstjanst.statistics import store
+from intygstjanst.statistics import store, threshold
 from intygstjanst.statistics.store import Sources
 
 BATCH = 10_000
@@ -39,7 +39,7 @@ def rebuild(db: Database, sources: Sources) -> Rebuilt:
     """Empty the store and compute it again, in one transaction (readers see the old store until
     the new one is complete)."""
     done = Rebuilt()
-    counts: Counter[CountKey] = Counter()
+    tally: Counter[store.Contribution] = Counter()
     with db.read() as source, db.transaction() as conn:
         repo.empty(conn)
         certificates: list[CertificateRow] = []
@@ -54,11 +54,11 @@ def rebuild(db: Database, sources: Sources) -> Rebuilt:
                 row = _row(stored, sources)
                 if row is not None:
                     rows.append(row)
-                    store.count_certificate(counts, row)
+                    tally[store.certificate_contribution(row)] += 1
             certificates.extend(rows)
             for case in store.cases_of(rows):
                 cases.append(case)
-                store.count_case(counts, case)
+                tally[store.case_contribution(case)] += 1
             if len(certificates) >= BATCH:
                 done.certificates += _flush_certificates(conn, certificates, cases, revoked, done)
         done.certificates += _flush_certificates(conn, certificates, cases, revoked, done)
@@ -66,11 +66,15 @@ def rebuild(db: Database, sources: Sources) -> Rebuilt:
         for stored in repo.source_messages(source):
             message = _message(stored, sources)
             messages.append(message)
-            store.count_message(counts, message)
+            tally[store.message_contribution(message)] += 1
             if len(messages) >= BATCH:
                 done.messages += _flush(repo.MESSAGES, conn, messages)
         done.messages += _flush(repo.MESSAGES, conn, messages)
+        counts: Counter[CountKey] = Counter()
+        for contribution, times in tally.items():
+            store.add(counts, contribution, times)
         repo.copy_counts(conn, counts)
+        repo.copy_counts(conn, threshold.shown_of(counts), shown=True)
     return done
 
 

@@ -5,17 +5,9 @@ Every report counts by month: sick-leave cases in the month they began, certific
 they were signed, messages in the month they were sent. A report over a period adds up its months.
 
 The threshold (national and county reports; a care giver's own reports are exact): every count
-below ``THRESHOLD`` is shown as 0, and no small count can be derived from the others. The counts are
-suppressed at their finest grain, one county's categories in one month (a "row"), and every other
-figure is a sum of suppressed cells:
-
-* primary suppression: a cell below 5 becomes 0;
-* secondary suppression: when the cells hidden in a row add up to 1-4, the row's smallest shown
-  cells are hidden too until they add up to at least 5 (so the hidden part of a row, which is what
-  the row's total misses compared with another report of the same cases, is never a small count);
-* totals, period sums and national figures are sums of suppressed cells (national = the sum of the
-  counties' suppressed cells), so any sum or difference of shown figures, within a report, between
-  periods, or between the nation and a county, is a sum of cells that are each 0 or at least 5.
+below ``THRESHOLD`` is shown as 0, and no small count can be derived from the others
+(``statistics/threshold.py``). National and county reports read the shown figures kept ahead
+(``stat_shown``), a care giver's its exact counts (``stat_count``).
 """
 
 from __future__ import annotations
@@ -29,8 +21,8 @@ from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence import statistics as repo
 from intygstjanst.statistics import dimensions, store
+from intygstjanst.statistics.threshold import COUNTY_PREFIX, NATIONAL_SCOPE, THRESHOLD
 
-THRESHOLD = 5
 SUBJECTS = (
     ("AVSTMN", "Avstämningsmöte"),
     ("KOMPLT", "Komplettering"),
@@ -96,7 +88,7 @@ class Scope:
     def prefix(self) -> str:
         if self.kind == "care_giver":
             return store.care_giver_scope(self.id)
-        return store.COUNTY_PREFIX + self.id  # national: every county scope
+        return COUNTY_PREFIX + self.id  # national: every county scope
 
 
 NATIONAL = Scope("national")
@@ -170,13 +162,11 @@ def month_range(first: dt.date, last: dt.date) -> list[dt.date]:
 
 def report(conn: Connection, key: str, scope: Scope, first: dt.date, last: dt.date) -> Report:
     """Report ``key`` for ``scope`` over the months ``first``..``last``; raises KeyError for an
-    unknown report. The suppression (module docstring) is done by the database as it reads the
-    counts (``repo.shown_counts``)."""
+    unknown report."""
     definition = BY_KEY[key]
     months = month_range(first, last)
-    rows = repo.shown_counts(
-        conn, key, scope.prefix, scope.kind != "national", months[0], months[-1], THRESHOLD if scope.suppressed else None
-    )
+    where = NATIONAL_SCOPE if scope.kind == "national" else scope.prefix
+    rows = repo.counts(conn, key, where, months[0], months[-1], shown=scope.suppressed)
     cells = {(month, category): count for month, category, count in rows}
     if definition.categories is not None:
         categories = list(definition.categories())

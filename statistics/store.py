@@ -24,7 +24,7 @@ import functools
 import hashlib
 import hmac
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from lxml import etree
@@ -40,7 +40,8 @@ from intygstjanst.persistence.statistics import CaseRow, CertificateRow, CountKe
 from intygstjanst.registers.care_units import CareUnits
 from intygstjanst.registers.persons import parse_personnummer
 from intygstjanst.settings import Settings
-from intygstjanst.statistics import dimensions
+from intygstjanst.statistics import dimensions, threshold
+from intygstjanst.statistics.threshold import COUNTY_PREFIX
 from intygstjanst.statistics.events import StatisticsEvent
 
 # Certificates at most this many whole days apart belong to one sick-leave case (as nationally).
@@ -266,13 +267,23 @@ def month_of(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
-COUNTY_PREFIX = "lan:"
+def write_counts(conn: Connection, deltas: Mapping[CountKey, int]) -> None:
+    """Add ``deltas`` to the counts, and bring what the county rows they touch show, and the
+    national sums, up to date (``statistics/threshold.py``), in the caller's transaction."""
+    repo.add_counts(conn, deltas)
+    rows = threshold.county_rows(key for key, n in deltas.items() if n)
+    if not rows:
+        return
+    repo.lock_rows(conn, rows)
+    now, national = threshold.shown_changes(repo.rows_of(conn, rows), repo.rows_of(conn, rows, shown=True))
+    repo.replace_shown(conn, now)
+    repo.add_counts(conn, national, shown=True)
 
 
 def scopes(care_giver_id: str, county: str) -> tuple[str, str]:
     """The scopes a row counts in: its care giver's and its county's ("lan:" when the register does
     not know the unit's county). The national figures are the sum of the county scopes, each
-    suppressed first (statistics/reports.py), so no national figure reveals a county's small count."""
+    suppressed first (statistics/threshold.py), so no national figure reveals a county's small count."""
     return (f"vg:{care_giver_id}", f"{COUNTY_PREFIX}{county}")
 
 
@@ -280,19 +291,27 @@ def care_giver_scope(care_giver_id: str) -> str:
     return f"vg:{care_giver_id}"
 
 
-def _spread(counts: Counter[CountKey], care_giver_id: str, county: str, items: Iterable[tuple[str, dt.date, str]], sign: int) -> None:
+# What one row adds to the counts: its care giver, its county, and its (report, month, category)
+# triples, counted in both their scopes. Hashable, so a rebuild tallies the rows that contribute
+# alike and adds each kind once (a few hundred thousand kinds for a million rows).
+Contribution = tuple[str, str, tuple[tuple[str, dt.date, str], ...]]
+
+
+def add(counts: Counter[CountKey], contribution: Contribution, times: int = 1) -> None:
+    """Add ``contribution`` ``times`` times (-1: take it off) to ``counts``."""
+    care_giver_id, county, items = contribution
     for scope in scopes(care_giver_id, county):
         for report, month, category in items:
-            counts[(report, scope, month, category)] += sign
+            counts[(report, scope, month, category)] += times
 
 
-def count_certificate(counts: Counter[CountKey], row: CertificateRow, sign: int = 1) -> None:
+def certificate_contribution(row: CertificateRow) -> Contribution:
     month = month_of(row.signed_on)
     completion = WITH_COMPLETION if row.completion_requested else WITHOUT_COMPLETION
-    _spread(counts, row.care_giver_id, row.county, ((TYPES, month, row.type_code), (COMPLETIONS, month, completion)), sign)
+    return (row.care_giver_id, row.county, ((TYPES, month, row.type_code), (COMPLETIONS, month, completion)))
 
 
-def count_case(counts: Counter[CountKey], case: CaseRow, sign: int = 1) -> None:
+def case_contribution(case: CaseRow) -> Contribution:
     month = month_of(case.start)
     items = (
         (CASES, month, case.gender),
@@ -302,11 +321,23 @@ def count_case(counts: Counter[CountKey], case: CaseRow, sign: int = 1) -> None:
         (LENGTHS, month, dimensions.length_group(case.days)),
         (COUNTIES, month, case.county or dimensions.UNKNOWN),
     )
-    _spread(counts, case.care_giver_id, case.county, items, sign)
+    return (case.care_giver_id, case.county, items)
+
+
+def message_contribution(row: MessageRow) -> Contribution:
+    return (row.care_giver_id, row.county, ((MESSAGES, month_of(row.sent_on), row.subject),))
+
+
+def count_certificate(counts: Counter[CountKey], row: CertificateRow, sign: int = 1) -> None:
+    add(counts, certificate_contribution(row), sign)
+
+
+def count_case(counts: Counter[CountKey], case: CaseRow, sign: int = 1) -> None:
+    add(counts, case_contribution(case), sign)
 
 
 def count_message(counts: Counter[CountKey], row: MessageRow, sign: int = 1) -> None:
-    _spread(counts, row.care_giver_id, row.county, ((MESSAGES, month_of(row.sent_on), row.subject),), sign)
+    add(counts, message_contribution(row), sign)
 
 
 # --- applying events -----------------------------------------------------------------------------
@@ -338,7 +369,7 @@ def apply(conn: Connection, event: StatisticsEvent, sources: Sources) -> None:
             _remove_certificate(conn, key, counts)
     elif event.action == "message-sent":
         _message_sent(conn, event, sources, counts)
-    repo.add_counts(conn, counts)
+    write_counts(conn, counts)
 
 
 def _created(conn: Connection, event: StatisticsEvent, sources: Sources, counts: Counter[CountKey]) -> None:
@@ -411,7 +442,7 @@ def erase_certificate(conn: Connection, certificate_id: str, sources: Sources) -
     for message_row in repo.messages_of(conn, key):
         repo.delete_message(conn, message_row.key)
         count_message(counts, message_row, -1)
-    repo.add_counts(conn, counts)
+    write_counts(conn, counts)
 
 
 def erase_care_giver(conn: Connection, care_giver_id: str) -> None:
@@ -427,4 +458,4 @@ def erase_care_giver(conn: Connection, care_giver_id: str) -> None:
         count_message(counts, message_row, -1)
     scope = care_giver_scope(care_giver_id)
     repo.delete_care_giver(conn, care_giver_id, scope)
-    repo.add_counts(conn, {k: n for k, n in counts.items() if k[1] != scope})
+    write_counts(conn, {k: n for k, n in counts.items() if k[1] != scope})

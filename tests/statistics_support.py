@@ -78,6 +78,11 @@ def stored_counts(conn: Connection) -> Counter[repo.CountKey]:
     return Counter({(r.report, r.scope, r.month, r.category): r.count for r in rows if r.count})
 
 
+def stored_shown(conn: Connection) -> Counter[repo.CountKey]:
+    rows = conn.execute(repo.SHOWN.select())
+    return Counter({(r.report, r.scope, r.month, r.category): r.count for r in rows if r.count})
+
+
 def recount(conn: Connection) -> Counter[repo.CountKey]:
     """The counts as a recount from the stored rows gives them."""
     counts: Counter[repo.CountKey] = Counter()

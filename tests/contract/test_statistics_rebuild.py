@@ -24,7 +24,7 @@ from intygstjanst.statistics.rebuild import rebuild
 from intygstjanst.tests.messages_support import to_care
 from intygstjanst.tests.sickleave_support import OTHER_UNIT, care_unit_settings, lisjp
 from intygstjanst.tests.soap import REGISTER, envelope, post, result
-from intygstjanst.tests.statistics_support import sources, stored_counts
+from intygstjanst.tests.statistics_support import sources, stored_counts, stored_shown
 from intygstjanst.tests.support import require_shared
 
 WOMAN = "198502022384"
@@ -52,6 +52,7 @@ def snapshot(db: Database) -> tuple[object, ...]:
     with db.read() as conn:
         return (
             stored_counts(conn),
+            stored_shown(conn),
             sorted(tuple(r)[1:] for r in conn.execute(repo.CASES.select())),
             sorted(tuple(r) for r in conn.execute(repo.CERTIFICATES.select())),
             sorted(tuple(r) for r in conn.execute(repo.REVOKED.select())),
@@ -82,7 +83,7 @@ def test_rebuild_gives_what_the_events_gave(client, db: Database) -> None:  # ty
     for event in events:
         store.ingest(db, event, parts)
     from_events = snapshot(db)
-    assert len(from_events[1]) == 3  # cases: r-1 + r-2, r-3, r-4 (r-5 revoked)
+    assert len(from_events[2]) == 3  # cases: r-1 + r-2, r-3, r-4 (r-5 revoked)
 
     done = rebuild(db, parts)
     assert (done.certificates, done.revoked, done.cases, done.messages) == (4, 1, 3, 1)

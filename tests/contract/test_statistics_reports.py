@@ -11,7 +11,8 @@ from collections import Counter
 from intygstjanst.persistence import statistics as repo
 from intygstjanst.persistence.db import Database
 from intygstjanst.statistics import store
-from intygstjanst.statistics.reports import NATIONAL, REPORTS, THRESHOLD, Scope, report
+from intygstjanst.statistics.reports import NATIONAL, REPORTS, Scope, report
+from intygstjanst.statistics.threshold import THRESHOLD
 
 MONTHS = [dt.date(2024, m, 1) for m in range(1, 7)]
 COUNTIES = ["01", "12", "14"]
@@ -33,7 +34,7 @@ def generate(db: Database) -> Counter[repo.CountKey]:
             for scope in store.scopes(CARE_GIVERS[county], county):
                 counts[(definition.key, scope, month, category)] += n
     with db.transaction() as conn:
-        repo.add_counts(conn, counts)
+        store.write_counts(conn, counts)
     return counts
 
 
@@ -76,7 +77,7 @@ def test_national_and_county_figures_never_reveal_a_small_count(db: Database) ->
 
 def test_counts_of_one_to_four_are_shown_as_zero_nationally(db: Database) -> None:
     with db.transaction() as conn:
-        repo.add_counts(conn, {
+        store.write_counts(conn, {
             (store.CASES, "lan:01", MONTHS[0], "K"): 4,
             (store.CASES, "lan:12", MONTHS[0], "K"): 3,
             (store.CASES, "lan:01", MONTHS[0], "M"): 1,
@@ -94,7 +95,7 @@ def test_counts_of_one_to_four_are_shown_as_zero_nationally(db: Database) -> Non
 
 def test_the_completion_share_is_computed_from_the_shown_counts(db: Database) -> None:
     with db.transaction() as conn:
-        repo.add_counts(conn, {
+        store.write_counts(conn, {
             (store.COMPLETIONS, "lan:01", MONTHS[0], "med"): 5,
             (store.COMPLETIONS, "lan:01", MONTHS[0], "utan"): 15,
             (store.COMPLETIONS, "lan:12", MONTHS[0], "med"): 2,

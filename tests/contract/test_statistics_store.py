@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from intygstjanst.persistence import statistics as repo
 from intygstjanst.persistence.db import Database
-from intygstjanst.statistics import store
+from intygstjanst.statistics import store, threshold
 
-from intygstjanst.tests.sickleave_support import CARE_GIVER
+from intygstjanst.tests.sickleave_support import CARE_GIVER, UNIT
 from intygstjanst.tests.statistics_support import (
-    FAR_UNIT, OTHER_CARE_GIVER, created, message, recount, revoked, sources, stored_counts,
+    FAR_UNIT, OTHER_CARE_GIVER, created, message, recount, revoked, sources, stored_counts, stored_shown,
 )
 
 PATIENT = "191212121212"
@@ -38,7 +38,7 @@ def national(db: Database, report: str) -> dict[str, int]:
         counts = stored_counts(conn)
     out: dict[str, int] = {}
     for (key, scope, _, category), count in counts.items():
-        if key == report and scope.startswith(store.COUNTY_PREFIX) and count:
+        if key == report and scope.startswith(threshold.COUNTY_PREFIX) and count:
             out[category] = out.get(category, 0) + count
     return out
 
@@ -46,6 +46,7 @@ def national(db: Database, report: str) -> dict[str, int]:
 def consistent(db: Database) -> None:
     with db.read() as conn:
         assert stored_counts(conn) == recount(conn)
+        assert stored_shown(conn) == threshold.shown_of(stored_counts(conn))
 
 
 def test_a_certificate_counts_once_however_often_it_arrives(db: Database) -> None:
@@ -150,3 +151,26 @@ def test_the_migration_creates_the_statistics_tables_as_modelled(db: Database) -
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = [d for d in compare_metadata(context, Base.metadata) if "stat_" in repr(d)]
     assert differences == []
+
+
+def test_concurrent_writers_keep_the_shown_figures_equal_to_a_recount(db: Database) -> None:
+    """Events of different patients ingested side by side touch the same county rows: no two writers
+    deadlock, and the figures kept ahead end up as a recount gives them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stdnum import luhn
+
+    def patient(number: int) -> str:
+        digits = f"8501{number % 28 + 1:02d}{number:03d}"
+        return f"19{digits}{luhn.calc_check_digit(digits)}"
+
+    def ingest_some(worker: int) -> None:
+        for number in range(worker * 6, worker * 6 + 6):
+            event = created(f"c-{number}", [(number % 3, 13, 100)], patient=patient(number), unit=(UNIT, FAR_UNIT)[number % 2],
+                            care_giver=(CARE_GIVER, OTHER_CARE_GIVER)[number % 2])
+            ingest(db, event)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(ingest_some, range(4)))
+    consistent(db)
+    assert sum(national(db, store.TYPES).values()) == 24

@@ -26,7 +26,7 @@ MONTH = dt.date(2024, 3, 1)
 
 def fill(db: Database) -> None:
     with db.transaction() as conn:
-        repo.add_counts(conn, {
+        store.write_counts(conn, {
             (store.CASES, "lan:01", MONTH, "K"): 12,
             (store.CASES, "lan:01", MONTH, "M"): 7,
             (store.CASES, "lan:12", MONTH, "M"): 3,
