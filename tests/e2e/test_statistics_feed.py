@@ -7,7 +7,9 @@ On the way the broker closes the worker's connection (``rabbitmqctl close_connec
 worker is killed with SIGKILL and a second one takes over, and one event is published a second
 time as after a crash between the broker's confirm and the outbox's bookkeeping. The consumer then
 sees each of the four events exactly once, with the headers and bodies the national statistics
-service reads. ``intygstjanst statistics consume`` reads them into the built-in statistics. A test
+service reads. On the consuming side, the broker closes the consumer's connection in the middle of
+a stream of events and a second consumer takes over from a stopped one: every event is handed on
+exactly once. ``intygstjanst statistics consume`` reads them into the built-in statistics. A test
 certificate (a validation person) gives no event at all.
 """
 
@@ -96,12 +98,13 @@ def waiting(queue: str) -> int:
         connection.close()
 
 
-def close_from_server(queue: str) -> int:
-    """Close the worker's broker connections from the broker's side; how many were closed."""
+def close_from_server(queue: str, role: str = "publisher") -> int:
+    """Close the broker connections of the workers' publishers (or of a ``role`` "consumer") of
+    ``queue`` from the broker's side; how many were closed."""
     listed = subprocess.run(
         ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"], capture_output=True, text=True, timeout=120, check=True
     )
-    wanted = f'{{"connection_name","intygstjanst publisher {queue}"}}'
+    wanted = f'{{"connection_name","intygstjanst {role} {queue}"}}'
     pids = [line.split("\t", 1)[0] for line in listed.stdout.splitlines() if wanted in line]
     for pid in pids:
         subprocess.run(["rabbitmqctl", "close_connection", pid, "test: broker interruption"], capture_output=True, timeout=120, check=True)
@@ -302,4 +305,46 @@ def test_the_consumer_acknowledges_only_what_its_callable_took(queue: str) -> No
     # The failed event came back and was taken; the junk and the refused event were rejected.
     assert taken == ["failed", "c-1"]
     assert (stats.handled, stats.failures, stats.rejected) == (1, 1, 2)
+    assert waiting(queue) == 0
+
+
+def test_the_consumer_takes_every_event_once_across_a_broken_connection_and_a_restart(queue: str) -> None:
+    """Mid-stream the broker closes the consumer's connection (the acknowledgement of the event just
+    handled is lost with it, and so are the prefetched deliveries), and later the consumer stops
+    and a new one takes over: every event is handed on exactly once, none is lost."""
+    if not shutil.which("rabbitmqctl"):
+        unavailable("rabbitmqctl is needed to close a connection from the broker's side")
+    total = 300
+    publisher = StatisticsPublisher(amqp.Destination(BROKER, "", queue), timeout=30)
+    try:
+        for number in range(total):
+            event = StatisticsEvent("sent", f"c-{number}", "LISJP", "FKASSA")
+            assert publisher.send(_claimed(event, f"d-{number}")).verdict == "delivered"
+    finally:
+        publisher.close()
+    assert waiting(queue) == total
+
+    taken: list[str] = []
+    closed: list[int] = []
+
+    def interrupting(event: StatisticsEvent) -> None:
+        taken.append(event.certificate_id)
+        if len(taken) == 100:
+            closed.append(close_from_server(queue, "consumer"))
+        if len(taken) == 200:
+            first.stop()
+
+    first = Consumer(amqp.Destination(BROKER, "", queue), interrupting, retry_seconds=0.1)
+    first_stats = first.run()
+    assert closed == [1]
+    assert len(taken) == 200 and first_stats.handled == 200
+    # The event whose acknowledgement was lost came back and was recognised by its message id.
+    assert first_stats.repeats >= 1
+    # What it had prefetched goes back to the queue as its connection closes.
+    wait_until(lambda: waiting(queue) == total - 200, WAIT, "the unhandled events back in the queue")
+
+    second = Consumer(amqp.Destination(BROKER, "", queue), lambda event: taken.append(event.certificate_id))
+    second_stats = second.run(until_idle=True)
+    assert second_stats.handled == total - 200
+    assert sorted(taken) == sorted(f"c-{number}" for number in range(total))
     assert waiting(queue) == 0
