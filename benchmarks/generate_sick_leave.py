@@ -170,7 +170,10 @@ def interleaved(rng: random.Random, focus: list[Cert], others: Iterator[Cert], o
     yield from focus
 
 
-def generate(url: str, total: int, focus_total: int, active: int, seed: int) -> None:
+def generate(url: str, total: int, focus_total: int, active: int, seed: int, lists: bool = True) -> None:
+    """Recreate the database at ``url`` and fill it; ``lists`` False leaves the sick-leave cases and
+    answers uncomputed (benchmarks/statistics_reports.py reads only the certificate and sick-leave
+    rows, and the computation is most of the time of a million)."""
     import psycopg
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -227,14 +230,15 @@ def generate(url: str, total: int, focus_total: int, active: int, seed: int) -> 
                     for row in rows:
                         copy.write_row(row)
             print(f"  {number:,} certificates ({time.perf_counter() - started:.0f} s)", flush=True)
-    # The rows came in by COPY, past the repository: their cases and answers are computed as
-    # `intygstjanst sickleave rebuild` does.
-    from intygstjanst.certificates import sickleave_upkeep
+    if lists:
+        # The rows came in by COPY, past the repository: their cases and answers are computed as
+        # `intygstjanst sickleave rebuild` does.
+        from intygstjanst.certificates import sickleave_upkeep
 
-    database = Database(url)
-    sickleave_upkeep.rebuild(database)
-    database.dispose()
-    print(f"  cases and answers computed ({time.perf_counter() - started:.0f} s)", flush=True)
+        database = Database(url)
+        sickleave_upkeep.rebuild(database)
+        database.dispose()
+        print(f"  cases and answers computed ({time.perf_counter() - started:.0f} s)", flush=True)
     # VACUUM (outside a transaction) sets the visibility map, so that the covering indexes serve
     # index-only scans at once, as they do after autovacuum in a running service.
     with psycopg.connect(dsn, autocommit=True) as conn:
