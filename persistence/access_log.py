@@ -67,6 +67,7 @@ _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 PATIENT_KEYS_KEPT = 200_000
 # Pruning deletes this many entries per transaction, so appends wait for the head row only briefly.
 PRUNE_BATCH = 5_000
+PRUNE_ROWS = 50_000  # and at most about this many patient rows (one entry may hold more)
 
 
 class Disclosed(Protocol):
@@ -219,6 +220,13 @@ class AccessLog:
                 upto = min(anchor + PRUNE_BATCH, target)
                 if upto <= anchor:
                     break
+                # Entries naming thousands of patients: the batch ends before its patient rows
+                # exceed PRUNE_ROWS (but takes at least one entry whole).
+                beyond = conn.execute(
+                    select(_PATIENTS.c.seq).where(_PATIENTS.c.seq > anchor).order_by(_PATIENTS.c.seq).offset(PRUNE_ROWS).limit(1)
+                ).scalar()
+                if beyond is not None:
+                    upto = min(upto, max(anchor + 1, beyond - 1))
                 last = conn.execute(select(_ENTRIES.c.hash).where(_ENTRIES.c.seq == upto)).scalar()
                 if last is None:
                     raise ValueError(f"access log entry {upto} is missing: run 'intygstjanst access-log verify'")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, text, update
@@ -208,6 +209,28 @@ def test_pruning_keeps_the_chain_verifiable(log: AccessLog, monkeypatch: pytest.
     assert verdict.problem is None and verdict.entries == 2 and verdict.head_seq == 7
     fill(log, 1, start=START + dt.timedelta(days=30))
     assert log.prune(START) == 0 and log.verify().problem is None
+
+
+def test_pruning_takes_few_entries_at_a_time_when_they_name_many_patients(log: AccessLog, monkeypatch: pytest.MonkeyPatch, db: Database) -> None:
+    monkeypatch.setattr("intygstjanst.persistence.access_log.PRUNE_ROWS", 3)
+    for n, patients in enumerate((2, 2, 5, 1, 1)):  # entries 1-5, a day apart
+        log.append(ASKER, [Shown(TEST_PERSON, care_unit_id=f"SE-UNIT-{n}-{p}") for p in range(patients)], START + dt.timedelta(days=n), f"c{n}")
+    transactions = 0
+    opened = db.transaction
+
+    def counted() -> Any:
+        nonlocal transactions
+        transactions += 1
+        return opened()
+
+    monkeypatch.setattr(db, "transaction", counted)
+    assert log.prune(START + dt.timedelta(days=10)) == 5
+    # Entry 1; entry 2; entry 3 (five rows, whole); entries 4 and 5; one that finds nothing left.
+    assert transactions == 5
+    verdict = log.verify()
+    assert verdict.problem is None and verdict.entries == 0 and verdict.head_seq == 5
+    with db.read() as conn:
+        assert conn.execute(select(AccessLogPatient.seq)).first() is None
 
 
 def test_prune_uses_the_retention_setting(log: AccessLog, cli: Callable[..., tuple[int, str]]) -> None:
