@@ -32,11 +32,8 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         settings, dev_pki = prepare(settings)
-        database = Database.open(settings.effective_database_url, settings.database_setting)
-        try:
+        with Database.configured(settings, newest_schema=False) as database:
             database.upgrade()
-        finally:
-            database.dispose()
         app, transport = secured_app(settings)
     except (TlsConfigError, AuthorizationFileError, PkiError) as exc:
         raise SettingsError(str(exc)) from None

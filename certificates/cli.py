@@ -73,15 +73,10 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     from intygstjanst.persistence import certificates, signatures
     from intygstjanst.persistence.db import Database
 
-    database = Database.open(settings.effective_database_url, settings.database_setting)
-    try:
-        database.require_newest_schema(settings.database_setting)
-        with database.read() as conn:
-            row = certificates.get(conn, args.id)
-            states = certificates.states(conn, args.id)
-            signature = signatures.get(conn, args.id)
-    finally:
-        database.dispose()
+    with Database.configured(settings) as database, database.read() as conn:
+        row = certificates.get(conn, args.id)
+        states = certificates.states(conn, args.id)
+        signature = signatures.get(conn, args.id)
     if row is None:
         print(f"intygstjanst certificate show: no certificate {args.id}", file=sys.stderr)
         return 1

@@ -93,21 +93,15 @@ def _span(bounds: tuple[object, object]) -> str:
 
 
 def _check_command(_args: argparse.Namespace, settings: Settings) -> int:
-    database = Database.open(settings.effective_database_url, settings.database_setting)
-    try:
+    with Database.configured(settings, newest_schema=False) as database:
         findings = check(database)
-    finally:
-        database.dispose()
     _report(findings, "differing from recomputed")
     return 0 if findings.clean else 1
 
 
 def _rebuild_command(_args: argparse.Namespace, settings: Settings) -> int:
-    database = Database.open(settings.effective_database_url, settings.database_setting)
-    try:
+    with Database.configured(settings, newest_schema=False) as database:
         findings = rebuild(database)
-    finally:
-        database.dispose()
     _report(findings, "rewritten")
     return 0
 
@@ -129,15 +123,12 @@ def _list_command(args: argparse.Namespace, settings: Settings, registers: Regis
         raise SettingsError(str(exc)) from None
     scope, protected_among = registers(settings)
     active_date = args.date or dt.datetime.now(SWEDEN).date()
-    database = Database.open(settings.effective_database_url, settings.database_setting)
     try:
-        with database.read() as conn:
+        with Database.configured(settings, newest_schema=False) as database, database.read() as conn:
             cases = view(conn, scope(args.unit), active_date, args.gap, filters, protected_among, args.recently_ended)
     except RegisterUnavailable as exc:
         print(f"intygstjanst sickleave list: no list, since protected identities cannot be respected: {exc}", file=sys.stderr)
         return 1
-    finally:
-        database.dispose()
     json.dump({"unit": args.unit, "date": active_date.isoformat(), "max_gap": args.gap, "cases": cases},
               sys.stdout, ensure_ascii=False, indent=1 if args.pretty else None)
     print()

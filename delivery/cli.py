@@ -79,16 +79,9 @@ def parse_duration(text: str) -> dt.timedelta:
     return dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
-def _database(settings: Settings) -> Database:
-    database = Database.open(settings.effective_database_url, settings.database_setting)
-    database.require_newest_schema(settings.database_setting)
-    return database
-
-
 def _status(args: argparse.Namespace, settings: Settings) -> int:
-    db = _database(settings)
     now = utc_now()
-    with db.read() as conn:
+    with Database.configured(settings) as db, db.read() as conn:
         queues = outbox.queues(conn, now)
         counters = outbox.counters(conn)
     if args.json:
@@ -122,8 +115,7 @@ def _age(delta: dt.timedelta) -> str:
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    db = _database(settings)
-    with db.read() as conn:
+    with Database.configured(settings) as db, db.read() as conn:
         items = outbox.list_items(conn, status=args.status, recipient=args.recipient, limit=args.limit)
     if args.json:
         for item in items:
@@ -139,8 +131,7 @@ def _retry(args: argparse.Namespace, settings: Settings) -> int:
     if bool(args.ids) == bool(args.all_dead):
         print("outbox retry: give item ids or --all-dead (not both)", file=sys.stderr)
         return 2
-    db = _database(settings)
-    with db.transaction() as conn:
+    with Database.configured(settings) as db, db.transaction() as conn:
         revived = outbox.revive(conn, None if args.all_dead else args.ids, utc_now())
     if args.all_dead:
         print(f"{len(revived)} dead item(s) queued again")
@@ -151,8 +142,7 @@ def _retry(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _purge(args: argparse.Namespace, settings: Settings) -> int:
-    db = _database(settings)
-    with db.transaction() as conn:
+    with Database.configured(settings) as db, db.transaction() as conn:
         purged = outbox.purge_delivered(conn, utc_now() - args.older_than)
     print(f"{purged} delivered item(s) purged")
     return 0

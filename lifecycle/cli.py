@@ -19,12 +19,6 @@ from intygstjanst.persistence.db import Database
 from intygstjanst.settings import STORAGE, Settings, add_flags
 from intygstjanst.statistics.store import Sources
 
-def _database(settings: Settings) -> Database:
-    database = Database.open(settings.effective_database_url, settings.database_setting)
-    database.require_newest_schema(settings.database_setting)
-    return database
-
-
 def _print(value: Any) -> None:
     print(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False), flush=True)
 
@@ -36,15 +30,13 @@ def _running(action: Action) -> Callable[[argparse.Namespace, Settings], int]:
     """A command running ``action`` on the database and printing what it returns as JSON."""
 
     def command(args: argparse.Namespace, settings: Settings) -> int:
-        database = _database(settings)
-        try:
-            _print(action(args, settings, database))
-            return 0
-        except (erasing.Refused, ExportError) as exc:
-            print(f"intygstjanst: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            database.dispose()
+        with Database.configured(settings) as database:
+            try:
+                _print(action(args, settings, database))
+                return 0
+            except (erasing.Refused, ExportError) as exc:
+                print(f"intygstjanst: {exc}", file=sys.stderr)
+                return 1
 
     return command
 

@@ -18,11 +18,8 @@ SWEDEN = ZoneInfo("Europe/Stockholm")
 
 
 def _upgrade(_args: argparse.Namespace, settings: Settings) -> int:
-    database = Database.open(settings.effective_database_url, settings.database_setting)
-    try:
+    with Database.configured(settings, newest_schema=False) as database:
         database.upgrade()
-    finally:
-        database.dispose()
     print(f"database {safe_url(settings.effective_database_url)} is at the newest schema")
     return 0
 
@@ -35,12 +32,8 @@ def _with_access_log(
 
     def command(args: argparse.Namespace, settings: Settings) -> int:
         key = read_key(key_file(settings), "access_log_key_file") if with_key else None
-        database = Database.open(settings.effective_database_url, settings.database_setting)
-        try:
-            database.require_newest_schema(settings.database_setting)
+        with Database.configured(settings) as database:
             return run(args, settings, AccessLog(database, key))
-        finally:
-            database.dispose()
 
     return command
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from intygstjanst.persistence.group_commit import GroupCommit
-from intygstjanst.settings import SettingsError
+from intygstjanst.settings import Settings, SettingsError
 
 T = TypeVar("T")
 
@@ -81,6 +81,20 @@ class Database:
             database.dispose()
             raise DatabaseSettingError(f"{setting}: cannot connect to {shown}: {_first_line(exc.orig or exc)}") from None
         return database
+
+    @classmethod
+    @contextmanager
+    def configured(cls, settings: Settings, *, newest_schema: bool = True) -> Iterator[Database]:
+        """The database ``settings`` name, for one command: opened (see :meth:`open`), checked to be
+        at the newest schema (see :meth:`require_newest_schema`) unless ``newest_schema`` is false,
+        and disposed when the block ends."""
+        database = cls.open(settings.effective_database_url, settings.database_setting)
+        try:
+            if newest_schema:
+                database.require_newest_schema(settings.database_setting)
+            yield database
+        finally:
+            database.dispose()
 
     @staticmethod
     def _prepare_sqlite_dir(url: str) -> None:

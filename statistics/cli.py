@@ -32,13 +32,9 @@ def sources(settings: Settings) -> Sources:
 
 def _rebuild_command(_args: argparse.Namespace, settings: Settings) -> int:
     parts = sources(settings)
-    database = Database.open(settings.effective_database_url, settings.database_setting)
-    try:
-        database.require_newest_schema(settings.database_setting)
+    with Database.configured(settings) as database:
         started = time.perf_counter()
         done = rebuild(database, parts)
-    finally:
-        database.dispose()
     print(
         f"statistics rebuilt in {time.perf_counter() - started:.1f} s: {done.certificates:,} certificates, "
         f"{done.revoked:,} revoked, {done.cases:,} sick-leave cases, {done.messages:,} messages"
