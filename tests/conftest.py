@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -30,6 +31,9 @@ from intygstjanst.settings import Settings
 from intygstjanst.tests.signing_support import SigningPki
 from intygstjanst.tests.soap import TEST_PERSON, VALIDATION_PERSON
 from intygstjanst.tests.support import REPO_DIR, START_SECONDS
+
+if TYPE_CHECKING:
+    from intygstjanst.tests.tlsserver import Pki
 
 TEST_DATABASE_URL = os.environ.get("INTYG_TEST_DATABASE_URL", "")
 
@@ -196,6 +200,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, database_url: str, mig
         yield LiveServer(base, process, log_path)
     finally:
         stop_server(process)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """The transport-security tests' PKI (tests/tlsserver.py): consumers in every state, one set per module."""
+    from intygstjanst.tests.tlsserver import make_pki  # tlsserver imports this module
+
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="session")

@@ -155,6 +155,22 @@ def _wait_for_health(
     raise RuntimeError(f"server did not answer {url} within {START_SECONDS} s:\n{log_path.read_text(errors='replace')}")
 
 
+def standard_grants(tmp: Path) -> Path:
+    """An authorization file in ``tmp`` holding STANDARD_GRANTS."""
+    authorization = tmp / "authorization.toml"
+    authorization.write_text(STANDARD_GRANTS, encoding="utf-8")
+    return authorization
+
+
+@contextmanager
+def running_native(tmp: Path, database_url: str, pki: Pki, *extra: str) -> Iterator[Server]:
+    """``running`` with native mutual TLS, the standard grants and ``extra`` flags; healthy once
+    CONSUMER's handshake and /health succeed."""
+    args = [*native_args(pki, standard_grants(tmp)), *extra]
+    with running(tmp, database_url, args, lambda: pki.context(pki.client(CONSUMER))) as server:
+        yield server
+
+
 def native_args(pki: Pki, authorization: Path) -> list[str]:
     return [
         "--tls-cert", str(pki.main.server.cert),

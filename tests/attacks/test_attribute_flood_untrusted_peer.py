@@ -15,23 +15,16 @@ import pytest
 
 from intygstjanst.tests.attacks.siege import XML, assert_bystanders_served, attack, attribute_flood
 from intygstjanst.tests.soap import REGISTER, fault
-from intygstjanst.tests.tlsserver import CONSUMER, STANDARD_GRANTS, Pki, Server, make_pki, running
+from intygstjanst.tests.tlsserver import CONSUMER, Pki, Server, running, standard_grants
 
 TRUSTED = "127.0.0.1"  # the proxy: the bystanders' calls come from here
 ATTACKER = "127.0.0.2"  # another loopback address: a real, different TCP peer
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory, database_url: str, migrated_db, pki: Pki) -> Iterator[Server]:
     tmp: Path = tmp_path_factory.mktemp("proxied")
-    authorization = tmp / "authorization.toml"
-    authorization.write_text(STANDARD_GRANTS, encoding="utf-8")
-    args = ["--tls-mode", "proxy", "--trusted-proxy", TRUSTED, "--authorization-file", str(authorization)]
+    args = ["--tls-mode", "proxy", "--trusted-proxy", TRUSTED, "--authorization-file", str(standard_grants(tmp))]
     with running(tmp, database_url, args, lambda: True, scheme="http") as server:
         yield server
 

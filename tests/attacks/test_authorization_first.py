@@ -13,17 +13,7 @@ import pytest
 
 from intygstjanst.tests.attacks.siege import XML, assert_bystanders_served, attack, supplementary_flood
 from intygstjanst.tests.soap import REGISTER, REGISTER_NS, fault
-from intygstjanst.tests.tlsserver import (
-    ADDRESS,
-    CONSUMER,
-    OTHER,
-    STANDARD_GRANTS,
-    Pki,
-    Server,
-    make_pki,
-    native_args,
-    running,
-)
+from intygstjanst.tests.tlsserver import ADDRESS, CONSUMER, OTHER, Pki, Server, running_native
 
 # The 60,000-answer LISJP with its last end tag misspelt (the body element names its contract): well-formed up to its final bytes.
 BROKEN = supplementary_flood(60_000).replace(b"</soapenv:Envelope>", b"</soapenv:Envelop>")
@@ -32,16 +22,8 @@ REVOKE_NS = "urn:riv:clinicalprocess:healthcond:certificate:RevokeCertificateRes
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, pki: Pki, database_url: str, migrated_db) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("authorization-first")
-    authorization = tmp / "authorization.toml"
-    authorization.write_text(STANDARD_GRANTS, encoding="utf-8")
-    with running(tmp, database_url, native_args(pki, authorization), lambda: pki.context(pki.client(CONSUMER))) as live:
+    with running_native(tmp_path_factory.mktemp("authorization-first"), database_url, pki) as live:
         yield live
 
 

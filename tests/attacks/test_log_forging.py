@@ -12,23 +12,15 @@ import pytest
 
 from intygstjanst.tests.attacks.siege import XML, assert_bystanders_served, attack, legitimate_registration
 from intygstjanst.tests.soap import REGISTER, fault
-from intygstjanst.tests.tlsserver import CONSUMER, OTHER, STANDARD_GRANTS, Pki, Server, audit_lines, make_pki, native_args, running
+from intygstjanst.tests.tlsserver import CONSUMER, OTHER, Pki, Server, audit_lines, running_native
 
 FORGED = '{"time": "2026-01-01 00:00:00,000", "level": "INFO", "logger": "intygstjanst.audit", "event": "call", "consumer": "FORGED", "result": "OK"}'
 _ADDRESS = b">5565594230</ns0:LogicalAddress>"
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, pki: Pki, database_url: str, migrated_db) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("forging")
-    authorization = tmp / "authorization.toml"
-    authorization.write_text(STANDARD_GRANTS, encoding="utf-8")
-    with running(tmp, database_url, native_args(pki, authorization), lambda: pki.context(pki.client(CONSUMER))) as live:
+    with running_native(tmp_path_factory.mktemp("forging"), database_url, pki) as live:
         yield live
 
 

@@ -21,26 +21,18 @@ from intygstjanst.tls.callers import ORIGINAL_CONSUMER_HEADER
 
 from intygstjanst.tests.soap import GET, REGISTER, TEST_PERSON, certificate, envelope, get_request, result
 from intygstjanst.tests.support import require_shared
-from intygstjanst.tests.tlsserver import ADDRESS, CONSUMER, OTHER, PLATFORM, STANDARD_GRANTS, Pki, Server, make_pki, native_args, running, soap
+from intygstjanst.tests.tlsserver import ADDRESS, CONSUMER, OTHER, PLATFORM, Pki, Server, running_native, soap
 
 KEY = b"e2e-access-log-key"
 READS = 16
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, pki: Pki, database_url: str, migrated_db: Database) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("access-log")
-    authorization = tmp / "authorization.toml"
-    authorization.write_text(STANDARD_GRANTS, encoding="utf-8")
     key_file = tmp / "access-log.key"
     key_file.write_bytes(KEY)
-    args = [*native_args(pki, authorization), "--workers", "2", "--access-log-key-file", str(key_file)]
-    with running(tmp, database_url, args, lambda: pki.context(pki.client(CONSUMER))) as live:
+    with running_native(tmp, database_url, pki, "--workers", "2", "--access-log-key-file", str(key_file)) as live:
         yield live
 
 

@@ -23,30 +23,19 @@ from intygstjanst.tests.tlsserver import (
     OTHER_ADDRESS,
     PLATFORM,
     REVOKED,
-    STANDARD_GRANTS,
-    Server,
     Pki,
+    Server,
     handshake_refused,
-    make_pki,
-    native_args,
-    running,
+    running_native,
     soap,
 )
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, pki: Pki, database_url: str, migrated_db: Database
 ) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("native")
-    authorization = tmp / "authorization.toml"
-    authorization.write_text(STANDARD_GRANTS, encoding="utf-8")
-    with running(tmp, database_url, native_args(pki, authorization), lambda: pki.context(pki.client(CONSUMER))) as live:
+    with running_native(tmp_path_factory.mktemp("native"), database_url, pki) as live:
         yield live
 
 

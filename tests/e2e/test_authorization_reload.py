@@ -26,19 +26,14 @@ from intygstjanst.tests.tlsserver import (
     Pki,
     Server,
     grants,
-    make_pki,
     native_args,
     running,
     soap,
+    standard_grants,
 )
 
 WITH_OTHER = STANDARD_GRANTS + grants((OTHER, ADDRESS, GET_NS))
 CONNECTIONS = 8  # new connections per check, so that with two workers both answer some
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["one process", "two workers"])
@@ -47,8 +42,7 @@ def server(
 ) -> Iterator[tuple[Server, Path, int]]:
     workers: int = request.param
     tmp = tmp_path_factory.mktemp("reload")
-    authorization = tmp / "authorization.toml"
-    authorization.write_text(STANDARD_GRANTS, encoding="utf-8")
+    authorization = standard_grants(tmp)
     args = [*native_args(pki, authorization), "--workers", str(workers)]
     with running(tmp, database_url, args, lambda: pki.context(pki.client(CONSUMER))) as live:
         yield live, authorization, workers

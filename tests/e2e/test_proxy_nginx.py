@@ -33,12 +33,11 @@ from intygstjanst.tests.tlsserver import (
     OTHER_ADDRESS,
     PLATFORM,
     REVOKED,
-    STANDARD_GRANTS,
     Pki,
     Server,
-    make_pki,
     running,
     soap,
+    standard_grants,
 )
 
 PROXY_ADDRESS = "127.0.0.2"
@@ -104,16 +103,10 @@ class Proxied:
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory, pki: Pki, database_url: str, migrated_db: Database) -> Iterator[Proxied]:
     nginx = nginx_binary()
     tmp = tmp_path_factory.mktemp("proxy")
-    authorization = tmp / "authorization.toml"
-    authorization.write_text(STANDARD_GRANTS, encoding="utf-8")
+    authorization = standard_grants(tmp)
     args = [
         "--tls-mode", "proxy",
         "--trusted-proxy", PROXY_ADDRESS,
