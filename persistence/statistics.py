@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, and_, bindparam, delete, exists, func, insert, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -287,31 +287,16 @@ def rows_of(conn: Connection, rows: Iterable[RowKey], shown: bool = False) -> di
 def lock_rows(conn: Connection, rows: Iterable[RowKey]) -> None:
     """Hold ``rows`` (report, scope, month) until the transaction ends, so that writers computing
     what a row shows do it one after the other, each reading (in a statement after the lock) what the
-    one before committed. PostgreSQL's transaction-scoped advisory locks, taken in one order so that
-    two writers never wait for each other; SQLite writes one transaction at a time anyway."""
+    one before committed. PostgreSQL's transaction-scoped advisory locks, taken in one order (the
+    function scan of the sorted array yields its keys in order) so that two writers never wait for
+    each other; SQLite writes one transaction at a time anyway."""
     if conn.dialect.name != "postgresql":
         return
     keys = sorted({int.from_bytes(hashlib.sha256(repr(row).encode()).digest()[:8], "big", signed=True) for row in rows})
-    for key in keys:
-        conn.execute(_LOCK, {"key": key})
+    conn.execute(_LOCK, {"keys": keys})
 
 
-_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
-
-
-def replace_shown(conn: Connection, rows: Mapping[RowKey, Mapping[str, int]]) -> None:
-    """Put the shown cells of ``rows`` in place of what they showed."""
-    keys = sorted(rows)
-    for first in range(0, len(keys), 200):
-        conn.execute(delete(SHOWN).where(tuple_(SHOWN.c.report, SHOWN.c.scope, SHOWN.c.month).in_(keys[first:first + 200])))
-    cells = [
-        {"report": r, "scope": s, "month": m, "category": c, "count": n}
-        for (r, s, m) in keys
-        for c, n in sorted(rows[(r, s, m)].items())
-        if n
-    ]
-    if cells:
-        conn.execute(insert(SHOWN), cells)
+_LOCK = text("SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS bigint[])) AS key")
 
 
 def months(conn: Connection, prefix: str, reports: Sequence[str]) -> tuple[dt.date, dt.date] | None:

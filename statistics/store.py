@@ -275,9 +275,7 @@ def write_counts(conn: Connection, deltas: Mapping[CountKey, int]) -> None:
     if not rows:
         return
     repo.lock_rows(conn, rows)
-    now, national = threshold.shown_changes(repo.rows_of(conn, rows), repo.rows_of(conn, rows, shown=True))
-    repo.replace_shown(conn, now)
-    repo.add_counts(conn, national, shown=True)
+    repo.add_counts(conn, threshold.shown_changes(repo.rows_of(conn, rows), repo.rows_of(conn, rows, shown=True)), shown=True)
 
 
 def scopes(care_giver_id: str, county: str) -> tuple[str, str]:

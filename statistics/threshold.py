@@ -69,18 +69,17 @@ def shown_of(counts: Mapping[CountKey, int]) -> Counter[CountKey]:
     return shown
 
 
-def shown_changes(
-    counts: Mapping[RowKey, Mapping[str, int]], before: Mapping[RowKey, Mapping[str, int]]
-) -> tuple[dict[RowKey, dict[str, int]], Counter[CountKey]]:
+def shown_changes(counts: Mapping[RowKey, Mapping[str, int]], before: Mapping[RowKey, Mapping[str, int]]) -> Counter[CountKey]:
     """For county rows whose counts changed (``counts``, as they are now) and were shown as
-    ``before``: their shown cells now (zeros left out), and what the national sums change by."""
-    now: dict[RowKey, dict[str, int]] = {}
-    national: Counter[CountKey] = Counter()
+    ``before``: what each of their shown cells, and the national sums, change by."""
+    changes: Counter[CountKey] = Counter()
     for row_key in set(counts) | set(before):
-        shown = {category: count for category, count in suppress(counts.get(row_key, {})).items() if count}
-        now[row_key] = shown
-        report, _, month = row_key
+        shown = suppress(counts.get(row_key, {}))
         old = before.get(row_key, {})
+        report, scope, month = row_key
         for category in set(shown) | set(old):
-            national[(report, NATIONAL_SCOPE, month, category)] += shown.get(category, 0) - old.get(category, 0)
-    return now, national
+            change = shown.get(category, 0) - old.get(category, 0)
+            if change:
+                changes[(report, scope, month, category)] += change
+                changes[(report, NATIONAL_SCOPE, month, category)] += change
+    return changes

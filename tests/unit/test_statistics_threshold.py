@@ -53,18 +53,15 @@ changes = st.lists(
 @given(changes)
 def test_the_shown_figures_kept_ahead_equal_those_computed_afresh(batches: list[list[tuple[str, str, int, str, int]]]) -> None:
     counts: Counter[CountKey] = Counter()
-    shown: dict[RowKey, dict[str, int]] = {}
-    national: Counter[CountKey] = Counter()
+    kept: Counter[CountKey] = Counter()
     for batch in batches:
         for report, scope, month, category, delta in batch:
             if counts[(report, scope, MONTHS[month], category)] + delta >= 0:
                 counts[(report, scope, MONTHS[month], category)] += delta
         touched = county_rows((report, scope, MONTHS[month], category) for report, scope, month, category, _ in batch)
-        now_rows = {row: {c: n for (r, s, m, c), n in counts.items() if (r, s, m) == row and n} for row in touched}
-        now, change = shown_changes(now_rows, {row: shown.get(row, {}) for row in touched})
-        shown.update(now)
-        national.update(change)
-    afresh = shown_of(counts)
-    kept = Counter({(r, s, m, c): n for (r, s, m), cells in shown.items() for c, n in cells.items() if n})
-    kept.update(national)
-    assert +kept == +afresh
+
+        def cells(source: Counter[CountKey], row: RowKey) -> dict[str, int]:
+            return {c: n for (r, s, m, c), n in source.items() if (r, s, m) == row and n}
+
+        kept.update(shown_changes({row: cells(counts, row) for row in touched}, {row: cells(kept, row) for row in touched}))
+    assert +kept == +shown_of(counts)
