@@ -89,11 +89,14 @@ class _RefuseEverything(etree.Resolver):
         raise _Refused()
 
 
-def _new_parser() -> etree.XMLParser:
+def _new_parser(target: object = None) -> etree.XMLParser:
     # No DTD loading, no entity expansion, no network, no huge-tree mode (which also keeps libxml2's
     # own depth and text-size guards on). XInclude is never run on request documents. A parser per
-    # document: a parser with a resolver is not safe to share between threads.
+    # document: a parser with a resolver is not safe to share between threads. With a ``target``,
+    # the events go to it instead of building a tree.
+    # lxml calls only the target methods that exist; lxml-stubs require all of them.
     parser = etree.XMLParser(
+        target=target,  # type: ignore[arg-type]
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -134,9 +137,7 @@ class _Prolog:
 def _has_doctype(data: bytes) -> bool:
     """Whether the parser meets a DOCTYPE before the root element (on a document that did not parse,
     to say why: only the prolog is read, and nothing it refers to is loaded)."""
-    # lxml calls only the target methods that exist; lxml-stubs require all of them.
-    parser = etree.XMLParser(target=_Prolog(), resolve_entities=False, no_network=True, load_dtd=False)  # type: ignore[arg-type]
-    parser.resolvers.add(_RefuseEverything())
+    parser = _new_parser(_Prolog())
     try:
         for offset in range(0, len(data), _PROLOG_CHUNK):
             parser.feed(data[offset : offset + _PROLOG_CHUNK])
@@ -237,9 +238,7 @@ class HardenedParser:
         self._prescan(data)
         if data[:4] in _UTF32_BOMS:
             data = data[4:]
-        # lxml calls only the target methods that exist; lxml-stubs require all of them.
-        parser = etree.XMLParser(target=target, resolve_entities=False, no_network=True, load_dtd=False)  # type: ignore[arg-type]
-        parser.resolvers.add(_RefuseEverything())
+        parser = _new_parser(target)
         try:
             for offset in range(0, len(data), _PREFIX_CHUNK):
                 parser.feed(data[offset : offset + _PREFIX_CHUNK])
