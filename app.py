@@ -104,7 +104,11 @@ def create_app(
         if body is None:
             return fault(f"the message is more than the limit of {max_body} bytes")
         action = request.headers.get("soapaction")
-        if pool is not None and len(body) >= offload_bytes:
+        if caller.refusal is not None:
+            # Refused before its body is parsed (dispatcher): answered here at once, whatever its
+            # size, rather than queued behind large requests for a worker of lower priority.
+            result = dispatcher.handle(contract, body, action, caller)
+        elif pool is not None and len(body) >= offload_bytes:
             # A large request may take seconds (parse, schema, rules are linear in its size): it runs
             # in a worker process with a CPU budget, so the event loop keeps answering /health and
             # small calls, and one request cannot hold on for ever.

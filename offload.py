@@ -11,6 +11,10 @@ server error (the contract's ERROR answer where the national service rewrites fa
 ``soap:Server`` Fault elsewhere) and its work abandoned: the worker is killed (an open transaction
 dies with it, uncommitted) and replaced.
 
+The workers run ``large_request_nice`` below the server process's priority: on a machine with few
+cores the event loop, with every ordinary call, gets the CPU first, and a stream of large requests
+slows down the large requests.
+
 A worker is ``python -m intygstjanst.offload``: settings from its environment (``INTYG_*``, as for
 uvicorn's worker processes), requests and answers as length-prefixed pickles on its stdin and
 stdout, log lines on the inherited stderr. It ends when its stdin closes, so it never outlives the
@@ -35,7 +39,7 @@ from typing import Any, BinaryIO
 
 from intygstjanst.contracts.dispatch import Caller, Dispatcher, SoapResponse
 from intygstjanst.contracts.registry import Contract
-from intygstjanst.settings import Settings
+from intygstjanst.settings import Settings, SettingsError
 
 log = logging.getLogger("intygstjanst.offload")
 
@@ -105,6 +109,8 @@ class LargeRequestPool:
     answer to a request whose worker was killed."""
 
     def __init__(self, settings: Settings, dispatcher: Dispatcher[Any]) -> None:
+        if not 0 <= settings.large_request_nice <= 19:
+            raise SettingsError(f"large_request_nice must be 0 to 19, got {settings.large_request_nice}")
         self.size = settings.large_request_processes
         self.cpu_seconds = settings.request_cpu_seconds
         self.dispatcher = dispatcher
@@ -224,6 +230,8 @@ def _serve(requests: BinaryIO, answers: BinaryIO) -> None:
             with contextlib.suppress(Exception):
                 step()
 
+    # Only once built, so that a starting worker does not hold up the server's start.
+    os.nice(settings.large_request_nice)
     answers.write(_READY)
     answers.flush()
     while header := requests.read(_LENGTH.size):

@@ -108,6 +108,9 @@ class Settings:
     # A large request over this much CPU is answered as a server error and its worker killed and
     # replaced; every legitimate certificate needs a small fraction of it.
     request_cpu_seconds: float = setting(10.0, "CPU seconds a large request may use before it is abandoned (default 10)", SERVER, metavar="SECONDS")
+    # The workers' CPU-heavy work yields the cores to the server process (the event loop with every
+    # ordinary call) on a machine with few of them; added to the server's own nice value.
+    large_request_nice: int = setting(10, "nice value the large-request workers add to the server's, 0 to 19 (default 10)", SERVER, metavar="N")
 
     # Hardened-parser limits: every breach is answered with a SOAP Fault.
     # An answer listing violations (rules, Schematron, the legacy checks) names at most this many and
