@@ -83,11 +83,12 @@ class Settings:
     port: int = setting(8080, "port to listen on (default 8080)", SERVER)
     export_dir: Path | None = setting(None, "where the operator API writes care-giver exports (default: exports in the data directory)", SERVER, metavar="DIR")
     workers: int = setting(1, "server processes (default 1)", SERVER, metavar="N")
-    # 0: handlers run on the event loop, one at a time per worker process (the cheapest: a thread
-    # hop and GIL contention cost more than a registration's own work; scale with workers).
-    # N > 0: a pool of N threads, for a database or person register slow enough that one call
-    # should not hold up the others. Contracts that wait on a recipient always use threads.
-    handler_threads: int = setting(0, "0 (default): handlers run on the event loop; N: a pool of N threads", SERVER, metavar="N")
+    # N > 0: a pool of N threads. A durable commit waits for the disk (an fsync: milliseconds, more
+    # than a registration's CPU), which on the event loop would hold up every other call of the
+    # process; on threads the others go on meanwhile, and the writes that come during one sync share
+    # the next (group commit). 0: handlers run on the event loop, one at a time per worker process.
+    # Contracts that wait on a recipient always use threads.
+    handler_threads: int = setting(8, "N (default 8): a pool of N threads for the handlers; 0: they run on the event loop", SERVER, metavar="N")
     # HTTP limits (tls/http_limits.py): a connection can hold neither memory nor itself open for long
     # without sending a request; each breach is answered 431, 408 or 503 and the connection closed.
     max_connections: int = setting(1000, "open connections per server process; a new one beyond it gets 503 (default 1000)", SERVER, metavar="N")
