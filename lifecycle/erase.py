@@ -8,8 +8,9 @@ gives exactly the manifest's lines, and nothing is in one but not the other). A 
 data, or one the data has moved on from (a new certificate, state or message since the export), is
 refused with the first difference, before any row goes.
 
-Then the certificates go in batches, each its own transaction: the batch is read and compared with
-the manifest once more (so a change racing the erasure is never removed unexported), removed with
+Then the certificates go in batches, each its own transaction: the batch's certificate rows are
+locked, then read and compared with the manifest once more (so a change racing the erasure is
+waited for and seen, never removed unexported: see ``certificates.hold``), removed with
 everything naming it, and the receipt's counts and cursor advance in the same transaction. This
 second comparison reads the certificates without their requests and compares each one's
 ``record.json`` only: everything about a stored certificate that can change (its states,
@@ -155,7 +156,9 @@ def erase(
     while True:
         with db.transaction() as conn:
             _secure_delete(conn)
-            records = lifecycle.records_after(conn, care_giver, cursor, batch, documents=False)
+            # Locked before the comparison, so that nothing can change between it and the removal
+            # (db.transaction is a write transaction from its BEGIN on SQLite).
+            records = lifecycle.records_after(conn, care_giver, cursor, batch, documents=False, lock=True)
             if not records:
                 break
             for record in records:

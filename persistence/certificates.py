@@ -61,6 +61,12 @@ _INSERT_RELATION = _RELATIONS.insert()
 _PATIENT_OF = select(_CERTIFICATES.c.patient_id).where(_CERTIFICATES.c.id == bindparam("id"))
 _GET = select(_CERTIFICATES).where(_CERTIFICATES.c.id == bindparam("id"))
 _LOCK = _GET.with_for_update()
+_HOLD = (
+    select(_CERTIFICATES.c.id)
+    .where(_CERTIFICATES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_CERTIFICATES.c.id)
+    .with_for_update(read=True, key_share=True)
+)
 
 
 def patient_of(conn: Connection, certificate_id: str) -> str | None:
@@ -85,6 +91,7 @@ def insert_certificate(
         raise AlreadyStored(new.id) from exc
     add_state(conn, new.id, "RECEIVED", "HSVARD", received_at)
     if relations:
+        hold(conn, [r.to_id for r in relations])
         conn.execute(
             _INSERT_RELATION,
             [
@@ -107,6 +114,25 @@ def lock(conn: Connection, certificate_id: str) -> Row[Any] | None:
     once, one SENT entry per recipient). PostgreSQL takes a row lock (FOR UPDATE); on SQLite the
     write transaction (BEGIN IMMEDIATE) already excludes every other writer."""
     return conn.execute(_LOCK, {"id": certificate_id}).first()
+
+
+def hold(conn: Connection, certificate_ids: Sequence[str]) -> None:
+    """Keep the certificates ``certificate_ids`` (those stored) from being erased until the
+    transaction ends, before writing rows about them that have no foreign key to them: relations
+    to them, approved receivers.
+
+    An erasure locks each batch's certificate rows FOR UPDATE before comparing them with the export
+    (persistence/lifecycle.py, ``records_after``) and removes them in the same transaction; every
+    writer of what the export holds must conflict with that lock, or a change committed between the
+    comparison and the DELETEs would be removed without ever having been exported. An UPDATE of the
+    certificate row and a row with a foreign key to it (a state, a message, the signature record:
+    the key check takes FOR KEY SHARE on the certificate) conflict by themselves; these rows do not,
+    so the writer takes the same FOR KEY SHARE here, in id order (the erasure's order: no deadlock).
+    A writer that waited finds the certificate gone and writes about an absent one, as it may (an
+    approval can come before its certificate). SQLite needs nothing: a write transaction (BEGIN
+    IMMEDIATE) excludes the erasure's whole batch, so the statement is not sent there."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_HOLD, {"ids": sorted(set(certificate_ids))})
 
 
 def states(conn: Connection, certificate_id: str) -> list[StateEntry]:

@@ -166,7 +166,7 @@ def test_certificate_ids_of(conn: Connection, care_giver: str, limit: int) -> li
 
 
 def records_after(
-    conn: Connection, care_giver: str, after: str, limit: int, *, documents: bool = True
+    conn: Connection, care_giver: str, after: str, limit: int, *, documents: bool = True, lock: bool = False
 ) -> list[CertificateRecord]:
     """The care giver's next ``limit`` real certificates after id ``after`` (a keyset page), with
     their states, relations, messages, approved receivers and signature record: one statement per
@@ -174,11 +174,19 @@ def records_after(
 
     ``documents=False`` leaves the stored requests out (``original`` is ``b""``, ``canonical`` and
     each message's ``original`` likewise empty): what can change about a stored certificate is in
-    the rest, and the requests are most of the bytes to read."""
+    the rest, and the requests are most of the bytes to read.
+
+    ``lock=True`` (a removal about to delete the page) locks the page's certificate rows until the
+    transaction ends, in id order so that two lockers cannot deadlock, before anything else is read:
+    see :func:`intygstjanst.persistence.certificates.hold` for what that locks out."""
     c = _CERTIFICATES.c
     page = (c.care_giver_id == care_giver, c.is_test.is_(False), c.id > after)
     kept = (c.original, c.canonical) if documents else ()
-    rows = conn.execute(select(*_CERTIFICATE_FIELDS, *kept).where(*page).order_by(c.id).limit(limit)).all()
+    statement = select(*_CERTIFICATE_FIELDS, *kept).where(*page).order_by(c.id).limit(limit)
+    # PostgreSQL: FOR UPDATE (READ COMMITTED gives every statement after it a snapshot taken once
+    # the lock is held, so the rest of the page is read as the writers it waited for left it).
+    # SQLite renders no FOR UPDATE: its write transaction (BEGIN IMMEDIATE) excludes every writer.
+    rows = conn.execute(statement.with_for_update() if lock else statement).all()
     if not rows:
         return []
     width = len(_CERTIFICATE_FIELDS)

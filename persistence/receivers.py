@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 
+from intygstjanst.persistence import certificates
 from intygstjanst.persistence.models import ApprovedReceiver
 
 
@@ -40,6 +41,7 @@ def replace_approvals(
     Each registration states care's complete decision, so an earlier one is replaced, not merged:
     a receiver left out of the new registration is no longer approved.
     """
+    certificates.hold(conn, [certificate_id])  # not erased unexported meanwhile (see hold)
     conn.execute(_DELETE, {"certificate": certificate_id})
     if approvals:
         conn.execute(

@@ -9,17 +9,21 @@ import datetime as dt
 import hashlib
 import json
 import tarfile
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Connection
 
 from intygstjanst.lifecycle.erase import Refused, erase
 from intygstjanst.lifecycle.export import MANIFEST, export
-from intygstjanst.persistence import certificates, lifecycle
+from intygstjanst.persistence import certificates, lifecycle, receivers
 from intygstjanst.persistence.access_log import AccessLog, Asker
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import Base, Certificate, Message, StatCertificate
@@ -33,6 +37,7 @@ from intygstjanst.tests.lifecycle_support import (
     NEEDLES,
     OTHER_GIVER,
     OTHER_GIVER_CERT,
+    OTHER_PATIENT,
     QUESTION,
     REPLACEMENT,
     TEST_CERTIFICATE,
@@ -42,6 +47,7 @@ from intygstjanst.tests.lifecycle_support import (
 )
 from intygstjanst.tests.messages_support import CARE_GIVER, CARE_UNIT, CERT, OTHER_CERT
 from intygstjanst.tests.soap import TEST_PERSON
+from intygstjanst.tests.support import postgresql_only
 
 
 def stored_originals(fresh: Fresh) -> dict[str, bytes]:
@@ -183,6 +189,75 @@ def test_erase_refuses_a_stale_manifest_and_removes_nothing(fresh: Fresh, tmp_pa
     with fresh.db.read() as conn:
         assert lifecycle.inventory(conn, CARE_GIVER)["certificates"] == 4
         assert lifecycle.receipts(conn) == []
+
+
+RACED_AT = dt.datetime(2030, 2, 1, 9, 0)
+RACING_REPLACEMENT = certificates.NewCertificate(
+    "lifecycle-racing-replacement", "LISJP", "1.0", OTHER_PATIENT, "SE2321000016-OTHERUNIT", "Other unit", OTHER_GIVER,
+    "SE2321000016-DOCTOR", "Doctor", RACED_AT, None, None, False, "RegisterCertificate:3", b"<intyg/>",
+)  # fmt: skip
+# Writes that change what the export holds of OTHER_CERT: a state (a foreign key to the certificate),
+# approvals and a relation from another care giver's new certificate (neither has one).
+RACING_WRITES: dict[str, Callable[[Connection], None]] = {
+    "state": lambda conn: certificates.add_state(conn, OTHER_CERT, "DELETED", "INVANA", RACED_AT),
+    "approvals": lambda conn: receivers.replace_approvals(conn, OTHER_CERT, "LISJP", [("FKASSA", "NO")], RACED_AT),
+    "relation": lambda conn: certificates.insert_certificate(
+        conn, RACING_REPLACEMENT, RACED_AT, [certificates.RelationEntry("ERSATT", OTHER_CERT)]
+    ),
+}
+
+
+@pytest.mark.parametrize("write", sorted(RACING_WRITES))
+def test_erase_waits_for_a_racing_write_and_refuses_its_certificate(fresh: Fresh, tmp_path: Path, write: str) -> None:
+    """A write still open when the erasure reaches its certificate is waited for (the batch's rows
+    are locked before the comparison) and then seen: the batch is refused, not removed unexported.
+    PostgreSQL only: on SQLite the racing write transaction excludes the erasure's altogether."""
+    postgresql_only(fresh.db.is_sqlite)
+    export(fresh.db, CARE_GIVER, tmp_path / "export")
+    outcome: list[object] = []
+
+    def erasure() -> None:
+        try:
+            outcome.append(erase(fresh.db, CARE_GIVER, tmp_path / "export" / MANIFEST, "operator-1", batch=1))
+        except Exception as exc:  # the test's verdict, below
+            outcome.append(exc)
+
+    def waiting_for_a_lock() -> bool:
+        with fresh.db.read() as conn:
+            waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            return bool(conn.execute(text(waiting)).scalar_one())
+
+    thread = threading.Thread(target=erasure)
+    with fresh.db.engine.begin() as racing:
+        RACING_WRITES[write](racing)
+        thread.start()
+        # The erasure either waits for the racing transaction or (were nothing locked) finishes.
+        deadline = time.monotonic() + 120
+        while thread.is_alive() and not waiting_for_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    thread.join(120)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], Refused), outcome
+    assert f"certificate {OTHER_CERT} has changed since the export" in str(outcome[0])
+    with fresh.db.read() as conn:
+        assert lifecycle.exists(conn, OTHER_CERT)
+
+
+def test_erase_compares_each_batch_again_and_refuses_one_changed_after_the_whole_check(fresh: Fresh, tmp_path: Path) -> None:
+    """A state added after the check of the whole export, between two batches, stops the erasure at
+    that certificate's batch: the batches before it are gone, it and those after it stay."""
+    export(fresh.db, CARE_GIVER, tmp_path / "export")
+    first, second, third = sorted((CERT, OTHER_CERT, REPLACEMENT))
+
+    def change_the_next(done: int) -> None:
+        if done == 1:
+            with fresh.db.transaction() as conn:
+                certificates.add_state(conn, second, "DELETED", "INVANA", RACED_AT)
+
+    with pytest.raises(Refused, match=f"certificate {second} has changed since the export \\(record.json\\)"):
+        erase(fresh.db, CARE_GIVER, tmp_path / "export" / MANIFEST, "operator-1", batch=1, progress=change_the_next)
+    with fresh.db.read() as conn:
+        assert [lifecycle.exists(conn, certificate) for certificate in (first, second, third)] == [False, True, True]
 
 
 def test_erase_refuses_a_manifest_missing_a_newer_certificate(fresh: Fresh, tmp_path: Path) -> None:
