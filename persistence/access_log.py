@@ -33,13 +33,12 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.keys import read_or_make_key
 from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead, AccessLogPatient
+from intygstjanst.persistence.tables import insert_or_skip
 from intygstjanst.settings import Settings
 
 _ENTRIES = cast(Table, AccessLogEntry.__table__)
@@ -280,9 +279,8 @@ def key_file(settings: Settings) -> Path:
 def _locked_head(conn: Connection) -> tuple[int, str]:
     """The head's (seq, hash), its row locked until the transaction ends; created on first use."""
     values = {"id": _HEAD_ID, "seq": 0, "hash": GENESIS, "anchor_seq": 0, "anchor_hash": GENESIS}
-    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
     # Two first writers at once: the second waits for the first's row instead of failing on it.
-    conn.execute(dialect_insert(_HEAD).values(values).on_conflict_do_nothing(index_elements=["id"]))
+    conn.execute(insert_or_skip(conn, _HEAD).values(values).on_conflict_do_nothing(index_elements=["id"]))
     head = conn.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID).with_for_update()).one()
     return head.seq, head.hash
 

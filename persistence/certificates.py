@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import String, bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection, Row
 
 from intygstjanst.persistence.models import CertificateState
-from intygstjanst.persistence.tables import CERTIFICATES as _CERTIFICATES, RELATIONS as _RELATIONS, STATES as _STATES
+from intygstjanst.persistence.tables import CERTIFICATES as _CERTIFICATES, RELATIONS as _RELATIONS, STATES as _STATES, insert_or_skip
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class AlreadyStored(Exception):
 
 # Statements are built once: building them per call (``.values(**row)``) cost more than running them.
 ID_LENGTH: int = cast(String, _CERTIFICATES.c.id.type).length or 0
-_INSERT_CERTIFICATE = _CERTIFICATES.insert()
+_INSERT_CERTIFICATE: dict[str, Any] = {}  # per dialect: its ON CONFLICT form
 _INSERT_STATE = _STATES.insert()
 _INSERT_RELATION = _RELATIONS.insert()
 _PATIENT_OF = select(_CERTIFICATES.c.patient_id).where(_CERTIFICATES.c.id == bindparam("id"))
@@ -82,13 +81,18 @@ def insert_certificate(
     """Insert the certificate, its RECEIVED state (target HSVARD) and its relations.
 
     Raises AlreadyStored when the id is taken; the primary key is the arbiter for concurrent
-    duplicates, so exactly one of N simultaneous registrations wins. The caller's transaction is
-    then no longer usable.
+    duplicates, so exactly one of N simultaneous registrations wins. The id's conflict is skipped
+    rather than failed, so a repeated registration (journal systems resend) leaves no error in
+    the database's log; the caller's transaction stays usable.
     """
-    try:
-        conn.execute(_INSERT_CERTIFICATE, {**new.__dict__, "deleted_by_care_giver": False, "received_at": received_at})
-    except IntegrityError as exc:
-        raise AlreadyStored(new.id) from exc
+    values = {**new.__dict__, "deleted_by_care_giver": False, "received_at": received_at}
+    statement = _INSERT_CERTIFICATE.get(conn.dialect.name)
+    if statement is None:
+        # RETURNING rather than rowcount: drivers report rowcount for INSERT .. ON CONFLICT differently.
+        statement = insert_or_skip(conn, _CERTIFICATES).on_conflict_do_nothing(index_elements=["id"]).returning(_CERTIFICATES.c.id)
+        _INSERT_CERTIFICATE[conn.dialect.name] = statement
+    if conn.execute(statement, values).first() is None:
+        raise AlreadyStored(new.id)
     add_state(conn, new.id, "RECEIVED", "HSVARD", received_at)
     if relations:
         hold(conn, [r.to_id for r in relations])

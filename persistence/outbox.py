@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, case, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.models import OutboxCounter
-from intygstjanst.persistence.tables import OUTBOX as _T
+from intygstjanst.persistence.tables import OUTBOX as _T, insert_or_skip
 from intygstjanst.persistence.db import utc_now
 
 PENDING = "PENDING"
@@ -30,11 +29,6 @@ DELIVERED = "DELIVERED"
 DEAD = "DEAD"
 
 _C = cast(Table, OutboxCounter.__table__)
-
-
-def _insert(conn: Connection) -> Callable[[Any], Any]:
-    """The dialect's INSERT (both have ON CONFLICT); a failed plain INSERT would end a PostgreSQL transaction."""
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def enqueue(
@@ -57,7 +51,7 @@ def enqueue(
     """
     now = now or utc_now()
     statement = (
-        _insert(conn)(_T)
+        insert_or_skip(conn, _T)
         .values(
             delivery_id=str(uuid.uuid4()),
             dedupe_key=dedupe_key,
@@ -201,7 +195,7 @@ def release(conn: Connection, ids: Iterable[int], token: str, now: dt.datetime) 
 def add_counts(conn: Connection, counts: dict[tuple[str, str], int]) -> None:
     if not counts:
         return
-    insert = _insert(conn)(_C)
+    insert = insert_or_skip(conn, _C)
     statement = insert.on_conflict_do_update(
         index_elements=["recipient", "outcome"], set_={"count": _C.c.count + insert.excluded.count}
     )

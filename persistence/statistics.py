@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.models import StatCase, StatCertificate, StatCount, StatMessage, StatRevoked, StatShown
@@ -22,6 +21,7 @@ from intygstjanst.persistence.tables import (
     MESSAGES as MESSAGE_TABLE,
     SICK_LEAVE as SICK_LEAVE_TABLE,
     STATES as STATE_TABLE,
+    insert_or_skip,
 )
 
 CERTIFICATES = cast(Table, StatCertificate.__table__)
@@ -237,10 +237,8 @@ def add_counts(conn: Connection, deltas: Mapping[CountKey, int], shown: bool = F
     ]
     if not rows:
         return
-    dialect = conn.dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
     table = SHOWN if shown else COUNTS
-    statement = module.insert(table)
+    statement = insert_or_skip(conn, table)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.report, table.c.scope, table.c.month, table.c.category],
         set_={"count": table.c.count + statement.excluded["count"]},
