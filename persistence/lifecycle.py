@@ -257,9 +257,9 @@ class Removed:
 
 def remove(conn: Connection, ids: Sequence[str], *, whole_care_giver: str | None = None) -> dict[str, int]:
     """Remove the certificates ``ids`` and every row naming them, in the caller's transaction; the
-    counts per kind. ``whole_care_giver``: every certificate of that care giver goes (in batches),
-    so its own sick-leave cases need no recomputing, only those of other care givers' certificates
-    that the removed ones had replaced."""
+    counts per kind. ``whole_care_giver``: ``ids`` are that care giver's, and every certificate of
+    it goes (in batches), so its own sick-leave cases need no recomputing, only those of other care
+    givers' certificates that the removed ones had replaced."""
     if not ids:
         return {}
     keys = {"ids": list(ids)}

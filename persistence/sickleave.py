@@ -284,10 +284,12 @@ _SUPERSEDED_BY_ANY = select(_RELATIONS.c.to_id).where(
 
 def dependents(conn: Connection, ids: Collection[str], skip_care_giver: str | None = None) -> Dependents:
     """Read before removing ``ids`` (and their relations): what :func:`refresh` recomputes after.
-    ``skip_care_giver``: that care giver's rows are all being removed, so its cases are left alone."""
+    ``skip_care_giver``: ``ids`` are that care giver's, whose rows are all being removed, so its
+    cases are left alone (and the owners of ``ids``, all its own, are not read)."""
     removed = set(ids)
     parents = set(conn.execute(_SUPERSEDED_BY_ANY, {"ids": sorted(removed)}).scalars()) - removed
-    owners = {owner for owner in _owners(conn, removed | parents) if owner[1] != skip_care_giver}
+    touched = parents if skip_care_giver is not None else removed | parents
+    owners = {owner for owner in _owners(conn, touched) if owner[1] != skip_care_giver}
     return Dependents(frozenset(parents), frozenset(owners))
 
 
