@@ -20,6 +20,7 @@ def test_codes_get_their_chapter_and_section() -> None:
     assert dimensions.chapter_and_section("F32.1") == ("F00-F99", "F30-F39")
     assert dimensions.chapter_and_section("J06.9") == ("J00-J99", "J00-J06")
     assert dimensions.chapter_and_section("S52") == ("S00-T98", "S50-S59")
-    assert dimensions.chapter_and_section("T14") == ("S00-T98", "S00-T98")  # no sections listed: the chapter
-    assert dimensions.chapter_and_section("K35") == ("K00-K93", "K00-K93")
+    assert dimensions.chapter_and_section("T14") == ("S00-T98", "T08-T14")
+    assert dimensions.chapter_and_section("K35") == ("K00-K93", "K35-K38")
+    assert dimensions.chapter_and_section("U60") == ("U00-U99", "U00-U99")  # between blocks: the chapter
     assert dimensions.chapter_and_section(None) == ("", "")
