@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -54,10 +56,7 @@ class Database:
         # Reads take SQLite's shared lock only (plain BEGIN); writes take the write lock up front.
         self._read_engine = self.engine.execution_options(read_only=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite admits one writer at a time, and a waiting writer polls with sleeps of up to
-        # 100 ms (busy_timeout); queueing this process's writers on a lock instead hands the
-        # database over the moment it is free. Other processes still meet busy_timeout.
-        self._writers: AbstractContextManager[object] = threading.Lock() if self.is_sqlite else nullcontext()
+        self._writers: AbstractContextManager[object] = _SqliteWriters(url) if self.is_sqlite else nullcontext()
         self._group = GroupCommit(self.transaction) if self.is_sqlite else None
 
     @classmethod
@@ -170,6 +169,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if isinstance(self._writers, _SqliteWriters):
+            self._writers.close()
 
 
 def safe_url(url: str) -> str:
@@ -183,6 +184,52 @@ def safe_url(url: str) -> str:
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+class _SqliteWriters:
+    """Admits one writer transaction at a time, across threads and processes.
+
+    SQLite admits one writer at a time, and a waiting writer polls with sleeps of up to 100 ms
+    (busy_timeout): with two worker processes, the loser of every collision slept while the
+    database stood free. Queueing the writers on a lock instead hands the database over the moment
+    it is free: a thread lock within the process, and an exclusive ``flock`` on a file beside the
+    database between processes (the kernel wakes the next waiter at once). Writers that do not
+    come through here (migrations, tools) still meet busy_timeout and stay correct.
+    """
+
+    def __init__(self, url: str) -> None:
+        path = url.split("///", 1)[1] if "///" in url else ""
+        self._path = f"{path}-writer.lock" if path and path != ":memory:" else None
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self._path is None:
+            return
+        try:
+            if self._pid != os.getpid():  # a forked child must not share its parent's lock
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            assert self._fd is not None
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+        self._pid = 0
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._fd is not None and self._path is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -5,6 +5,8 @@ batch are stored, and on SQLite they share commits (group commit). On SQLite and
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -88,3 +90,27 @@ def test_writers_share_commits_on_sqlite(db: Database) -> None:
         event.remove(db.engine, "commit", listener)
     assert len({i for i in stored(db) if i.startswith("shared-")}) == 32
     assert len(commits) < 32, "every writer committed on its own"
+
+
+def test_a_sqlite_writer_holds_the_lock_file_other_processes_queue_on(db: Database) -> None:
+    """Writers of other processes queue on a file lock beside the database (woken when it is free)
+    instead of polling SQLite's busy_timeout; taking that lock without waiting is refused while a
+    write transaction is open, and granted once it has ended."""
+    sqlite_only(db.is_sqlite)
+    lock_path = db.url.split("///", 1)[1] + "-writer.lock"
+
+    def free() -> bool:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+        return True
+
+    with db.transaction() as conn:
+        conn.execute(insert(TABLE).values(row("held")))
+        assert not free()
+    assert free()
+    assert "held" in stored(db)
