@@ -496,7 +496,7 @@ class StatCount(Base):
 
 
 class StatShown(Base):
-    """The national and county figures as shown, kept ahead (``statistics/threshold.py``): the
+    """The national and county figures as shown, kept ahead (``persistence/threshold.py``): the
     suppressed cells of each county's rows (scope "lan:<county>") and their national sums (scope
     "riket"), so a report reads a few hundred of them whatever the size of the store."""
 

@@ -21,7 +21,8 @@ from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.sickleave import SEPARATOR
 from intygstjanst.persistence.statistics import CaseRow, CertificateRow, CountKey, MessageRow
 from intygstjanst.registers.persons import parse_personnummer
-from intygstjanst.statistics import store, threshold
+from intygstjanst.persistence import threshold
+from intygstjanst.statistics import store
 from intygstjanst.statistics.store import Sources
 
 BATCH = 10_000

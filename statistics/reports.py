@@ -6,7 +6,7 @@ they were signed, messages in the month they were sent. A report over a period a
 
 The threshold (national and county reports; a care giver's own reports are exact): every count
 below ``THRESHOLD`` is shown as 0, and no small count can be derived from the others
-(``statistics/threshold.py``). National and county reports read the shown figures kept ahead
+(``persistence/threshold.py``). National and county reports read the shown figures kept ahead
 (``stat_shown``), a care giver's its exact counts (``stat_count``).
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence import statistics as repo
 from intygstjanst.statistics import dimensions, store
-from intygstjanst.statistics.threshold import COUNTY_PREFIX, NATIONAL_SCOPE, THRESHOLD
+from intygstjanst.persistence.threshold import COUNTY_PREFIX, NATIONAL_SCOPE, THRESHOLD
 
 SUBJECTS = (
     ("AVSTMN", "Avstämningsmöte"),

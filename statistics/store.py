@@ -40,8 +40,9 @@ from intygstjanst.persistence.statistics import CaseRow, CertificateRow, CountKe
 from intygstjanst.registers.care_units import CareUnits
 from intygstjanst.registers.persons import parse_personnummer
 from intygstjanst.settings import Settings
-from intygstjanst.statistics import dimensions, threshold
-from intygstjanst.statistics.threshold import COUNTY_PREFIX
+from intygstjanst.persistence import threshold
+from intygstjanst.statistics import dimensions
+from intygstjanst.persistence.threshold import COUNTY_PREFIX
 from intygstjanst.statistics.events import StatisticsEvent
 
 # Certificates at most this many whole days apart belong to one sick-leave case (as nationally).
@@ -269,7 +270,7 @@ def month_of(day: dt.date) -> dt.date:
 
 def write_counts(conn: Connection, deltas: Mapping[CountKey, int]) -> None:
     """Add ``deltas`` to the counts, and bring what the county rows they touch show, and the
-    national sums, up to date (``statistics/threshold.py``), in the caller's transaction."""
+    national sums, up to date (``persistence/threshold.py``), in the caller's transaction."""
     repo.add_counts(conn, deltas)
     rows = threshold.county_rows(key for key, n in deltas.items() if n)
     if not rows:
@@ -281,7 +282,7 @@ def write_counts(conn: Connection, deltas: Mapping[CountKey, int]) -> None:
 def scopes(care_giver_id: str, county: str) -> tuple[str, str]:
     """The scopes a row counts in: its care giver's and its county's ("lan:" when the register does
     not know the unit's county). The national figures are the sum of the county scopes, each
-    suppressed first (statistics/threshold.py), so no national figure reveals a county's small count."""
+    suppressed first (persistence/threshold.py), so no national figure reveals a county's small count."""
     return (f"vg:{care_giver_id}", f"{COUNTY_PREFIX}{county}")
 
 

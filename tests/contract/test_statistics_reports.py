@@ -12,7 +12,7 @@ from intygstjanst.persistence import statistics as repo
 from intygstjanst.persistence.db import Database
 from intygstjanst.statistics import store
 from intygstjanst.statistics.reports import NATIONAL, REPORTS, Scope, report
-from intygstjanst.statistics.threshold import THRESHOLD
+from intygstjanst.persistence.threshold import THRESHOLD
 
 MONTHS = [dt.date(2024, m, 1) for m in range(1, 7)]
 COUNTIES = ["01", "12", "14"]

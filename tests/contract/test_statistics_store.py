@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from intygstjanst.persistence import statistics as repo
 from intygstjanst.persistence.db import Database
-from intygstjanst.statistics import store, threshold
+from intygstjanst.persistence import threshold
+from intygstjanst.statistics import store
 
 from intygstjanst.tests.sickleave_support import CARE_GIVER, UNIT
 from intygstjanst.tests.statistics_support import (

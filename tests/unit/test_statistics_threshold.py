@@ -1,4 +1,4 @@
-"""The threshold of the national and county statistics (statistics/threshold.py): counts 0-4 are
+"""The threshold of the national and county statistics (persistence/threshold.py): counts 0-4 are
 shown as 0, and no count below 5 can be derived from shown figures: their sums, the differences of
 periods, of the nation and a county, or of two reports of the same cases."""
 
@@ -10,7 +10,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from intygstjanst.statistics.threshold import THRESHOLD, CountKey, RowKey, county_rows, shown_changes, shown_of, suppress
+from intygstjanst.persistence.threshold import THRESHOLD, CountKey, RowKey, county_rows, shown_changes, shown_of, suppress
 
 MONTHS = (dt.date(2024, 1, 1), dt.date(2024, 2, 1))
 

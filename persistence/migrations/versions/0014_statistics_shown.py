@@ -17,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from intygstjanst.statistics.threshold import shown_of
+    from intygstjanst.persistence.threshold import shown_of
 
     table = op.create_table(
         "stat_shown",
