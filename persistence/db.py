@@ -97,8 +97,8 @@ class Database:
 
     @staticmethod
     def _prepare_sqlite_dir(url: str) -> None:
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
+        path = _sqlite_file(url)
+        if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
@@ -181,6 +181,12 @@ def safe_url(url: str) -> str:
         return url.split("@", 1)[-1] if "@" in url else url
 
 
+def _sqlite_file(url: str) -> str | None:
+    """The file a ``sqlite:///FILE`` URL names, or None for an in-memory database."""
+    path = url.split("///", 1)[1] if "///" in url else ""
+    return path if path and path != ":memory:" else None
+
+
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
@@ -198,8 +204,8 @@ class _SqliteWriters:
     """
 
     def __init__(self, url: str) -> None:
-        path = url.split("///", 1)[1] if "///" in url else ""
-        self._path = f"{path}-writer.lock" if path and path != ":memory:" else None
+        path = _sqlite_file(url)
+        self._path = f"{path}-writer.lock" if path is not None else None
         self._thread_lock = threading.Lock()
         self._fd: int | None = None
         self._pid = 0
