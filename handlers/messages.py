@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -193,10 +193,15 @@ def _receive(call: Call[Services], direction: Direction) -> Answer:
                 if direction is Direction.TO_CARE:
                     feed.record(conn, services.settings, _message_event(message, certificate, call.request))
     except repo.MessageIdTaken:
-        # Lost a race with a concurrent request carrying the same id, or the certificate row was
-        # deleted in between (the foreign key then fails the insert): answer what is now stored.
-        _checked(services, message, Found.read(services, message))
-        raise
+        # Lost a race with a concurrent request carrying the same id: answered as a used id, also
+        # when that message is gone again by now (erased with its certificate).
+        _checked(services, message, replace(Found.read(services, message), id_taken=True))
+        raise  # not reached: a used id is always refused
+    except repo.CertificateUnknown:
+        # The certificate was erased between the checks and the insert (its foreign key failed the
+        # insert): answered as an unknown certificate, whatever has been stored since.
+        _checked(services, message, replace(Found.read(services, message), certificate=None, states=[]))
+        raise  # not reached: an unknown certificate is always refused
     return Answer.result(call.contract, OK)
 
 

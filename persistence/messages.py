@@ -12,7 +12,7 @@ from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from intygstjanst.persistence.tables import CERTIFICATES as _CERTIFICATES, MESSAGES as _MESSAGES, RELATIONS as _RELATIONS
+from intygstjanst.persistence.tables import CERTIFICATES as _CERTIFICATES, MESSAGES as _MESSAGES, RELATIONS as _RELATIONS, insert_or_skip
 
 
 class Direction(str, enum.Enum):
@@ -60,7 +60,11 @@ class MessageIdTaken(Exception):
     """Another message with the same id was stored first (possibly by a concurrent request)."""
 
 
-_INSERT = _MESSAGES.insert()
+class CertificateUnknown(Exception):
+    """The certificate the message is about is not stored (erased since the caller looked)."""
+
+
+_INSERT: dict[str, Any] = {}  # per dialect
 _SUMMARY_COLUMNS = (
     _MESSAGES.c.id,
     _MESSAGES.c.direction,
@@ -80,15 +84,33 @@ _ORIGINAL = select(_MESSAGES.c.original).where(_MESSAGES.c.id == bindparam("id")
 
 
 def insert(conn: Connection, new: NewMessage, received_at: dt.datetime) -> None:
-    """Store ``new``; raises MessageIdTaken when its id is in use.
+    """Store ``new``; raises MessageIdTaken when its id is in use, CertificateUnknown when its
+    certificate is not stored.
 
-    The primary key decides between concurrent requests with one id. After the exception the
-    caller's transaction is no longer usable (PostgreSQL aborts it), so callers let it roll back.
+    The primary key decides between concurrent requests with one id (the conflict is skipped, not
+    failed), the certificate's foreign key between the message and an erasure of its certificate
+    (which fails the INSERT; PostgreSQL then aborts the caller's transaction). Callers let the
+    transaction roll back after either exception.
     """
+    statement = _INSERT.get(conn.dialect.name)
+    if statement is None:
+        # RETURNING rather than rowcount: drivers report rowcount for INSERT .. ON CONFLICT differently.
+        statement = insert_or_skip(conn, _MESSAGES).on_conflict_do_nothing(index_elements=["id"]).returning(_MESSAGES.c.id)
+        _INSERT[conn.dialect.name] = statement
     try:
-        conn.execute(_INSERT, {**new.__dict__, "direction": new.direction.value, "received_at": received_at})
+        stored = conn.execute(statement, {**new.__dict__, "direction": new.direction.value, "received_at": received_at}).first()
     except IntegrityError as exc:
-        raise MessageIdTaken(new.id) from exc
+        if _is_foreign_key_violation(exc):
+            raise CertificateUnknown(new.certificate_id) from exc
+        raise
+    if stored is None:
+        raise MessageIdTaken(new.id)
+
+
+def _is_foreign_key_violation(exc: IntegrityError) -> bool:
+    """PostgreSQL's SQLSTATE 23503, SQLite's extended result code SQLITE_CONSTRAINT_FOREIGNKEY."""
+    driver_error = exc.orig
+    return getattr(driver_error, "sqlstate", None) == "23503" or getattr(driver_error, "sqlite_errorcode", None) == 787
 
 
 def get(conn: Connection, message_id: str) -> StoredMessage | None:

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from intygstjanst.handlers import messages as handlers
 from intygstjanst.handlers.messages import payload_digest
 from intygstjanst.persistence import certificates
 from intygstjanst.persistence import messages as repo
@@ -276,6 +277,86 @@ def test_messages_are_removed_with_their_certificate(thread, db) -> None:
     assert stored(db, "cascade-1") is None
     with db.session() as session:
         assert session.execute(select(Message.id)).all() == []
+
+
+def between_checks_and_insert(monkeypatch, change) -> None:  # type: ignore[no-untyped-def]
+    """Run ``change`` once, right after the handler has read what its checks need and before it
+    stores the message: a concurrent request or erasure landing in between."""
+    read = handlers.Found.read
+    pending = [change]
+
+    def read_then_change(services, message):  # type: ignore[no-untyped-def]
+        found = read(services, message)
+        while pending:
+            pending.pop()()
+        return found
+
+    monkeypatch.setattr(handlers.Found, "read", staticmethod(read_then_change))
+
+
+def message_of(certificate_id: str, message_id: str) -> repo.NewMessage:
+    return repo.NewMessage(
+        message_id, Direction.TO_CARE, certificate_id, "191212121212", "OVRIGT", None, "FKASSA", None, CARE_UNIT,
+        None, None, None, dt.datetime(2030, 1, 3), "0" * 64, b"<m/>",
+    )
+
+
+def remove_certificate(db, certificate_id: str) -> None:  # type: ignore[no-untyped-def]
+    """What an erasure does to a certificate: its rows go (its messages with it)."""
+    with db.transaction() as conn:
+        conn.execute(CERTIFICATES.delete().where(CERTIFICATES.c.id == certificate_id))
+
+
+def test_the_repository_tells_a_used_id_from_an_unknown_certificate(thread, db) -> None:
+    """Only the message id's uniqueness means a used id; the certificate's foreign key failing
+    means the certificate is not (or no longer) stored."""
+    with db.transaction() as conn:
+        repo.insert(conn, message_of(CERT, "repo-1"), dt.datetime(2030, 1, 3))
+    with pytest.raises(repo.MessageIdTaken), db.transaction() as conn:
+        repo.insert(conn, message_of(OTHER_CERT, "repo-1"), dt.datetime(2030, 1, 3))
+    with pytest.raises(repo.CertificateUnknown), db.transaction() as conn:
+        repo.insert(conn, message_of("msg-never-stored", "repo-2"), dt.datetime(2030, 1, 3))
+    # A used id about an unknown certificate is a used id: the message is not stored either way.
+    with pytest.raises(repo.MessageIdTaken), db.transaction() as conn:
+        repo.insert(conn, message_of("msg-never-stored", "repo-1"), dt.datetime(2030, 1, 3))
+    first = stored(db, "repo-1")
+    assert stored(db, "repo-2") is None and first is not None and first.certificate_id == CERT
+
+
+@pytest.mark.parametrize("direction", ["to care", "to recipient"])
+def test_a_certificate_erased_while_its_message_is_checked_is_unknown(thread, db, monkeypatch, direction) -> None:  # type: ignore[no-untyped-def]
+    """The erasure lands between the checks and the insert: the foreign key fails the insert, and
+    the answer is the one for an unknown certificate, not the one for a used message id."""
+    between_checks_and_insert(monkeypatch, lambda: remove_certificate(db, CERT))
+    if direction == "to care":
+        assert send(thread, to_care("erased-1", CERT)) == ("ERROR", V, care_refusal("erased-1", CERT, "CERTIFICATE_NOT_FOUND_ERROR"))
+    else:
+        assert send(thread, to_recipient("erased-1", CERT)) == ("ERROR", A, "Intyg does not exist")
+    assert stored(db, "erased-1") is None and queued(db) == []
+
+
+def test_a_message_id_used_while_the_message_is_checked_is_a_used_id(thread, db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A concurrent message with the same id is stored between the checks and the insert, and is
+    gone again (erased with its certificate) before the answer is written: still a used id."""
+
+    read = handlers.Found.read
+    calls: list[str] = []
+
+    def read_around_insert(services, message):  # type: ignore[no-untyped-def]
+        found = read(services, message)
+        calls.append(message.id)
+        if len(calls) == 1:
+            with db.transaction() as conn:
+                repo.insert(conn, message_of(OTHER_CERT, "taken-1"), dt.datetime(2030, 1, 3))
+        elif len(calls) == 2:
+            remove_certificate(db, OTHER_CERT)
+            found = read(services, message)
+        return found
+
+    monkeypatch.setattr(handlers.Found, "read", staticmethod(read_around_insert))
+    refused = ("ERROR", V, care_refusal("taken-1", CERT, "MEDDELANDE_ID_NOT_UNIQUE_ERRORMeddelande-id is not a GUID"))
+    assert send(thread, to_care("taken-1", CERT)) == refused
+    assert stored(db, "taken-1") is None and queued(db) == []
 
 
 def test_concurrent_copies_of_one_message_store_and_forward_it_once(thread, db) -> None:
