@@ -1,4 +1,5 @@
-"""Fixtures shared by the contract tests of the data lifecycle (commands, operator API)."""
+"""Fixtures shared by the contract tests: the official RIV-TA files, and a filled service of its own for
+the tests of the data lifecycle (commands, operator API)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from intygstjanst.registers.persons import FilePersonLookup
 
 from intygstjanst.tests.lifecycle_support import Fresh, fill, fresh_service
 from intygstjanst.tests.support import require_shared
+
+
+@pytest.fixture
+def shared() -> Path:
+    """``../shared/riv-contracts``, or a skip (a failure in CI) where it is absent: modules whose tests
+    all read it say ``pytestmark = pytest.mark.usefixtures("shared")``."""
+    return require_shared()
 
 
 @pytest.fixture

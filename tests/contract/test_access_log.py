@@ -43,7 +43,6 @@ from intygstjanst.tests.sickleave_support import (
     person_request,
 )
 from intygstjanst.tests.soap import GET, OTHER_PERSON, REGISTER, TEST_PERSON, certificate, envelope, fault, get_request, post, result
-from intygstjanst.tests.support import require_shared
 
 from intygstjanst.tests.contract.test_lists import CARE, CITIZEN_V3, CITIZEN_V4, care_request, citizen_request
 
@@ -55,9 +54,7 @@ GET_V1 = "/insuranceprocess/healthreporting/GetCertificate/1/rivtabp20"
 GCR = "urn:riv:insuranceprocess:healthreporting:GetCertificateResponder:1"
 
 
-@pytest.fixture(autouse=True)
-def _shared() -> None:
-    require_shared()
+pytestmark = pytest.mark.usefixtures("shared")
 
 
 @pytest.fixture

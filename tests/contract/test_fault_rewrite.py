@@ -5,8 +5,6 @@ call of the contract at all stays a SOAP Fault. Every answer is checked against 
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 from lxml import etree
 
@@ -34,9 +32,7 @@ from intygstjanst.tests.support import require_shared
 SEND = "/clinicalprocess/healthcond/certificate/SendCertificateToRecipient/2/rivtabp21"
 
 
-@pytest.fixture(autouse=True)
-def _setup() -> None:
-    require_shared()
+pytestmark = pytest.mark.usefixtures("shared")
 
 
 def answered(client, path: str, body: bytes) -> Answer:  # type: ignore[no-untyped-def]

@@ -26,7 +26,6 @@ from intygstjanst.tests.recipient_calls import (
     legacy_sample,
 )
 from intygstjanst.tests.soap import GET, OTHER_PERSON, REGISTER, certificate, envelope, get_request, post
-from intygstjanst.tests.support import require_shared
 
 LEGACY = [
     ("RegisterMedicalCertificate", REGISTER_MEDICAL, FK7263_SAMPLE, "FK7263"),
@@ -37,9 +36,7 @@ IDS = [folder for folder, *_ in LEGACY]
 ALREADY = "Certificate already exists"
 
 
-@pytest.fixture(autouse=True)
-def _setup() -> None:
-    require_shared()
+pytestmark = pytest.mark.usefixtures("shared")
 
 
 def _set_patient(payload: etree._Element, patient: str) -> None:

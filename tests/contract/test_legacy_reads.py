@@ -12,7 +12,7 @@ import hashlib
 import pytest
 from lxml import etree
 
-from intygstjanst.contracts.xml import HEALTHREPORTING, SOAP11
+from intygstjanst.contracts.xml import SOAP11
 from intygstjanst.registers.persons import parse_personnummer
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence.models import Certificate
@@ -32,7 +32,6 @@ from intygstjanst.tests.recipient_calls import (
     legacy_sample,
 )
 from intygstjanst.tests.soap import OTHER_PERSON, TEST_PERSON, envelope, post
-from intygstjanst.tests.support import require_shared
 
 GET_MEDICAL = "/clinicalprocess/healthcond/certificate/GetMedicalCertificate/1/rivtabp21"
 LIST = "/insuranceprocess/healthreporting/ListCertificates/1/rivtabp20"
@@ -47,9 +46,7 @@ TS_TYPES = "urn:local:se:intygstjanster:services:types:1"
 TS_GETS = {GET_TS_BAS: (REGISTER_TS_BAS, "RegisterTSBas", TS_BAS_SAMPLE), GET_TS_DIABETES: (REGISTER_TS_DIABETES, "RegisterTSDiabetes", TS_DIABETES_SAMPLE)}
 
 
-@pytest.fixture(autouse=True)
-def _shared() -> None:
-    require_shared()
+pytestmark = pytest.mark.usefixtures("shared")
 
 
 def answer_of(client, path: str, request: str) -> tuple[Answer, etree._Element]:  # type: ignore[no-untyped-def]

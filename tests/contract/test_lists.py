@@ -9,8 +9,7 @@ from lxml import etree
 from intygstjanst.contracts.xml import SOAP11, TYPES
 
 from intygstjanst.tests.listing import AG7804_SAMPLE, DB_SAMPLE, DOI_SAMPLE, listed, payload, statuses, store
-from intygstjanst.tests.soap import OTHER_PERSON, TEST_PERSON, envelope, fault, post, result
-from intygstjanst.tests.support import require_shared
+from intygstjanst.tests.soap import OTHER_PERSON, TEST_PERSON, envelope, post, result
 
 CARE = "/clinicalprocess/healthcond/certificate/ListCertificatesForCare/3/rivtabp21"
 CITIZEN_V3 = "/clinicalprocess/healthcond/certificate/ListCertificatesForCitizen/3/rivtabp21"
@@ -21,11 +20,6 @@ PERSONNUMMER = "1.2.752.129.2.1.3.1"
 PART_SYSTEM = "769bb12b-bd9f-4203-a5cd-fd14f2eb3b80"
 
 pytestmark = pytest.mark.usefixtures("shared")
-
-
-@pytest.fixture
-def shared() -> None:
-    require_shared()
 
 
 def care_request(patient: str = TEST_PERSON, units: tuple[str, ...] = ("SE-UNIT-1",), care_giver: str | None = None) -> bytes:

@@ -13,7 +13,6 @@ from intygstjanst.transform.formats import Format
 from intygstjanst.tests.listing import payload, store
 from intygstjanst.tests.differential import type_corpus
 from intygstjanst.tests.soap import REGISTER, envelope, fault, post, result
-from intygstjanst.tests.support import require_shared
 
 BASE = "/clinicalprocess/healthcond/certificate"
 TYPES = "urn:riv:clinicalprocess:healthcond:certificate:types:3"
@@ -331,8 +330,3 @@ def reference(services) -> Recipients:  # type: ignore[no-untyped-def]
     )
     services.recipients = registry
     return registry
-
-
-@pytest.fixture
-def shared() -> None:
-    require_shared()

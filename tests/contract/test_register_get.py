@@ -13,14 +13,8 @@ from intygstjanst.persistence.models import Certificate, CertificateRelation, Ce
 
 from intygstjanst.tests.soap import OTHER_PERSON, VALIDATION_PERSON
 from intygstjanst.tests.soap import GET, REGISTER, certificate, envelope, fault, get_request, post, result
-from intygstjanst.tests.support import require_shared
 
 pytestmark = pytest.mark.usefixtures("shared")
-
-
-@pytest.fixture
-def shared() -> None:
-    require_shared()
 
 
 def register(client, payload) -> tuple[str, str | None, str | None]:  # type: ignore[no-untyped-def]
@@ -261,7 +255,6 @@ def test_official_schematron_runs_when_configured(client, services) -> None:
 
 
 def test_calls_refused_before_dispatch_are_audited(client, caplog) -> None:
-    import json
     import logging
 
     with caplog.at_level(logging.INFO, logger="intygstjanst.audit"):

@@ -12,18 +12,12 @@ from intygstjanst.persistence.certificates import RelationEntry
 
 from intygstjanst.tests.listing import payload, store
 from intygstjanst.tests.soap import REGISTER, certificate, envelope, post
-from intygstjanst.tests.support import require_shared
 
 RELATIONS = "/clinicalprocess/healthcond/certificate/ListRelationsForCertificate/1/rivtabp21"
 NS = "urn:riv:clinicalprocess:healthcond:certificate:ListRelationsForCertificate:1"
 TYPES = "urn:riv:clinicalprocess:healthcond:certificate:types:3"
 
 pytestmark = pytest.mark.usefixtures("shared")
-
-
-@pytest.fixture
-def shared() -> None:
-    require_shared()
 
 
 def at(minute: int) -> dt.datetime:

@@ -34,12 +34,9 @@ from intygstjanst.tests.recipient_calls import (
     with_recipients,
 )
 from intygstjanst.tests.soap import OTHER_PERSON, REGISTER, TEST_PERSON, VALIDATION_PERSON, certificate, envelope, post, result
-from intygstjanst.tests.support import require_shared
 
 
-@pytest.fixture(autouse=True)
-def _shared() -> None:
-    require_shared()
+pytestmark = pytest.mark.usefixtures("shared")
 
 
 def register(client, certificate_id: str, patient: str = TEST_PERSON) -> None:

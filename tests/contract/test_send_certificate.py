@@ -34,12 +34,10 @@ from intygstjanst.tests.recipient_calls import (
     with_recipients,
 )
 from intygstjanst.tests.soap import GET, OTHER_PERSON, REGISTER, TEST_PERSON, VALIDATION_PERSON, certificate, envelope, get_request, post, result
-from intygstjanst.tests.support import payload_of, require_shared, shared_dir
+from intygstjanst.tests.support import payload_of, shared_dir
 
 
-@pytest.fixture(autouse=True)
-def _shared() -> None:
-    require_shared()
+pytestmark = pytest.mark.usefixtures("shared")
 
 
 @pytest.fixture

@@ -18,12 +18,9 @@ from intygstjanst.tests.recipient_calls import (
     set_status_v1_request,
 )
 from intygstjanst.tests.soap import OTHER_PERSON, REGISTER, VALIDATION_PERSON, certificate, envelope, post, result
-from intygstjanst.tests.support import require_shared
 
 
-@pytest.fixture(autouse=True)
-def _setup() -> None:
-    require_shared()
+pytestmark = pytest.mark.usefixtures("shared")
 
 
 def register(client, certificate_id: str, patient: str = "191212121212") -> None:

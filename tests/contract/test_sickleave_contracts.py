@@ -44,15 +44,12 @@ from intygstjanst.tests.sickleave_support import (
     person_request,
 )
 from intygstjanst.tests.soap import OTHER_PERSON, REGISTER, TEST_PERSON, VALIDATION_PERSON, envelope, fault, post, result
-from intygstjanst.tests.support import require_shared
 
 PROTECTED_PERSON = "194011306380"
 ANOTHER_PERSON = "199001012385"
 
 
-@pytest.fixture(autouse=True)
-def _shared() -> None:
-    require_shared()
+pytestmark = pytest.mark.usefixtures("shared")
 
 
 @pytest.fixture
@@ -334,7 +331,6 @@ def test_a_unit_outside_the_register_stands_alone_under_the_care_giver_its_certi
     answer = ask(client, ACTIVE, active_request("SE2321000016-X999"))
     assert listed_ids(answer) == ["elsewhere"]
     assert answer.findtext(f"{{{ACTIVE_NS}}}vardgivare/{{{RH}}}vardgivarId/{{{T2}}}extension") == CARE_GIVER
-
 
 
 @pytest.mark.parametrize("unit", ["SE2321000016-NONE", "SE2321000016-E002"])

@@ -18,16 +18,13 @@ from intygstjanst.persistence.models import Base, SickLeaveCertificate
 from intygstjanst.tests.recipient_calls import REGISTER_MEDICAL, REVOKE, call, legacy_sample, revoke_request
 from intygstjanst.tests.sickleave_support import CARE_GIVER, DOCTOR, UNIT, day, lisjp
 from intygstjanst.tests.soap import REGISTER, TEST_PERSON, certificate, envelope, post, result
-from intygstjanst.tests.support import require_shared
 
 FK7263_V3_WITH_DIAGNOSIS = "common__fk7263-scenarios-rivtav3-valid-scenario11.xml"
 FK7263_V3_INFECTION_CONTROL = "common__fk7263-scenarios-rivtav3-valid-scenario1.xml"
 LEGACY_WITH_DIAGNOSIS = "common__fk7263-Fk7263ModuleApiTest-utlatande.xml"
 
 
-@pytest.fixture(autouse=True)
-def _shared() -> None:
-    require_shared()
+pytestmark = pytest.mark.usefixtures("shared")
 
 
 def register(client, payload: etree._Element) -> None:  # type: ignore[no-untyped-def]

@@ -20,16 +20,13 @@ from intygstjanst.settings import Settings
 from intygstjanst.tests.messages_support import FK_ADDRESS, TO_CARE, TO_RECIPIENT, to_care, to_recipient
 from intygstjanst.tests.sickleave_support import CARE_GIVER, CARE_UNITS_TOML, DOCTOR, NOW, TODAY, UNIT, lisjp
 from intygstjanst.tests.soap import REGISTER, TEST_PERSON, envelope, post, result
-from intygstjanst.tests.support import require_shared
 
 PROTECTED_PERSON = "194011306380"
 YOUNG = "200001012384"  # born 2000-01-01: 24 on TODAY
 OTHER_DOCTOR = "SE2321000016-L002"
 
 
-@pytest.fixture(autouse=True)
-def _shared() -> None:
-    require_shared()
+pytestmark = pytest.mark.usefixtures("shared")
 
 
 @pytest.fixture

@@ -43,12 +43,9 @@ from intygstjanst.tests.recipient_calls import (
     set_status_request,
 )
 from intygstjanst.tests.soap import REGISTER, certificate, envelope, post, result
-from intygstjanst.tests.support import require_shared
 
 
-@pytest.fixture(autouse=True)
-def _shared() -> None:
-    require_shared()
+pytestmark = pytest.mark.usefixtures("shared")
 
 
 @pytest.fixture
