@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from intygstjanst.services import Services
 
 def _serve(_args: argparse.Namespace, settings: Settings) -> int:
-    from intygstjanst.app import reload_on_sighup, secured_app
+    from intygstjanst.app import freeze_start_up, reload_on_sighup, secured_app
     from intygstjanst.delivery.deliverer import warn_about_unreachable
     from intygstjanst.persistence.db import Database, safe_url
     from intygstjanst.tls import runtime
@@ -58,6 +58,7 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
     else:
         reload_on_sighup(app, transport)
         config = transport.uvicorn_config(app, limits, **options)
+        freeze_start_up()
     with sock:
         try:
             with runtime.server_state(settings.data_dir, transport.mode, settings.authorization_file, settings.certificate_types_dir):

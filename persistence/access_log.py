@@ -27,7 +27,9 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, repeat
+from operator import attrgetter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -52,6 +54,8 @@ _CHAINED = tuple(c.name for c in _ENTRIES.columns if c.name != "hash")
 _AT = _CHAINED.index("at")
 _NAMED = ("patient_key", "care_giver_id", "care_unit_id", "certificates")  # a patient row's chained values
 Named = tuple[str, str, str, int]
+Columns = tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[int]]  # the patient rows, column by column
+_PATIENT_ID, _GIVER, _UNIT, _COUNT = (attrgetter(name) for name in ("patient_id", "care_giver_id", "care_unit_id", "certificates"))
 # One statement for all of an entry's patients on PostgreSQL (executemany would send one per row),
 # each column one text joined by U+001F (which XML, so no HSA-id, can carry): adapting thousands
 # of values as arrays costs the client more than the insert costs the server.
@@ -61,7 +65,9 @@ _INSERT_NAMED_UNNEST = text(
     "SELECT :seq, * FROM unnest(string_to_array(:keys, :separator), string_to_array(:givers, :separator), "
     "string_to_array(:units, :separator), CAST(string_to_array(:counts, :separator) AS integer[]))"
 )
+_INSERT_NAMED_MANY = f"INSERT INTO access_log_patient (seq, {', '.join(_NAMED)}) VALUES (?, ?, ?, ?, ?)"
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_JSON_STRING = json.encoder.encode_basestring  # how _CANONICAL writes a string (ensure_ascii=False)
 # At most this many patients' keys are kept in memory (a few MB), then the count starts again.
 PATIENT_KEYS_KEPT = 200_000
 # Pruning deletes this many entries per transaction, so appends wait for the head row only briefly.
@@ -116,13 +122,32 @@ class ExtractEntry:
 
 def entry_hash(previous: str, entry: dict[str, Any], named: Sequence[Named]) -> str:
     """The hash of ``entry`` (its columns) naming the patient rows ``named``, in any order."""
+    return _entry_hash(previous, entry, _columns(sorted(named)))
+
+
+def _columns(named: Sequence[Named]) -> Columns:
+    """The patient rows ``named`` as their four columns (empty ones for no rows)."""
+    if not named:
+        return (), (), (), ()
+    keys, givers, units, counts = zip(*named, strict=True)
+    return keys, givers, units, counts
+
+
+def _entry_hash(previous: str, entry: dict[str, Any], columns: Columns) -> str:
+    """:func:`entry_hash` of the patient rows in ``columns``, rows in sorted order."""
     # The canonical form: a JSON array of the columns in the table's order, the time in ISO 8601
-    # with microseconds, then the patient rows' values, flat, the rows sorted.
+    # with microseconds, then the patient rows' values, flat, the rows sorted. The rows' part is
+    # one join over the values, each written as the JSON encoder writes it (a string by its own
+    # function, an integer as its repr): the same text without walking thousands of values
+    # through the encoder (tests/contract/test_access_log_chain.py compares the two).
     values: list[Any] = [entry[name] for name in _CHAINED]
     values[_AT] = values[_AT].isoformat(timespec="microseconds")
-    for row in sorted(named):
-        values.extend(row)
-    return hashlib.sha256(previous.encode("ascii") + _CANONICAL.encode(values).encode("utf-8")).hexdigest()
+    text = _CANONICAL.encode(values)
+    keys, givers, units, counts = columns
+    if keys:
+        rows = zip(map(_JSON_STRING, keys), map(_JSON_STRING, givers), map(_JSON_STRING, units), map(int.__repr__, counts))
+        text = f"{text[:-1]},{','.join(chain.from_iterable(rows))}]"
+    return hashlib.sha256(previous.encode("ascii") + text.encode("utf-8")).hexdigest()
 
 
 class AccessLog:
@@ -140,15 +165,24 @@ class AccessLog:
         return cls(db, read_or_make_key(key_file(settings)))
 
     def patient_key(self, patient_id: str) -> str:
-        found = self._patient_keys.get(patient_id)
-        if found is not None:
-            return found
-        if self._key is None:
-            raise ValueError("the access log was opened without its key")
-        if len(self._patient_keys) >= PATIENT_KEYS_KEPT:
-            self._patient_keys.clear()
-        made = self._patient_keys[patient_id] = hmac.digest(self._key, patient_id.encode("utf-8"), "sha256").hex()
-        return made
+        return self.patient_keys((patient_id,))[0]
+
+    def patient_keys(self, patient_ids: Iterable[str]) -> list[str]:
+        """The keys of ``patient_ids``, in order: looked up in one pass, only those not kept yet computed."""
+        ids = list(patient_ids)
+        kept = self._patient_keys
+        found = list(map(kept.get, ids))
+        if None in found:
+            if self._key is None:
+                raise ValueError("the access log was opened without its key")
+            for n, key in enumerate(found):
+                if key is None:
+                    if len(kept) >= PATIENT_KEYS_KEPT:
+                        kept.clear()
+                    patient_id = ids[n]
+                    key = kept[patient_id] = hmac.digest(self._key, patient_id.encode("utf-8"), "sha256").hex()
+                    found[n] = key
+        return cast(list[str], found)
 
     def append(self, asker: Asker, disclosed: Sequence[Disclosed], at: dt.datetime, call_id: str) -> None:
         """One entry naming every item of ``disclosed`` (distinct patient, care giver and unit),
@@ -156,8 +190,10 @@ class AccessLog:
         nothing)."""
         if not disclosed:
             return
-        # Sorted, the rows go into the primary key's index at its end, past searching it.
-        named = sorted((self.patient_key(d.patient_id), d.care_giver_id, d.care_unit_id, d.certificates) for d in disclosed)
+        # Sorted, the rows go into the primary key's index at its end, past searching it. Built
+        # column by column (map and zip, no Python code per row): a unit's list names thousands.
+        keys = self.patient_keys(map(_PATIENT_ID, disclosed))
+        columns = _columns(sorted(zip(keys, map(_GIVER, disclosed), map(_UNIT, disclosed), map(_COUNT, disclosed))))
         with self.db.transaction() as conn:
             seq, previous = _locked_head(conn)
             entry: dict[str, Any] = {
@@ -170,9 +206,9 @@ class AccessLog:
                 "original_consumer": asker.original_consumer,
                 "logical_address": asker.logical_address,
             }
-            entry["hash"] = entry_hash(previous, entry, named)
+            entry["hash"] = _entry_hash(previous, entry, columns)
             conn.execute(insert(_ENTRIES), entry)
-            _insert_named(conn, entry["seq"], named)
+            _insert_named(conn, entry["seq"], columns)
             conn.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(seq=entry["seq"], hash=entry["hash"]))
 
     def extract(self, patient_id: str, start: dt.datetime | None = None, end: dt.datetime | None = None) -> list[ExtractEntry]:
@@ -285,13 +321,13 @@ def _locked_head(conn: Connection) -> tuple[int, str]:
     return head.seq, head.hash
 
 
-def _insert_named(conn: Connection, seq: int, named: Sequence[Named]) -> None:
+def _insert_named(conn: Connection, seq: int, columns: Columns) -> None:
     if conn.dialect.name == "postgresql":
-        keys, givers, units, counts = zip(*named, strict=True)
-        joined = {name: _SEPARATOR.join(map(str, values)) for name, values in zip(("keys", "givers", "units", "counts"), (keys, givers, units, counts), strict=True)}
+        joined = {name: _SEPARATOR.join(map(str, values)) for name, values in zip(("keys", "givers", "units", "counts"), columns, strict=True)}
         conn.execute(_INSERT_NAMED_UNNEST, {"seq": seq, "separator": _SEPARATOR, **joined})
     else:
-        conn.execute(insert(_PATIENTS), [{"seq": seq, **dict(zip(_NAMED, row, strict=True))} for row in named])
+        # The driver's executemany over plain tuples: no statement compiled or dict made per row.
+        conn.exec_driver_sql(_INSERT_NAMED_MANY, list(zip(repeat(seq), *columns)))
 
 
 def _walk(conn: Connection, anchor_seq: int, anchor_hash: str, head_seq: int, head_hash: str) -> tuple[int, str | None]:

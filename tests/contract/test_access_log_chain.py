@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from collections.abc import Callable, Iterator
@@ -155,6 +156,23 @@ def test_an_entry_names_all_its_patients_for_their_extracts(log: AccessLog) -> N
     # The key is HMAC-SHA256 of the personnummer, kept or not (the older entries are found by it).
     expected = hmac.new(KEY, TEST_PERSON.encode(), hashlib.sha256).hexdigest()
     assert log.patient_key(TEST_PERSON) == expected == AccessLog(log.db, KEY).patient_key(TEST_PERSON)
+
+
+def test_the_hash_is_sha256_over_the_documented_canonical_form() -> None:
+    """The rows' part is written without the JSON encoder (it is faster): the same text, also for
+    strings the encoder escapes, non-ASCII ones and large counts; the rows in any order."""
+    entry: dict[str, Any] = {
+        "seq": 7, "at": dt.datetime(2026, 12, 4, 20, 1, 2, 345), "call_id": "c\u00e5ll", "contract": "GetCertificate",
+        "version": "2.1", "consumer": None, "original_consumer": 'SE-"Q"', "logical_address": "SE-ÅÄÖ\n",
+    }
+    named = [("b" * 64, 'SE-GIVER-"\\', "SE-UNIT-\u2028\x01\t", 2), ("a" * 64, "SE-GIVÉR", "SE-UNIT/ü", 10**12), ("a" * 64, "SE-GIVER", "Ω", 1)]
+    columns = [entry[c.name] for c in AccessLogEntry.__table__.columns if c.name != "hash"]
+    columns[1] = entry["at"].isoformat(timespec="microseconds")
+    canonical = json.dumps([*columns, *(v for row in sorted(named) for v in row)], separators=(",", ":"), ensure_ascii=False)
+    expected = hashlib.sha256(b"f" * 64 + canonical.encode("utf-8")).hexdigest()
+    assert entry_hash("f" * 64, entry, named) == entry_hash("f" * 64, entry, named[::-1]) == expected
+    alone = json.dumps(columns, separators=(",", ":"), ensure_ascii=False)
+    assert entry_hash("f" * 64, entry, []) == hashlib.sha256(b"f" * 64 + alone.encode("utf-8")).hexdigest()
 
 
 def test_verify_names_a_deleted_entry(log: AccessLog, db: Database, cli: Callable[..., tuple[int, str]]) -> None:
