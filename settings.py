@@ -266,6 +266,15 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+def command_group(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Add the command group ``intygstjanst <name> COMMAND`` and return the sub-parsers its commands
+    are added to; a COMMAND is required (the group alone prints its usage, exit status 2)."""
+    group = subparsers.add_parser(name, help=help)
+    return group.add_subparsers(dest=f"{name.replace('-', '_')}_command", metavar="COMMAND", required=True)
+
+
 _FLAG_DEST = "setting:"  # argparse destinations of setting flags; never clash with a command's own options
 
 

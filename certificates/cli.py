@@ -15,7 +15,7 @@ from pathlib import Path
 
 from intygstjanst.certificates import sickleave_upkeep
 from intygstjanst.certificates.certtypes import BUILTIN_DIR, CertificateTypeError, CertificateTypes
-from intygstjanst.settings import LIMITS, STORAGE, Settings, add_flags
+from intygstjanst.settings import LIMITS, STORAGE, Settings, add_flags, command_group
 
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,8 +125,7 @@ def add_commands(
     add_flags(validate, "certificate_types_dir", LIMITS)
     validate.set_defaults(command=_validate)
 
-    types = subparsers.add_parser("types", help="certificate-type files: check them, make the running server reload them")
-    commands = types.add_subparsers(dest="types_command", metavar="COMMAND", required=True)
+    commands = command_group(subparsers, "types", "certificate-type files: check them, make the running server reload them")
     check = commands.add_parser(
         "check",
         help="check a directory of type files and run them on messages",
@@ -151,8 +150,7 @@ def add_commands(
     add_flags(reload, "data_dir")
     reload.set_defaults(command=lambda args, settings: _reload(args, settings, find_server))
 
-    certificate = subparsers.add_parser("certificate", help="stored certificates")
-    certificate_commands = certificate.add_subparsers(dest="certificate_command", metavar="COMMAND", required=True)
+    certificate_commands = command_group(subparsers, "certificate", "stored certificates")
     show = certificate_commands.add_parser(
         "show",
         help="a stored certificate: its facts, states and signature result",

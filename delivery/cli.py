@@ -20,7 +20,7 @@ from intygstjanst.delivery.worker import Worker
 from intygstjanst.persistence import outbox
 from intygstjanst.persistence.db import Database, utc_now
 from intygstjanst.registers.recipients import Recipients
-from intygstjanst.settings import DELIVERY, STATISTICS, STORAGE, Settings, SettingsError, add_flags
+from intygstjanst.settings import DELIVERY, STATISTICS, STORAGE, Settings, SettingsError, add_flags, command_group
 
 log = logging.getLogger("intygstjanst.delivery.worker")
 
@@ -156,8 +156,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     worker.add_argument("--once", action="store_true", help="stop when nothing is due instead of waiting for more")
     worker.set_defaults(command=_worker)
 
-    box = subparsers.add_parser("outbox", help="inspect and repair the delivery outbox")
-    sub = box.add_subparsers(dest="outbox_command", required=True)
+    sub = command_group(subparsers, "outbox", "inspect and repair the delivery outbox")
     status = sub.add_parser("status", help="queue depth, age of the oldest undelivered item, totals per recipient")
     status.add_argument("--json", action="store_true")
     status.set_defaults(command=_status)

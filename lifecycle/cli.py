@@ -16,7 +16,7 @@ from intygstjanst.lifecycle import erase as erasing
 from intygstjanst.lifecycle.export import DEFAULT_BATCH, ExportError, export
 from intygstjanst.persistence import lifecycle
 from intygstjanst.persistence.db import Database
-from intygstjanst.settings import STORAGE, Settings, add_flags
+from intygstjanst.settings import STORAGE, Settings, add_flags, command_group
 from intygstjanst.statistics.store import Sources
 
 def _print(value: Any) -> None:
@@ -91,8 +91,7 @@ def add_commands(
     certificate_commands: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> None:
     """``caregiver`` and ``purge``, and ``destroy`` under the ``certificate`` command."""
-    caregiver = subparsers.add_parser("caregiver", help="a care giver's data: inventory, export, erasure")
-    commands = caregiver.add_subparsers(dest="caregiver_command", metavar="COMMAND", required=True)
+    commands = command_group(subparsers, "caregiver", "a care giver's data: inventory, export, erasure")
     inventory = commands.add_parser("inventory", help="counts of what the service holds of the care giver (JSON)")
     export_ = commands.add_parser(
         "export",
@@ -126,8 +125,7 @@ def add_commands(
     add_flags(destroy, *_STATISTICS_FLAGS)
     destroy.set_defaults(command=_running(_destroy))
 
-    purge = subparsers.add_parser("purge", help="remove data that must not stay")
-    purges = purge.add_subparsers(dest="purge_command", metavar="COMMAND", required=True)
+    purges = command_group(subparsers, "purge", "remove data that must not stay")
     tests = purges.add_parser("test-certificates", help="remove test and validation certificates received before a date")
     tests.add_argument("--before", type=dt.date.fromisoformat, required=True, metavar="DATE", help="YYYY-MM-DD (UTC midnight)")
     _operator(tests)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from intygstjanst.persistence.access_log import AccessLog, ExtractEntry, key_file, retention_cutoff
 from intygstjanst.persistence.db import Database, safe_url, utc_now
 from intygstjanst.persistence.keys import read_key
-from intygstjanst.settings import ACCESS_LOG, STORAGE, Settings, SettingsError, add_flags
+from intygstjanst.settings import ACCESS_LOG, STORAGE, Settings, SettingsError, add_flags, command_group
 
 # The patient's extract speaks the patient's time.
 SWEDEN = ZoneInfo("Europe/Stockholm")
@@ -97,14 +97,12 @@ def _day(text: str | None, after: bool = False) -> dt.datetime | None:
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    db = subparsers.add_parser("db", help="database maintenance")
-    commands = db.add_subparsers(dest="db_command", metavar="COMMAND", required=True)
+    commands = command_group(subparsers, "db", "database maintenance")
     upgrade = commands.add_parser("upgrade", help="apply the migrations up to the newest")
     add_flags(upgrade, STORAGE)
     upgrade.set_defaults(command=_upgrade)
 
-    access_log = subparsers.add_parser("access-log", help="the log of who was disclosed a patient's data")
-    log_commands = access_log.add_subparsers(dest="access_log_command", metavar="COMMAND", required=True)
+    log_commands = command_group(subparsers, "access-log", "the log of who was disclosed a patient's data")
     verify = log_commands.add_parser("verify", help="check the hash chain; exit status 1 naming the first bad entry")
     extract = log_commands.add_parser("extract", help="the patient's extract: who was disclosed what, when, through which contract")
     extract.add_argument("--patient", required=True, metavar="PNR", help="the patient's personnummer or samordningsnummer, 12 digits (YYYYMMDD-NNNN)")

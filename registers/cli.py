@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from intygstjanst.registers.recipients import Recipients, RecipientsError
-from intygstjanst.settings import Settings, add_flags
+from intygstjanst.settings import Settings, add_flags, command_group
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
@@ -33,8 +33,7 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    command = subparsers.add_parser("recipients", help="the recipient registry")
-    sub = command.add_subparsers(dest="recipients_command", metavar="COMMAND", required=True)
+    sub = command_group(subparsers, "recipients", "the recipient registry")
     check = sub.add_parser("check", help="check the registry file and show what it says")
     check.add_argument("--file", type=Path, help="registry file (default: recipients_file, else the built-in seed)")
     add_flags(check, "recipients_file", "certificate_types_dir", "delivery_base_url")

@@ -13,7 +13,7 @@ from lxml import etree
 
 from intygstjanst.persistence.db import Database
 from intygstjanst.registers.care_units import CareUnitsError
-from intygstjanst.settings import CERTIFICATES, REGISTERS, STATISTICS, STORAGE, Settings, SettingsError, add_flags
+from intygstjanst.settings import CERTIFICATES, REGISTERS, STATISTICS, STORAGE, Settings, SettingsError, add_flags, command_group
 from intygstjanst.statistics import amqp, store
 from intygstjanst.statistics.consumer import Consumer, Handler
 from intygstjanst.statistics.events import EventError, StatisticsEvent
@@ -88,8 +88,7 @@ def _consume_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The ``statistics`` command group."""
-    group = subparsers.add_parser("statistics", help="the built-in de-identified statistics")
-    commands = group.add_subparsers(dest="statistics_command", metavar="COMMAND", required=True)
+    commands = command_group(subparsers, "statistics", "the built-in de-identified statistics")
     rebuild_parser = commands.add_parser(
         "rebuild",
         help="recompute the statistics from the stored certificates",

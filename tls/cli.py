@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from intygstjanst.settings import Settings, add_flags
+from intygstjanst.settings import Settings, add_flags, command_group
 from intygstjanst.tls.authorization import AuthorizationTable
 from intygstjanst.tls.errors import AuthorizationFileError, PkiError, TlsConfigError
 from intygstjanst.tls.pki import (
@@ -144,8 +144,7 @@ def _reporting_errors(handler: Handler, command: str) -> Callable[[argparse.Name
 
 def add_commands(subparsers: Any) -> None:
     """Add the ``tls`` and ``authorization`` command groups to the main CLI's sub-parsers."""
-    tls = subparsers.add_parser("tls", help="development PKI: CA, server and client certificates, CRL")
-    commands = tls.add_subparsers(dest="tls_command", metavar="COMMAND", required=True)
+    commands = command_group(subparsers, "tls", "development PKI: CA, server and client certificates, CRL")
 
     init = commands.add_parser(
         "init",
@@ -186,8 +185,7 @@ def add_commands(subparsers: Any) -> None:
     revoke.add_argument("--days", type=_days, default=DEFAULT_CRL_DAYS, help=f"until nextUpdate (default {DEFAULT_CRL_DAYS})")
     revoke.set_defaults(command=_reporting_errors(_revoke, "tls revoke"))
 
-    authorization = subparsers.add_parser("authorization", help="call authorization grants: check a file, make the running server reload its file")
-    commands = authorization.add_subparsers(dest="authorization_command", metavar="COMMAND", required=True)
+    commands = command_group(subparsers, "authorization", "call authorization grants: check a file, make the running server reload its file")
     check = commands.add_parser(
         "check",
         help="check an authorization file and list its grants",
