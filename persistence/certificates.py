@@ -12,6 +12,7 @@ from sqlalchemy import String, bindparam, select
 from sqlalchemy.engine import Connection, Row
 
 from intygstjanst.persistence.models import CertificateState
+from intygstjanst.persistence.prepared import Prepared
 from intygstjanst.persistence.tables import CERTIFICATES as _CERTIFICATES, RELATIONS as _RELATIONS, STATES as _STATES, insert_or_skip
 
 
@@ -54,8 +55,8 @@ class AlreadyStored(Exception):
 
 # Statements are built once: building them per call (``.values(**row)``) cost more than running them.
 ID_LENGTH: int = cast(String, _CERTIFICATES.c.id.type).length or 0
-_INSERT_CERTIFICATE: dict[str, Any] = {}  # per dialect: its ON CONFLICT form
-_INSERT_STATE = _STATES.insert()
+_INSERT_CERTIFICATE: dict[str, Prepared] = {}  # per dialect: its ON CONFLICT form
+_INSERT_STATE = Prepared(_STATES.insert())
 _INSERT_RELATION = _RELATIONS.insert()
 _PATIENT_OF = select(_CERTIFICATES.c.patient_id).where(_CERTIFICATES.c.id == bindparam("id"))
 _GET = select(_CERTIFICATES).where(_CERTIFICATES.c.id == bindparam("id"))
@@ -89,9 +90,11 @@ def insert_certificate(
     statement = _INSERT_CERTIFICATE.get(conn.dialect.name)
     if statement is None:
         # RETURNING rather than rowcount: drivers report rowcount for INSERT .. ON CONFLICT differently.
-        statement = insert_or_skip(conn, _CERTIFICATES).on_conflict_do_nothing(index_elements=["id"]).returning(_CERTIFICATES.c.id)
+        statement = Prepared(
+            insert_or_skip(conn, _CERTIFICATES).on_conflict_do_nothing(index_elements=["id"]).returning(_CERTIFICATES.c.id)
+        )
         _INSERT_CERTIFICATE[conn.dialect.name] = statement
-    if conn.execute(statement, values).first() is None:
+    if statement.execute(conn, values) is None:
         raise AlreadyStored(new.id)
     add_state(conn, new.id, "RECEIVED", "HSVARD", received_at)
     if relations:
@@ -106,7 +109,7 @@ def insert_certificate(
 
 
 def add_state(conn: Connection, certificate_id: str, state: str, target: str, at: dt.datetime) -> None:
-    conn.execute(_INSERT_STATE, {"certificate_id": certificate_id, "state": state, "target": target, "at": at})
+    _INSERT_STATE.execute(conn, {"certificate_id": certificate_id, "state": state, "target": target, "at": at})
 
 
 def get(conn: Connection, certificate_id: str) -> Row[Any] | None:

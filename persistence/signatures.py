@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 
+from intygstjanst.persistence.prepared import Prepared
 from intygstjanst.persistence.tables import SIGNATURES as _TABLE
 
 
@@ -29,7 +30,7 @@ class StoredSignature:
     checked_at: dt.datetime
 
 
-_INSERT = _TABLE.insert()
+_INSERT = Prepared(_TABLE.insert())
 _GET = select(_TABLE).where(_TABLE.c.certificate_id == bindparam("id"))
 _COUNTS = select(_TABLE.c.status, _TABLE.c.reason_code, func.count()).group_by(_TABLE.c.status, _TABLE.c.reason_code)
 _SIGNER_HSA_ID_LENGTH = 64
@@ -39,7 +40,7 @@ def insert(conn: Connection, certificate_id: str, record: SignatureRecord, check
     row = asdict(record)
     # A certificate's serialNumber may be longer than any HSA-id; the full subject is kept anyway.
     row["signer_hsa_id"] = record.signer_hsa_id[:_SIGNER_HSA_ID_LENGTH]
-    conn.execute(_INSERT, {**row, "certificate_id": certificate_id, "checked_at": checked_at})
+    _INSERT.execute(conn, {**row, "certificate_id": certificate_id, "checked_at": checked_at})
 
 
 def get(conn: Connection, certificate_id: str) -> StoredSignature | None:

@@ -1,0 +1,74 @@
+"""persistence.prepared: the registration's INSERTs, run on the driver's cursor on SQLite, store
+exactly what SQLAlchemy would (read back through SQLAlchemy), and a driver error is SQLAlchemy's,
+without the parameters. On SQLite and PostgreSQL (where they run through SQLAlchemy)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from intygstjanst.persistence import certificates as repo
+from intygstjanst.persistence import signatures
+from intygstjanst.persistence.db import Database
+from intygstjanst.persistence.prepared import Prepared
+from intygstjanst.persistence.tables import CERTIFICATES, SIGNATURES, STATES
+
+NEW = repo.NewCertificate(
+    id="prepared-1",
+    type_code="LISJP",
+    type_version="1.3",
+    patient_id="191212121212",
+    care_unit_id="SE-UNIT",
+    care_unit_name="Enheten",
+    care_giver_id="SE-GIVER",
+    signing_doctor_id="SE-DOCTOR",
+    signing_doctor_name="Doktor",
+    signed_at=dt.datetime(2026, 12, 4, 10, 0, 0),  # no microseconds: stored with them all the same
+    valid_from=dt.date(2026, 12, 1),
+    valid_to=dt.date(2026, 12, 31),
+    is_test=True,
+    source="RegisterCertificate:3",
+    original=b"<original/>",
+)
+
+
+def test_rows_read_back_as_written(db: Database) -> None:
+    received = dt.datetime(2026, 12, 4, 10, 0, 1, 250000)
+    record = signatures.SignatureRecord("unsigned", remark="none")
+    with db.transaction() as conn:
+        repo.insert_certificate(conn, NEW, received)
+        signatures.insert(conn, NEW.id, record, received)
+    with db.read() as conn:
+        row = conn.execute(select(CERTIFICATES).where(CERTIFICATES.c.id == NEW.id)).one()
+        state = conn.execute(select(STATES.c.state, STATES.c.target, STATES.c.at).where(STATES.c.certificate_id == NEW.id)).one()
+    assert {name: getattr(row, name) for name in NEW.__dataclass_fields__} == NEW.__dict__
+    assert (row.received_at, row.deleted_by_care_giver) == (received, False)
+    assert tuple(state) == ("RECEIVED", "HSVARD", received)
+    with db.read() as conn:
+        stored = signatures.get(conn, NEW.id)
+    assert stored is not None and (stored.record, stored.checked_at) == (record, received)
+
+
+def test_a_taken_id_is_reported_and_a_driver_error_is_sqlalchemys_without_parameters(db: Database) -> None:
+    received = dt.datetime(2026, 12, 4, 10, 0, 1)
+    with db.transaction() as conn:
+        repo.insert_certificate(conn, NEW, received)
+        with pytest.raises(repo.AlreadyStored):
+            repo.insert_certificate(conn, NEW, received)
+    row = {"certificate_id": NEW.id, "status": "unsigned", "reason_code": "", "reason": "", "signer_subject": "",
+           "signer_hsa_id": "", "remark": "secret-191212121212", "checked_at": received}  # fmt: skip
+    with pytest.raises(IntegrityError) as raised, db.transaction() as conn:
+        conn.execute(insert(SIGNATURES), row)
+        Prepared(insert(SIGNATURES)).execute(conn, row)
+    assert "191212121212" not in str(raised.value)
+
+
+def test_a_column_with_a_python_default_must_be_given(db: Database) -> None:
+    values = {name: value for name, value in NEW.__dict__.items() if name != "is_test"}  # is_test has default=False
+    with pytest.raises(ValueError, match="Python-side default"), db.transaction() as conn:
+        if not db.is_sqlite:
+            pytest.skip("compiled for the driver's cursor on SQLite only")
+        Prepared(insert(CERTIFICATES)).execute(conn, {**values, "deleted_by_care_giver": False, "received_at": dt.datetime(2026, 1, 1)})
