@@ -135,7 +135,8 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
     _check_relations(intyg)
 
     # A repeated registration is answered as such before the checks below: instead of a read before
-    # every registration, the insert finds it (the primary key) and a refusal looks for it first.
+    # every registration, the insert finds it (the primary key) and a refusal (a LogicalError) looks
+    # for it first. Only a refusal: an unexpected error stays one, whatever is stored.
     received_at = services.clock()
     try:
         doctor_id = intyg.text("core:skapadAv/core:personal-id/types:extension")
@@ -181,7 +182,7 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
         if services.settings.statistics_feed and not new.is_test:
             statistics = StatisticsEvent("created", new.id, new.type_code, body=feed.certificate_body(stored))
         relations = intyg.relations()
-    except Exception:
+    except LogicalError:
         duplicate = _stored_duplicate(services, intyg.id, patient_id, register_v3)
         if duplicate is None:
             raise

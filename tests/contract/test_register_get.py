@@ -299,3 +299,18 @@ def test_handlers_on_the_event_loop_or_a_thread_pool(settings, db, persons, thre
     with TestClient(create_app(services=services)) as client, ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(lambda i: register(client, certificate(f"pool-{threads}-{i % 5}")), range(20)))
     assert sorted(code for code, _, _ in answers) == ["INFO"] * 15 + ["OK"] * 5
+
+
+def test_only_a_refusal_looks_for_a_stored_duplicate(client, services, monkeypatch) -> None:
+    """A repeated registration that a check refuses (a LogicalError) is answered as the duplicate
+    it is; an unexpected error in the same checks stays an internal error, not an INFO."""
+    assert register(client, certificate("c-dup-check")) == ("OK", None, None)
+    monkeypatch.setattr(services.signatures, "refusal", lambda *_args: "refused by a check")
+    assert register(client, certificate("c-dup-check")) == ("INFO", None, "Certificate already exists")
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug, not a refusal")
+
+    monkeypatch.setattr(services.signatures, "refusal", broken)
+    code, _error_id, text = register(client, certificate("c-dup-check"))
+    assert code == "ERROR" and text is not None and "internal error in RegisterCertificate" in text
