@@ -16,7 +16,8 @@ certificates are replaced, 1 % revoked and 0.5 % issued to test persons, with th
 keeps for them. Each sick-leave row has its certificate row (the foreign key), whose stored request
 is a short placeholder: the lists never read it. The database is dropped and created again, built
 by the service's own migrations, loaded with COPY, and its cases and answers are then computed as
-``intygstjanst sickleave rebuild`` does. Deterministic for a given --seed.
+``intygstjanst sickleave rebuild`` does (case bounds, answers, the stored cases of migration
+0015). Deterministic for a given --seed.
 """
 
 from __future__ import annotations
@@ -231,8 +232,8 @@ def generate(url: str, total: int, focus_total: int, active: int, seed: int, lis
                         copy.write_row(row)
             print(f"  {number:,} certificates ({time.perf_counter() - started:.0f} s)", flush=True)
     if lists:
-        # The rows came in by COPY, past the repository: their cases and answers are computed as
-        # `intygstjanst sickleave rebuild` does.
+        # The rows came in by COPY, past the repository: their case bounds, answers and stored cases
+        # (sick_leave_case) are computed as `intygstjanst sickleave rebuild` does them.
         from intygstjanst.certificates import sickleave_upkeep
 
         database = Database(url)

@@ -36,6 +36,7 @@ _TITLE_START = "<befattning><t:code>"
 _TITLE_END = f"</t:code><t:codeSystem>{BEFATTNING_CODE_SYSTEM}</t:codeSystem></befattning>"
 _NAME_START, _NAME_END = "<fullstandigtNamn>", "</fullstandigtNamn></patient>"
 _NAME_START_BYTES, _NAME_END_BYTES = _NAME_START.encode(), _NAME_END.encode()
+_ELEMENT_START_BYTES = b"<intygsData>"
 _PROTECTED_NAME_BYTES = PROTECTED_NAME.encode()
 
 
@@ -85,14 +86,25 @@ def intygs_data(row: StoredSickLeave) -> bytes:
 
 
 def with_protected_name(fragment: bytes) -> bytes:
-    """``fragment`` with the patient's name replaced by ``PROTECTED_NAME``: the name is the first
-    ``fullstandigtNamn`` of the element, ending the ``patient`` element as ``intygs_data`` writes
-    it (escaped text holds no ``<``, so the first end tag after the start is the name's)."""
-    start = fragment.find(_NAME_START_BYTES)
-    end = fragment.find(_NAME_END_BYTES, start)
-    if start < 0 or end < 0:
+    """``fragment`` (one or more ``intygsData`` elements) with the patient's name replaced by
+    ``PROTECTED_NAME`` in each: the name is the first ``fullstandigtNamn`` of the element, ending
+    the ``patient`` element as ``intygs_data`` writes it (escaped text holds no ``<``, so the first
+    end tag after the start is the name's)."""
+    parts: list[bytes] = []
+    done = 0
+    element = fragment.find(_ELEMENT_START_BYTES)
+    while element >= 0:
+        start = fragment.find(_NAME_START_BYTES, element)
+        end = fragment.find(_NAME_END_BYTES, start)
+        if start < 0 or end < 0:
+            break
+        parts += (fragment[done : start + len(_NAME_START_BYTES)], _PROTECTED_NAME_BYTES)
+        done = end
+        element = fragment.find(_ELEMENT_START_BYTES, end)
+    if not parts or element >= 0:
         raise ValueError("the fragment does not name the patient as intygs_data writes it")
-    return fragment[: start + len(_NAME_START_BYTES)] + _PROTECTED_NAME_BYTES + fragment[end:]
+    parts.append(fragment[done:])
+    return b"".join(parts)
 
 
 def _each(start: str, end: str, stored: str, limit: int | None = None) -> str:

@@ -32,10 +32,11 @@ class Findings:
     rows: int = 0
     cases: list[repo.CaseDifference] = field(default_factory=list)  # bounds that differ
     fragments: list[str] = field(default_factory=list)  # ids of rows whose answer differs or is missing
+    stored_cases: list[tuple[str, str]] = field(default_factory=list)  # (patient, care giver) whose stored cases differ
 
     @property
     def clean(self) -> bool:
-        return not self.cases and not self.fragments
+        return not self.cases and not self.fragments and not self.stored_cases
 
 
 def check(database: Database) -> Findings:
@@ -45,6 +46,8 @@ def check(database: Database) -> Findings:
         findings.cases = repo.case_differences(conn)
     for rendered in _rendered_batches(database, findings):
         findings.fragments.extend(i for i, (stored, fresh) in rendered.items() if stored != fresh)
+    with database.read() as conn:
+        findings.stored_cases = repo.case_row_differences(conn)
     return findings
 
 
@@ -59,6 +62,9 @@ def rebuild(database: Database) -> Findings:
         findings.fragments.extend(changed)
         with database.transaction() as conn:
             repo.set_fragments(conn, changed)
+    # Last: the stored cases are made of the rows' bounds and fragments.
+    with database.transaction() as conn:
+        findings.stored_cases = repo.rebuild_case_rows(conn)
     return findings
 
 
@@ -78,11 +84,14 @@ def _rendered_batches(database: Database, findings: Findings) -> Iterator[dict[s
 
 def _report(findings: Findings, verb: str) -> None:
     print(f"{findings.rows:,} sick-leave rows: {len(findings.cases):,} with case bounds {verb}, "
-          f"{len(findings.fragments):,} with their answer {verb}")
+          f"{len(findings.fragments):,} with their answer {verb}; "
+          f"{len(findings.stored_cases):,} patients at a care giver with their stored cases {verb}")
     for difference in findings.cases[:_SHOWN]:
         print(f"  case bounds of {difference.certificate_id}: stored {_span(difference.stored)}, recomputed {_span(difference.recomputed)}")
     for certificate_id in findings.fragments[:_SHOWN]:
         print(f"  answer of {certificate_id}: missing or not as its row renders")
+    for patient, care_giver in findings.stored_cases[:_SHOWN]:
+        print(f"  stored cases of a patient at {care_giver}: not as the rows make them")
 
 
 _SHOWN = 20

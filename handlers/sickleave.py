@@ -41,7 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
-from typing import cast
+from typing import NamedTuple, cast
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -231,16 +231,21 @@ def list_active_sick_leaves_for_care_unit(call: Call[Services]) -> Answer:
     active_date = today(services)
     with services.db.read() as conn:
         care_giver = _care_giver_of_unit(conn, register, unit_id)
-        by_patient = repo.listed_at_units(
+        found = repo.unit_list(
             conn,
             register.scope(unit_id),
             since=active_date - dt.timedelta(days=recently_ended_days),
             until=active_date,
             patient=patient,
         )
-        rows = _rendered(conn, current_chains(by_patient, active_date, ANSWER_CHAIN_GAP, recently_ended_days))
+        rows = _rendered(conn, current_chains(found.rows, active_date, ANSWER_CHAIN_GAP, recently_ended_days))
+    # Patients whose stored case is their answer, and the chains cut from the others' rows, in
+    # patient order (a stable sort keeps each patient's certificates in theirs).
+    parts = [_Part(c.patient_id, c.fragments, c.care_giver_id, c.units) for c in found.cases.values()]
+    parts.extend(_Part(r.patient_id, r.fragment, r.care_giver_id, ((r.care_unit_id, 1),)) for r in rows)
+    parts.sort(key=_PATIENT)
     # Asked about one named patient, or about the whole unit (a rehab coordinator's view).
-    return _certificates_answer(call, care_giver, rows, coordinator_view=patient is None)
+    return _certificates_answer(call, care_giver, parts, coordinator_view=patient is None)
 
 
 def list_sick_leaves_for_person(call: Call[Services]) -> Answer:
@@ -259,7 +264,21 @@ def list_sick_leaves_for_person(call: Call[Services]) -> Answer:
     known = register.care_giver(care_giver_id)
     # A care giver the register does not list is named as its own certificates name it.
     name = known.name if known is not None else next((r.care_giver_name for r in reversed(rows)), "")
-    return _certificates_answer(call, (care_giver_id, name), rows, coordinator_view=False)
+    parts = [_Part(r.patient_id, r.fragment, r.care_giver_id, ((r.care_unit_id, 1),)) for r in rows]
+    return _certificates_answer(call, (care_giver_id, name), parts, coordinator_view=False)
+
+
+class _Part(NamedTuple):
+    """A piece of a certificate list's answer: one patient's certificates (one or more ``intygsData``
+    elements, UTF-8) and how many of them each care unit of the care giver issued."""
+
+    patient_id: str
+    fragment: bytes | None  # never None after _rendered
+    care_giver_id: str
+    units: tuple[tuple[str, int], ...]
+
+
+_PATIENT = attrgetter("patient_id")
 
 
 def _care_giver_of_unit(conn: Connection, register: CareUnits, unit_id: str) -> tuple[str, str]:
@@ -287,7 +306,7 @@ def _rendered(conn: Connection, rows: list[ListedRow]) -> list[ListedRow]:
 
 
 def _certificates_answer(
-    call: Call[Services], care_giver: tuple[str, str], rows: Sequence[ListedRow], *, coordinator_view: bool
+    call: Call[Services], care_giver: tuple[str, str], rows: Sequence[_Part], *, coordinator_view: bool
 ) -> Answer:
     comment: str | None = None
     try:
@@ -306,12 +325,14 @@ def _certificates_answer(
         for r in rows
         if r.fragment is not None  # always, after _rendered
     ]
-    disclosed = Disclosure.counted(map(_WHOSE, rows))
+    # What the answer discloses of whom: the certificates per patient, care giver and care unit.
+    counts = Counter[tuple[str, str, str]]()
+    for r in rows:
+        for unit, n in r.units:
+            counts[(r.patient_id, r.care_giver_id, unit)] += n
+    disclosed = tuple(Disclosure(*whose, certificates=n) for whose, n in counts.items())
     head, tail = _certificates_text(call.contract, care_giver, outcome, comment)
     return _finish_with(head, listed, tail, outcome, disclosed)
-
-
-_WHOSE = attrgetter("patient_id", "care_giver_id", "care_unit_id")  # what a row discloses of whom
 
 
 # The care giver a fault answer names: the national service's answer to a fault has no vardgivare at

@@ -264,6 +264,8 @@ def remove(conn: Connection, ids: Sequence[str], *, whole_care_giver: str | None
         return {}
     keys = {"ids": list(ids)}
     dependents = sickleave.dependents(conn, ids, skip_care_giver=whole_care_giver)
+    if whole_care_giver is not None:
+        sickleave.forget_cases(conn, ids, whole_care_giver)
 
     def among(column: Any) -> ColumnElement[bool]:
         return _among(conn, column)

@@ -254,6 +254,33 @@ class SickLeaveCertificate(Base):
     )
 
 
+class SickLeaveCase(Base):
+    """One sick-leave case (``SickLeaveCertificate.case_start`` .. ``case_end``) of a patient at a
+    care giver, as the certificate lists answer it: one row per care unit its certificates were
+    issued at (migration 0015). The case's **lead** row (its first unit in id order) has ``units``
+    (every unit of the case, in id order, joined by U+001F), ``holes`` (the day spans inside the
+    case that no certificate covers, ``start/end`` ISO, joined by U+001F; empty for most) and
+    ``fragments``: the case's certificates' fragments concatenated in chronological order (None
+    while one of them has none). The other rows only say that the case has certificates at their
+    unit. ``certificates``: how many of the case's certificates were issued at the row's unit.
+    Kept by persistence/sickleave.py in the transaction that changes the case.
+    """
+
+    __tablename__ = "sick_leave_case"
+
+    patient_id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    care_giver_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_start: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    care_unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_end: Mapped[dt.date] = mapped_column(Date)
+    certificates: Mapped[int] = mapped_column(Integer)
+    units: Mapped[str | None] = mapped_column(Text)
+    holes: Mapped[str | None] = mapped_column(Text)
+    fragments: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    __table_args__ = (Index("ix_sick_leave_case_unit_end", "care_unit_id", "case_end", postgresql_include=["case_start"]),)
+
+
 # --- end of sick leave -----------------------------------------------------------------------------
 
 

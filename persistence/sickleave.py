@@ -31,16 +31,18 @@ for the thousands of rows of a large unit costs a fraction of decoding JSON.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import partial
 from operator import attrgetter
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, exists, func, not_, null, or_, select, update
 from sqlalchemy.engine import Connection
 
-from intygstjanst.persistence.tables import RELATIONS as _RELATIONS, SICK_LEAVE as _TABLE, STATES as _STATES
+from intygstjanst.persistence.models import SickLeaveCase
+from intygstjanst.persistence.tables import RELATIONS as _RELATIONS, SICK_LEAVE as _TABLE, STATES as _STATES, insert_or_skip
 
 # The relation kinds after which the older certificate no longer speaks for itself.
 SUPERSEDING_RELATIONS = ("ERSATT", "KOMPLT")
@@ -115,17 +117,95 @@ def store(conn: Connection, new: NewSickLeave | None, supersedes: Collection[str
     relations point to, whatever its own type), and the cases of the patients they belong to. Its
     relations must already be stored."""
     ids = set(supersedes)
+    if new is not None and not ids and not new.is_test:
+        _store_listed(conn, new)
+        return
     touched = _owners(conn, ids)
     if new is not None:
-        row = _row(new)
-        del row["superseded"]  # read by the insert
-        conn.execute(_INSERT, {**row, "new_id": new.certificate_id})
+        _insert(conn, new)
         touched.add((new.patient_id, new.care_giver_id))
     if ids:
         conn.execute(_REFRESH_SUPERSEDED, {"ids": sorted(ids)})
     # Only what it replaces or completes can leave the lists: the new row itself, listed or not,
     # was written without bounds.
     _refresh_cases(conn, touched, leaving=bool(supersedes))
+
+
+def _insert(conn: Connection, new: NewSickLeave) -> None:
+    """The row of ``new`` without case bounds (the caller recomputes the cases)."""
+    row = _row(new)
+    del row["superseded"]  # read by the insert
+    conn.execute(_INSERT, {**row, "new_id": new.certificate_id})
+
+
+_SUPERSEDED_AT_INSERT = _has_live_successor(bindparam("new_id"))
+# The row with its case bounds: none when a replacement stored before it supersedes it.
+_INSERT_LISTED = (
+    _TABLE.insert()
+    .values(
+        superseded=_SUPERSEDED_AT_INSERT,
+        case_start=case((_SUPERSEDED_AT_INSERT, null()), else_=bindparam("new_case_start")),
+        case_end=case((_SUPERSEDED_AT_INSERT, null()), else_=bindparam("new_case_end")),
+    )
+    .returning(_C.superseded)
+)
+_SET_BOUNDS = (
+    update(_TABLE)
+    .where(_C.certificate_id.in_(bindparam("ids", expanding=True)))
+    .values(case_start=bindparam("new_case_start"), case_end=bindparam("new_case_end"))
+)
+
+
+def _store_listed(conn: Connection, new: NewSickLeave) -> None:
+    """The common registration (a certificate that is not a test and replaces nothing): its case is
+    computed here from the patient's listed rows at the care giver, read first, so that only what
+    changes is written: the row with its bounds, the bounds of the rows its case joins, the stored
+    case. Nothing else changes unless a replacement stored before it supersedes it, and then
+    nothing at all (the row is written without bounds)."""
+    owner = {"patient": new.patient_id, "care_giver": new.care_giver_id}
+    members = [_CaseMember._make(r) for r in conn.execute(_MEMBERS_OF_OWNER, owner)]
+    row = _row(new)
+    first, last = row["first_day"], row["last_day"]
+    mine = _CaseMember(new.certificate_id, new.care_unit_id, first, last, new.signed_at, first, last, new.fragment)
+    chain = _chain_of(mine, members)
+    start, end = min(m.first_day for m in chain), max(m.last_day for m in chain)
+    for name in ("superseded", "case_start", "case_end"):
+        del row[name]  # written by the insert
+    params = {**row, "new_id": new.certificate_id, "new_case_start": start, "new_case_end": end}
+    if conn.execute(_INSERT_LISTED, params).scalar_one():
+        return
+    others = [m for m in chain if m is not mine]
+    changed = [m.certificate_id for m in others if (_date(m.case_start), _date(m.case_end)) != (start, end)]
+    if changed:
+        conn.execute(_SET_BOUNDS, {"ids": changed, "new_case_start": start, "new_case_end": end})
+    if any(_date(m.case_start) != start for m in others):
+        # Cases it joins, or a case it starts earlier: their stored rows lie within the new span.
+        conn.execute(_DELETE_CASES_WITHIN, {**owner, "after": start, "until": end})
+    chain = [m._replace(case_start=start, case_end=end) for m in chain]
+    conn.execute(_upsert_cases(conn), case_rows(new.patient_id, new.care_giver_id, chain))
+
+
+def _chain_of(mine: _CaseMember, members: Sequence[_CaseMember]) -> list[_CaseMember]:
+    """The chain of ``mine`` among ``members`` and it: the sweep of ``_case_statements`` (rows in
+    first-day and id order; a row more than ``CASE_GAP`` whole days after the last day of all
+    before it opens a new chain)."""
+    rows = sorted((*members, mine), key=_FIRST_DAY_AND_ID)
+    reach: dt.date | None = None
+    chain: list[_CaseMember] = []
+    found = False
+    for member in rows:
+        if reach is not None and (member.first_day - reach).days > CASE_GAP + 1:
+            if found:
+                break
+            chain = []
+        chain.append(member)
+        found = found or member is mine
+        if reach is None or member.last_day > reach:
+            reach = member.last_day
+    return chain
+
+
+_FIRST_DAY_AND_ID = attrgetter("first_day", "certificate_id")
 
 
 def mark_revoked(conn: Connection, certificate_id: str) -> None:
@@ -267,6 +347,192 @@ def _refresh_cases(conn: Connection, owners: Iterable[tuple[str, str]], leaving:
         conn.execute(statements.refresh, params)
         if leaving:
             conn.execute(statements.clear, params)
+        _store_case_rows(conn, patient, care_giver, conn.execute(_MEMBERS_OF_OWNER, params))
+
+
+# --- the cases stored whole (table sick_leave_case, migration 0015) -------------------------------
+
+_CASES = cast(Table, SickLeaveCase.__table__)
+_K = _CASES.c
+
+
+class _CaseMember(NamedTuple):
+    """What a case's stored row is computed from, of each of its certificates."""
+
+    certificate_id: str
+    care_unit_id: str
+    first_day: dt.date
+    last_day: dt.date
+    signed_at: dt.datetime
+    case_start: dt.date
+    case_end: dt.date
+    fragment: bytes | None
+
+
+_MEMBER_COLUMNS = tuple(_C[name] for name in _CaseMember._fields)
+_MEMBERS_OF_OWNER = select(*_MEMBER_COLUMNS).where(
+    _C.patient_id == bindparam("patient"), _C.care_giver_id == bindparam("care_giver"), _C.case_start.is_not(None)
+)
+_DELETE_CASES_OF_OWNER = delete(_CASES).where(
+    _K.patient_id == bindparam("patient"), _K.care_giver_id == bindparam("care_giver")
+)
+_DELETE_CASES_WITHIN = delete(_CASES).where(
+    _K.patient_id == bindparam("patient"),
+    _K.care_giver_id == bindparam("care_giver"),
+    _K.case_start > bindparam("after"),
+    _K.case_start <= bindparam("until"),
+)
+_UPSERT_CASES: dict[str, Any] = {}
+
+
+def _upsert_cases(conn: Connection) -> Any:
+    """INSERT of stored case rows that overwrites a row of the same key: two registrations of one
+    patient at once then both succeed (the later one's case wins, as with the bounds)."""
+    dialect = conn.dialect.name
+    if dialect not in _UPSERT_CASES:
+        statement = insert_or_skip(conn, _CASES)
+        key = [column.name for column in _CASES.primary_key]
+        _UPSERT_CASES[dialect] = statement.on_conflict_do_update(
+            index_elements=key, set_={c.name: statement.excluded[c.name] for c in _CASES.c if c.name not in key}
+        )
+    return _UPSERT_CASES[dialect]
+_ONE_DAY = dt.timedelta(days=1)
+
+
+def case_rows(patient: str, care_giver: str, members: Iterable[_CaseMember]) -> list[dict[str, Any]]:
+    """The stored rows of the cases of ``members`` (listed certificates of one patient at one care
+    giver, with their case bounds): per case, one row per care unit, the lead (first unit) holding
+    the units, the holes and the fragments in chronological order (first day, signing time, id)."""
+    by_case: dict[dt.date, list[_CaseMember]] = {}
+    for member in members:
+        by_case.setdefault(_date(member.case_start), []).append(member)  # type: ignore[arg-type]
+    rows: list[dict[str, Any]] = []
+    for start, group in sorted(by_case.items()):
+        group.sort(key=_CHRONOLOGICAL_KEY)
+        counts = Counter(m.care_unit_id for m in group)
+        units = sorted(counts)
+        holes: list[str] = []
+        covered = group[0].last_day
+        for member in group[1:]:
+            if member.first_day > covered + _ONE_DAY:
+                holes.append(f"{(covered + _ONE_DAY).isoformat()}/{(member.first_day - _ONE_DAY).isoformat()}")
+            if member.last_day > covered:
+                covered = member.last_day
+        fragments = [m.fragment for m in group]
+        lead = {
+            "units": _joined(units),
+            "holes": _joined(holes),
+            "fragments": b"".join(fragments) if None not in fragments else None,  # type: ignore[arg-type]
+        }
+        for unit in units:
+            rows.append({
+                "patient_id": patient,
+                "care_giver_id": care_giver,
+                "case_start": start,
+                "care_unit_id": unit,
+                "case_end": _date(group[0].case_end),
+                "certificates": counts[unit],
+                **(lead if unit == units[0] else {"units": None, "holes": None, "fragments": None}),
+            })
+    return rows
+
+
+def _store_case_rows(conn: Connection, patient: str, care_giver: str, members: Iterable[Any]) -> None:
+    """Replace the stored cases of the patient at the care giver with those of ``members``."""
+    rows = case_rows(patient, care_giver, map(_CaseMember._make, members))
+    conn.execute(_DELETE_CASES_OF_OWNER, {"patient": patient, "care_giver": care_giver})
+    if rows:
+        conn.execute(_upsert_cases(conn), rows)
+
+
+_ALL_MEMBERS = (
+    select(_C.patient_id, _C.care_giver_id, *_MEMBER_COLUMNS)
+    .where(_C.case_start.is_not(None))
+    .order_by(_C.patient_id, _C.care_giver_id)
+)
+_STORED_CASES_OF_PATIENTS = select(_CASES).where(_K.patient_id.in_(bindparam("patients", expanding=True)))
+_ORPHAN_CASE_OWNERS = (
+    select(_K.patient_id, _K.care_giver_id)
+    .where(
+        ~exists().where(
+            _C.patient_id == _K.patient_id, _C.care_giver_id == _K.care_giver_id, _C.case_start.is_not(None)
+        )
+    )
+    .distinct()
+)
+_OWNERS_PER_BATCH = 2_000
+
+
+def _recomputed_case_owners(conn: Connection) -> Iterator[dict[tuple[str, str], list[dict[str, Any]]]]:
+    """The recomputed stored rows of every owner (patient, care giver) with a listed row, a batch
+    of owners at a time: owner -> rows."""
+    batch: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    owner: tuple[str, str] | None = None
+    members: list[_CaseMember] = []
+    for row in conn.execute(_ALL_MEMBERS, execution_options={"stream_results": True, "max_row_buffer": 5_000}):
+        key = (row[0], row[1])
+        if key != owner:
+            if owner is not None:
+                batch[owner] = case_rows(*owner, members)
+                if len(batch) >= _OWNERS_PER_BATCH:
+                    yield batch
+                    batch = {}
+            owner, members = key, []
+        members.append(_CaseMember._make(row[2:]))
+    if owner is not None:
+        batch[owner] = case_rows(*owner, members)
+    if batch:
+        yield batch
+
+
+def _comparable(row: Any) -> tuple[Any, ...]:
+    fragments = row["fragments"]
+    return (
+        row["patient_id"], row["care_giver_id"], _date(row["case_start"]), row["care_unit_id"], _date(row["case_end"]),
+        row["certificates"], row["units"], row["holes"], bytes(fragments) if fragments is not None else None,
+    )
+
+
+def _case_row_differences(conn: Connection) -> Iterator[tuple[tuple[str, str], list[dict[str, Any]]]]:
+    """(owner, recomputed rows) of every patient and care giver whose stored cases differ from
+    recomputed ones (no rows: the owner has no listed row any more)."""
+    for batch in _recomputed_case_owners(conn):
+        stored: dict[tuple[str, str], set[tuple[Any, ...]]] = {}
+        patients = sorted({patient for patient, _ in batch})
+        for row in conn.execute(_STORED_CASES_OF_PATIENTS, {"patients": patients}).mappings():
+            stored.setdefault((row["patient_id"], row["care_giver_id"]), set()).add(_comparable(row))
+        for owner, rows in batch.items():
+            if stored.get(owner, set()) != {_comparable(r) for r in rows}:
+                yield owner, rows
+    for patient, care_giver in conn.execute(_ORPHAN_CASE_OWNERS).fetchall():
+        yield (patient, care_giver), []
+
+
+def case_row_differences(conn: Connection) -> list[tuple[str, str]]:
+    """The (patient, care giver) whose stored cases (``sick_leave_case``) differ from those
+    recomputed from their rows, in order."""
+    return sorted(owner for owner, _ in _case_row_differences(conn))
+
+
+def rebuild_case_rows(conn: Connection) -> list[tuple[str, str]]:
+    """Recompute the stored cases of every patient and care giver and write those that differ; the
+    (patient, care giver) rewritten, in order. Call after the case bounds and fragments are right."""
+    rewritten = []
+    for (patient, care_giver), rows in _case_row_differences(conn):
+        conn.execute(_DELETE_CASES_OF_OWNER, {"patient": patient, "care_giver": care_giver})
+        if rows:
+            conn.execute(_upsert_cases(conn), rows)
+        rewritten.append((patient, care_giver))
+    return sorted(rewritten)
+
+
+def forget_cases(conn: Connection, ids: Collection[str], care_giver: str) -> None:
+    """Before the rows ``ids`` of ``care_giver`` are removed with all its others: drop the stored
+    cases of their patients there."""
+    patients = select(_C.patient_id).where(_C.certificate_id.in_(bindparam("ids", expanding=True)))
+    conn.execute(
+        delete(_CASES).where(_K.care_giver_id == care_giver, _K.patient_id.in_(patients)), {"ids": sorted(ids)}
+    )
 
 
 class Dependents(NamedTuple):
@@ -459,14 +725,19 @@ def current_at_units(
     patient: str | None,
     columns: Sequence[Any],
     make: Callable[[Any], Row],
+    patients: Sequence[str] | None = None,
 ) -> dict[str, list[Row]]:
     """The rows issued at ``units`` whose case reaches into [``since``, ``until``], as
-    ``in_window_at_units`` orders them; ``columns`` are read and each row is ``make(row)``."""
+    ``in_window_at_units`` orders them; ``columns`` are read and each row is ``make(row)``.
+    ``patients``: only theirs (at most ``_PATIENTS_PER_QUERY``)."""
     statement = select(*columns).where(_AT_UNITS, _C.case_end >= bindparam("since"), _C.case_start <= bindparam("until"))
     params: dict[str, Any] = {"units": list(units), "since": since, "until": until}
     if patient is not None:
         statement = statement.where(_C.patient_id == bindparam("patient"))
         params["patient"] = patient
+    if patients is not None:
+        statement = statement.where(_C.patient_id.in_(bindparam("patients", expanding=True)))
+        params["patients"] = list(patients)
     return _current([make(row) for row in conn.execute(statement, params).fetchall()], since, until)
 
 
@@ -485,17 +756,136 @@ _LISTED_ROW = partial(tuple.__new__, ListedRow)
 
 
 def listed_at_units(
-    conn: Connection, units: Sequence[str], since: dt.date, until: dt.date, patient: str | None = None
+    conn: Connection,
+    units: Sequence[str],
+    since: dt.date,
+    until: dt.date,
+    patient: str | None = None,
+    patients: Sequence[str] | None = None,
 ) -> dict[str, list[ListedRow]]:
-    """``in_window_at_units`` for the certificate lists, which answer with each row's fragment."""
+    """``in_window_at_units`` for the certificate lists, which answer with each row's fragment;
+    ``patients``: only theirs."""
     if conn.dialect.name != "postgresql":
-        return current_at_units(conn, units, since, until, patient, _LISTED_COLUMNS, ListedRow._make)
+        return current_at_units(conn, units, since, until, patient, _LISTED_COLUMNS, ListedRow._make, patients)
     params: dict[str, Any] = {"units": list(units), "since": since, "until": until, "patient": patient}
     query = _LISTED_AT_UNITS_PG + (" AND patient_id = %(patient)s" if patient is not None else "")
+    if patients is not None:
+        query += " AND patient_id = ANY(%(patients)s)"
+        params["patients"] = list(patients)
+    return _current(_read_binary(conn, query, params, _LISTED_ROW), since, until)
+
+
+def _read_binary(conn: Connection, query: str, params: Mapping[str, Any], make: Callable[[Sequence[Any]], Any]) -> list[Any]:
+    """The rows of ``query`` read past SQLAlchemy in binary format (PostgreSQL), each ``make(values)``."""
     driver = conn.connection.driver_connection
-    with driver.cursor(binary=True, row_factory=lambda _cursor: _LISTED_ROW) as cursor:  # type: ignore[union-attr]
+    with driver.cursor(binary=True, row_factory=lambda _cursor: make) as cursor:  # type: ignore[union-attr]
         cursor.execute(query, params)
-        return _current(cursor.fetchall(), since, until)
+        return cast(list[Any], cursor.fetchall())
+
+
+class ListedCase(NamedTuple):
+    """A patient's current case answered whole from its stored row: the fragments of its
+    certificates in chronological order, and how many of them each care unit issued."""
+
+    patient_id: str
+    care_giver_id: str
+    fragments: bytes
+    units: tuple[tuple[str, int], ...]
+
+
+class UnitList(NamedTuple):
+    """What a certificate list of units reads: the patients answered with their stored case, and
+    the rows of the others (as ``listed_at_units`` gives them), whose chains the caller cuts."""
+
+    cases: dict[str, ListedCase]
+    rows: dict[str, list[ListedRow]]
+
+
+class _StoredCase(NamedTuple):
+    patient_id: str
+    care_giver_id: str
+    case_start: dt.date
+    care_unit_id: str
+    certificates: int
+    units: str | None
+    holes: str | None
+    fragments: bytes | None
+
+
+_STORED_CASE_COLUMNS = tuple(_K[name] for name in _StoredCase._fields)
+_CASES_AT_UNITS = select(*_STORED_CASE_COLUMNS).where(
+    _K.care_unit_id.in_(bindparam("units", expanding=True)), _K.case_end >= bindparam("since"), _K.case_start <= bindparam("until")
+)
+_CASES_AT_UNITS_PG = (
+    f"SELECT {', '.join(_StoredCase._fields)} FROM {_CASES.name} "
+    "WHERE care_unit_id = ANY(%(units)s) AND case_end >= %(since)s AND case_start <= %(until)s"
+)
+_STORED_CASE = partial(tuple.__new__, _StoredCase)
+
+
+def unit_list(
+    conn: Connection, units: Sequence[str], since: dt.date, until: dt.date, patient: str | None = None
+) -> UnitList:
+    """The certificate lists' read of ``units`` (the stored cases reaching into [``since``,
+    ``until``]). A patient is answered with the stored case when that is what the rows would give:
+    the patient has one case there, all its certificates were issued at ``units`` (so cutting the
+    chain merged with ``CASE_GAP`` days leaves it whole), its answer is stored, and some certificate
+    of it reaches into the window (it does unless the window lies in one of its holes). The other
+    patients' rows are read as ``listed_at_units`` reads them."""
+    params: dict[str, Any] = {"units": list(units), "since": since, "until": until, "patient": patient}
+    if conn.dialect.name == "postgresql":
+        query = _CASES_AT_UNITS_PG + (" AND patient_id = %(patient)s" if patient is not None else "")
+        stored: list[_StoredCase] = _read_binary(conn, query, params, _STORED_CASE)
+    else:
+        statement = _CASES_AT_UNITS if patient is None else _CASES_AT_UNITS.where(_K.patient_id == bindparam("patient"))
+        stored = [_StoredCase._make(row) for row in conn.execute(statement, params)]
+    by_patient: dict[str, list[_StoredCase]] = {}
+    _group(stored, by_patient)
+    scope = set(units)
+    since_text, until_text = since.isoformat(), until.isoformat()
+    cases: dict[str, ListedCase] = {}
+    others: list[str] = []
+    for patient_id, group in by_patient.items():
+        # Most patients have one case at one unit: one row, the lead.
+        lead = group[0] if len(group) == 1 else _lead(group)
+        if lead is None or lead.fragments is None or lead.units is None or not _within(lead.units, scope):
+            others.append(patient_id)
+        elif not (lead.holes and _in_hole(lead.holes, since_text, until_text)):
+            units_counts = ((lead.care_unit_id, lead.certificates),) if len(group) == 1 else tuple(
+                (r.care_unit_id, r.certificates) for r in group
+            )
+            cases[patient_id] = ListedCase(patient_id, lead.care_giver_id, lead.fragments, units_counts)
+    rows: dict[str, list[ListedRow]] = {}
+    others.sort()
+    for first in range(0, len(others), _PATIENTS_PER_QUERY):
+        rows.update(listed_at_units(conn, units, since, until, patients=others[first : first + _PATIENTS_PER_QUERY]))
+    return UnitList(cases, rows)
+
+
+def _lead(group: Sequence[_StoredCase]) -> _StoredCase | None:
+    """The lead row of the patient's rows in ``group`` when they are of one case (else None)."""
+    first = group[0]
+    lead = None
+    for row in group:
+        if row.case_start != first.case_start or row.care_giver_id != first.care_giver_id:
+            return None
+        if row.units is not None:
+            lead = row
+    return lead
+
+
+def _within(units: str, scope: Collection[str]) -> bool:
+    """Whether every unit of the stored ``units`` is in ``scope``."""
+    return units in scope or (SEPARATOR in units and all(unit in scope for unit in units.split(SEPARATOR)))
+
+
+def _in_hole(holes: str, since: str, until: str) -> bool:
+    """Whether the window [``since``, ``until``] (ISO dates) lies in one of the stored holes."""
+    for hole in holes.split(SEPARATOR):
+        start, end = hole.split("/")
+        if start <= since and until <= end:
+            return True
+    return False
 
 
 def _current(rows: Sequence[Row], since: dt.date, until: dt.date) -> dict[str, list[Row]]:
@@ -507,7 +897,15 @@ def _current(rows: Sequence[Row], since: dt.date, until: dt.date) -> dict[str, l
     return _in_order({p: by_patient[p] for p in reaching})
 
 
-def _group(rows: Iterable[Row], by_patient: dict[str, list[Row]]) -> None:
+class _OfPatient(Protocol):
+    @property
+    def patient_id(self) -> str: ...
+
+
+OfPatient = TypeVar("OfPatient", bound=_OfPatient)
+
+
+def _group(rows: Iterable[OfPatient], by_patient: dict[str, list[OfPatient]]) -> None:
     for row in rows:
         group = by_patient.get(row.patient_id)
         if group is None:

@@ -6,6 +6,8 @@ the lists read from the current cases give exactly what the patients' whole hist
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 import pytest
@@ -19,7 +21,7 @@ from intygstjanst.certificates.sickleave import current_chains
 from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import sickleave as repo
 from intygstjanst.persistence.db import Database
-from intygstjanst.persistence.models import Base, SickLeaveCertificate
+from intygstjanst.persistence.models import Base, SickLeaveCase, SickLeaveCertificate
 
 BASE = dt.date(2026, 1, 1)
 PATIENTS = ("191212121212", "194011306125")
@@ -105,7 +107,7 @@ def apply(conn: Connection, operation: Operation) -> None:
     )
     record = repo.NewSickLeave(
         operation.certificate_id, "LISJP", operation.patient, "Namn", operation.unit, "", GIVERS[operation.unit], "",
-        "D1", "", (), signed, "M54", "", (), (), periods, operation.test,
+        "D1", "", (), signed, "M54", "", (), (), periods, operation.test, fragment=f"[{operation.certificate_id}]".encode(),
     )
     repo.store(conn, record, [r.to_id for r in relations if r.kind in repo.SUPERSEDING_RELATIONS])
 
@@ -159,6 +161,7 @@ def test_stored_cases_equal_recomputed_cases_after_every_operation(
         with migrated_db.read() as conn:
             assert stored_bounds(conn) == expected_bounds(conn), operation
             assert repo.case_differences(conn) == []
+            assert repo.case_row_differences(conn) == [], operation
 
     active_date = BASE + dt.timedelta(days=active)
     since = active_date - dt.timedelta(days=recently_ended_days)
@@ -170,6 +173,32 @@ def test_stored_cases_equal_recomputed_cases_after_every_operation(
             expected = [r.certificate_id for r in current_chains(whole_history, active_date, gap, recently_ended_days)]
             assert [r.certificate_id for r in current_chains(from_cases, active_date, gap, recently_ended_days)] == expected
             assert [r.certificate_id for r in current_chains(listed, active_date, gap, recently_ended_days)] == expected
+            # The certificate lists' read (chains merged with CASE_GAP days): the stored cases
+            # answer for whom they can, the rows for the others, together what the history gives.
+            answer_chains = current_chains(whole_history, active_date, repo.CASE_GAP, recently_ended_days)
+            assert unit_list_answer(conn, units, since, active_date, recently_ended_days) == (
+                [r.certificate_id for r in answer_chains],
+                Counter((r.patient_id, r.care_giver_id, r.care_unit_id) for r in answer_chains),
+            )
+
+
+def unit_list_answer(
+    conn: Connection, units: list[str], since: dt.date, active_date: dt.date, recently_ended_days: int
+) -> tuple[list[str], Counter[tuple[str, str, str]]]:
+    """The certificates a list of ``units`` answers with (as ListActiveSickLeavesForCareUnit puts
+    them together from ``unit_list``) and the disclosed counts."""
+    found = repo.unit_list(conn, units, since, active_date)
+    chained = current_chains(found.rows, active_date, repo.CASE_GAP, recently_ended_days)
+    assert not set(found.cases) & {r.patient_id for r in chained}
+    parts = [(c.patient_id, c.fragments.decode()) for c in found.cases.values()]
+    parts += [(r.patient_id, (r.fragment or b"").decode()) for r in chained]
+    parts.sort(key=lambda part: part[0])
+    disclosed = Counter[tuple[str, str, str]]()
+    for c in found.cases.values():
+        for unit, n in c.units:
+            disclosed[(c.patient_id, c.care_giver_id, unit)] += n
+    disclosed.update((r.patient_id, r.care_giver_id, r.care_unit_id) for r in chained)
+    return re.findall(r"\[(\w+)\]", "".join(text for _, text in parts)), disclosed
 
 
 def test_rebuild_restores_bounds_the_check_reports(db: Database) -> None:
@@ -261,3 +290,48 @@ def test_migration_0006_computes_the_bounds_of_existing_rows_and_goes_back(scrat
             assert repo.case_differences(conn) == []
     finally:
         database.dispose()
+
+
+def test_a_case_wholly_in_the_scope_is_answered_from_its_stored_row(db: Database) -> None:
+    with db.transaction() as conn:
+        apply(conn, Register("A", PATIENTS[0], "U1", ((0, 10),), False, None))
+        apply(conn, Register("B", PATIENTS[0], "U2", ((5, 30),), False, None))
+        apply(conn, Register("C", PATIENTS[0], "U1", ((100, 110),), False, None))  # a hole 31..99
+        apply(conn, Register("D", PATIENTS[1], "U1", ((0, 10),), False, None))
+    day = BASE.toordinal()
+    with db.read() as conn:
+        whole = repo.unit_list(conn, ["U1", "U2"], BASE, BASE)
+        assert whole.rows == {}
+        assert whole.cases[PATIENTS[0]].fragments == b"[A][B][C]"
+        assert whole.cases[PATIENTS[0]].units == (("U1", 2), ("U2", 1))
+        assert whole.cases[PATIENTS[1]].fragments == b"[D]"
+        # Only part of the case at the unit: its rows, chained again by the caller.
+        part = repo.unit_list(conn, ["U1"], BASE, BASE)
+        assert set(part.cases) == {PATIENTS[1]}
+        assert [r.certificate_id for r in part.rows[PATIENTS[0]]] == ["A", "C"]
+        # A window inside the case's hole: no certificate reaches into it, no one is listed.
+        in_hole = dt.date.fromordinal(day + 50)
+        assert repo.unit_list(conn, ["U1", "U2"], in_hole, in_hole) == repo.UnitList({}, {})
+        assert repo.case_row_differences(conn) == []
+
+
+def test_the_check_reports_a_stored_case_that_differs_and_rebuild_repairs_it(db: Database) -> None:
+    with db.transaction() as conn:
+        apply(conn, Register("A", PATIENTS[0], "U1", ((0, 10),), False, None))
+        apply(conn, Register("B", PATIENTS[0], "U1", ((20, 30),), False, None))
+        apply(conn, Register("C", PATIENTS[1], "U3", ((0, 30),), False, None))
+    cases = SickLeaveCase.__table__
+    with db.transaction() as conn:
+        conn.execute(cases.update().where(cases.c.patient_id == PATIENTS[0]).values(fragments=b"[B][A]"))
+        conn.execute(cases.delete().where(cases.c.patient_id == PATIENTS[1]))
+        conn.execute(cases.insert().values(
+            patient_id="190101010101", care_giver_id="G1", case_start=BASE, care_unit_id="U1", case_end=BASE,
+            certificates=1, units="U1", holes="", fragments=b"[X]",
+        ))
+    with db.read() as conn:
+        assert repo.case_row_differences(conn) == [("190101010101", "G1"), (PATIENTS[0], "G1"), (PATIENTS[1], "G2")]
+    with db.transaction() as conn:
+        assert len(repo.rebuild_case_rows(conn)) == 3
+    with db.read() as conn:
+        assert repo.case_row_differences(conn) == []
+        assert repo.unit_list(conn, ["U1"], BASE, BASE).cases[PATIENTS[0]].fragments == b"[A][B]"

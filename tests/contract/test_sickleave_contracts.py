@@ -235,11 +235,14 @@ def test_protected_patients_are_left_out_of_a_coordinators_lists_and_unnamed_els
     assert listed_ids(ask(client, ACTIVE, active_request())) == ["open"]
     assert [c.patient_id for c in cases(ask(client, CARE, care_request(5)))] == [TEST_PERSON]
 
-    # The caller names the patient, or the doctors: listed, but never by name.
+    # The caller names the patient, or the doctors: listed, but never by name (in every certificate
+    # of the stored case).
     (entry,) = listed(ask(client, ACTIVE, active_request(patient=PROTECTED_PERSON)))
     assert (entry.certificate_id, entry.patient_name) == ("protected", PROTECTED_NAME)
-    (entry,) = listed(ask(client, PERSON, person_request(PROTECTED_PERSON)))
-    assert entry.patient_name == PROTECTED_NAME
+    register(client, lisjp("protected-2", [(11, 20, 50)], patient=PROTECTED_PERSON))
+    entries = listed(ask(client, ACTIVE, active_request(patient=PROTECTED_PERSON)))
+    assert [(e.certificate_id, e.patient_name) for e in entries] == [("protected", PROTECTED_NAME), ("protected-2", PROTECTED_NAME)]
+    assert [e.patient_name for e in listed(ask(client, PERSON, person_request(PROTECTED_PERSON)))] == [PROTECTED_NAME] * 2
     named = {c.patient_id: c.patient_name for c in cases(ask(client, CARE, care_request(5, doctors=[DOCTOR])))}
     assert named == {TEST_PERSON: "Tolvan Tolvansson", PROTECTED_PERSON: PROTECTED_NAME}
 

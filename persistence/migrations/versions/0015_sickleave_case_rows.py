@@ -1,0 +1,48 @@
+"""sick-leave cases stored whole: one row per case and care unit, the lead row holding the case's answer
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    from intygstjanst.persistence import sickleave
+
+    op.create_table(
+        "sick_leave_case",
+        sa.Column("patient_id", sa.String(12), primary_key=True),
+        sa.Column("care_giver_id", sa.String(64), primary_key=True),
+        sa.Column("case_start", sa.Date, primary_key=True),
+        sa.Column("care_unit_id", sa.String(64), primary_key=True),
+        sa.Column("case_end", sa.Date, nullable=False),
+        sa.Column("certificates", sa.Integer, nullable=False),
+        sa.Column("units", sa.Text, nullable=True),
+        sa.Column("holes", sa.Text, nullable=True),
+        sa.Column("fragments", sa.LargeBinary, nullable=True),
+    )
+    op.create_index(
+        "ix_sick_leave_case_unit_end", "sick_leave_case", ["care_unit_id", "case_end"], postgresql_include=["case_start"]
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        # A case's answer is a few kB: stored out of line but uncompressed, so that reading a large
+        # unit's cases costs no decompression (the fragments themselves compress little).
+        op.execute("ALTER TABLE sick_leave_case ALTER COLUMN fragments SET STORAGE EXTERNAL")
+    # The cases of the existing rows, from their stored fragments (a case with a row not rendered yet
+    # is stored without its answer until `intygstjanst sickleave rebuild`).
+    sickleave.rebuild_case_rows(op.get_bind())
+
+
+def downgrade() -> None:
+    op.drop_index("ix_sick_leave_case_unit_end", "sick_leave_case")
+    op.drop_table("sick_leave_case")
