@@ -263,17 +263,21 @@ class HardenedParser:
     def _prescan(self, data: bytes) -> None:
         limits = self.limits
         markup = _markup(data)
-        if markup.count(b"<") - markup.count(b"</") > limits.max_elements:
+        # A count cannot exceed the bytes counted over: a document shorter than a limit is not
+        # counted for it (an ordinary call is far below the element and attribute limits).
+        size = len(markup)
+        if size > limits.max_elements and markup.count(b"<") - markup.count(b"</") > limits.max_elements:
             raise UnsafeXml(f"the message has more than {limits.max_elements} elements (limit max_elements)")
-        if markup.count(b"xmlns") > limits.max_namespace_declarations:
+        if size > 5 * limits.max_namespace_declarations and markup.count(b"xmlns") > limits.max_namespace_declarations:
             raise UnsafeXml(
                 f"the message declares more than {limits.max_namespace_declarations} namespaces (limit max_namespace_declarations)"
             )
         # Every attribute and declaration has a '=' (text may hold more): counted in C without a
         # match object per attribute.
-        if markup.count(b"=") > limits.max_attributes + limits.max_namespace_declarations:
+        most_attributes = limits.max_attributes + limits.max_namespace_declarations
+        if size > most_attributes and markup.count(b"=") > most_attributes:
             raise UnsafeXml(f"the message has more than {limits.max_attributes} attributes (limit max_attributes)")
-        if self._long_name.search(markup):
+        if size > limits.max_name_length + 1 and self._long_name.search(markup):
             raise UnsafeXml(f"an element name is longer than {limits.max_name_length} characters (limit max_name_length)")
 
 

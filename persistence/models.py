@@ -5,6 +5,7 @@ state row, so revoked / archived / sent are derived, never overwritten."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from sqlalchemy import (
     BigInteger,
@@ -416,12 +417,18 @@ def overlong(table: type[Base], values: object) -> list[tuple[str, int, int]]:
     identical on every database, instead of a database failure (PostgreSQL) or a silent overflow
     (SQLite, which does not enforce lengths)."""
     found = []
-    for column in table.__table__.columns:
-        limit = getattr(column.type, "length", None)
-        value = getattr(values, column.name, None)
-        if limit and isinstance(value, str) and len(value) > limit:
-            found.append((column.name, len(value), limit))
+    for name, limit in _limits(table):
+        value = getattr(values, name, None)
+        if isinstance(value, str) and len(value) > limit:
+            found.append((name, len(value), limit))
     return found
+
+
+@functools.cache
+def _limits(table: type[Base]) -> tuple[tuple[str, int], ...]:
+    """(column, length limit) of ``table``'s columns that have one: read once, not per registration."""
+    limits = ((column.name, getattr(column.type, "length", None)) for column in table.__table__.columns)
+    return tuple((name, limit) for name, limit in limits if isinstance(limit, int) and limit)
 
 
 
