@@ -131,8 +131,9 @@ def _columns(named: Sequence[Named]) -> Columns:
     return keys, givers, units, counts
 
 
-def _entry_hash(previous: str, entry: dict[str, Any], columns: Columns) -> str:
-    """:func:`entry_hash` of the patient rows in ``columns``, rows in sorted order."""
+def _entry_hash(previous: str, entry: dict[str, Any], columns: Columns, hex_keys: bool = False) -> str:
+    """:func:`entry_hash` of the patient rows in ``columns``, rows in sorted order (``hex_keys``:
+    the patient keys are known to be hex digits, as ``patient_keys`` makes them)."""
     # The canonical form: a JSON array of the columns in the table's order, the time in ISO 8601
     # with microseconds, then the patient rows' values, flat, the rows sorted. The rows' part is
     # one join over the values, each written as the JSON encoder writes it (a string by its own
@@ -142,10 +143,22 @@ def _entry_hash(previous: str, entry: dict[str, Any], columns: Columns) -> str:
     values[_AT] = values[_AT].isoformat(timespec="microseconds")
     text = _CANONICAL.encode(values)
     keys, givers, units, counts = columns
-    if keys:
+    if keys and hex_keys and _plain(givers) and _plain(units):
+        # Every string is written as it is, between quotes (hex keys; the few distinct care givers
+        # and units checked): one format per row, half the time of encoding each value.
+        text = f"{text[:-1]},{','.join(map(_PLAIN_ROW, keys, givers, units, map(int.__repr__, counts)))}]"
+    elif keys:
         rows = zip(map(_JSON_STRING, keys), map(_JSON_STRING, givers), map(_JSON_STRING, units), map(int.__repr__, counts))
         text = f"{text[:-1]},{','.join(chain.from_iterable(rows))}]"
     return hashlib.sha256(previous.encode("ascii") + text.encode("utf-8")).hexdigest()
+
+
+_PLAIN_ROW = '"{}","{}","{}",{}'.format
+
+
+def _plain(values: Sequence[str]) -> bool:
+    """Whether the JSON encoder writes each of ``values`` as it is, between quotes."""
+    return all(_JSON_STRING(v)[1:-1] == v for v in set(values))
 
 
 class AccessLog:
@@ -204,7 +217,7 @@ class AccessLog:
                 "original_consumer": asker.original_consumer,
                 "logical_address": asker.logical_address,
             }
-            entry["hash"] = _entry_hash(previous, entry, columns)
+            entry["hash"] = _entry_hash(previous, entry, columns, hex_keys=True)
             conn.execute(insert(_ENTRIES), entry)
             _insert_named(conn, entry["seq"], columns)
             conn.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(seq=entry["seq"], hash=entry["hash"]))

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from intygstjanst.cli import main
+from intygstjanst.persistence import access_log
 from intygstjanst.persistence.access_log import (
     APPEND_ONLY_TABLES,
     AccessLog,
@@ -171,6 +172,13 @@ def test_the_hash_is_sha256_over_the_documented_canonical_form() -> None:
     canonical = json.dumps([*columns, *(v for row in sorted(named) for v in row)], separators=(",", ":"), ensure_ascii=False)
     expected = hashlib.sha256(b"f" * 64 + canonical.encode("utf-8")).hexdigest()
     assert entry_hash("f" * 64, entry, named) == entry_hash("f" * 64, entry, named[::-1]) == expected
+    # Appending takes a shorter way when the strings need no escaping (hex keys, plain care givers
+    # and units), and the longer one otherwise: both write the same text.
+    for givers in (("SE-GIVER", "SE-GIVÉR"), ('SE-"GIVER"', "SE-GIVER\t")):
+        rows = sorted((hashlib.sha256(bytes([n])).hexdigest(), givers[n % 2], f"SE-UNIT-{n % 3}", n) for n in range(7))
+        text = json.dumps([*columns, *(v for row in rows for v in row)], separators=(",", ":"), ensure_ascii=False)
+        appended = access_log._entry_hash("f" * 64, entry, access_log._columns(rows), hex_keys=True)
+        assert appended == hashlib.sha256(b"f" * 64 + text.encode("utf-8")).hexdigest() == entry_hash("f" * 64, entry, rows)
     alone = json.dumps(columns, separators=(",", ":"), ensure_ascii=False)
     assert entry_hash("f" * 64, entry, []) == hashlib.sha256(b"f" * 64 + alone.encode("utf-8")).hexdigest()
 
