@@ -40,6 +40,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from operator import attrgetter
 from typing import NamedTuple, cast
 from xml.sax.saxutils import escape
@@ -241,8 +242,8 @@ def list_active_sick_leaves_for_care_unit(call: Call[Services]) -> Answer:
         rows = _rendered(conn, current_chains(found.rows, active_date, ANSWER_CHAIN_GAP, recently_ended_days))
     # Patients whose stored case is their answer, and the chains cut from the others' rows, in
     # patient order (a stable sort keeps each patient's certificates in theirs).
-    parts = [_Part(c.patient_id, c.fragments, c.care_giver_id, c.units) for c in found.cases.values()]
-    parts.extend(_Part(r.patient_id, r.fragment, r.care_giver_id, ((r.care_unit_id, 1),)) for r in rows)
+    parts = [_Part(c.patient_id, c.fragments, c.care_giver_id, c.units, True) for c in found.cases.values()]
+    parts.extend(_Part(r.patient_id, r.fragment, r.care_giver_id, ((r.care_unit_id, 1),), False) for r in rows)
     parts.sort(key=_PATIENT)
     # Asked about one named patient, or about the whole unit (a rehab coordinator's view).
     return _certificates_answer(call, care_giver, parts, coordinator_view=patient is None)
@@ -264,7 +265,7 @@ def list_sick_leaves_for_person(call: Call[Services]) -> Answer:
     known = register.care_giver(care_giver_id)
     # A care giver the register does not list is named as its own certificates name it.
     name = known.name if known is not None else next((r.care_giver_name for r in reversed(rows)), "")
-    parts = [_Part(r.patient_id, r.fragment, r.care_giver_id, ((r.care_unit_id, 1),)) for r in rows]
+    parts = [_Part(r.patient_id, r.fragment, r.care_giver_id, ((r.care_unit_id, 1),), False) for r in rows]
     return _certificates_answer(call, (care_giver_id, name), parts, coordinator_view=False)
 
 
@@ -276,9 +277,11 @@ class _Part(NamedTuple):
     fragment: bytes | None  # never None after _rendered
     care_giver_id: str
     units: tuple[tuple[str, int], ...]
+    whole: bool  # a patient's stored case (else one certificate, of one unit)
 
 
 _PATIENT = attrgetter("patient_id")
+_DISCLOSURE = cast("Callable[[tuple[object, ...]], Disclosure]", partial(tuple.__new__, Disclosure))
 
 
 def _care_giver_of_unit(conn: Connection, register: CareUnits, unit_id: str) -> tuple[str, str]:
@@ -325,12 +328,11 @@ def _certificates_answer(
         for r in rows
         if r.fragment is not None  # always, after _rendered
     ]
-    # What the answer discloses of whom: the certificates per patient, care giver and care unit.
-    counts = Counter[tuple[str, str, str]]()
-    for r in rows:
-        for unit, n in r.units:
-            counts[(r.patient_id, r.care_giver_id, unit)] += n
-    disclosed = tuple(Disclosure(*whose, certificates=n) for whose, n in counts.items())
+    # What the answer discloses of whom: the certificates per patient, care giver and care unit. A
+    # stored case has counted them per unit; single certificates are counted here.
+    disclosed = tuple(
+        map(_DISCLOSURE, [(r.patient_id, r.care_giver_id, unit, n) for r in rows if r.whole for unit, n in r.units])
+    ) + Disclosure.counted([(r.patient_id, r.care_giver_id, r.units[0][0]) for r in rows if not r.whole])
     head, tail = _certificates_text(call.contract, care_giver, outcome, comment)
     return _finish_with(head, listed, tail, outcome, disclosed)
 
