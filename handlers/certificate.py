@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -43,45 +44,50 @@ _INTYG = "{*}intyg"
 
 @dataclass(frozen=True)
 class IntygView:
-    """The fields of an ``intyg`` element that storage and checks need."""
+    """The fields of an ``intyg`` element that storage and checks need, each read once (a
+    registration asks for some of them several times)."""
 
     element: etree._Element
 
     def text(self, path: str) -> str:
         return text_of(self.element, path) or ""
 
-    @property
+    @cached_property
     def id(self) -> str:
         return self.text("core:intygs-id/types:extension")
 
-    @property
+    @cached_property
     def type_code(self) -> str:
         return self.text("core:typ/types:code")
 
-    @property
+    @cached_property
     def version(self) -> str:
         return self.text("core:version")
 
-    @property
+    @cached_property
     def patient_root(self) -> str:
         return self.text("core:patient/core:person-id/types:root")
 
-    @property
+    @cached_property
     def patient_id(self) -> str:
         return self.text("core:patient/core:person-id/types:extension")
 
-    @property
+    @cached_property
     def signed_at(self) -> dt.datetime | None:
         value = self.text("core:signeringstidpunkt")
         return dt.datetime.fromisoformat(value) if value else None
 
     def relations(self) -> list[repo.RelationEntry]:
+        return list(self._relations)
+
+    @cached_property
+    def _relations(self) -> tuple[repo.RelationEntry, ...]:
         out = []
         for relation in self.element.iterfind("core:relation", _NS):
             kind = text_of(relation, "core:typ/types:code") or ""
             target = text_of(relation, "core:intygs-id/types:extension") or ""
             out.append(repo.RelationEntry(kind, target))
-        return out
+        return tuple(out)
 
 
 _NS = {"core": CORE, "types": TYPES}
