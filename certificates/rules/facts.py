@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from lxml import etree
@@ -40,12 +42,18 @@ class CertificateFacts:
     diagnoses: tuple[Diagnosis, ...] = ()
     sick_leave: tuple[SickLeavePeriod, ...] = ()
     employment: tuple[str, ...] = ()  # occupation codes, e.g. NUVARANDE_ARBETE
-    # Sub-answer id -> values (codes for coded answers, normalized text otherwise) of the
-    # questions statistics uses.
-    statistics: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The certificate answers true to the type's ``sick_leave.not_when`` sub-answer (infection
     # control): its periods are no sick leave.
     sick_leave_excluded: bool = False
+    # Reads :attr:`statistics` when it is first asked for: a registration never asks, and reading
+    # them cost it 4% of its processor time.
+    statistics_of: Callable[[], dict[str, tuple[str, ...]]] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def statistics(self) -> dict[str, tuple[str, ...]]:
+        """Sub-answer id -> values (codes for coded answers, normalized text otherwise) of the
+        questions statistics uses."""
+        return self.statistics_of() if self.statistics_of is not None else {}
 
 
 @dataclass(frozen=True)
@@ -84,15 +92,17 @@ class FactsSpec:
         employment = tuple(
             _first(e, v.CV, v.CODE) for e in cert.by_part.get(self.employment or "", ()) if _first(e, v.CV, v.CODE)
         )
-        statistics = {
-            pid: tuple(_value(e) for e in elements)
-            for pid, elements in cert.by_part.items()
-            if pid.split(".")[0] in self.statistics
-        }
+        def statistics() -> dict[str, tuple[str, ...]]:
+            return {
+                pid: tuple(_value(e) for e in elements)
+                for pid, elements in cert.by_part.items()
+                if pid.split(".")[0] in self.statistics
+            }
+
         excluded = self.sick_leave_not_when is not None and any(
             v.normalize_space(v.string_value(e)) in ("true", "1") for e in cert.by_part.get(self.sick_leave_not_when, ())
         )
-        return CertificateFacts(tuple(diagnoses), tuple(periods), employment, statistics, excluded)
+        return CertificateFacts(tuple(diagnoses), tuple(periods), employment, excluded, statistics)
 
     def _period(self, parts: dict[str, list[etree._Element]]) -> SickLeavePeriod:
         start = end = None
