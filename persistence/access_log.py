@@ -343,10 +343,17 @@ def _insert_named(conn: Connection, seq: int, columns: Columns) -> None:
 
 
 def _copy_text(seq: int, columns: Columns) -> str:
-    """The rows in COPY's text format: a line per row, tab-separated, backslash escapes."""
+    """The rows in COPY's text format: a line per row, tab-separated, backslash escapes (the
+    patient keys are hex digits, as ``patient_keys`` makes them; the care givers and units are
+    checked once per distinct value)."""
     keys, givers, units, counts = columns
-    texts = [values if _COPY_SPECIAL.search("".join(values)) is None else [v.translate(_COPY_ESCAPES) for v in values] for values in (keys, givers, units)]
-    return "\n".join(map("\t".join, zip(repeat(str(seq)), *texts, map(str, counts)))) + "\n"
+    return "\n".join(map("\t".join, zip(repeat(str(seq)), keys, _copy_escaped(givers), _copy_escaped(units), map(str, counts)))) + "\n"
+
+
+def _copy_escaped(values: Sequence[str]) -> Sequence[str]:
+    if all(_COPY_SPECIAL.search(value) is None for value in set(values)):
+        return values
+    return [value.translate(_COPY_ESCAPES) for value in values]
 
 
 def _walk(conn: Connection, anchor_seq: int, anchor_hash: str, head_seq: int, head_hash: str) -> tuple[int, str | None]:
