@@ -380,10 +380,10 @@ def registration_cost(url: str, workdir: Path, rounds: int, per_round: int) -> N
         with services.db.transaction() as conn:
             # The patients' cases (bounds and stored cases) are recomputed without the removed rows,
             # so that the next run lists what the generator made.
-            owners = set(conn.execute(
+            owners = {(row[0], row[1]) for row in conn.execute(
                 text("SELECT DISTINCT patient_id, care_giver_id FROM sick_leave_certificate WHERE certificate_id LIKE :p"),
                 {"p": f"{prefix}-%"},
-            ).tuples())
+            )}
             conn.execute(text("DELETE FROM certificate WHERE id LIKE :p"), {"p": f"{prefix}-%"})
             repo._refresh_cases(conn, owners, leaving=True)
         services.db.dispose()
