@@ -42,7 +42,9 @@ class Prepared:
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Run the statement with ``params`` in ``conn``'s transaction; its first row when it
         returns rows (RETURNING), else None."""
-        if conn.dialect.name != "sqlite":
+        # SQLAlchemy begins a transaction at a connection's first statement (autobegin); one that
+        # has not begun yet gets this statement through SQLAlchemy, so that it is inside one.
+        if conn.dialect.name != "sqlite" or not conn.in_transaction():
             result = conn.execute(self.statement, dict(params))
             row = result.first() if result.returns_rows else None
             return None if row is None else tuple(row)

@@ -72,3 +72,16 @@ def test_a_column_with_a_python_default_must_be_given(db: Database) -> None:
         if not db.is_sqlite:
             pytest.skip("compiled for the driver's cursor on SQLite only")
         Prepared(insert(CERTIFICATES)).execute(conn, {**values, "deleted_by_care_giver": False, "received_at": dt.datetime(2026, 1, 1)})
+
+
+def test_a_connection_without_a_transaction_yet_begins_one(db: Database) -> None:
+    """The first statement of a connection begins its transaction (SQLAlchemy's autobegin), also
+    when it is a prepared one: not committed, it is not stored."""
+    with db.transaction() as conn:
+        repo.insert_certificate(conn, NEW, dt.datetime(2026, 12, 4))
+    with db.engine.connect() as conn:
+        repo.add_state(conn, NEW.id, "SENT", "FKASSA", dt.datetime(2026, 12, 4, 1))
+        assert conn.in_transaction()
+        conn.rollback()
+    with db.read() as conn:
+        assert conn.execute(select(STATES.c.state).where(STATES.c.certificate_id == NEW.id)).scalars().all() == ["RECEIVED"]
