@@ -102,14 +102,14 @@ def _span(bounds: tuple[object, object]) -> str:
 
 
 def _check_command(_args: argparse.Namespace, settings: Settings) -> int:
-    with Database.configured(settings, newest_schema=False) as database:
+    with Database.configured(settings) as database:
         findings = check(database)
     _report(findings, "differing from recomputed")
     return 0 if findings.clean else 1
 
 
 def _rebuild_command(_args: argparse.Namespace, settings: Settings) -> int:
-    with Database.configured(settings, newest_schema=False) as database:
+    with Database.configured(settings) as database:
         findings = rebuild(database)
     _report(findings, "rewritten")
     return 0
@@ -133,7 +133,7 @@ def _list_command(args: argparse.Namespace, settings: Settings, registers: Regis
     scope, protected_among = registers(settings)
     active_date = args.date or dt.datetime.now(SWEDEN).date()
     try:
-        with Database.configured(settings, newest_schema=False) as database, database.read() as conn:
+        with Database.configured(settings) as database, database.read() as conn:
             cases = view(conn, scope(args.unit), active_date, args.gap, filters, protected_among, args.recently_ended)
     except RegisterUnavailable as exc:
         print(f"intygstjanst sickleave list: no list, since protected identities cannot be respected: {exc}", file=sys.stderr)

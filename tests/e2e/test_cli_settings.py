@@ -147,7 +147,10 @@ def test_dev_ends_with_the_status_of_a_part_that_refused_its_settings(tmp_path: 
     assert "Traceback" not in done.stdout
 
 
-@pytest.mark.parametrize(("prog", "options"), [("worker", ["--once"]), ("outbox status", [])])
+@pytest.mark.parametrize(
+    ("prog", "options"),
+    [("worker", ["--once"]), ("outbox status", []), ("sickleave list", ["SE-UNIT-1"]), ("sickleave check", []), ("sickleave rebuild", [])],
+)
 def test_commands_other_than_serve_refuse_a_database_without_the_newest_schema(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], prog: str, options: list[str]
 ) -> None:
