@@ -16,6 +16,8 @@ from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.prepared import Prepared
 from intygstjanst.persistence.tables import CERTIFICATES, SIGNATURES, STATES
 
+from intygstjanst.tests.support import sqlite_only
+
 NEW = repo.NewCertificate(
     id="prepared-1",
     type_code="LISJP",
@@ -68,9 +70,8 @@ def test_a_taken_id_is_reported_and_a_driver_error_is_sqlalchemys_without_parame
 
 def test_a_column_with_a_python_default_must_be_given(db: Database) -> None:
     values = {name: value for name, value in NEW.__dict__.items() if name != "is_test"}  # is_test has default=False
+    sqlite_only(db.is_sqlite)  # compiled for the driver's cursor on SQLite only
     with pytest.raises(ValueError, match="Python-side default"), db.transaction() as conn:
-        if not db.is_sqlite:
-            pytest.skip("compiled for the driver's cursor on SQLite only")
         Prepared(insert(CERTIFICATES)).execute(conn, {**values, "deleted_by_care_giver": False, "received_at": dt.datetime(2026, 1, 1)})
 
 
