@@ -16,7 +16,8 @@ Each listed row also carries the bounds of its **case** (``case_start`` / ``case
 of the patient's listed certificates at the same care giver, merged with ``CASE_GAP`` days. Every
 write that can change a chain (a row stored, a row superseded or brought back, a row revoked)
 recomputes the chains of the patients and care givers it touched, in the same transaction and in
-one statement per patient (``_refresh_cases``), so a list reads the rows of the cases current on a
+one statement per patient (``_refresh_cases``; concurrent writers of one patient's case at a care
+giver wait for each other on PostgreSQL, ``_lock_cases``), so a list reads the rows of the cases current on a
 date with one index range and never the patients' whole history. ``rebuild_cases`` recomputes
 every row and ``case_differences`` lists the rows whose stored bounds differ from recomputed ones
 (``intygstjanst sickleave rebuild`` / ``check``). A list with a gap up to ``CASE_GAP`` days needs no
@@ -42,7 +43,7 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, exis
 from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.models import SickLeaveCase
-from intygstjanst.persistence.tables import RELATIONS as _RELATIONS, SICK_LEAVE as _TABLE, STATES as _STATES, insert_or_skip
+from intygstjanst.persistence.tables import RELATIONS as _RELATIONS, SICK_LEAVE as _TABLE, STATES as _STATES, insert_or_skip, lock_until_commit
 
 # The relation kinds after which the older certificate no longer speaks for itself.
 SUPERSEDING_RELATIONS = ("ERSATT", "KOMPLT")
@@ -122,8 +123,10 @@ def store(conn: Connection, new: NewSickLeave | None, supersedes: Collection[str
         return
     touched = _owners(conn, ids)
     if new is not None:
-        _insert(conn, new)
         touched.add((new.patient_id, new.care_giver_id))
+    _lock_cases(conn, touched)
+    if new is not None:
+        _insert(conn, new)
     if ids:
         conn.execute(_REFRESH_SUPERSEDED, {"ids": sorted(ids)})
     # Only what it replaces or completes can leave the lists: the new row itself, listed or not,
@@ -163,6 +166,7 @@ def _store_listed(conn: Connection, new: NewSickLeave) -> None:
     case. Nothing else changes unless a replacement stored before it supersedes it, and then
     nothing at all (the row is written without bounds)."""
     owner = {"patient": new.patient_id, "care_giver": new.care_giver_id}
+    _lock_cases(conn, [(new.patient_id, new.care_giver_id)])
     members = [_CaseMember._make(r) for r in conn.execute(_MEMBERS_OF_OWNER, owner)]
     row = _row(new)
     first, last = row["first_day"], row["last_day"]
@@ -211,11 +215,13 @@ _FIRST_DAY_AND_ID = attrgetter("first_day", "certificate_id")
 def mark_revoked(conn: Connection, certificate_id: str) -> None:
     """Take a revoked certificate out of the lists, and bring back what it had replaced or completed
     (unless another live certificate still does). Call after its CANCELLED state is stored."""
-    conn.execute(_MARK_DELETED, {"id": certificate_id})
     parents = set(conn.execute(_SUPERSEDED_BY, {"id": certificate_id}).scalars())
+    owners = _owners(conn, {certificate_id, *parents})
+    _lock_cases(conn, owners)
+    conn.execute(_MARK_DELETED, {"id": certificate_id})
     if parents:
         conn.execute(_REFRESH_SUPERSEDED, {"ids": sorted(parents)})
-    _refresh_cases(conn, _owners(conn, {certificate_id, *parents}), leaving=True)
+    _refresh_cases(conn, owners, leaving=True)
 
 
 def _row(new: NewSickLeave) -> dict[str, Any]:
@@ -245,6 +251,15 @@ def as_stored(new: NewSickLeave) -> StoredSickLeave:
 # --- cases ---------------------------------------------------------------------------------------
 
 _OWNERS = select(_C.patient_id, _C.care_giver_id).where(_C.certificate_id.in_(bindparam("ids", expanding=True))).distinct()
+
+
+def _lock_cases(conn: Connection, owners: Iterable[tuple[str, str]]) -> None:
+    """Hold the cases of ``owners`` (patient, care giver) until the transaction ends, before their
+    rows are read or written for the upkeep: on PostgreSQL (read committed) two transactions keeping
+    one patient's case at once would each miss the other's uncommitted row and leave the bounds and
+    the stored case stale. The second now waits and reads what the first committed. Taken before any
+    row of theirs is written, so that a row lock never waits inside the lock's order."""
+    lock_until_commit(conn, (("sick-leave case", patient, care_giver) for patient, care_giver in owners))
 
 
 def _owners(conn: Connection, ids: Collection[str]) -> set[tuple[str, str]]:
@@ -340,7 +355,7 @@ def _case_statements(dialect: str, one_patient: bool) -> _CaseStatements:
 def _refresh_cases(conn: Connection, owners: Iterable[tuple[str, str]], leaving: bool) -> None:
     """Recompute the case bounds of the patients at the care givers of ``owners``; ``leaving``: rows
     of theirs may have left the lists, whose bounds are cleared (a statement a registration that
-    replaces nothing is spared)."""
+    replaces nothing is spared). The caller holds their cases (``_lock_cases``)."""
     statements = _case_statements(conn.dialect.name, one_patient=True)
     for patient, care_giver in sorted(owners):
         params = {"patient": patient, "care_giver": care_giver}
@@ -549,13 +564,15 @@ _SUPERSEDED_BY_ANY = select(_RELATIONS.c.to_id).where(
 
 
 def dependents(conn: Connection, ids: Collection[str], skip_care_giver: str | None = None) -> Dependents:
-    """Read before removing ``ids`` (and their relations): what :func:`refresh` recomputes after.
+    """Read before removing ``ids`` (and their relations): what :func:`refresh` recomputes after,
+    whose cases it holds until the transaction ends (``_lock_cases``).
     ``skip_care_giver``: ``ids`` are that care giver's, whose rows are all being removed, so its
     cases are left alone (and the owners of ``ids``, all its own, are not read)."""
     removed = set(ids)
     parents = set(conn.execute(_SUPERSEDED_BY_ANY, {"ids": sorted(removed)}).scalars()) - removed
     touched = parents if skip_care_giver is not None else removed | parents
     owners = {owner for owner in _owners(conn, touched) if owner[1] != skip_care_giver}
+    _lock_cases(conn, owners)
     return Dependents(frozenset(parents), frozenset(owners))
 
 

@@ -7,12 +7,11 @@ The rules that fill these tables live in ``statistics/store.py``; here are only 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select, text, tuple_, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.models import StatCase, StatCertificate, StatCount, StatMessage, StatRevoked, StatShown
@@ -22,6 +21,7 @@ from intygstjanst.persistence.tables import (
     SICK_LEAVE as SICK_LEAVE_TABLE,
     STATES as STATE_TABLE,
     insert_or_skip,
+    lock_until_commit,
 )
 
 CERTIFICATES = cast(Table, StatCertificate.__table__)
@@ -284,17 +284,8 @@ def rows_of(conn: Connection, rows: Iterable[RowKey], shown: bool = False) -> di
 
 def lock_rows(conn: Connection, rows: Iterable[RowKey]) -> None:
     """Hold ``rows`` (report, scope, month) until the transaction ends, so that writers computing
-    what a row shows do it one after the other, each reading (in a statement after the lock) what the
-    one before committed. PostgreSQL's transaction-scoped advisory locks, taken in one order (the
-    function scan of the sorted array yields its keys in order) so that two writers never wait for
-    each other; SQLite writes one transaction at a time anyway."""
-    if conn.dialect.name != "postgresql":
-        return
-    keys = sorted({int.from_bytes(hashlib.sha256(repr(row).encode()).digest()[:8], "big", signed=True) for row in rows})
-    conn.execute(_LOCK, {"keys": keys})
-
-
-_LOCK = text("SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS bigint[])) AS key")
+    what a row shows do it one after the other (``lock_until_commit``)."""
+    lock_until_commit(conn, rows)
 
 
 def months(conn: Connection, prefix: str, reports: Sequence[str]) -> tuple[dt.date, dt.date] | None:

@@ -7,9 +7,11 @@ stay cast beside their statements.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -37,3 +39,20 @@ def insert_or_skip(conn: Connection, table: Table) -> Any:
     (both databases speak ON CONFLICT): a conflict then leaves the transaction usable, where a
     failed plain INSERT ends a PostgreSQL transaction and leaves an error in the server's log."""
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def lock_until_commit(conn: Connection, keys: Iterable[tuple[Any, ...]]) -> None:
+    """Hold ``keys`` until the transaction ends, so that writers computing what depends on a key do
+    it one after the other, each reading (in a statement after the lock) what the one before
+    committed. PostgreSQL's transaction-scoped advisory locks on a 64-bit digest of each key, taken
+    in one statement and in one order (the function scan of the sorted array yields its keys in
+    order), so that two writers never wait for each other; SQLite writes one transaction at a time
+    anyway."""
+    if conn.dialect.name != "postgresql":
+        return
+    digests = sorted({int.from_bytes(hashlib.sha256(repr(key).encode()).digest()[:8], "big", signed=True) for key in keys})
+    if digests:
+        conn.execute(_LOCK, {"keys": digests})
+
+
+_LOCK = text("SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS bigint[])) AS key")

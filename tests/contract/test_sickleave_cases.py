@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import MetaData, inspect, select
+from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from intygstjanst.cli import main
@@ -22,6 +25,8 @@ from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import sickleave as repo
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import Base, SickLeaveCase, SickLeaveCertificate
+
+from intygstjanst.tests.support import postgresql_only
 
 BASE = dt.date(2026, 1, 1)
 PATIENTS = ("191212121212", "194011306125")
@@ -335,3 +340,50 @@ def test_the_check_reports_a_stored_case_that_differs_and_rebuild_repairs_it(db:
     with db.read() as conn:
         assert repo.case_row_differences(conn) == []
         assert repo.unit_list(conn, ["U1"], BASE, BASE).cases[PATIENTS[0]].fragments == b"[A][B]"
+
+
+def test_concurrent_registrations_of_one_patient_at_a_care_giver_keep_one_case(db: Database) -> None:
+    """Two registrations of one patient at one care giver at the same moment, on two connections:
+    the second, started while the first holds its transaction open after its upkeep, waits for the
+    case's lock and then reads the first's row, so the two certificates end up in one case, bounds
+    and stored row alike. (Without the lock, read committed lets it miss the uncommitted row: two
+    stale cases, until a rebuild.)"""
+    postgresql_only(db.is_sqlite)
+    start = threading.Barrier(2)
+    kept, second_started, second_done = threading.Event(), threading.Event(), threading.Event()
+    waited_for_lock = []
+
+    def first() -> None:
+        with db.transaction() as conn:
+            start.wait(10)
+            apply(conn, Register("A", PATIENTS[0], "U1", ((0, 10),), False, None))
+            kept.set()
+            assert second_started.wait(10)
+            # Open until the second has either finished (no lock) or waits on the lock.
+            deadline = time.monotonic() + 10
+            while not second_done.is_set() and time.monotonic() < deadline:
+                with db.engine.connect() as watcher:
+                    if watcher.execute(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+                    )).scalar_one():
+                        waited_for_lock.append(True)
+                        break
+                time.sleep(0.01)
+
+    def second() -> None:
+        start.wait(10)
+        assert kept.wait(10)
+        with db.transaction() as conn:
+            second_started.set()
+            apply(conn, Register("B", PATIENTS[0], "U2", ((20, 30),), False, None))
+        second_done.set()
+
+    with ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(first), pool.submit(second)]:
+            future.result()
+    with db.read() as conn:
+        assert repo.case_differences(conn) == []
+        assert repo.case_row_differences(conn) == []
+        assert stored_bounds(conn) == dict.fromkeys(("A", "B"), (BASE, BASE + dt.timedelta(days=30)))
+    assert waited_for_lock == [True]
