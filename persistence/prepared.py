@@ -16,11 +16,13 @@ that leaves such a column out raises.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.dml import UpdateBase
 
 
@@ -72,3 +74,74 @@ class Prepared:
         processors = tuple(compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
         entry = self._compiled[keys] = _Compiled(compiled.string, names, processors, bool(compiled.returning), dialect.loaded_dbapi.Error)
         return entry
+
+
+class _Pipelined(NamedTuple):
+    sql: str
+    names: tuple[tuple[str, Callable[[Any], Any] | None], ...]  # each placeholder's name and bind processor
+    constants: dict[str, Any]  # the values the statement itself carries (literal comparisons)
+
+
+# Per statement (held: the steps are module-level constants) and parameter names.
+_PIPELINED: dict[tuple[ClauseElement, tuple[str, ...]], _Pipelined] = {}
+
+
+def pipelined(conn: Connection, steps: Sequence[tuple[ClauseElement, Mapping[str, Any] | Sequence[Mapping[str, Any]]]]) -> list[list[tuple[Any, ...]]]:
+    """Run ``steps`` (a statement and its parameters, or a list of parameter sets for several
+    executions) one after the other in ``conn``'s transaction; the rows each returned (none for a
+    statement that returns none). On PostgreSQL (psycopg) they are sent at once in pipeline mode,
+    past SQLAlchemy: one round trip for all, while the server still runs each after the one before
+    it ended (so in read committed a statement sees what a lock taken by an earlier one waited
+    for). The statements must be module-level constants (compiled once per parameter names) with
+    no expanding parameters. Elsewhere they run through SQLAlchemy."""
+    if conn.dialect.name != "postgresql" or not conn.in_transaction():
+        out: list[list[tuple[Any, ...]]] = []
+        for statement, params in steps:
+            result = conn.execute(cast(Executable, statement), params if isinstance(params, Mapping) else list(params))
+            out.append([tuple(row) for row in result] if result.returns_rows else [])
+        return out
+    driver: Any = conn.connection.driver_connection
+    assert driver is not None  # an open connection
+    error = conn.dialect.loaded_dbapi.Error
+    cursors: list[Any] = []
+    sql = ""
+    try:
+        with driver.pipeline():
+            for statement, params in steps:
+                sets = [params] if isinstance(params, Mapping) else list(params)
+                compiled = _pipelined(conn, statement, tuple(sets[0]))
+                sql = compiled.sql
+                values = [
+                    {**compiled.constants, **{name: one[name] if process is None else process(one[name]) for name, process in compiled.names}}
+                    for one in sets
+                ]
+                cursor = driver.cursor()
+                if len(values) == 1:
+                    cursor.execute(compiled.sql, values[0])
+                else:
+                    cursor.executemany(compiled.sql, values)
+                cursors.append(cursor)
+        return [[tuple(row) for row in cursor.fetchall()] if cursor.description is not None else [] for cursor in cursors]
+    except error as exc:
+        # Named after the last statement sent (the server may have refused an earlier one).
+        raise DBAPIError.instance(sql, None, exc, error, hide_parameters=True, dialect=conn.dialect) from exc
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _pipelined(conn: Connection, statement: ClauseElement, keys: tuple[str, ...]) -> _Pipelined:
+    entry = _PIPELINED.get((statement, keys))
+    if entry is not None:
+        return entry
+    dialect = conn.dialect
+    compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
+    if compiled.insert_prefetch or compiled.positional or any(bind.expanding for bind in compiled.binds.values()):
+        raise ValueError(f"{compiled.string!r}: give every column with a Python-side default, no expanding parameter, named placeholders")
+    given = set(keys)
+    names = tuple(
+        (name, bind.type.dialect_impl(dialect).bind_processor(dialect)) for name, bind in compiled.binds.items() if name in given
+    )
+    constants = {name: value for name, value in compiled.construct_params(_check=False).items() if name not in given}
+    entry = _PIPELINED[(statement, keys)] = _Pipelined(compiled.string, names, constants)
+    return entry

@@ -39,11 +39,12 @@ from functools import partial
 from operator import attrgetter
 from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, exists, func, not_, null, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, exists, func, literal_column, not_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.models import SickLeaveCase
-from intygstjanst.persistence.tables import RELATIONS as _RELATIONS, SICK_LEAVE as _TABLE, STATES as _STATES, insert_or_skip, lock_until_commit
+from intygstjanst.persistence.tables import RELATIONS as _RELATIONS, SICK_LEAVE as _TABLE, STATES as _STATES, LOCK, insert_or_skip, lock_digests, lock_until_commit
+from intygstjanst.persistence.prepared import pipelined
 
 # The relation kinds after which the older certificate no longer speaks for itself.
 SUPERSEDING_RELATIONS = ("ERSATT", "KOMPLT")
@@ -87,12 +88,17 @@ _C = _TABLE.c
 
 
 
+# Written into the statements (constants of this module): an IN over them needs no expansion per
+# execution, and a statement holding it can be sent past SQLAlchemy (``prepared.pipelined``).
+_SUPERSEDING_KINDS: list[ColumnElement[Any]] = [literal_column(f"'{kind}'") for kind in SUPERSEDING_RELATIONS]
+
+
 def _has_live_successor(certificate_id: ColumnElement[Any]) -> ColumnElement[bool]:
     """Whether the row of ``certificate_id`` is superseded: some ERSATT / KOMPLT relation points at
     it from a certificate that has no CANCELLED state."""
     return exists().where(
         _RELATIONS.c.to_id == certificate_id,
-        _RELATIONS.c.kind.in_(SUPERSEDING_RELATIONS),
+        _RELATIONS.c.kind.in_(_SUPERSEDING_KINDS),
         not_(exists().where(_STATES.c.certificate_id == _RELATIONS.c.from_id, _STATES.c.state == "CANCELLED")),
     )
 
@@ -141,20 +147,11 @@ def _insert(conn: Connection, new: NewSickLeave) -> None:
     conn.execute(_INSERT, {**row, "new_id": new.certificate_id})
 
 
-_SUPERSEDED_AT_INSERT = _has_live_successor(bindparam("new_id"))
-# The row with its case bounds: none when a replacement stored before it supersedes it.
-_INSERT_LISTED = (
-    _TABLE.insert()
-    .values(
-        superseded=_SUPERSEDED_AT_INSERT,
-        case_start=case((_SUPERSEDED_AT_INSERT, null()), else_=bindparam("new_case_start")),
-        case_end=case((_SUPERSEDED_AT_INSERT, null()), else_=bindparam("new_case_end")),
-    )
-    .returning(_C.superseded)
-)
-_SET_BOUNDS = (
+# Whether a replacement stored before the new row supersedes it, read after the case's lock.
+_SUPERSEDED_AT_INSERT = select(_has_live_successor(bindparam("new_id")))
+_SET_BOUNDS_OF_ONE = (
     update(_TABLE)
-    .where(_C.certificate_id.in_(bindparam("ids", expanding=True)))
+    .where(_C.certificate_id == bindparam("id"))
     .values(case_start=bindparam("new_case_start"), case_end=bindparam("new_case_end"))
 )
 
@@ -164,29 +161,40 @@ def _store_listed(conn: Connection, new: NewSickLeave) -> None:
     computed here from the patient's listed rows at the care giver, read first, so that only what
     changes is written: the row with its bounds, the bounds of the rows its case joins, the stored
     case. Nothing else changes unless a replacement stored before it supersedes it, and then
-    nothing at all (the row is written without bounds)."""
+    nothing at all (the row is written without bounds). Two round trips on PostgreSQL (lock, flag
+    and rows sent together; then the writes together, ``prepared.pipelined``)."""
     owner = {"patient": new.patient_id, "care_giver": new.care_giver_id}
-    _lock_cases(conn, [(new.patient_id, new.care_giver_id)])
-    members = [_CaseMember._make(r) for r in conn.execute(_MEMBERS_OF_OWNER, owner)]
+    reads: list[tuple[Any, Any]] = [(_SUPERSEDED_AT_INSERT, {"new_id": new.certificate_id}), (_MEMBERS_OF_OWNER, owner)]
+    if conn.dialect.name == "postgresql":
+        # Its own statement before the reads: in read committed each statement's snapshot is taken
+        # when it starts, so the reads see what a writer it waited for committed (``_lock_cases``).
+        reads.insert(0, (LOCK, {"keys": lock_digests([("sick-leave case", new.patient_id, new.care_giver_id)])}))
+    *_, superseded, rows = pipelined(conn, reads)
     row = _row(new)
+    if superseded[0][0]:
+        row["superseded"] = True
+        conn.execute(_TABLE.insert(), row)
+        return
+    members = [_CaseMember._make(r) for r in rows]
     first, last = row["first_day"], row["last_day"]
     mine = _CaseMember(new.certificate_id, new.care_unit_id, first, last, new.signed_at, first, last, new.fragment)
     chain = _chain_of(mine, members)
     start, end = min(m.first_day for m in chain), max(m.last_day for m in chain)
-    for name in ("superseded", "case_start", "case_end"):
-        del row[name]  # written by the insert
-    params = {**row, "new_id": new.certificate_id, "new_case_start": start, "new_case_end": end}
-    if conn.execute(_INSERT_LISTED, params).scalar_one():
-        return
+    row.update(case_start=start, case_end=end)
+    writes: list[tuple[Any, Any]] = [(_INSERT_ROW, row)]
     others = [m for m in chain if m is not mine]
     changed = [m.certificate_id for m in others if (_date(m.case_start), _date(m.case_end)) != (start, end)]
     if changed:
-        conn.execute(_SET_BOUNDS, {"ids": changed, "new_case_start": start, "new_case_end": end})
+        writes.append((_SET_BOUNDS_OF_ONE, [{"id": id_, "new_case_start": start, "new_case_end": end} for id_ in changed]))
     if any(_date(m.case_start) != start for m in others):
         # Cases it joins, or a case it starts earlier: their stored rows lie within the new span.
-        conn.execute(_DELETE_CASES_WITHIN, {**owner, "after": start, "until": end})
+        writes.append((_DELETE_CASES_WITHIN, {**owner, "after": start, "until": end}))
     chain = [m._replace(case_start=start, case_end=end) for m in chain]
-    conn.execute(_upsert_cases(conn), case_rows(new.patient_id, new.care_giver_id, chain))
+    writes.append((_upsert_cases(conn), case_rows(new.patient_id, new.care_giver_id, chain)))
+    pipelined(conn, writes)
+
+
+_INSERT_ROW = _TABLE.insert()
 
 
 def _chain_of(mine: _CaseMember, members: Sequence[_CaseMember]) -> list[_CaseMember]:

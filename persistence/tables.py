@@ -50,9 +50,15 @@ def lock_until_commit(conn: Connection, keys: Iterable[tuple[Any, ...]]) -> None
     anyway."""
     if conn.dialect.name != "postgresql":
         return
-    digests = sorted({int.from_bytes(hashlib.sha256(repr(key).encode()).digest()[:8], "big", signed=True) for key in keys})
+    digests = lock_digests(keys)
     if digests:
-        conn.execute(_LOCK, {"keys": digests})
+        conn.execute(LOCK, {"keys": digests})
 
 
-_LOCK = text("SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS bigint[])) AS key")
+def lock_digests(keys: Iterable[tuple[Any, ...]]) -> list[int]:
+    """The parameter ``keys`` of ``LOCK`` (PostgreSQL only) for ``keys``, as ``lock_until_commit``
+    takes them: for a caller that sends the lock along with other statements."""
+    return sorted({int.from_bytes(hashlib.sha256(repr(key).encode()).digest()[:8], "big", signed=True) for key in keys})
+
+
+LOCK = text("SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS bigint[])) AS key")

@@ -1,22 +1,23 @@
 """persistence.prepared: the registration's INSERTs, run on the driver's cursor on SQLite, store
 exactly what SQLAlchemy would (read back through SQLAlchemy), and a driver error is SQLAlchemy's,
-without the parameters. On SQLite and PostgreSQL (where they run through SQLAlchemy)."""
+without the parameters. On SQLite and PostgreSQL (where they run through SQLAlchemy). The same for
+``pipelined`` (PostgreSQL's pipeline mode past SQLAlchemy; through SQLAlchemy on SQLite)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from intygstjanst.persistence import certificates as repo
 from intygstjanst.persistence import signatures
 from intygstjanst.persistence.db import Database
-from intygstjanst.persistence.prepared import Prepared
+from intygstjanst.persistence.prepared import Prepared, pipelined
 from intygstjanst.persistence.tables import CERTIFICATES, SIGNATURES, STATES
 
-from intygstjanst.tests.support import sqlite_only
+from intygstjanst.tests.support import postgresql_only, sqlite_only
 
 NEW = repo.NewCertificate(
     id="prepared-1",
@@ -86,3 +87,41 @@ def test_a_connection_without_a_transaction_yet_begins_one(db: Database) -> None
         conn.rollback()
     with db.read() as conn:
         assert conn.execute(select(STATES.c.state).where(STATES.c.certificate_id == NEW.id)).scalars().all() == ["RECEIVED"]
+
+
+_STATE_OF = select(STATES.c.state, STATES.c.target).where(STATES.c.certificate_id == bindparam("id"), STATES.c.state != "SENT")
+_ADD_STATE = insert(STATES)
+_ADD_SIGNATURE = insert(SIGNATURES)
+
+
+def test_pipelined_steps_run_in_order_and_return_their_rows(db: Database) -> None:
+    """Sent at once on PostgreSQL: each statement still sees what the ones before it wrote, a list
+    of parameter sets runs the statement once per set, and the literal a statement carries is
+    passed along."""
+    at = dt.datetime(2026, 12, 4, 11)
+    with db.transaction() as conn:
+        repo.insert_certificate(conn, NEW, at)
+        added = [{"certificate_id": NEW.id, "state": state, "target": "FKASSA", "at": at} for state in ("SENT", "ARCHIVED")]
+        results = pipelined(conn, [(_STATE_OF, {"id": NEW.id}), (_ADD_STATE, added), (_STATE_OF, {"id": NEW.id})])
+    assert results[0] == [("RECEIVED", "HSVARD")]
+    assert results[1] == []
+    assert sorted(results[2]) == [("ARCHIVED", "FKASSA"), ("RECEIVED", "HSVARD")]
+
+
+def test_a_pipelined_driver_error_is_sqlalchemys_without_parameters(db: Database) -> None:
+    at = dt.datetime(2026, 12, 4, 11)
+    with db.transaction() as conn:
+        repo.insert_certificate(conn, NEW, at)
+    row = {"certificate_id": NEW.id, "status": "unsigned", "reason_code": "", "reason": "", "signer_subject": "",
+           "signer_hsa_id": "", "remark": "secret-191212121212", "checked_at": at}  # fmt: skip
+    with pytest.raises(IntegrityError) as raised, db.transaction() as conn:
+        pipelined(conn, [(_ADD_SIGNATURE, row), (_STATE_OF, {"id": NEW.id}), (_ADD_SIGNATURE, row)])
+    assert "191212121212" not in str(raised.value)
+
+
+def test_a_pipelined_statement_with_an_expanding_parameter_is_refused(db: Database) -> None:
+    postgresql_only(db.is_sqlite)  # compiled past SQLAlchemy on PostgreSQL only
+    statement = select(STATES.c.state).where(STATES.c.certificate_id.in_(bindparam("ids", expanding=True)))
+    with pytest.raises(ValueError, match="expanding"), db.transaction() as conn:
+        repo.insert_certificate(conn, NEW, dt.datetime(2026, 12, 4))
+        pipelined(conn, [(statement, {"ids": [NEW.id]})])
