@@ -35,7 +35,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from functools import partial
+from functools import cache, partial
 from operator import attrgetter
 from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
@@ -802,10 +802,35 @@ def listed_at_units(
 
 def _read_binary(conn: Connection, query: str, params: Mapping[str, Any], make: Callable[[Sequence[Any]], Any]) -> list[Any]:
     """The rows of ``query`` read past SQLAlchemy in binary format (PostgreSQL), each ``make(values)``."""
+    return list(_stream_binary(conn, query, params, make))
+
+
+# Rows per chunk when a large read is streamed: the result is taken in pieces of a few hundred
+# rows, the driver's buffers reused, rather than gathered whole (14.6 MB for a large unit's list)
+# before the first row is made; the caller's work on a chunk overlaps the server's sending the next.
+_STREAM_ROWS = 500
+
+
+@cache
+def _chunked() -> bool:
+    """Whether the driver streams in chunks (psycopg 3.2 on libpq 17 on; else row by row, slower
+    than one result)."""
+    try:
+        from psycopg import capabilities
+    except ImportError:
+        return False
+    return capabilities.has_stream_chunked()
+
+
+def _stream_binary(conn: Connection, query: str, params: Mapping[str, Any], make: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
+    """``_read_binary``'s rows as they arrive, in chunks where the client library can (libpq 17 on)."""
     driver = conn.connection.driver_connection
     with driver.cursor(binary=True, row_factory=lambda _cursor: make) as cursor:  # type: ignore[union-attr]
-        cursor.execute(query, params)
-        return cast(list[Any], cursor.fetchall())
+        if _chunked():
+            yield from cursor.stream(query, params, size=_STREAM_ROWS)
+        else:
+            cursor.execute(query, params)
+            yield from cursor.fetchall()
 
 
 class ListedCase(NamedTuple):
@@ -846,6 +871,7 @@ _CASES_AT_UNITS_PG = (
     "WHERE care_unit_id = ANY(%(units)s) AND case_end >= %(since)s AND case_start <= %(until)s"
 )
 _STORED_CASE = partial(tuple.__new__, _StoredCase)
+_LISTED_CASE = partial(tuple.__new__, ListedCase)
 
 
 def unit_list(
@@ -860,26 +886,35 @@ def unit_list(
     params: dict[str, Any] = {"units": list(units), "since": since, "until": until, "patient": patient}
     if conn.dialect.name == "postgresql":
         query = _CASES_AT_UNITS_PG + (" AND patient_id = %(patient)s" if patient is not None else "")
-        stored: list[_StoredCase] = _read_binary(conn, query, params, _STORED_CASE)
+        stored: Iterable[_StoredCase] = _stream_binary(conn, query, params, _STORED_CASE)
     else:
         statement = _CASES_AT_UNITS if patient is None else _CASES_AT_UNITS.where(_K.patient_id == bindparam("patient"))
-        stored = [_StoredCase._make(row) for row in conn.execute(statement, params)]
+        stored = map(_StoredCase._make, conn.execute(statement, params))
     by_patient: dict[str, list[_StoredCase]] = {}
-    _group(stored, by_patient)
+    _group(stored, by_patient)  # grouped as the rows arrive
     scope = set(units)
+    # Whether a stored ``units`` lies in the scope, per distinct value: a unit's thousands of cases
+    # have a few (the combinations of its sub-units).
+    within: dict[str, bool] = {}
     since_text, until_text = since.isoformat(), until.isoformat()
     cases: dict[str, ListedCase] = {}
     others: list[str] = []
     for patient_id, group in by_patient.items():
         # Most patients have one case at one unit: one row, the lead.
         lead = group[0] if len(group) == 1 else _lead(group)
-        if lead is None or lead.fragments is None or lead.units is None or not _within(lead.units, scope):
+        if lead is None or lead.fragments is None or lead.units is None:
+            others.append(patient_id)
+            continue
+        inside = within.get(lead.units)
+        if inside is None:
+            inside = within[lead.units] = _within(lead.units, scope)
+        if not inside:
             others.append(patient_id)
         elif not (lead.holes and _in_hole(lead.holes, since_text, until_text)):
             units_counts = ((lead.care_unit_id, lead.certificates),) if len(group) == 1 else tuple(
-                (r.care_unit_id, r.certificates) for r in group
+                [(r.care_unit_id, r.certificates) for r in group]
             )
-            cases[patient_id] = ListedCase(patient_id, lead.care_giver_id, lead.fragments, units_counts)
+            cases[patient_id] = _LISTED_CASE((patient_id, lead.care_giver_id, lead.fragments, units_counts))
     rows: dict[str, list[ListedRow]] = {}
     others.sort()
     for first in range(0, len(others), _PATIENTS_PER_QUERY):
@@ -906,6 +941,10 @@ def _within(units: str, scope: Collection[str]) -> bool:
 
 def _in_hole(holes: str, since: str, until: str) -> bool:
     """Whether the window [``since``, ``until``] (ISO dates) lies in one of the stored holes."""
+    # The holes are written in order (``case_rows``), each after the one before: when the last
+    # ends before the window does, or the first starts after it starts, none holds it.
+    if holes[-10:] < until or holes[:10] > since:
+        return False
     for hole in holes.split(SEPARATOR):
         start, end = hole.split("/")
         if start <= since and until <= end:

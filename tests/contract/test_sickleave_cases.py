@@ -320,6 +320,27 @@ def test_a_case_wholly_in_the_scope_is_answered_from_its_stored_row(db: Database
         assert repo.case_row_differences(conn) == []
 
 
+def test_a_window_in_any_of_a_cases_holes_lists_no_one(db: Database) -> None:
+    """The holes are stored in order and the read skips them by their first start and last end
+    (``_in_hole``): a window in the first, the last or neither hole."""
+    with db.transaction() as conn:
+        apply(conn, Register("A", PATIENTS[0], "U1", ((0, 10),), False, None))
+        apply(conn, Register("B", PATIENTS[0], "U1", ((20, 30),), False, None))  # a hole 11..19
+        apply(conn, Register("C", PATIENTS[0], "U1", ((40, 50),), False, None))  # a hole 31..39
+    day = BASE.toordinal()
+
+    def listed(since: int, until: int) -> set[str]:
+        with db.read() as conn:
+            found = repo.unit_list(conn, ["U1"], dt.date.fromordinal(day + since), dt.date.fromordinal(day + until))
+        assert found.rows == {}
+        return set(found.cases)
+
+    for since, until in ((11, 19), (15, 15), (31, 39), (33, 37)):
+        assert listed(since, until) == set(), (since, until)
+    for since, until in ((0, 0), (10, 11), (19, 20), (25, 25), (15, 35), (39, 40), (50, 60), (0, 50)):
+        assert listed(since, until) == {PATIENTS[0]}, (since, until)
+
+
 def test_the_check_reports_a_stored_case_that_differs_and_rebuild_repairs_it(db: Database) -> None:
     with db.transaction() as conn:
         apply(conn, Register("A", PATIENTS[0], "U1", ((0, 10),), False, None))
