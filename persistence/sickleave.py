@@ -39,7 +39,8 @@ from functools import cache, partial
 from operator import attrgetter
 from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, case, delete, exists, func, literal_column, not_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, case, delete, exists, func, literal_column, not_, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.models import SickLeaveCase
@@ -149,9 +150,15 @@ def _insert(conn: Connection, new: NewSickLeave) -> None:
 
 # Whether a replacement stored before the new row supersedes it, read after the case's lock.
 _SUPERSEDED_AT_INSERT = select(_has_live_successor(bindparam("new_id")))
-_SET_BOUNDS_OF_ONE = (
+_SET_BOUNDS = (
     update(_TABLE)
-    .where(_C.certificate_id == bindparam("id"))
+    .where(_C.certificate_id.in_(bindparam("ids", expanding=True)))
+    .values(case_start=bindparam("new_case_start"), case_end=bindparam("new_case_end"))
+)
+# The same with one array parameter, as ``prepared.pipelined`` sends it on PostgreSQL.
+_SET_BOUNDS_PG = (
+    update(_TABLE)
+    .where(_C.certificate_id == any_(bindparam("ids", type_=ARRAY(_C.certificate_id.type))))
     .values(case_start=bindparam("new_case_start"), case_end=bindparam("new_case_end"))
 )
 
@@ -185,7 +192,8 @@ def _store_listed(conn: Connection, new: NewSickLeave) -> None:
     others = [m for m in chain if m is not mine]
     changed = [m.certificate_id for m in others if (_date(m.case_start), _date(m.case_end)) != (start, end)]
     if changed:
-        writes.append((_SET_BOUNDS_OF_ONE, [{"id": id_, "new_case_start": start, "new_case_end": end} for id_ in changed]))
+        set_bounds = _SET_BOUNDS_PG if conn.dialect.name == "postgresql" else _SET_BOUNDS
+        writes.append((set_bounds, {"ids": changed, "new_case_start": start, "new_case_end": end}))
     if any(_date(m.case_start) != start for m in others):
         # Cases it joins, or a case it starts earlier: their stored rows lie within the new span.
         writes.append((_DELETE_CASES_WITHIN, {**owner, "after": start, "until": end}))
