@@ -148,6 +148,7 @@ def _insert(conn: Connection, new: NewSickLeave) -> None:
     conn.execute(_INSERT, {**row, "new_id": new.certificate_id})
 
 
+_INSERT_ROW = _TABLE.insert()
 # Whether a replacement stored before the new row supersedes it, read after the case's lock.
 _SUPERSEDED_AT_INSERT = select(_has_live_successor(bindparam("new_id")))
 _SET_BOUNDS = (
@@ -180,7 +181,7 @@ def _store_listed(conn: Connection, new: NewSickLeave) -> None:
     row = _row(new)
     if superseded[0][0]:
         row["superseded"] = True
-        conn.execute(_TABLE.insert(), row)
+        conn.execute(_INSERT_ROW, row)
         return
     members = [_CaseMember._make(r) for r in rows]
     first, last = row["first_day"], row["last_day"]
@@ -200,9 +201,6 @@ def _store_listed(conn: Connection, new: NewSickLeave) -> None:
     chain = [m._replace(case_start=start, case_end=end) for m in chain]
     writes.append((_upsert_cases(conn), case_rows(new.patient_id, new.care_giver_id, chain)))
     pipelined(conn, writes)
-
-
-_INSERT_ROW = _TABLE.insert()
 
 
 def _chain_of(mine: _CaseMember, members: Sequence[_CaseMember]) -> list[_CaseMember]:
@@ -427,6 +425,8 @@ def _upsert_cases(conn: Connection) -> Any:
             index_elements=key, set_={c.name: statement.excluded[c.name] for c in _CASES.c if c.name not in key}
         )
     return _UPSERT_CASES[dialect]
+
+
 _ONE_DAY = dt.timedelta(days=1)
 
 
@@ -470,7 +470,11 @@ def case_rows(patient: str, care_giver: str, members: Iterable[_CaseMember]) -> 
 
 def _store_case_rows(conn: Connection, patient: str, care_giver: str, members: Iterable[Any]) -> None:
     """Replace the stored cases of the patient at the care giver with those of ``members``."""
-    rows = case_rows(patient, care_giver, map(_CaseMember._make, members))
+    _replace_case_rows(conn, patient, care_giver, case_rows(patient, care_giver, map(_CaseMember._make, members)))
+
+
+def _replace_case_rows(conn: Connection, patient: str, care_giver: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The stored cases of the patient at the care giver become ``rows`` (none: no case)."""
     conn.execute(_DELETE_CASES_OF_OWNER, {"patient": patient, "care_giver": care_giver})
     if rows:
         conn.execute(_upsert_cases(conn), rows)
@@ -550,9 +554,7 @@ def rebuild_case_rows(conn: Connection) -> list[tuple[str, str]]:
     (patient, care giver) rewritten, in order. Call after the case bounds and fragments are right."""
     rewritten = []
     for (patient, care_giver), rows in _case_row_differences(conn):
-        conn.execute(_DELETE_CASES_OF_OWNER, {"patient": patient, "care_giver": care_giver})
-        if rows:
-            conn.execute(_upsert_cases(conn), rows)
+        _replace_case_rows(conn, patient, care_giver, rows)
         rewritten.append((patient, care_giver))
     return sorted(rewritten)
 
@@ -805,12 +807,7 @@ def listed_at_units(
     if patients is not None:
         query += " AND patient_id = ANY(%(patients)s)"
         params["patients"] = list(patients)
-    return _current(_read_binary(conn, query, params, _LISTED_ROW), since, until)
-
-
-def _read_binary(conn: Connection, query: str, params: Mapping[str, Any], make: Callable[[Sequence[Any]], Any]) -> list[Any]:
-    """The rows of ``query`` read past SQLAlchemy in binary format (PostgreSQL), each ``make(values)``."""
-    return list(_stream_binary(conn, query, params, make))
+    return _current(list(_stream_binary(conn, query, params, _LISTED_ROW)), since, until)
 
 
 # Rows per chunk when a large read is streamed: the result is taken in pieces of a few hundred
@@ -831,7 +828,8 @@ def _chunked() -> bool:
 
 
 def _stream_binary(conn: Connection, query: str, params: Mapping[str, Any], make: Callable[[Sequence[Any]], Any]) -> Iterator[Any]:
-    """``_read_binary``'s rows as they arrive, in chunks where the client library can (libpq 17 on)."""
+    """The rows of ``query`` read past SQLAlchemy in binary format (PostgreSQL), each ``make(values)``,
+    as they arrive: in chunks where the client library can (libpq 17 on)."""
     driver = conn.connection.driver_connection
     with driver.cursor(binary=True, row_factory=lambda _cursor: make) as cursor:  # type: ignore[union-attr]
         if _chunked():
