@@ -47,9 +47,14 @@ class Disclosure(NamedTuple):
     def counted(certificates: Iterable[tuple[str, str, str]]) -> tuple[Disclosure, ...]:
         """One disclosure per (patient, care giver, care unit) of ``certificates``, counting them."""
         counts = Counter(certificates)
-        # (patient, giver, unit) + (count,), each made a Disclosure, without Python code per item:
-        # 8,498 of 13,078 rows in 2.2 ms instead of 4.4 ms (a frozen dataclass each).
-        return tuple(map(_DISCLOSURE, map(tuple.__add__, counts, zip(counts.values()))))
+        # (patient, giver, unit) + (count,), without Python code per item.
+        return Disclosure.made(cast("Iterable[tuple[str, str, str, int]]", map(tuple.__add__, counts, zip(counts.values()))))
+
+    @staticmethod
+    def made(values: Iterable[tuple[str, str, str, int]]) -> tuple[Disclosure, ...]:
+        """A disclosure per (patient, care giver, care unit, certificates) of ``values``, made
+        without Python code per item: 8,498 in 2.2 ms instead of 4.4 ms (a frozen dataclass each)."""
+        return tuple(map(_DISCLOSURE, values))
 
 
 _DISCLOSURE = cast("Callable[[tuple[object, ...]], Disclosure]", partial(tuple.__new__, Disclosure))

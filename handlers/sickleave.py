@@ -40,7 +40,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from operator import attrgetter
 from typing import NamedTuple, cast
 from xml.sax.saxutils import escape
@@ -281,7 +280,6 @@ class _Part(NamedTuple):
 
 
 _PATIENT = attrgetter("patient_id")
-_DISCLOSURE = cast("Callable[[tuple[object, ...]], Disclosure]", partial(tuple.__new__, Disclosure))
 
 
 def _care_giver_of_unit(conn: Connection, register: CareUnits, unit_id: str) -> tuple[str, str]:
@@ -330,8 +328,8 @@ def _certificates_answer(
     ]
     # What the answer discloses of whom: the certificates per patient, care giver and care unit. A
     # stored case has counted them per unit; single certificates are counted here.
-    disclosed = tuple(
-        map(_DISCLOSURE, [(r.patient_id, r.care_giver_id, unit, n) for r in rows if r.whole for unit, n in r.units])
+    disclosed = Disclosure.made(
+        [(r.patient_id, r.care_giver_id, unit, n) for r in rows if r.whole for unit, n in r.units]
     ) + Disclosure.counted([(r.patient_id, r.care_giver_id, r.units[0][0]) for r in rows if not r.whole])
     head, tail = _certificates_text(call.contract, care_giver, outcome, comment)
     return _finish_with(head, listed, tail, outcome, disclosed)
