@@ -23,6 +23,9 @@ unit, and reports, each as p50 / p99 / max over ``--calls`` sequential calls aft
   another patient of the focus unit) through the dispatcher in this process, in alternating rounds
   with and without the case upkeep (the case bounds, the stored case and the answer's rendering), so that
   the machine's other load falls on both alike. The registered certificates are deleted afterwards.
+
+``--only registration`` runs the last part alone (no server, no lists), e.g. to compare two
+versions of the upkeep in turns.
 """
 
 from __future__ import annotations
@@ -409,8 +412,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--port", type=int, default=8097)
     parser.add_argument("--registrations", type=int, default=400, help="per mode, for the cost of the case upkeep")
+    parser.add_argument("--only", choices=("registration",), help="run only this part")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sickleave-bench-") as tmp:
+        if args.only == "registration":
+            (Path(tmp) / "care_units.toml").write_text(care_units_toml(), encoding="utf-8")
+            registration_cost(args.url, Path(tmp), rounds=8, per_round=max(1, args.registrations // 8))
+            return
         server = start_server(args.url, Path(tmp), args.port)
         try:
             over_http(args.port, args.calls, args.warmup, args.url, server.pid)
