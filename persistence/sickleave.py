@@ -149,8 +149,6 @@ def _insert(conn: Connection, new: NewSickLeave) -> None:
 
 
 _INSERT_ROW = _TABLE.insert()
-# Whether a replacement stored before the new row supersedes it, read after the case's lock.
-_SUPERSEDED_AT_INSERT = select(_has_live_successor(bindparam("new_id")))
 _SET_BOUNDS = (
     update(_TABLE)
     .where(_C.certificate_id.in_(bindparam("ids", expanding=True)))
@@ -169,21 +167,24 @@ def _store_listed(conn: Connection, new: NewSickLeave) -> None:
     computed here from the patient's listed rows at the care giver, read first, so that only what
     changes is written: the row with its bounds, the bounds of the rows its case joins, the stored
     case. Nothing else changes unless a replacement stored before it supersedes it, and then
-    nothing at all (the row is written without bounds). Two round trips on PostgreSQL (lock, flag
-    and rows sent together; then the writes together, ``prepared.pipelined``)."""
+    nothing at all (the row is written without bounds). Two round trips on PostgreSQL (the lock and
+    one read sent together; then the writes together, ``prepared.pipelined``): every statement
+    costs the client and the server more than the little work in it, so the new row's superseded
+    flag comes with its case's rows (``_MEMBERS_OF_NEW``)."""
     owner = {"patient": new.patient_id, "care_giver": new.care_giver_id}
-    reads: list[tuple[Any, Any]] = [(_SUPERSEDED_AT_INSERT, {"new_id": new.certificate_id}), (_MEMBERS_OF_OWNER, owner)]
-    if conn.dialect.name == "postgresql":
-        # Its own statement before the reads: in read committed each statement's snapshot is taken
-        # when it starts, so the reads see what a writer it waited for committed (``_lock_cases``).
+    postgresql = conn.dialect.name == "postgresql"
+    reads: list[tuple[Any, Any]] = [(_MEMBERS_OF_NEW, {**owner, "new_id": new.certificate_id})]
+    if postgresql:
+        # Its own statement before the read: in read committed each statement's snapshot is taken
+        # when it starts, so the read sees what a writer it waited for committed (``_lock_cases``).
         reads.insert(0, (LOCK, {"keys": lock_digests([("sick-leave case", new.patient_id, new.care_giver_id)])}))
-    *_, superseded, rows = pipelined(conn, reads)
+    rows = pipelined(conn, reads)[-1]
     row = _row(new)
-    if superseded[0][0]:
+    if rows[0][0]:
         row["superseded"] = True
         conn.execute(_INSERT_ROW, row)
         return
-    members = [_CaseMember._make(r) for r in rows]
+    members = [_CaseMember._make(r[1:]) for r in rows if r[1] is not None]
     first, last = row["first_day"], row["last_day"]
     mine = _CaseMember(new.certificate_id, new.care_unit_id, first, last, new.signed_at, first, last, new.fragment)
     chain = _chain_of(mine, members)
@@ -193,7 +194,7 @@ def _store_listed(conn: Connection, new: NewSickLeave) -> None:
     others = [m for m in chain if m is not mine]
     changed = [m.certificate_id for m in others if (_date(m.case_start), _date(m.case_end)) != (start, end)]
     if changed:
-        set_bounds = _SET_BOUNDS_PG if conn.dialect.name == "postgresql" else _SET_BOUNDS
+        set_bounds = _SET_BOUNDS_PG if postgresql else _SET_BOUNDS
         writes.append((set_bounds, {"ids": changed, "new_case_start": start, "new_case_end": end}))
     if any(_date(m.case_start) != start for m in others):
         # Cases it joins, or a case it starts earlier: their stored rows lie within the new span.
@@ -399,8 +400,12 @@ class _CaseMember(NamedTuple):
 
 
 _MEMBER_COLUMNS = tuple(_C[name] for name in _CaseMember._fields)
-_MEMBERS_OF_OWNER = select(*_MEMBER_COLUMNS).where(
-    _C.patient_id == bindparam("patient"), _C.care_giver_id == bindparam("care_giver"), _C.case_start.is_not(None)
+_OF_OWNER = and_(_C.patient_id == bindparam("patient"), _C.care_giver_id == bindparam("care_giver"), _C.case_start.is_not(None))
+_MEMBERS_OF_OWNER = select(*_MEMBER_COLUMNS).where(_OF_OWNER)
+# The members of the case a new certificate joins, after whether a replacement stored before it
+# supersedes it (the first column of every row; one row of None members when there are none).
+_MEMBERS_OF_NEW = select(_has_live_successor(bindparam("new_id")), *_MEMBER_COLUMNS).select_from(
+    select(literal_column("1")).subquery("new").outerjoin(_TABLE, _OF_OWNER)
 )
 _DELETE_CASES_OF_OWNER = delete(_CASES).where(
     _K.patient_id == bindparam("patient"), _K.care_giver_id == bindparam("care_giver")
