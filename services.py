@@ -20,6 +20,7 @@ from intygstjanst.contracts.xml import ParseLimits
 from intygstjanst.delivery.deliverer import Deliverer, Sender
 from intygstjanst.delivery.transport import OutboundTransport
 from intygstjanst.persistence.access_log import AccessLog, Asker
+from intygstjanst.persistence.case_cache import CaseCache
 from intygstjanst.persistence.db import Database, utc_now
 from intygstjanst.registers.care_units import CareUnits, CareUnitsError
 from intygstjanst.registers.persons import FilePersonLookup, PersonLookup
@@ -46,6 +47,8 @@ class Services:
     schematron: SchematronValidator | None = None
     # The doctor's signature: verified, judged and recorded per signature_mode.
     signatures: SignatureChecker = field(default_factory=SignatureChecker)
+    # The sick-leave lists' answers of stored cases read so far (sick_leave_cache_mb).
+    case_cache: CaseCache = field(default_factory=lambda: CaseCache(0))
 
     @property
     def parse_limits(self) -> ParseLimits:
@@ -81,6 +84,7 @@ class Services:
             access_log=AccessLog.configured(database, settings),
             schematron=SchematronValidator(settings.schematron_dir, types) if settings.schematron_dir is not None else None,
             signatures=SignatureChecker.from_settings(settings),
+            case_cache=CaseCache(settings.sick_leave_cache_mb * 1024 * 1024),
         )
 
     def record_access(self, access: Access) -> None:

@@ -113,6 +113,13 @@ class Settings:
     # ordinary call) on a machine with few of them; added to the server's own nice value.
     large_request_nice: int = setting(10, "nice value the large-request workers add to the server's, 0 to 19 (default 10)", SERVER, metavar="N")
 
+    # The sick-leave lists keep the stored cases' answers they read (persistence/case_cache.py): a
+    # unit's coordinators list the same few thousand cases all day, which then need not travel from
+    # the database again until they change. Per server process.
+    sick_leave_cache_mb: int = setting(
+        256, "MB of stored sick-leave cases' answers a server process keeps between list calls; 0: none (default 256)", SERVER, metavar="MB"
+    )
+
     # Hardened-parser limits: every breach is answered with a SOAP Fault.
     # An answer listing violations (rules, Schematron, the legacy checks) names at most this many and
     # says how many more there were, so a request with 60,000 bad answers gets a bounded answer.

@@ -12,7 +12,9 @@ unit, and reports, each as p50 / p99 / max over ``--calls`` sequential calls aft
 * ``ListActiveSickLeavesForCareUnit`` for the focus unit: the whole call as a client sees it
   (request sent to last byte of the answer received, on a keep-alive connection), with the
   answer's size and content; then with the contract's filter, ``max-dagar-sedan-avslut`` 14 (also
-  the sick leaves ended during the last two weeks);
+  the sick leaves ended during the last two weeks); both again on a server keeping no answers of
+  stored cases (``sick_leave_cache_mb`` 0: every answer read from the database on every call, as on
+  a process's first call of a unit);
 * ``ListSickLeavesForCare`` for the focus unit (gap 5 days), the same way;
 * where the server's time goes: the same ListActive call through the dispatcher in this process
   (no HTTP), and its database read alone;
@@ -104,10 +106,12 @@ def timed(action: Callable[[], object], calls: int, warmup: int) -> tuple[list[f
     return samples, result
 
 
-def start_server(url: str, workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, workdir: Path, port: int, cache_mb: int | None = None) -> subprocess.Popen[bytes]:
     units = workdir / "care_units.toml"
     units.write_text(care_units_toml(), encoding="utf-8")
     env = {**os.environ, "INTYG_TLS_MODE": "off", "INTYG_CARE_UNITS_FILE": str(units)}
+    if cache_mb is not None:
+        env["INTYG_SICK_LEAVE_CACHE_MB"] = str(cache_mb)
     log = (workdir / "server.log").open("wb")  # a pipe nobody reads would stall the server
     process = subprocess.Popen(
         [sys.executable, "-m", "intygstjanst.cli", "serve", "--port", str(port), "--database-url", url,
@@ -162,9 +166,11 @@ class ServerCpu:
         return _cpu_seconds(self.server_pid), sum(_cpu_seconds(pid) for pid in self.backends)
 
 
-def over_http(port: int, calls: int, warmup: int, url: str, server_pid: int) -> None:
+def over_http(port: int, calls: int, warmup: int, url: str, server_pid: int, cached: bool = True) -> None:
     # http.client reads a large answer at C speed; a heavier client would add its own time.
+    note = "" if cached else " (no cache)"
     for label, request in (("", ACTIVE_REQUEST), (", ended <= 14 days", ACTIVE_RECENT_REQUEST)):
+        label += note
         # A connection per series: reading the last answer may outlast the server's keep-alive.
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         timed(lambda: _post(connection, ACTIVE, request), 0, warmup)
@@ -184,6 +190,8 @@ def over_http(port: int, calls: int, warmup: int, url: str, server_pid: int) -> 
         print(f"    CPU time per call: server {(after[0] - before[0]) / calls * 1000:.1f} ms, "
               f"its database sessions {(after[1] - before[1]) / calls * 1000:.1f} ms")
         connection.close()
+    if not cached:
+        return
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     samples, content = timed(lambda: _post(connection, CARE, CARE_REQUEST), calls, warmup)
     assert isinstance(content, bytes)
@@ -218,12 +226,16 @@ def in_process(url: str, workdir: Path, calls: int, warmup: int) -> None:
         print(f"  in process, whole dispatch{label:12} {percentiles(samples)}   (CPU time {cpu * 1000:.1f} ms per call)")
     active_date = today(services)
 
-    def read() -> object:
-        with services.db.read() as conn:
-            return repo.unit_list(conn, (FOCUS_UNIT, *FOCUS_SUB_UNITS), since=active_date, until=active_date)
+    # Every answer read, and the answers taken from the process's cache (the server's steady state).
+    for label, cache in (("", None), (", held", services.case_cache)):
 
-    samples, _ = timed(read, calls, warmup)
-    print(f"  in process, database read       {percentiles(samples)}")
+        def read() -> object:
+            with services.db.read() as conn:
+                units = (FOCUS_UNIT, *FOCUS_SUB_UNITS)
+                return repo.unit_list(conn, units, since=active_date, until=active_date, cache=cache)
+
+        samples, _ = timed(read, calls, warmup)
+        print(f"  in process, database read{label:7}{percentiles(samples)}")
 
     # The list's rows as before the stored cases (every patient's whole history at the units, each
     # certificate rendered on every call) and as now, in alternating calls so that other load on
@@ -422,6 +434,13 @@ def main() -> None:
         server = start_server(args.url, Path(tmp), args.port)
         try:
             over_http(args.port, args.calls, args.warmup, args.url, server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        # Every answer read from the database on every call, as a process's first call of a unit.
+        server = start_server(args.url, Path(tmp), args.port, cache_mb=0)
+        try:
+            over_http(args.port, max(10, args.calls // 4), args.warmup, args.url, server.pid, cached=False)
         finally:
             server.terminate()
             server.wait(timeout=30)

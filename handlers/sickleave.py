@@ -237,6 +237,7 @@ def list_active_sick_leaves_for_care_unit(call: Call[Services]) -> Answer:
             since=active_date - dt.timedelta(days=recently_ended_days),
             until=active_date,
             patient=patient,
+            cache=services.case_cache,
         )
         rows = _rendered(conn, current_chains(found.rows, active_date, ANSWER_CHAIN_GAP, recently_ended_days))
     # Patients whose stored case is their answer, and the chains cut from the others' rows, in

@@ -264,6 +264,8 @@ class SickLeaveCase(Base):
     ``fragments``: the case's certificates' fragments concatenated in chronological order (None
     while one of them has none). The other rows only say that the case has certificates at their
     unit. ``certificates``: how many of the case's certificates were issued at the row's unit.
+    ``digest`` (lead row, migration 0016): SHA-256 of ``fragments``, by which serving processes keep
+    answers they have read (persistence/case_cache.py).
     Kept by persistence/sickleave.py in the transaction that changes the case.
     """
 
@@ -278,6 +280,7 @@ class SickLeaveCase(Base):
     units: Mapped[str | None] = mapped_column(Text)
     holes: Mapped[str | None] = mapped_column(Text)
     fragments: Mapped[bytes | None] = mapped_column(LargeBinary)
+    digest: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (Index("ix_sick_leave_case_unit_end", "care_unit_id", "case_end", postgresql_include=["case_start"]),)
 

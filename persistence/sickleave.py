@@ -36,13 +36,15 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from functools import cache, partial
+from hashlib import sha256
 from operator import attrgetter
 from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, case, delete, exists, func, literal_column, not_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, case, delete, exists, func, literal_column, not_, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
+from intygstjanst.persistence.case_cache import CaseCache
 from intygstjanst.persistence.models import SickLeaveCase
 from intygstjanst.persistence.tables import RELATIONS as _RELATIONS, SICK_LEAVE as _TABLE, STATES as _STATES, LOCK, insert_or_skip, lock_digests, lock_until_commit
 from intygstjanst.persistence.prepared import pipelined
@@ -433,6 +435,13 @@ def _upsert_cases(conn: Connection) -> Any:
 
 
 _ONE_DAY = dt.timedelta(days=1)
+_NOT_LEAD = {"units": None, "holes": None, "fragments": None, "digest": None}
+
+
+def answer_digest(answer: bytes) -> bytes:
+    """A stored case's ``digest``: SHA-256 of its answer (``fragments``), what a serving process
+    keeps the answer by (``persistence.case_cache``)."""
+    return sha256(answer).digest()
 
 
 def case_rows(patient: str, care_giver: str, members: Iterable[_CaseMember]) -> list[dict[str, Any]]:
@@ -455,10 +464,12 @@ def case_rows(patient: str, care_giver: str, members: Iterable[_CaseMember]) -> 
             if member.last_day > covered:
                 covered = member.last_day
         fragments = [m.fragment for m in group]
+        answer = b"".join(fragments) if None not in fragments else None  # type: ignore[arg-type]
         lead = {
             "units": _joined(units),
             "holes": _joined(holes),
-            "fragments": b"".join(fragments) if None not in fragments else None,  # type: ignore[arg-type]
+            "fragments": answer,
+            "digest": answer_digest(answer) if answer is not None else None,
         }
         for unit in units:
             rows.append({
@@ -468,7 +479,7 @@ def case_rows(patient: str, care_giver: str, members: Iterable[_CaseMember]) -> 
                 "care_unit_id": unit,
                 "case_end": _date(group[0].case_end),
                 "certificates": counts[unit],
-                **(lead if unit == units[0] else {"units": None, "holes": None, "fragments": None}),
+                **(lead if unit == units[0] else _NOT_LEAD),
             })
     return rows
 
@@ -530,6 +541,7 @@ def _comparable(row: Any) -> tuple[Any, ...]:
     return (
         row["patient_id"], row["care_giver_id"], _date(row["case_start"]), row["care_unit_id"], _date(row["case_end"]),
         row["certificates"], row["units"], row["holes"], bytes(fragments) if fragments is not None else None,
+        bytes(digest) if (digest := row["digest"]) is not None else None,
     )
 
 
@@ -870,7 +882,7 @@ class _StoredCase(NamedTuple):
     certificates: int
     units: str | None
     holes: str | None
-    fragments: bytes | None
+    digest: bytes | None
 
 
 _STORED_CASE_COLUMNS = tuple(_K[name] for name in _StoredCase._fields)
@@ -883,17 +895,34 @@ _CASES_AT_UNITS_PG = (
 )
 _STORED_CASE = partial(tuple.__new__, _StoredCase)
 _LISTED_CASE = partial(tuple.__new__, ListedCase)
+# The answers of lead rows, by key: (patient, digest, answer) of each.
+_CASE_KEY = (_K.patient_id, _K.care_giver_id, _K.case_start, _K.care_unit_id)
+_ANSWERS = select(_K.patient_id, _K.digest, _K.fragments).where(tuple_(*_CASE_KEY).in_(bindparam("keys", expanding=True)))
+_ANSWERS_PG = (
+    f"SELECT c.patient_id, c.digest, c.fragments FROM {_CASES.name} c JOIN unnest("
+    "%(patients)s::text[], %(care_givers)s::text[], %(starts)s::date[], %(units)s::text[]) "
+    "AS k(patient_id, care_giver_id, case_start, care_unit_id) USING (patient_id, care_giver_id, case_start, care_unit_id)"
+)
+_KEYS_PER_QUERY = 2_000  # four parameters each, below SQLite's limit on a statement's parameters
 
 
 def unit_list(
-    conn: Connection, units: Sequence[str], since: dt.date, until: dt.date, patient: str | None = None
+    conn: Connection,
+    units: Sequence[str],
+    since: dt.date,
+    until: dt.date,
+    patient: str | None = None,
+    cache: CaseCache | None = None,
 ) -> UnitList:
     """The certificate lists' read of ``units`` (the stored cases reaching into [``since``,
     ``until``]). A patient is answered with the stored case when that is what the rows would give:
     the patient has one case there, all its certificates were issued at ``units`` (so cutting the
     chain merged with ``CASE_GAP`` days leaves it whole), its answer is stored, and some certificate
     of it reaches into the window (it does unless the window lies in one of its holes). The other
-    patients' rows are read as ``listed_at_units`` reads them."""
+    patients' rows are read as ``listed_at_units`` reads them.
+
+    The cases are read without their answers, which come from ``cache`` by digest where it has
+    them, and are read (and kept there) where it has not."""
     params: dict[str, Any] = {"units": list(units), "since": since, "until": until, "patient": patient}
     if conn.dialect.name == "postgresql":
         query = _CASES_AT_UNITS_PG + (" AND patient_id = %(patient)s" if patient is not None else "")
@@ -908,12 +937,12 @@ def unit_list(
     # have a few (the combinations of its sub-units).
     within: dict[str, bool] = {}
     since_text, until_text = since.isoformat(), until.isoformat()
-    cases: dict[str, ListedCase] = {}
+    leads: list[tuple[_StoredCase, bytes, tuple[tuple[str, int], ...]]] = []
     others: list[str] = []
     for patient_id, group in by_patient.items():
         # Most patients have one case at one unit: one row, the lead.
         lead = group[0] if len(group) == 1 else _lead(group)
-        if lead is None or lead.fragments is None or lead.units is None:
+        if lead is None or lead.digest is None or lead.units is None:
             others.append(patient_id)
             continue
         inside = within.get(lead.units)
@@ -925,12 +954,52 @@ def unit_list(
             units_counts = ((lead.care_unit_id, lead.certificates),) if len(group) == 1 else tuple(
                 [(r.care_unit_id, r.certificates) for r in group]
             )
-            cases[patient_id] = _LISTED_CASE((patient_id, lead.care_giver_id, lead.fragments, units_counts))
+            leads.append((lead, lead.digest, units_counts))
+    answers = _answers(conn, [(lead, digest) for lead, digest, _ in leads], cache if cache is not None else CaseCache(0))
+    cases: dict[str, ListedCase] = {}
+    for lead, _, units_counts in leads:
+        answer = answers.get(lead.patient_id)
+        if answer is None:  # changed since it was read: from its rows, as they are now
+            others.append(lead.patient_id)
+        else:
+            cases[lead.patient_id] = _LISTED_CASE((lead.patient_id, lead.care_giver_id, answer, units_counts))
     rows: dict[str, list[ListedRow]] = {}
     others.sort()
     for first in range(0, len(others), _PATIENTS_PER_QUERY):
         rows.update(listed_at_units(conn, units, since, until, patients=others[first : first + _PATIENTS_PER_QUERY]))
     return UnitList(cases, rows)
+
+
+def _answers(conn: Connection, leads: Sequence[tuple[_StoredCase, bytes]], cache: CaseCache) -> dict[str, bytes]:
+    """The answer of each lead row (with its digest) by patient, from ``cache`` or else read (and
+    then kept): missing where the row read now has another digest (the case changed meanwhile)."""
+    held = cache.get_many([digest for _, digest in leads])
+    answers = {lead.patient_id: answer for (lead, _), answer in zip(leads, held) if answer is not None}
+    missing = [lead for (lead, _), answer in zip(leads, held) if answer is None]
+    wanted = {lead.patient_id: digest for (lead, digest), answer in zip(leads, held) if answer is None}
+    read: list[tuple[bytes, bytes]] = []
+    for first in range(0, len(missing), _KEYS_PER_QUERY):
+        for patient_id, digest, answer in _read_answers(conn, missing[first : first + _KEYS_PER_QUERY]):
+            if digest == wanted[patient_id] and answer is not None:
+                answers[patient_id] = answer = bytes(answer)
+                read.append((digest, answer))
+    cache.put_many(read)
+    return answers
+
+
+def _read_answers(conn: Connection, leads: Sequence[_StoredCase]) -> Iterable[Sequence[Any]]:
+    if not leads:
+        return ()
+    if conn.dialect.name == "postgresql":
+        params = {
+            "patients": [lead.patient_id for lead in leads],
+            "care_givers": [lead.care_giver_id for lead in leads],
+            "starts": [lead.case_start for lead in leads],
+            "units": [lead.care_unit_id for lead in leads],
+        }
+        return _stream_binary(conn, _ANSWERS_PG, params, tuple)
+    keys = [(lead.patient_id, lead.care_giver_id, lead.case_start, lead.care_unit_id) for lead in leads]
+    return conn.execute(_ANSWERS, {"keys": keys}).all()
 
 
 def _lead(group: Sequence[_StoredCase]) -> _StoredCase | None:

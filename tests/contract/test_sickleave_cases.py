@@ -23,6 +23,7 @@ from intygstjanst.cli import main
 from intygstjanst.certificates.sickleave import current_chains
 from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import sickleave as repo
+from intygstjanst.persistence.case_cache import CaseCache
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.models import Base, SickLeaveCase, SickLeaveCertificate
 
@@ -160,6 +161,8 @@ def test_stored_cases_equal_recomputed_cases_after_every_operation(
     migrated_db: Database, sequence: list[Operation], active: int, gap: int, recently_ended_days: int
 ) -> None:
     _empty(migrated_db)
+    # One process's answers of stored cases, kept across the changes as a serving process keeps them.
+    cache = CaseCache(1 << 20)
     for operation in sequence:
         with migrated_db.transaction() as conn:
             apply(conn, operation)
@@ -167,6 +170,8 @@ def test_stored_cases_equal_recomputed_cases_after_every_operation(
             assert stored_bounds(conn) == expected_bounds(conn), operation
             assert repo.case_differences(conn) == []
             assert repo.case_row_differences(conn) == [], operation
+            # Nothing the cache holds answers for a case that has changed since.
+            assert unit_list_answer(conn, ["U1", "U2"], BASE, BASE, 0, cache) == unit_list_answer(conn, ["U1", "U2"], BASE, BASE, 0)
 
     active_date = BASE + dt.timedelta(days=active)
     since = active_date - dt.timedelta(days=recently_ended_days)
@@ -181,18 +186,23 @@ def test_stored_cases_equal_recomputed_cases_after_every_operation(
             # The certificate lists' read (chains merged with CASE_GAP days): the stored cases
             # answer for whom they can, the rows for the others, together what the history gives.
             answer_chains = current_chains(whole_history, active_date, repo.CASE_GAP, recently_ended_days)
-            assert unit_list_answer(conn, units, since, active_date, recently_ended_days) == (
+            assert unit_list_answer(conn, units, since, active_date, recently_ended_days, cache) == (
                 [r.certificate_id for r in answer_chains],
                 Counter((r.patient_id, r.care_giver_id, r.care_unit_id) for r in answer_chains),
             )
 
 
 def unit_list_answer(
-    conn: Connection, units: list[str], since: dt.date, active_date: dt.date, recently_ended_days: int
+    conn: Connection,
+    units: list[str],
+    since: dt.date,
+    active_date: dt.date,
+    recently_ended_days: int,
+    cache: CaseCache | None = None,
 ) -> tuple[list[str], Counter[tuple[str, str, str]]]:
     """The certificates a list of ``units`` answers with (as ListActiveSickLeavesForCareUnit puts
     them together from ``unit_list``) and the disclosed counts."""
-    found = repo.unit_list(conn, units, since, active_date)
+    found = repo.unit_list(conn, units, since, active_date, cache=cache)
     chained = current_chains(found.rows, active_date, repo.CASE_GAP, recently_ended_days)
     assert not set(found.cases) & {r.patient_id for r in chained}
     parts = [(c.patient_id, c.fragments.decode()) for c in found.cases.values()]
@@ -408,3 +418,51 @@ def test_concurrent_registrations_of_one_patient_at_a_care_giver_keep_one_case(d
         assert repo.case_row_differences(conn) == []
         assert stored_bounds(conn) == dict.fromkeys(("A", "B"), (BASE, BASE + dt.timedelta(days=30)))
     assert waited_for_lock == [True]
+
+
+def test_a_list_takes_the_answers_it_has_read_from_the_cache_and_reads_a_changed_case_again(db: Database) -> None:
+    with db.transaction() as conn:
+        apply(conn, Register("A", PATIENTS[0], "U1", ((0, 10),), False, None))
+        apply(conn, Register("B", PATIENTS[1], "U1", ((0, 10),), False, None))
+    cache = CaseCache(1 << 20)
+    with db.read() as conn:
+        first = repo.unit_list(conn, ["U1"], BASE, BASE, cache=cache)
+    assert {p: c.fragments for p, c in first.cases.items()} == {PATIENTS[0]: b"[A]", PATIENTS[1]: b"[B]"}
+    assert (len(cache), cache.size) == (2, 6)
+    # An answer held is not read again: one changed behind the digest's back still lists as it was.
+    cases = SickLeaveCase.__table__
+    with db.transaction() as conn:
+        conn.execute(cases.update().where(cases.c.patient_id == PATIENTS[1]).values(fragments=b"[X]"))
+    with db.read() as conn:
+        assert repo.unit_list(conn, ["U1"], BASE, BASE, cache=cache).cases[PATIENTS[1]].fragments == b"[B]"
+        assert repo.unit_list(conn, ["U1"], BASE, BASE).cases[PATIENTS[1]].fragments == b"[X]"
+    # A case that changes gets a new digest: its new answer is read, and kept beside the old one.
+    with db.transaction() as conn:
+        apply(conn, Register("C", PATIENTS[0], "U1", ((11, 20),), False, None))
+    with db.read() as conn:
+        assert repo.unit_list(conn, ["U1"], BASE, BASE, cache=cache).cases[PATIENTS[0]].fragments == b"[A][C]"
+    assert len(cache) == 3
+
+
+def test_migration_0016_gives_the_stored_cases_of_0015_their_digests(scratch_url: str) -> None:
+    from alembic import command
+
+    database = Database(scratch_url)
+    try:
+        database.upgrade()
+        with database.transaction() as conn:
+            apply(conn, Register("A", PATIENTS[0], "U1", ((0, 10),), False, None))
+            apply(conn, Register("B", PATIENTS[0], "U2", ((5, 30),), False, None))
+            apply(conn, Register("C", PATIENTS[1], "U3", ((0, 30),), False, None))
+        command.downgrade(database.alembic_config(), "0015")
+        assert "digest" not in {c["name"] for c in inspect(database.engine).get_columns("sick_leave_case")}
+        with database.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM sick_leave_case")).scalar() == 3
+        database.upgrade()
+        with database.read() as conn:
+            assert repo.case_row_differences(conn) == []
+            assert conn.execute(text("SELECT count(*) FROM sick_leave_case WHERE digest IS NOT NULL")).scalar() == 2
+            found = repo.unit_list(conn, ["U1", "U2"], BASE, BASE, cache=CaseCache(1 << 20))
+            assert found.cases[PATIENTS[0]].fragments == b"[A][B]"
+    finally:
+        database.dispose()

@@ -17,8 +17,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from intygstjanst.persistence import sickleave
-
     op.create_table(
         "sick_leave_case",
         sa.Column("patient_id", sa.String(12), primary_key=True),
@@ -41,9 +39,8 @@ def upgrade() -> None:
         # 14.6 MB) took 63 ms of PostgreSQL CPU with the cases out of line, 34 ms in the rows.
         op.execute("ALTER TABLE sick_leave_case SET (toast_tuple_target = 8160)")
         op.execute("ALTER TABLE sick_leave_case ALTER COLUMN fragments SET STORAGE EXTERNAL")
-    # The cases of the existing rows, from their stored fragments (a case with a row not rendered yet
-    # is stored without its answer until `intygstjanst sickleave rebuild`).
-    sickleave.rebuild_case_rows(op.get_bind())
+    # The cases of the existing rows are stored by 0016, which writes them with a column of its own
+    # (a database at 0015 got them here, before that column was added, and 0016 completes them).
 
 
 def downgrade() -> None:
