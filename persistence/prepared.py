@@ -17,6 +17,7 @@ that leaves such a column out raises.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy.engine import Connection
@@ -92,8 +93,9 @@ def pipelined(conn: Connection, steps: Sequence[tuple[ClauseElement, Mapping[str
     statement that returns none). On PostgreSQL (psycopg) they are sent at once in pipeline mode,
     past SQLAlchemy: one round trip for all, while the server still runs each after the one before
     it ended (so in read committed a statement sees what a lock taken by an earlier one waited
-    for). The statements must be module-level constants (compiled once per parameter names) with
-    no expanding parameters. Elsewhere they run through SQLAlchemy."""
+    for); one statement alone is sent without the pipeline, whose entry and sync cost more than
+    it saves then. The statements must be module-level constants (compiled once per parameter
+    names) with no expanding parameters. Elsewhere they run through SQLAlchemy."""
     if conn.dialect.name != "postgresql" or not conn.in_transaction():
         out: list[list[tuple[Any, ...]]] = []
         for statement, params in steps:
@@ -106,7 +108,7 @@ def pipelined(conn: Connection, steps: Sequence[tuple[ClauseElement, Mapping[str
     cursors: list[Any] = []
     sql = ""
     try:
-        with driver.pipeline():
+        with driver.pipeline() if len(steps) > 1 else nullcontext():
             for statement, params in steps:
                 sets = [params] if isinstance(params, Mapping) else list(params)
                 compiled = _pipelined(conn, statement, tuple(sets[0]))

@@ -41,7 +41,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, case, delete, exists, func, literal_column, not_, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, insert as postgresql_insert
 from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.case_cache import CaseCache
@@ -202,7 +202,13 @@ def _store_listed(conn: Connection, new: NewSickLeave) -> None:
         # Cases it joins, or a case it starts earlier: their stored rows lie within the new span.
         writes.append((_DELETE_CASES_WITHIN, {**owner, "after": start, "until": end}))
     chain = [m._replace(case_start=start, case_end=end) for m in chain]
-    writes.append((_upsert_cases(conn), case_rows(new.patient_id, new.care_giver_id, chain)))
+    cases = case_rows(new.patient_id, new.care_giver_id, chain)
+    if postgresql and len(writes) == 1 and len(cases) == 1:
+        # The case's one stored row names the row's patient, care giver, unit and bounds: the
+        # same parameters serve both.
+        pipelined(conn, [(_INSERT_WITH_CASE_PG, {**row, **cases[0]})])
+        return
+    writes.append((_upsert_cases(conn), cases))
     pipelined(conn, writes)
 
 
@@ -426,14 +432,29 @@ def _upsert_cases(conn: Connection) -> Any:
     patient at once then both succeed (the later one's case wins, as with the bounds)."""
     dialect = conn.dialect.name
     if dialect not in _UPSERT_CASES:
-        statement = insert_or_skip(conn, _CASES)
-        key = [column.name for column in _CASES.primary_key]
-        _UPSERT_CASES[dialect] = statement.on_conflict_do_update(
-            index_elements=key, set_={c.name: statement.excluded[c.name] for c in _CASES.c if c.name not in key}
-        )
+        _UPSERT_CASES[dialect] = _overwriting(insert_or_skip(conn, _CASES))
     return _UPSERT_CASES[dialect]
 
 
+def _overwriting(statement: Any) -> Any:
+    """``statement`` (an INSERT of stored case rows) overwriting a row of the same key."""
+    key = [column.name for column in _CASES.primary_key]
+    return statement.on_conflict_do_update(
+        index_elements=key, set_={c.name: statement.excluded[c.name] for c in _CASES.c if c.name not in key}
+    )
+
+
+def _insert_with_case_pg() -> Any:
+    """A new row and the upsert of its case's one stored row as one statement (PostgreSQL; each
+    statement costs the client and the server more than the work in it). Parameters named after
+    the columns of both tables: the case's row takes the new row's patient, care giver, unit and
+    bounds. The two touch different tables, so the statement's one snapshot is all each needs."""
+    new_row = _TABLE.insert().values({c.name: bindparam(c.name, type_=c.type) for c in _TABLE.c}).cte("new_row")
+    case_row = postgresql_insert(_CASES).values({c.name: bindparam(c.name, type_=c.type) for c in _CASES.c})
+    return _overwriting(case_row).add_cte(new_row)
+
+
+_INSERT_WITH_CASE_PG = _insert_with_case_pg()
 _ONE_DAY = dt.timedelta(days=1)
 _NOT_LEAD = {"units": None, "holes": None, "fragments": None, "digest": None}
 
