@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -266,6 +267,9 @@ class SickLeaveCase(Base):
     unit. ``certificates``: how many of the case's certificates were issued at the row's unit.
     ``digest`` (lead row, migration 0016): SHA-256 of ``fragments``, by which serving processes keep
     answers they have read (persistence/case_cache.py).
+    ``revision`` (PostgreSQL, migration 0017): a number from a sequence, new with every row written,
+    so that the set of a list's revisions says whether any of its rows changed since it was last
+    read (persistence/case_cache.py; in the unit index, read without visiting the rows).
     Kept by persistence/sickleave.py in the transaction that changes the case.
     """
 
@@ -281,8 +285,11 @@ class SickLeaveCase(Base):
     holes: Mapped[str | None] = mapped_column(Text)
     fragments: Mapped[bytes | None] = mapped_column(LargeBinary)
     digest: Mapped[bytes | None] = mapped_column(LargeBinary)
+    revision: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
 
-    __table_args__ = (Index("ix_sick_leave_case_unit_end", "care_unit_id", "case_end", postgresql_include=["case_start"]),)
+    __table_args__ = (
+        Index("ix_sick_leave_case_unit_end", "care_unit_id", "case_end", postgresql_include=["case_start", "revision"]),
+    )
 
 
 # --- end of sick leave -----------------------------------------------------------------------------

@@ -904,16 +904,18 @@ class _StoredCase(NamedTuple):
     units: str | None
     holes: str | None
     digest: bytes | None
+    revision: int | None
 
 
 _STORED_CASE_COLUMNS = tuple(_K[name] for name in _StoredCase._fields)
 _CASES_AT_UNITS = select(*_STORED_CASE_COLUMNS).where(
     _K.care_unit_id.in_(bindparam("units", expanding=True)), _K.case_end >= bindparam("since"), _K.case_start <= bindparam("until")
 )
-_CASES_AT_UNITS_PG = (
-    f"SELECT {', '.join(_StoredCase._fields)} FROM {_CASES.name} "
-    "WHERE care_unit_id = ANY(%(units)s) AND case_end >= %(since)s AND case_start <= %(until)s"
-)
+_AT_UNITS_PG = "FROM sick_leave_case WHERE care_unit_id = ANY(%(units)s) AND case_end >= %(since)s AND case_start <= %(until)s"
+_CASES_AT_UNITS_PG = f"SELECT {', '.join(_StoredCase._fields)} {_AT_UNITS_PG}"
+# The same rows' revisions alone, from the unit index (``revision`` is in it): whether a kept
+# listing still holds, for a small part of reading the rows.
+_REVISIONS_AT_UNITS_PG = f"SELECT array_agg(revision) {_AT_UNITS_PG}"
 _STORED_CASE = partial(tuple.__new__, _StoredCase)
 _LISTED_CASE = partial(tuple.__new__, ListedCase)
 # The answers of lead rows, by key: (patient, digest, answer) of each.
@@ -925,6 +927,14 @@ _ANSWERS_PG = (
     "AS k(patient_id, care_giver_id, case_start, care_unit_id) USING (patient_id, care_giver_id, case_start, care_unit_id)"
 )
 _KEYS_PER_QUERY = 2_000  # four parameters each, below SQLite's limit on a statement's parameters
+
+
+class _Listing(NamedTuple):
+    """What the stored cases of a unit's window give: the patients answered with their stored case,
+    and those to be answered from their rows."""
+
+    cases: dict[str, ListedCase]
+    others: list[str]
 
 
 def unit_list(
@@ -940,19 +950,47 @@ def unit_list(
     the patient has one case there, all its certificates were issued at ``units`` (so cutting the
     chain merged with ``CASE_GAP`` days leaves it whole), its answer is stored, and some certificate
     of it reaches into the window (it does unless the window lies in one of its holes). The other
-    patients' rows are read as ``listed_at_units`` reads them.
+    patients' rows are read as ``listed_at_units`` reads them, on every call.
 
-    The cases are read without their answers, which come from ``cache`` by digest where it has
-    them, and are read (and kept there) where it has not."""
+    With a ``cache``, the answers are taken from it by digest where it has them (the others read and
+    kept), and on PostgreSQL a whole unit's listing is kept with the revisions of its rows: a call
+    finding the same revisions reads nothing else of the stored cases."""
+    cache = cache if cache is not None else CaseCache(0)
     params: dict[str, Any] = {"units": list(units), "since": since, "until": until, "patient": patient}
-    if conn.dialect.name == "postgresql":
-        query = _CASES_AT_UNITS_PG + (" AND patient_id = %(patient)s" if patient is not None else "")
-        stored: Iterable[_StoredCase] = _stream_binary(conn, query, params, _STORED_CASE)
-    else:
-        statement = _CASES_AT_UNITS if patient is None else _CASES_AT_UNITS.where(_K.patient_id == bindparam("patient"))
-        stored = map(_StoredCase._make, conn.execute(statement, params))
-    by_patient: dict[str, list[_StoredCase]] = {}
-    _group(stored, by_patient)  # grouped as the rows arrive
+    listing: _Listing | None = None
+    key = revisions = None
+    if conn.dialect.name == "postgresql" and patient is None and cache.capacity > 0:
+        found = conn.connection.driver_connection.execute(_REVISIONS_AT_UNITS_PG, params).fetchone()  # type: ignore[union-attr]
+        if found is not None and None not in (found[0] or ()):
+            key, revisions = ("unit list", tuple(units), since, until), sorted(found[0] or ())
+            listing = cache.get_listing(key, revisions)
+    if listing is None:
+        if conn.dialect.name == "postgresql":
+            query = _CASES_AT_UNITS_PG + (" AND patient_id = %(patient)s" if patient is not None else "")
+            stored: Iterable[_StoredCase] = _stream_binary(conn, query, params, _STORED_CASE)
+        else:
+            statement = _CASES_AT_UNITS if patient is None else _CASES_AT_UNITS.where(_K.patient_id == bindparam("patient"))
+            stored = map(_StoredCase._make, conn.execute(statement, params))
+        by_patient: dict[str, list[_StoredCase]] = {}
+        _group(stored, by_patient)  # grouped as the rows arrive
+        listing = _listing(conn, by_patient, units, since, until, cache)
+        if key is not None:
+            # Kept with the revisions of the rows it was made from, read with them (a row written
+            # after the revisions above were read makes the next call miss, never answer wrongly).
+            made_from = [row.revision for group in by_patient.values() for row in group]
+            if None not in made_from:
+                size = sum(len(c.fragments) for c in listing.cases.values())
+                cache.put_listing(key, sorted(cast(list[int], made_from)), listing, size)
+    rows: dict[str, list[ListedRow]] = {}
+    others = listing.others
+    for first in range(0, len(others), _PATIENTS_PER_QUERY):
+        rows.update(listed_at_units(conn, units, since, until, patients=others[first : first + _PATIENTS_PER_QUERY]))
+    return UnitList(listing.cases, rows)
+
+
+def _listing(
+    conn: Connection, by_patient: dict[str, list[_StoredCase]], units: Sequence[str], since: dt.date, until: dt.date, cache: CaseCache
+) -> _Listing:
     scope = set(units)
     # Whether a stored ``units`` lies in the scope, per distinct value: a unit's thousands of cases
     # have a few (the combinations of its sub-units).
@@ -976,7 +1014,7 @@ def unit_list(
                 [(r.care_unit_id, r.certificates) for r in group]
             )
             leads.append((lead, lead.digest, units_counts))
-    answers = _answers(conn, [(lead, digest) for lead, digest, _ in leads], cache if cache is not None else CaseCache(0))
+    answers = _answers(conn, [(lead, digest) for lead, digest, _ in leads], cache)
     cases: dict[str, ListedCase] = {}
     for lead, _, units_counts in leads:
         answer = answers.get(lead.patient_id)
@@ -984,11 +1022,8 @@ def unit_list(
             others.append(lead.patient_id)
         else:
             cases[lead.patient_id] = _LISTED_CASE((lead.patient_id, lead.care_giver_id, answer, units_counts))
-    rows: dict[str, list[ListedRow]] = {}
     others.sort()
-    for first in range(0, len(others), _PATIENTS_PER_QUERY):
-        rows.update(listed_at_units(conn, units, since, until, patients=others[first : first + _PATIENTS_PER_QUERY]))
-    return UnitList(cases, rows)
+    return _Listing(cases, others)
 
 
 def _answers(conn: Connection, leads: Sequence[tuple[_StoredCase, bytes]], cache: CaseCache) -> dict[str, bytes]:

@@ -39,8 +39,8 @@ def upgrade() -> None:
         # 14.6 MB) took 63 ms of PostgreSQL CPU with the cases out of line, 34 ms in the rows.
         op.execute("ALTER TABLE sick_leave_case SET (toast_tuple_target = 8160)")
         op.execute("ALTER TABLE sick_leave_case ALTER COLUMN fragments SET STORAGE EXTERNAL")
-    # The cases of the existing rows are stored by 0016, which writes them with a column of its own
-    # (a database at 0015 got them here, before that column was added, and 0016 completes them).
+    # The cases of the existing rows are stored by 0017, with the columns 0016 and 0017 add (a
+    # database at 0015 got them here, before those columns were added, and they complete them).
 
 
 def downgrade() -> None:

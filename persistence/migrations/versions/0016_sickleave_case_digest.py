@@ -19,16 +19,12 @@ _BATCH = 2_000
 
 
 def upgrade() -> None:
-    from intygstjanst.persistence.sickleave import answer_digest, rebuild_case_rows
+    from intygstjanst.persistence.sickleave import answer_digest
 
     op.add_column("sick_leave_case", sa.Column("digest", sa.LargeBinary, nullable=True))
     bind = op.get_bind()
-    if bind.execute(sa.text("SELECT 1 FROM sick_leave_case LIMIT 1")).first() is None:
-        # Coming from 0014: the cases of the existing rows, from their stored fragments (a case with
-        # a row not rendered yet is stored without its answer until `intygstjanst sickleave rebuild`).
-        rebuild_case_rows(bind)
-        return
-    # Cases stored by 0015 as it was before this revision: their digests.
+    # Cases stored by 0015 as it was before this revision: their digests (coming from 0014 the table
+    # is empty, and 0017 fills it).
     if bind.dialect.name == "postgresql":
         # The same SHA-256 as answer_digest, without moving the answers out of the database.
         op.execute("UPDATE sick_leave_case SET digest = sha256(fragments) WHERE fragments IS NOT NULL")
