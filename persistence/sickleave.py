@@ -450,7 +450,10 @@ def _insert_with_case_pg() -> Any:
     the columns of both tables: the case's row takes the new row's patient, care giver, unit and
     bounds. The two touch different tables, so the statement's one snapshot is all each needs."""
     new_row = _TABLE.insert().values({c.name: bindparam(c.name, type_=c.type) for c in _TABLE.c}).cte("new_row")
-    case_row = postgresql_insert(_CASES).values({c.name: bindparam(c.name, type_=c.type) for c in _CASES.c})
+    # Not ``revision``: its default numbers the row.
+    case_row = postgresql_insert(_CASES).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in _CASES.c if c.server_default is None}
+    )
     return _overwriting(case_row).add_cte(new_row)
 
 
