@@ -169,10 +169,11 @@ def _store_listed(conn: Connection, new: NewSickLeave) -> None:
     computed here from the patient's listed rows at the care giver, read first, so that only what
     changes is written: the row with its bounds, the bounds of the rows its case joins, the stored
     case. Nothing else changes unless a replacement stored before it supersedes it, and then
-    nothing at all (the row is written without bounds). Two round trips on PostgreSQL (the lock and
-    one read sent together; then the writes together, ``prepared.pipelined``): every statement
-    costs the client and the server more than the little work in it, so the new row's superseded
-    flag comes with its case's rows (``_MEMBERS_OF_NEW``)."""
+    nothing at all (the row is written without bounds). Two round trips and three statements on
+    PostgreSQL, past SQLAlchemy (``prepared.pipelined``): the lock and one read sent together (the
+    new row's superseded flag comes with its case's rows, ``_MEMBERS_OF_NEW``), then the writes as
+    one statement (``_write_case_pg``): every statement costs the client and the server more than
+    the little work in it."""
     owner = {"patient": new.patient_id, "care_giver": new.care_giver_id}
     postgresql = conn.dialect.name == "postgresql"
     reads: list[tuple[Any, Any]] = [(_MEMBERS_OF_NEW, {**owner, "new_id": new.certificate_id})]
@@ -192,22 +193,25 @@ def _store_listed(conn: Connection, new: NewSickLeave) -> None:
     chain = _chain_of(mine, members)
     start, end = min(m.first_day for m in chain), max(m.last_day for m in chain)
     row.update(case_start=start, case_end=end)
-    writes: list[tuple[Any, Any]] = [(_INSERT_ROW, row)]
     others = [m for m in chain if m is not mine]
     changed = [m.certificate_id for m in others if (_date(m.case_start), _date(m.case_end)) != (start, end)]
-    if changed:
-        set_bounds = _SET_BOUNDS_PG if postgresql else _SET_BOUNDS
-        writes.append((set_bounds, {"ids": changed, "new_case_start": start, "new_case_end": end}))
-    if any(_date(m.case_start) != start for m in others):
-        # Cases it joins, or a case it starts earlier: their stored rows lie within the new span.
-        writes.append((_DELETE_CASES_WITHIN, {**owner, "after": start, "until": end}))
+    bounds = {"ids": changed, "new_case_start": start, "new_case_end": end}
+    # Cases it joins, or a case it starts earlier: their stored rows lie within the new span.
+    stale = {**owner, "after": start, "until": end} if any(_date(m.case_start) != start for m in others) else None
     chain = [m._replace(case_start=start, case_end=end) for m in chain]
     cases = case_rows(new.patient_id, new.care_giver_id, chain)
-    if postgresql and len(writes) == 1 and len(cases) == 1:
-        # The case's one stored row names the row's patient, care giver, unit and bounds: the
-        # same parameters serve both.
-        pipelined(conn, [(_INSERT_WITH_CASE_PG, {**row, **cases[0]})])
+    if postgresql:
+        params = {f"new_{name}": value for name, value in row.items()}
+        for number, case_row in enumerate(cases):
+            params.update({f"case{number}_{name}": value for name, value in case_row.items()})
+        params.update(**(bounds if changed else {}), **(stale or {}))
+        pipelined(conn, [(_write_case_pg(bool(changed), stale is not None, len(cases)), params)])
         return
+    writes: list[tuple[Any, Any]] = [(_INSERT_ROW, row)]
+    if changed:
+        writes.append((_SET_BOUNDS, bounds))
+    if stale is not None:
+        writes.append((_DELETE_CASES_WITHIN, stale))
     writes.append((_upsert_cases(conn), cases))
     pipelined(conn, writes)
 
@@ -444,20 +448,35 @@ def _overwriting(statement: Any) -> Any:
     )
 
 
-def _insert_with_case_pg() -> Any:
-    """A new row and the upsert of its case's one stored row as one statement (PostgreSQL; each
-    statement costs the client and the server more than the work in it). Parameters named after
-    the columns of both tables: the case's row takes the new row's patient, care giver, unit and
-    bounds. The two touch different tables, so the statement's one snapshot is all each needs."""
-    new_row = _TABLE.insert().values({c.name: bindparam(c.name, type_=c.type) for c in _TABLE.c}).cte("new_row")
-    # Not ``revision``: its default numbers the row.
-    case_row = postgresql_insert(_CASES).values(
-        {c.name: bindparam(c.name, type_=c.type) for c in _CASES.c if c.server_default is None}
-    )
-    return _overwriting(case_row).add_cte(new_row)
+_WRITE_CASE_PG: dict[tuple[bool, bool, int], Any] = {}
 
 
-_INSERT_WITH_CASE_PG = _insert_with_case_pg()
+def _write_case_pg(bounds: bool, stale: bool, rows: int) -> Any:
+    """The writes of ``_store_listed`` as one PostgreSQL statement (each statement costs the
+    client and the server more than the work in it): the new row (parameters ``new_`` + column),
+    the new bounds of the rows its case joins when ``bounds`` (``_SET_BOUNDS_PG``), the removal of
+    the cases it merges when ``stale`` (``_DELETE_CASES_WITHIN``), and the upsert of the case's
+    ``rows`` stored rows (``case0_`` + column, ``case1_`` + column...: one per care unit). They
+    touch different rows, so the statement's one snapshot is all each needs. No parameter is named
+    after a column: ``prepared.pipelined`` compiles with the names given, which would add them to
+    the UPDATE."""
+    statement = _WRITE_CASE_PG.get((bounds, stale, rows))
+    if statement is None:
+        new_row = _TABLE.insert().values({c.name: bindparam(f"new_{c.name}", type_=c.type) for c in _TABLE.c})
+        # Not ``revision``: its default numbers the row.
+        given = [c for c in _CASES.c if c.server_default is None]
+        upsert = postgresql_insert(_CASES).values(
+            [{c.name: bindparam(f"case{number}_{c.name}", type_=c.type) for c in given} for number in range(rows)]
+        )
+        parts = [new_row.cte("new_row")]
+        if bounds:
+            parts.append(_SET_BOUNDS_PG.cte("bounds"))
+        if stale:
+            parts.append(_DELETE_CASES_WITHIN.cte("stale"))
+        statement = _WRITE_CASE_PG[(bounds, stale, rows)] = _overwriting(upsert).add_cte(*parts)
+    return statement
+
+
 _ONE_DAY = dt.timedelta(days=1)
 _NOT_LEAD = {"units": None, "holes": None, "fragments": None, "digest": None}
 
