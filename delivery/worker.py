@@ -47,6 +47,9 @@ FLUSH_SECONDS = 0.05
 # How often an idle worker looks for test certificates to purge and access-log entries past their
 # retention (and once when it starts).
 PURGE_INTERVAL_SECONDS = 3600.0
+# How often an idle worker indexes the patient rows held in large access-log entries (the extract
+# reads those not indexed yet from the entries themselves, more slowly).
+INDEX_INTERVAL_SECONDS = 5.0
 
 
 @dataclass
@@ -97,6 +100,7 @@ class Worker:
         self._stop = threading.Event()
         self.settings = settings
         self._next_purge = 0.0
+        self._next_index = 0.0
 
     def stop(self) -> None:
         """Finish the messages being sent, give back the others, and return from :meth:`run`."""
@@ -139,16 +143,26 @@ class Worker:
         return self.stats
 
     def _upkeep(self) -> None:
-        """Purge test certificates and prune the access log, at most once per
-        ``PURGE_INTERVAL_SECONDS``; a failure is logged and tried again next time."""
-        if time.monotonic() < self._next_purge:
-            return
-        self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
-        for what, job in (("purging test certificates", self._purge_test_certificates), ("pruning the access log", self._prune_access_log)):
+        """Index the access log, at most once per ``INDEX_INTERVAL_SECONDS``; purge test
+        certificates and prune the access log, at most once per ``PURGE_INTERVAL_SECONDS``; a
+        failure is logged and tried again next time."""
+        jobs = []
+        if time.monotonic() >= self._next_index:
+            self._next_index = time.monotonic() + INDEX_INTERVAL_SECONDS
+            jobs.append(("indexing the access log", self._index_access_log))
+        if time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+            jobs += [("purging test certificates", self._purge_test_certificates), ("pruning the access log", self._prune_access_log)]
+        for what, job in jobs:
             try:
                 job()
             except Exception:
-                log.exception("%s: %s failed; trying again in an hour", self.name, what)
+                log.exception("%s: %s failed; trying again next time", self.name, what)
+
+    def _index_access_log(self) -> None:
+        indexed = AccessLog(self.db, None).index_pending()
+        if indexed:
+            log.debug("%s: indexed the patient rows held in %d access-log entries", self.name, indexed)
 
     def _purge_test_certificates(self) -> None:
         """Remove test and validation certificates older than ``test_certificate_max_age_days``."""

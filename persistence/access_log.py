@@ -2,10 +2,16 @@
 
 One entry per disclosing answer: who asked, through which contract, when; its patients (with care
 giver, unit and how many certificates) are rows of ``access_log_patient``, written in one statement,
-so a unit's list naming thousands of patients costs one entry and one hash. Each entry's ``hash``
-is SHA-256 over the previous entry's hash and the entry's canonical form (a JSON array of its
-columns in the table's order followed by each of its patient rows' four values, the rows sorted),
-so changing an entry or a patient row, or removing a patient row, breaks its own hash, and
+so a unit's list naming thousands of patients costs one entry and one hash. An entry naming more
+than ``HELD_ABOVE`` patient rows holds them itself (``patients``, one value) and the indexer
+(:meth:`AccessLog.index_pending`) copies them into ``access_log_patient`` afterwards, advancing a
+watermark (``access_log_indexed``): those thousands of rows, their primary key and patient-key
+index were most of a unit's list call. The extract reads the entries past the watermark from
+their held rows.
+
+Each entry's ``hash`` is SHA-256 over the previous entry's hash and the entry's canonical form (a
+JSON array of its columns in the table's order followed by each of its patient rows' four values,
+the rows sorted, wherever they are kept), so changing an entry or a patient row, or removing a patient row, breaks its own hash, and
 removing an entry breaks the numbering and the next entry's link. (An entry with one patient has
 the canonical form entries had when each named one patient, migration 0013: those still verify.) The head row (``access_log_head``) holds the newest
 entry's number and hash, so removing the newest entries shows too, and the anchor pruning leaves:
@@ -29,8 +35,8 @@ import hmac
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain, repeat
-from operator import attrgetter
+from itertools import chain, groupby
+from operator import attrgetter, itemgetter, methodcaller
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -40,18 +46,19 @@ from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.db import Database
 from intygstjanst.persistence.keys import read_or_make_key
-from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead, AccessLogPatient
+from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead, AccessLogIndexed, AccessLogPatient
 from intygstjanst.persistence.tables import insert_or_skip
 from intygstjanst.settings import Settings
 
 _ENTRIES = cast(Table, AccessLogEntry.__table__)
 _PATIENTS = cast(Table, AccessLogPatient.__table__)
 _HEAD = cast(Table, AccessLogHead.__table__)
-_HEAD_ID = 1
+_INDEXED = cast(Table, AccessLogIndexed.__table__)
+_HEAD_ID = 1  # the id of the head row and of the watermark row
 KEY_FILE = "access-log.key"
 GENESIS = "0" * 64  # the "previous hash" of the first entry ever written
-# Every column but the hash goes into the entry's canonical form.
-_CHAINED = tuple(c.name for c in _ENTRIES.columns if c.name != "hash")
+# Every column but the hash and the held patient rows (chained as rows) goes into the entry's canonical form.
+_CHAINED = tuple(c.name for c in _ENTRIES.columns if c.name not in ("hash", "patients"))
 _AT = _CHAINED.index("at")
 _NAMED = ("patient_key", "care_giver_id", "care_unit_id", "certificates")  # a patient row's chained values
 Named = tuple[str, str, str, int]
@@ -62,8 +69,17 @@ _PATIENT_ID, _GIVER, _UNIT, _COUNT = (attrgetter(name) for name in ("patient_id"
 # the data is one text written by joins (COPY's text format, values escaped where they need it).
 _COPY_NAMED = f"COPY access_log_patient (seq, {', '.join(_NAMED)}) FROM STDIN"
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_ESCAPE = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_COPY_ESCAPES = str.maketrans(_COPY_ESCAPE)
+_COPY_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+_COPY_UNESCAPES = {escaped[1]: value for value, escaped in _COPY_ESCAPE.items()}
 _INSERT_NAMED_MANY = f"INSERT INTO access_log_patient (seq, {', '.join(_NAMED)}) VALUES (?, ?, ?, ?, ?)"
+# An entry naming more patient rows than this holds them itself and is indexed afterwards; one
+# naming fewer (a certificate's read names one) has them written into access_log_patient at once.
+HELD_ABOVE = 64
+# The indexer copies the held rows of at most this many entries per transaction (a unit's list
+# holds thousands each), so pruning waits for it only briefly.
+INDEX_BATCH = 8
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _JSON_STRING = json.encoder.encode_basestring  # how _CANONICAL writes a string (ensure_ascii=False)
 # At most this many patients' keys are kept in memory (a few MB), then the count starts again.
@@ -205,10 +221,13 @@ class AccessLog:
         # column by column (map and zip, no Python code per row): a unit's list names thousands.
         keys = self.patient_keys(map(_PATIENT_ID, disclosed))
         columns = _columns(sorted(zip(keys, map(_GIVER, disclosed), map(_UNIT, disclosed), map(_COUNT, disclosed))))
+        # Encoded before the head row is locked: the other appends do not wait for it.
+        rows = _rows_text(columns)
+        held = rows.encode("utf-8") if len(keys) > HELD_ABOVE else None
         with self.db.transaction() as conn:
-            seq, previous = _locked_head(conn)
+            head = _locked_head(conn)
             entry: dict[str, Any] = {
-                "seq": seq + 1,
+                "seq": head.seq + 1,
                 "at": at,
                 "call_id": call_id,
                 "contract": asker.contract,
@@ -217,41 +236,79 @@ class AccessLog:
                 "original_consumer": asker.original_consumer,
                 "logical_address": asker.logical_address,
             }
-            entry["hash"] = _entry_hash(previous, entry, columns, hex_keys=True)
-            conn.execute(insert(_ENTRIES), entry)
-            _insert_named(conn, entry["seq"], columns)
+            entry["hash"] = _entry_hash(head.hash, entry, columns, hex_keys=True)
+            conn.execute(insert(_ENTRIES), {**entry, "patients": held})
+            if held is None:
+                _insert_named(conn, [(entry["seq"], rows)])
             conn.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(seq=entry["seq"], hash=entry["hash"]))
 
     def extract(self, patient_id: str, start: dt.datetime | None = None, end: dt.datetime | None = None) -> list[ExtractEntry]:
-        """The patient's entries at ``start`` or later and before ``end``, oldest first."""
-        columns = (_PATIENTS.c[f] if f in _NAMED else _ENTRIES.c[f] for f in ExtractEntry.__dataclass_fields__)
-        query = (
-            select(*columns)
-            .join_from(_PATIENTS, _ENTRIES, _ENTRIES.c.seq == _PATIENTS.c.seq)
-            .where(_PATIENTS.c.patient_key == self.patient_key(patient_id))
-        )
-        if start is not None:
-            query = query.where(_ENTRIES.c.at >= start)
+        """The patient's entries at ``start`` or later and before ``end``, oldest first: from
+        access_log_patient, and from the rows held in the entries not indexed yet."""
+        key = self.patient_key(patient_id)
+        asked = [_ENTRIES.c[f] for f in ExtractEntry.__dataclass_fields__ if f not in _NAMED]
+        when = [_ENTRIES.c.at >= start] if start is not None else []
         if end is not None:
-            query = query.where(_ENTRIES.c.at < end)
+            when.append(_ENTRIES.c.at < end)
+        indexed = (
+            select(_ENTRIES.c.seq, *asked, *(_PATIENTS.c[name] for name in _NAMED[1:]))
+            .join_from(_PATIENTS, _ENTRIES, _ENTRIES.c.seq == _PATIENTS.c.seq)
+            .where(_PATIENTS.c.patient_key == key, *when)
+            .order_by(_ENTRIES.c.seq, _PATIENTS.c.care_giver_id, _PATIENTS.c.care_unit_id)
+        )
         with self.db.read() as conn:
-            order = (_ENTRIES.c.seq, _PATIENTS.c.care_giver_id, _PATIENTS.c.care_unit_id)
-            return [ExtractEntry(*row) for row in conn.execute(query.order_by(*order))]
+            # The watermark and the entries in one snapshot: an entry indexed meanwhile is read
+            # from one place only.
+            conn = _snapshot(conn)
+            pending = select(_ENTRIES.c.seq, *asked, _ENTRIES.c.patients).where(
+                _ENTRIES.c.seq > _watermark(conn), _ENTRIES.c.patients.is_not(None), *when
+            )
+            found = [tuple(row) for row in conn.execute(indexed)]
+            for *entry, held in conn.execute(pending):
+                rows = held.decode("utf-8")
+                if key in rows:
+                    found.extend((*entry, *named[1:]) for named in _rows(rows) if named[0] == key)
+        found.sort(key=itemgetter(0))  # stable: an entry's rows stay in the order read
+        return [ExtractEntry(*row[1:]) for row in found]
 
     def verify(self) -> Verdict:
         """Walk the chain from the anchor to the head; the first break found is reported."""
         with self.db.read() as conn:
-            if conn.dialect.name == "postgresql":
-                # One snapshot for the head and the entries, whatever is appended or pruned meanwhile
-                # (SQLite's read transaction is one already).
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            conn = _snapshot(conn)
             head = conn.execute(select(_HEAD).where(_HEAD.c.id == _HEAD_ID)).first()
             if head is None:
                 first = conn.execute(select(func.min(_ENTRIES.c.seq))).scalar()
                 problem = None if first is None else f"the chain's head row is missing (entries from {first} on exist)"
                 return Verdict(0, 0, GENESIS, problem)
-            checked, problem = _walk(conn, head.anchor_seq, head.anchor_hash, head.seq, head.hash)
+            checked, problem = _walk(conn, head.anchor_seq, head.anchor_hash, head.seq, head.hash, _watermark(conn))
             return Verdict(checked, head.seq, head.hash, problem)
+
+    def index_pending(self, batch: int = INDEX_BATCH) -> int:
+        """Copy the patient rows held in the entries past the watermark into access_log_patient,
+        ``batch`` entries per transaction that also advances the watermark past them, until none is
+        left; returns how many entries were indexed. Two indexers at once take turns on the
+        watermark row, so neither copies an entry the other did."""
+        done = 0
+        while True:
+            with self.db.transaction() as conn:
+                indexed = _locked_watermark(conn)
+                # Every entry up to the head read here is committed (with the head): none past the
+                # watermark is skipped while its append is still running.
+                head = conn.execute(select(_HEAD.c.seq).where(_HEAD.c.id == _HEAD_ID)).scalar() or 0
+                held = conn.execute(
+                    select(_ENTRIES.c.seq, _ENTRIES.c.patients)
+                    .where(_ENTRIES.c.seq > indexed, _ENTRIES.c.seq <= head, _ENTRIES.c.patients.is_not(None))
+                    .order_by(_ENTRIES.c.seq)
+                    .limit(batch)
+                ).all()
+                if held:
+                    _insert_named(conn, [(seq, rows.decode("utf-8")) for seq, rows in held])
+                upto = held[-1].seq if len(held) == batch else head
+                if upto > indexed:
+                    _advance(conn, upto)
+            done += len(held)
+            if len(held) < batch:
+                return done
 
     def prune(self, before: dt.datetime) -> int:
         """Remove the entries up to the newest one written before ``before`` (a prefix of the
@@ -261,8 +318,10 @@ class AccessLog:
         removed = 0
         while target is not None:
             with self.db.transaction() as conn:
-                _locked_head(conn)
-                anchor = conn.execute(select(_HEAD.c.anchor_seq).where(_HEAD.c.id == _HEAD_ID)).scalar_one()
+                # The watermark first (an indexer holds it without the head): an indexer does not
+                # copy the rows of an entry removed here, and the watermark is never behind the anchor.
+                indexed = _locked_watermark(conn)
+                anchor = _locked_head(conn).anchor_seq
                 upto = min(anchor + PRUNE_BATCH, target)
                 if upto <= anchor:
                     break
@@ -279,6 +338,8 @@ class AccessLog:
                 conn.execute(delete(_PATIENTS).where(_PATIENTS.c.seq <= upto))
                 removed += conn.execute(delete(_ENTRIES).where(_ENTRIES.c.seq <= upto)).rowcount
                 conn.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(anchor_seq=upto, anchor_hash=last))
+                if upto > indexed:
+                    _advance(conn, upto)
         return removed
 
 
@@ -323,31 +384,68 @@ def key_file(settings: Settings) -> Path:
     return settings.access_log_key_file or settings.data_dir / KEY_FILE
 
 
-def _locked_head(conn: Connection) -> tuple[int, str]:
-    """The head's (seq, hash), its row locked until the transaction ends; created on first use."""
-    values = {"id": _HEAD_ID, "seq": 0, "hash": GENESIS, "anchor_seq": 0, "anchor_hash": GENESIS}
+def _locked_head(conn: Connection) -> Any:
+    """The head row, locked until the transaction ends; created on first use."""
+    return _locked_row(conn, _HEAD, {"id": _HEAD_ID, "seq": 0, "hash": GENESIS, "anchor_seq": 0, "anchor_hash": GENESIS})
+
+
+def _locked_watermark(conn: Connection) -> int:
+    """The indexer's watermark, its row locked until the transaction ends; created on first use."""
+    return cast(int, _locked_row(conn, _INDEXED, {"id": _HEAD_ID, "indexed_seq": 0}).indexed_seq)
+
+
+def _locked_row(conn: Connection, table: Table, first: dict[str, Any]) -> Any:
     # Two first writers at once: the second waits for the first's row instead of failing on it.
-    conn.execute(insert_or_skip(conn, _HEAD).values(values).on_conflict_do_nothing(index_elements=["id"]))
-    head = conn.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == _HEAD_ID).with_for_update()).one()
-    return head.seq, head.hash
+    conn.execute(insert_or_skip(conn, table).values(first).on_conflict_do_nothing(index_elements=["id"]))
+    return conn.execute(select(table).where(table.c.id == _HEAD_ID).with_for_update()).one()
 
 
-def _insert_named(conn: Connection, seq: int, columns: Columns) -> None:
+def _watermark(conn: Connection) -> int:
+    return conn.execute(select(_INDEXED.c.indexed_seq).where(_INDEXED.c.id == _HEAD_ID)).scalar() or 0
+
+
+def _advance(conn: Connection, indexed_seq: int) -> None:
+    conn.execute(update(_INDEXED).where(_INDEXED.c.id == _HEAD_ID).values(indexed_seq=indexed_seq))
+
+
+def _snapshot(conn: Connection) -> Connection:
+    """``conn`` reading one snapshot for all its statements (SQLite's read transaction is one
+    already): the head, the watermark and the entries as they were together, whatever is appended,
+    indexed or pruned meanwhile."""
+    return conn.execution_options(isolation_level="REPEATABLE READ") if conn.dialect.name == "postgresql" else conn
+
+
+def _insert_named(conn: Connection, entries: Sequence[tuple[int, str]]) -> None:
+    """The patient rows of each (entry number, its rows' text) into access_log_patient, at once."""
     if conn.dialect.name == "postgresql":
         raw: Any = conn.connection.dbapi_connection
         with raw.cursor() as cursor, cursor.copy(_COPY_NAMED) as copy:
-            copy.write(_copy_text(seq, columns))
+            for seq, rows in entries:
+                numbered = f"{seq}\t"
+                copy.write(numbered + rows[:-1].replace("\n", "\n" + numbered) + "\n")
     else:
         # The driver's executemany over plain tuples: no statement compiled or dict made per row.
-        conn.exec_driver_sql(_INSERT_NAMED_MANY, list(zip(repeat(seq), *columns)))
+        conn.exec_driver_sql(_INSERT_NAMED_MANY, [(seq, *named) for seq, rows in entries for named in _rows(rows)])
 
 
-def _copy_text(seq: int, columns: Columns) -> str:
-    """The rows in COPY's text format: a line per row, tab-separated, backslash escapes (the
-    patient keys are hex digits, as ``patient_keys`` makes them; the care givers and units are
-    checked once per distinct value)."""
+def _rows_text(columns: Columns) -> str:
+    """The rows in COPY's text format (what PostgreSQL takes them in, and what a large entry holds):
+    a line per row, tab-separated, backslash escapes (the patient keys are hex digits, as
+    ``patient_keys`` makes them; the care givers and units are checked once per distinct value)."""
     keys, givers, units, counts = columns
-    return "\n".join(map("\t".join, zip(repeat(str(seq)), keys, _copy_escaped(givers), _copy_escaped(units), map(str, counts)))) + "\n"
+    return "\n".join(map("\t".join, zip(keys, _copy_escaped(givers), _copy_escaped(units), map(str, counts)))) + "\n"
+
+
+def _rows(text: str) -> list[Named]:
+    """The rows of :func:`_rows_text`, in its order."""
+    split: Iterable[list[str]] = map(methodcaller("split", "\t"), text[:-1].split("\n"))
+    if "\\" in text:
+        split = ([_COPY_ESCAPED.sub(_unescaped, value) for value in values] for values in split)
+    return [(key, giver, unit, int(count)) for key, giver, unit, count in split]
+
+
+def _unescaped(escape: re.Match[str]) -> str:
+    return _COPY_UNESCAPES[escape[1]]
 
 
 def _copy_escaped(values: Sequence[str]) -> Sequence[str]:
@@ -356,17 +454,22 @@ def _copy_escaped(values: Sequence[str]) -> Sequence[str]:
     return [value.translate(_COPY_ESCAPES) for value in values]
 
 
-def _walk(conn: Connection, anchor_seq: int, anchor_hash: str, head_seq: int, head_hash: str) -> tuple[int, str | None]:
+def _walk(conn: Connection, anchor_seq: int, anchor_hash: str, head_seq: int, head_hash: str, indexed: int) -> tuple[int, str | None]:
     """(entries checked, the first problem or None) for the entries after the anchor up to the
-    head; entries appended meanwhile (beyond the head read first) are left for the next run."""
+    head; entries appended meanwhile (beyond the head read first) are left for the next run. An
+    entry holding its patient rows is hashed from them, and its rows in access_log_patient (none
+    until it is indexed, up to the watermark ``indexed``) must be the same."""
     expected, previous, checked = anchor_seq + 1, anchor_hash, 0
     for entry, named in _entries(conn, anchor_seq, head_seq):
         seq = entry["seq"]
         if seq != expected:
             missing = f"entry {expected}" if seq == expected + 1 else f"entries {expected} to {seq - 1}"
             return checked, f"{missing} deleted (the chain goes on at entry {seq})"
-        if entry_hash(previous, entry, named) != entry["hash"]:
+        held = None if entry["patients"] is None else _rows(entry["patients"].decode("utf-8"))
+        if entry_hash(previous, entry, named if held is None else held) != entry["hash"]:
             return checked, f"entry {seq} changed: its content does not give its hash (or the entry before it was changed)"
+        if held is not None and sorted(named) != (held if seq <= indexed else []):
+            return checked, f"entry {seq}: its patient index differs from the rows it holds"
         expected, previous, checked = seq + 1, entry["hash"], checked + 1
     if expected - 1 != head_seq:
         missing = f"entry {head_seq}" if expected == head_seq else f"entries {expected} to {head_seq}"
@@ -377,23 +480,23 @@ def _walk(conn: Connection, anchor_seq: int, anchor_hash: str, head_seq: int, he
 
 
 def _entries(conn: Connection, after: int, upto: int) -> Iterator[tuple[dict[str, Any], list[Named]]]:
-    """The entries in order, each with its patient rows, streamed: a chain of millions does not
-    have to fit in memory."""
-    query = (
-        select(_ENTRIES, *(_PATIENTS.c[name] for name in _NAMED))
-        .outerjoin(_PATIENTS, _PATIENTS.c.seq == _ENTRIES.c.seq)
-        .where(_ENTRIES.c.seq > after, _ENTRIES.c.seq <= upto)
-        .order_by(_ENTRIES.c.seq)
+    """The entries in order, each with its rows in access_log_patient, streamed: a chain of
+    millions does not have to fit in memory. Two streams ordered by entry, merged here (joined in
+    the database, an entry's held rows would come again with each of its indexed rows)."""
+    streamed = conn.execution_options(stream_results=True, yield_per=10_000)
+    entries = streamed.execute(select(_ENTRIES).where(_ENTRIES.c.seq > after, _ENTRIES.c.seq <= upto).order_by(_ENTRIES.c.seq))
+    patients = streamed.execute(
+        select(_PATIENTS.c.seq, *(_PATIENTS.c[name] for name in _NAMED))
+        .where(_PATIENTS.c.seq > after, _PATIENTS.c.seq <= upto)
+        .order_by(_PATIENTS.c.seq)
     )
-    width = len(_ENTRIES.columns)
-    entry: dict[str, Any] | None = None
-    named: list[Named] = []
-    for row in conn.execution_options(stream_results=True, yield_per=10_000).execute(query):
-        if entry is None or row[0] != entry["seq"]:
-            if entry is not None:
-                yield entry, named
-            entry, named = dict(zip(_ENTRIES.columns.keys(), row[:width], strict=True)), []
-        if row[width] is not None:  # an entry whose patient rows were all removed has none
-            named.append(cast(Named, tuple(row[width:])))
-    if entry is not None:
-        yield entry, named
+    by_entry = groupby(patients, key=itemgetter(0))
+    rows = next(by_entry, None)
+    for entry in entries:
+        named: list[Named] = []
+        # Rows of an entry that is not there (deleted: its gap is reported) are passed over.
+        while rows is not None and rows[0] <= entry.seq:
+            if rows[0] == entry.seq:
+                named = [cast(Named, tuple(row[1:])) for row in rows[1]]
+            rows = next(by_entry, None)
+        yield dict(entry._mapping), named

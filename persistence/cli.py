@@ -1,4 +1,4 @@
-"""``intygstjanst db upgrade``: the database schema; ``intygstjanst access-log verify|extract|prune``:
+"""``intygstjanst db upgrade``: the database schema; ``intygstjanst access-log verify|extract|prune|index``:
 the access log (persistence/access_log.py)."""
 
 from __future__ import annotations
@@ -84,6 +84,12 @@ def _prune(_args: argparse.Namespace, settings: Settings, log: AccessLog) -> int
     return 0
 
 
+def _index(_args: argparse.Namespace, _settings: Settings, log: AccessLog) -> int:
+    indexed = log.index_pending()
+    print(f"access log: the patient rows held in {indexed} entries indexed; none is pending")
+    return 0
+
+
 def _day(text: str | None, after: bool = False) -> dt.datetime | None:
     """The start of the day in Sweden (``after``: of the next day), as the naive UTC the entries
     are stored in."""
@@ -109,6 +115,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     extract.add_argument("--from", dest="start", metavar="DATE", help="first day (in Sweden) of the extract, YYYY-MM-DD")
     extract.add_argument("--to", dest="end", metavar="DATE", help="last day (in Sweden) of the extract, YYYY-MM-DD")
     prune = log_commands.add_parser("prune", help="remove the entries older than access_log_retention_years, keeping the chain verifiable")
-    for parser, run in ((verify, _verify), (extract, _extract), (prune, _prune)):
+    index = log_commands.add_parser("index", help="copy the patient rows held in large entries into the patient index (the worker does it every few seconds)")
+    for parser, run in ((verify, _verify), (extract, _extract), (prune, _prune), (index, _index)):
         add_flags(parser, STORAGE, ACCESS_LOG)
         parser.set_defaults(command=_with_access_log(run, with_key=parser is extract))

@@ -329,7 +329,8 @@ class CertificateSignature(Base):
 class AccessLogEntry(Base):
     """One answer that disclosed patients' data: who asked, through which contract and when; the
     patients, with how many certificates of which care giver and unit, are its ``AccessLogPatient``
-    rows (a unit's sick-leave list names thousands in one entry).
+    rows. An entry naming many (a unit's sick-leave list names thousands) holds them in ``patients``
+    and gets its ``AccessLogPatient`` rows afterwards, from the indexer (``AccessLogIndexed``).
 
     Append-only and chained: ``hash`` is SHA-256 over the previous entry's hash and this entry's
     canonical form, its patients included (persistence/access_log.py), so an edited or removed entry
@@ -347,6 +348,7 @@ class AccessLogEntry(Base):
     original_consumer: Mapped[str | None] = mapped_column(Text)
     logical_address: Mapped[str | None] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(String(64))
+    patients: Mapped[bytes | None] = mapped_column(LargeBinary)  # not chained itself: it holds the chained rows
 
     __table_args__ = (Index("ix_access_log_at", "at"),)
 
@@ -380,6 +382,17 @@ class AccessLogHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
     anchor_seq: Mapped[int] = mapped_column(BigInteger)
     anchor_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AccessLogIndexed(Base):
+    """The indexer's watermark: the patient rows held in entries up to ``indexed_seq`` are in
+    ``access_log_patient`` too. A row of its own, not the head's, so appending never waits for the
+    indexer."""
+
+    __tablename__ = "access_log_indexed"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    indexed_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 # --- end of access log -------------------------------------------------------------------------------

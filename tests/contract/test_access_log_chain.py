@@ -34,7 +34,7 @@ from intygstjanst.persistence.access_log import (
     entry_hash,
 )
 from intygstjanst.persistence.db import Database
-from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead, AccessLogPatient
+from intygstjanst.persistence.models import AccessLogEntry, AccessLogHead, AccessLogIndexed, AccessLogPatient
 from intygstjanst.settings import Settings
 
 from intygstjanst.tests.soap import OTHER_PERSON, TEST_PERSON
@@ -167,7 +167,7 @@ def test_the_hash_is_sha256_over_the_documented_canonical_form() -> None:
         "version": "2.1", "consumer": None, "original_consumer": 'SE-"Q"', "logical_address": "SE-ÅÄÖ\n",
     }
     named = [("b" * 64, 'SE-GIVER-"\\', "SE-UNIT-\u2028\x01\t", 2), ("a" * 64, "SE-GIVÉR", "SE-UNIT/ü", 10**12), ("a" * 64, "SE-GIVER", "Ω", 1)]
-    columns = [entry[c.name] for c in AccessLogEntry.__table__.columns if c.name != "hash"]
+    columns = [entry[c.name] for c in AccessLogEntry.__table__.columns if c.name not in ("hash", "patients")]
     columns[1] = entry["at"].isoformat(timespec="microseconds")
     canonical = json.dumps([*columns, *(v for row in sorted(named) for v in row)], separators=(",", ":"), ensure_ascii=False)
     expected = hashlib.sha256(b"f" * 64 + canonical.encode("utf-8")).hexdigest()
@@ -369,5 +369,119 @@ def test_migration_0013_keeps_the_older_entries_verifiable_and_goes_back(scratch
         assert log.verify().problem is None
         with pytest.raises(RuntimeError, match="1 access log entries name several patients"):
             command.downgrade(database.alembic_config(), "0012")
+    finally:
+        database.dispose()
+
+
+# --- Large entries hold their patient rows, indexed afterwards -------------------------------------
+
+
+def unit_list(log: AccessLog, day: int, patients: int = access_log.HELD_ABOVE + 6) -> None:
+    """An entry naming more patient rows than HELD_ABOVE (a unit's list): TEST_PERSON at two units."""
+    shown = [Shown(f"19500101{n:04d}") for n in range(patients - 2)]
+    shown += [Shown(TEST_PERSON, care_unit_id="SE-UNIT-B", certificates=2), Shown(TEST_PERSON, care_unit_id="SE-UNIT-A")]
+    log.append(ASKER, shown, START + dt.timedelta(days=day), f"list{day}")
+
+
+def index_rows(db: Database) -> dict[int, int]:
+    """The number of access_log_patient rows of each entry."""
+    with db.read() as conn:
+        rows = conn.execute(text("SELECT seq, count(*) FROM access_log_patient GROUP BY seq")).all()
+    return {seq: count for seq, count in rows}
+
+
+def test_a_large_entry_is_extracted_before_and_after_indexing_exactly_once(
+    log: AccessLog, db: Database, cli: Callable[..., tuple[int, str]]
+) -> None:
+    fill(log, 1)
+    unit_list(log, 1)
+    fill(log, 1, start=START + dt.timedelta(days=2))
+    held = access_log.HELD_ABOVE + 6
+    assert index_rows(db) == {1: 1, 3: 1}  # the list's rows are in its entry only, until indexed
+    expected = [("SE-UNIT-0", 1, 1), ("SE-UNIT-A", 1, 2), ("SE-UNIT-B", 2, 2), ("SE-UNIT-0", 1, 3)]
+
+    def extracted(start: dt.datetime | None = None) -> list[tuple[str, int, int]]:
+        return [(e.care_unit_id, e.certificates, e.at.day) for e in log.extract(TEST_PERSON, start)]
+
+    assert extracted() == expected and extracted(START + dt.timedelta(days=2)) == expected[3:]
+    assert log.verify().problem is None
+    status, out = cli("index")
+    assert status == 0 and "held in 1 entries indexed" in out
+    assert index_rows(db) == {1: 1, 2: held, 3: 1} and extracted() == expected and log.verify().problem is None
+    assert log.index_pending() == 0 and index_rows(db) == {1: 1, 2: held, 3: 1}  # idempotent
+    unit_list(log, 3)
+    assert extracted()[-2:] == [("SE-UNIT-A", 1, 4), ("SE-UNIT-B", 2, 4)]
+
+
+def test_verify_checks_held_rows_and_their_index(log: AccessLog, db: Database) -> None:
+    fill(log, 2)
+    unit_list(log, 2)  # entry 3
+    log.index_pending()
+    unit_list(log, 3)  # entry 4, not indexed
+    fill(log, 1, start=START + dt.timedelta(days=4))
+    assert log.verify().problem is None and log.verify().entries == 5
+    with db.transaction() as conn:  # hiding the list's access from the extract
+        conn.execute(delete(AccessLogPatient).where(AccessLogPatient.seq == 3, AccessLogPatient.patient_key == log.patient_key(TEST_PERSON)))
+    assert [e.at.day for e in log.extract(TEST_PERSON)] == [1, 2, 4, 4, 5]
+    assert log.verify().problem == "entry 3: its patient index differs from the rows it holds"
+
+
+def test_verify_names_an_entry_whose_held_rows_were_changed(log: AccessLog, db: Database) -> None:
+    fill(log, 1)
+    unit_list(log, 1)
+    fill(log, 1, start=START + dt.timedelta(days=2))
+    with db.read() as conn:
+        held = conn.execute(select(AccessLogEntry.patients).where(AccessLogEntry.seq == 2)).scalar_one()
+    with intruder(db) as conn:  # one row fewer: the first line removed
+        conn.execute(update(AccessLogEntry).where(AccessLogEntry.seq == 2).values(patients=held[held.index(b"\n") + 1 :]))
+    assert log.verify().problem == "entry 2 changed: its content does not give its hash (or the entry before it was changed)"
+
+
+def test_concurrent_indexers_copy_each_entry_once(log: AccessLog, db: Database) -> None:
+    for day in range(12):
+        unit_list(log, day)
+    with ThreadPoolExecutor(4) as pool:
+        indexed = list(pool.map(lambda _: log.index_pending(batch=1), range(4)))
+    assert sum(indexed) == 12 and index_rows(db) == {seq: access_log.HELD_ABOVE + 6 for seq in range(1, 13)}
+    assert log.verify().problem is None and len(log.extract(TEST_PERSON)) == 24
+
+
+def test_pruning_removes_held_entries_and_keeps_the_watermark(log: AccessLog, db: Database) -> None:
+    unit_list(log, 0)
+    log.index_pending()
+    unit_list(log, 1)
+    unit_list(log, 2)  # entries 2 and 3 not indexed
+    assert log.prune(START + dt.timedelta(days=2)) == 2
+    assert index_rows(db) == {} and [e.at.day for e in log.extract(TEST_PERSON)] == [3, 3]
+    with db.read() as conn:
+        assert conn.execute(select(AccessLogIndexed.indexed_seq)).scalar_one() == 2
+    assert log.verify().problem is None and log.index_pending() == 1 and set(index_rows(db)) == {3}
+    assert log.verify().problem is None
+
+
+def test_the_worker_indexes_held_entries(log: AccessLog, db: Database, tmp_path: Path) -> None:
+    from intygstjanst.delivery.cli import WorkerParts
+    from intygstjanst.delivery.worker import Worker
+
+    unit_list(log, 0)
+    parts = WorkerParts.build(Settings(data_dir=tmp_path, access_log_retention_years=0, test_certificate_max_age_days=0), db)
+    Worker(parts, concurrency=1).run(once=True)
+    assert index_rows(db) == {1: access_log.HELD_ABOVE + 6}
+
+
+def test_migration_0018_goes_back_once_every_held_entry_is_indexed(scratch_url: str) -> None:
+    from alembic import command
+
+    database = Database(scratch_url)
+    try:
+        database.upgrade()
+        log = AccessLog(database, KEY)
+        unit_list(log, 0)
+        with pytest.raises(RuntimeError, match="1 access log entries hold patient rows not indexed yet"):
+            command.downgrade(database.alembic_config(), "0017")
+        log.index_pending()
+        command.downgrade(database.alembic_config(), "0017")
+        database.upgrade()
+        assert log.verify().problem is None and len(log.extract(TEST_PERSON)) == 2
     finally:
         database.dispose()
