@@ -123,7 +123,12 @@ def pipelined(conn: Connection, steps: Sequence[tuple[ClauseElement, Mapping[str
                 else:
                     cursor.executemany(compiled.sql, values)
                 cursors.append(cursor)
-        return [[tuple(row) for row in cursor.fetchall()] if cursor.description is not None else [] for cursor in cursors]
+        # Whether a statement returned rows from its result's field count (none after several
+        # executions): ``description`` would make a column object of each field first.
+        return [
+            [tuple(row) for row in cursor.fetchall()] if (result := cursor.pgresult) is not None and result.nfields else []
+            for cursor in cursors
+        ]
     except error as exc:
         # Named after the last statement sent (the server may have refused an earlier one).
         raise DBAPIError.instance(sql, None, exc, error, hide_parameters=True, dialect=conn.dialect) from exc
