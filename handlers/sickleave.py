@@ -41,7 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
-from typing import NamedTuple, cast
+from typing import cast
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -57,7 +57,7 @@ from intygstjanst.contracts.result import OK, Outcome, ResultCode
 from intygstjanst.contracts.xml import CORE, TYPES, text_of
 from intygstjanst.persistence import certificates as certificate_repo
 from intygstjanst.persistence import sickleave as repo
-from intygstjanst.persistence.sickleave import ListedRow, StoredSickLeave
+from intygstjanst.persistence.sickleave import ListedCase, ListedRow, StoredSickLeave
 from intygstjanst.registers import persons
 from intygstjanst.registers.persons import PersonLookupError
 from intygstjanst.services import Services
@@ -240,11 +240,11 @@ def list_active_sick_leaves_for_care_unit(call: Call[Services]) -> Answer:
             cache=services.case_cache,
         )
         rows = _rendered(conn, current_chains(found.rows, active_date, ANSWER_CHAIN_GAP, recently_ended_days))
-    # Patients whose stored case is their answer, and the chains cut from the others' rows, in
-    # patient order (a stable sort keeps each patient's certificates in theirs).
-    parts = [_Part(c.patient_id, c.fragments, c.care_giver_id, c.units, True) for c in found.cases.values()]
-    parts.extend(_Part(r.patient_id, r.fragment, r.care_giver_id, ((r.care_unit_id, 1),), False) for r in rows)
-    parts.sort(key=_PATIENT)
+    # Patients whose stored case is their answer (in patient order), and the chains cut from the
+    # others' rows, merged into patient order.
+    parts: Sequence[ListedCase] = list(found.cases.values())
+    if rows:
+        parts = sorted([*parts, *_by_patient(rows)], key=_PATIENT)
     # Asked about one named patient, or about the whole unit (a rehab coordinator's view).
     return _certificates_answer(call, care_giver, parts, coordinator_view=patient is None)
 
@@ -265,19 +265,21 @@ def list_sick_leaves_for_person(call: Call[Services]) -> Answer:
     known = register.care_giver(care_giver_id)
     # A care giver the register does not list is named as its own certificates name it.
     name = known.name if known is not None else next((r.care_giver_name for r in reversed(rows)), "")
-    parts = [_Part(r.patient_id, r.fragment, r.care_giver_id, ((r.care_unit_id, 1),), False) for r in rows]
-    return _certificates_answer(call, (care_giver_id, name), parts, coordinator_view=False)
+    return _certificates_answer(call, (care_giver_id, name), _by_patient(rows), coordinator_view=False)
 
 
-class _Part(NamedTuple):
-    """A piece of a certificate list's answer: one patient's certificates (one or more ``intygsData``
-    elements, UTF-8) and how many of them each care unit of the care giver issued."""
-
-    patient_id: str
-    fragment: bytes | None  # never None after _rendered
-    care_giver_id: str
-    units: tuple[tuple[str, int], ...]
-    whole: bool  # a patient's stored case (else one certificate, of one unit)
+def _by_patient(rows: Sequence[ListedRow]) -> list[ListedCase]:
+    """Rows (in patient order, then each patient's in the answer's) as one part of the answer per
+    patient and care giver: their fragments, and how many of them each care unit issued."""
+    grouped: dict[tuple[str, str], list[ListedRow]] = {}
+    for row in rows:
+        grouped.setdefault((row.patient_id, row.care_giver_id), []).append(row)
+    return [
+        ListedCase(
+            patient, care_giver, b"".join(r.fragment or b"" for r in group), tuple(Counter(r.care_unit_id for r in group).items())
+        )
+        for (patient, care_giver), group in grouped.items()
+    ]
 
 
 _PATIENT = attrgetter("patient_id")
@@ -308,30 +310,26 @@ def _rendered(conn: Connection, rows: list[ListedRow]) -> list[ListedRow]:
 
 
 def _certificates_answer(
-    call: Call[Services], care_giver: tuple[str, str], rows: Sequence[_Part], *, coordinator_view: bool
+    call: Call[Services], care_giver: tuple[str, str], parts: Sequence[ListedCase], *, coordinator_view: bool
 ) -> Answer:
     comment: str | None = None
     try:
-        protected = protected_among(call.services, (r.patient_id for r in rows))
+        protected = protected_among(call.services, (p.patient_id for p in parts))
     except PersonLookupError as exc:
         log.warning("person register lookup failed for %s: %s", call.contract.name, exc)
         comment = "the person register (PU) could not be reached, so protected identities cannot be respected; try again later"
         outcome = Outcome(ResultCode.ERROR, comment)
-        rows, protected = [], set()
+        parts, protected = [], set()
     else:
         outcome = OK
-    if coordinator_view:
-        rows = [r for r in rows if r.patient_id not in protected]
-    listed = [
-        with_protected_name(r.fragment) if r.patient_id in protected else r.fragment
-        for r in rows
-        if r.fragment is not None  # always, after _rendered
-    ]
-    # What the answer discloses of whom: the certificates per patient, care giver and care unit. A
-    # stored case has counted them per unit; single certificates are counted here.
-    disclosed = Disclosure.made(
-        [(r.patient_id, r.care_giver_id, unit, n) for r in rows if r.whole for unit, n in r.units]
-    ) + Disclosure.counted([(r.patient_id, r.care_giver_id, r.units[0][0]) for r in rows if not r.whole])
+    if protected:
+        if coordinator_view:
+            parts = [p for p in parts if p.patient_id not in protected]
+        listed = [with_protected_name(p.fragments) if p.patient_id in protected else p.fragments for p in parts]
+    else:
+        listed = [p.fragments for p in parts]
+    # What the answer discloses of whom: the certificates per patient, care giver and care unit.
+    disclosed = Disclosure.made([(p.patient_id, p.care_giver_id, unit, n) for p in parts for unit, n in p.units])
     head, tail = _certificates_text(call.contract, care_giver, outcome, comment)
     return _finish_with(head, listed, tail, outcome, disclosed)
 

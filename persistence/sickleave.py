@@ -913,7 +913,7 @@ class UnitList(NamedTuple):
     """What a certificate list of units reads: the patients answered with their stored case, and
     the rows of the others (as ``listed_at_units`` gives them), whose chains the caller cuts."""
 
-    cases: dict[str, ListedCase]
+    cases: dict[str, ListedCase]  # in patient order
     rows: dict[str, list[ListedRow]]
 
 
@@ -1045,7 +1045,7 @@ def _listing(
         else:
             cases[lead.patient_id] = _LISTED_CASE((lead.patient_id, lead.care_giver_id, answer, units_counts))
     others.sort()
-    return _Listing(cases, others)
+    return _Listing({patient: cases[patient] for patient in sorted(cases)}, others)
 
 
 def _answers(conn: Connection, leads: Sequence[tuple[_StoredCase, bytes]], cache: CaseCache) -> dict[str, bytes]:
