@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection
 
 from intygstjanst.persistence.case_cache import CaseCache
 from intygstjanst.persistence.models import SickLeaveCase
-from intygstjanst.persistence.tables import RELATIONS as _RELATIONS, SICK_LEAVE as _TABLE, STATES as _STATES, LOCK, insert_or_skip, lock_digests, lock_until_commit
+from intygstjanst.persistence.tables import RELATIONS as _RELATIONS, SICK_LEAVE as _TABLE, STATES as _STATES, insert_or_skip, lock_until_commit, locking
 from intygstjanst.persistence.prepared import pipelined
 
 # The relation kinds after which the older certificate no longer speaks for itself.
@@ -180,7 +180,7 @@ def _store_listed(conn: Connection, new: NewSickLeave) -> None:
     if postgresql:
         # Its own statement before the read: in read committed each statement's snapshot is taken
         # when it starts, so the read sees what a writer it waited for committed (``_lock_cases``).
-        reads.insert(0, (LOCK, {"keys": lock_digests([("sick-leave case", new.patient_id, new.care_giver_id)])}))
+        reads.insert(0, locking([("sick-leave case", new.patient_id, new.care_giver_id)]))
     rows = pipelined(conn, reads)[-1]
     row = _row(new)
     if rows[0][0]:
