@@ -38,10 +38,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
-from typing import cast
+from typing import Any, cast
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -246,7 +246,7 @@ def list_active_sick_leaves_for_care_unit(call: Call[Services]) -> Answer:
     if rows:
         parts = sorted([*parts, *_by_patient(rows)], key=_PATIENT)
     # Asked about one named patient, or about the whole unit (a rehab coordinator's view).
-    return _certificates_answer(call, care_giver, parts, coordinator_view=patient is None)
+    return _certificates_answer(call, care_giver, parts, coordinator_view=patient is None, memo=None if rows else found.memo)
 
 
 def list_sick_leaves_for_person(call: Call[Services]) -> Answer:
@@ -310,8 +310,15 @@ def _rendered(conn: Connection, rows: list[ListedRow]) -> list[ListedRow]:
 
 
 def _certificates_answer(
-    call: Call[Services], care_giver: tuple[str, str], parts: Sequence[ListedCase], *, coordinator_view: bool
+    call: Call[Services],
+    care_giver: tuple[str, str],
+    parts: Sequence[ListedCase],
+    *,
+    coordinator_view: bool,
+    memo: dict[str, Any] | None = None,
 ) -> Answer:
+    """The answer listing ``parts``; ``memo``: where to keep what the answer of ``parts`` lists and
+    discloses when no one is protected (the stored cases' listing, which many calls answer with)."""
     comment: str | None = None
     try:
         protected = protected_among(call.services, (p.patient_id for p in parts))
@@ -325,13 +332,20 @@ def _certificates_answer(
     if protected:
         if coordinator_view:
             parts = [p for p in parts if p.patient_id not in protected]
-        listed = [with_protected_name(p.fragments) if p.patient_id in protected else p.fragments for p in parts]
+        listed, disclosed = _listed(parts, protected)
+    elif memo is None:
+        listed, disclosed = _listed(parts, protected)
     else:
-        listed = [p.fragments for p in parts]
-    # What the answer discloses of whom: the certificates per patient, care giver and care unit.
-    disclosed = Disclosure.made([(p.patient_id, p.care_giver_id, unit, n) for p in parts for unit, n in p.units])
+        listed, disclosed = memo.get("answer") or memo.setdefault("answer", _listed(parts, protected))
     head, tail = _certificates_text(call.contract, care_giver, outcome, comment)
     return _finish_with(head, listed, tail, outcome, disclosed)
+
+
+def _listed(parts: Sequence[ListedCase], protected: Collection[str]) -> tuple[list[bytes], tuple[Disclosure, ...]]:
+    """The fragments ``parts`` answer with, and what that discloses of whom: the certificates per
+    patient, care giver and care unit."""
+    listed = [with_protected_name(p.fragments) if p.patient_id in protected else p.fragments for p in parts]
+    return listed, Disclosure.made([(p.patient_id, p.care_giver_id, unit, n) for p in parts for unit, n in p.units])
 
 
 # The care giver a fault answer names: the national service's answer to a fault has no vardgivare at

@@ -39,7 +39,7 @@ from itertools import chain, groupby
 from operator import attrgetter, itemgetter, methodcaller
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -150,23 +150,36 @@ def _columns(named: Sequence[Named]) -> Columns:
 def _entry_hash(previous: str, entry: dict[str, Any], columns: Columns, hex_keys: bool = False) -> str:
     """:func:`entry_hash` of the patient rows in ``columns``, rows in sorted order (``hex_keys``:
     the patient keys are known to be hex digits, as ``patient_keys`` makes them)."""
+    return _hash_with_rows(previous, entry, _canonical_rows(columns, hex_keys))
+
+
+def _hash_with_rows(previous: str, entry: dict[str, Any], rows: bytes) -> str:
+    """:func:`entry_hash` of ``entry`` with its rows' part of the canonical form, ``rows``."""
     # The canonical form: a JSON array of the columns in the table's order, the time in ISO 8601
-    # with microseconds, then the patient rows' values, flat, the rows sorted. The rows' part is
-    # one join over the values, each written as the JSON encoder writes it (a string by its own
-    # function, an integer as its repr): the same text without walking thousands of values
-    # through the encoder (tests/contract/test_access_log_chain.py compares the two).
+    # with microseconds, then the patient rows' values, flat, the rows sorted.
     values: list[Any] = [entry[name] for name in _CHAINED]
     values[_AT] = values[_AT].isoformat(timespec="microseconds")
-    text = _CANONICAL.encode(values)
+    digest = hashlib.sha256(previous.encode("ascii"))
+    digest.update(_CANONICAL.encode(values)[:-1].encode("utf-8"))
+    digest.update(rows)
+    digest.update(b"]")
+    return digest.hexdigest()
+
+
+def _canonical_rows(columns: Columns, hex_keys: bool = False) -> bytes:
+    """The patient rows' part of the canonical form (UTF-8): a comma before each row's values,
+    flat (nothing for no rows). One join over the values, each written as the JSON encoder writes
+    it (a string by its own function, an integer as its repr): the same text without walking
+    thousands of values through the encoder (tests/contract/test_access_log_chain.py compares)."""
     keys, givers, units, counts = columns
     if keys and hex_keys and _plain(givers) and _plain(units):
         # Every string is written as it is, between quotes (hex keys; the few distinct care givers
         # and units checked): one format per row, half the time of encoding each value.
-        text = f"{text[:-1]},{','.join(map(_PLAIN_ROW, keys, givers, units, map(int.__repr__, counts)))}]"
-    elif keys:
+        return f",{','.join(map(_PLAIN_ROW, keys, givers, units, map(int.__repr__, counts)))}".encode("utf-8")
+    if keys:
         rows = zip(map(_JSON_STRING, keys), map(_JSON_STRING, givers), map(_JSON_STRING, units), map(int.__repr__, counts))
-        text = f"{text[:-1]},{','.join(chain.from_iterable(rows))}]"
-    return hashlib.sha256(previous.encode("ascii") + text.encode("utf-8")).hexdigest()
+        return f",{','.join(chain.from_iterable(rows))}".encode("utf-8")
+    return b""
 
 
 _PLAIN_ROW = '"{}","{}","{}",{}'.format
@@ -177,13 +190,25 @@ def _plain(values: Sequence[str]) -> bool:
     return all(_JSON_STRING(v)[1:-1] == v for v in set(values))
 
 
+class _Rows(NamedTuple):
+    """An entry's patient rows, ready to write: sorted, as columns, in COPY's text, and their part
+    of the canonical form."""
+
+    disclosed: tuple[Disclosed, ...]
+    columns: Columns
+    text: str
+    canonical: bytes
+
+
 class AccessLog:
     def __init__(self, db: Database, key: bytes | None) -> None:
         self.db = db
         self._key = key  # None: verifying and pruning only
         # A unit's coordinator list names the same thousands of patients call after call: their
-        # keys are kept (in this process only, as their personnummer are) rather than recomputed.
+        # keys are kept (in this process only, as their personnummer are) rather than recomputed,
+        # and so are the last large entry's rows, ready to write.
         self._patient_keys: dict[str, str] = {}
+        self._last_rows: _Rows | None = None
 
     @classmethod
     def configured(cls, db: Database, settings: Settings) -> AccessLog:
@@ -217,13 +242,9 @@ class AccessLog:
         nothing)."""
         if not disclosed:
             return
-        # Sorted, the rows go into the primary key's index at its end, past searching it. Built
-        # column by column (map and zip, no Python code per row): a unit's list names thousands.
-        keys = self.patient_keys(map(_PATIENT_ID, disclosed))
-        columns = _columns(sorted(zip(keys, map(_GIVER, disclosed), map(_UNIT, disclosed), map(_COUNT, disclosed))))
-        # Encoded before the head row is locked: the other appends do not wait for it.
-        rows = _rows_text(columns)
-        held = rows.encode("utf-8") if len(keys) > HELD_ABOVE else None
+        # Prepared before the head row is locked: the other appends do not wait for it.
+        rows = self._rows_of(tuple(disclosed))
+        held = rows.text.encode("utf-8") if len(rows.columns[0]) > HELD_ABOVE else None
         with self.db.transaction() as conn:
             head = _locked_head(conn)
             entry: dict[str, Any] = {
@@ -236,11 +257,26 @@ class AccessLog:
                 "original_consumer": asker.original_consumer,
                 "logical_address": asker.logical_address,
             }
-            entry["hash"] = _entry_hash(head.hash, entry, columns, hex_keys=True)
+            entry["hash"] = _hash_with_rows(head.hash, entry, rows.canonical)
             conn.execute(insert(_ENTRIES), {**entry, "patients": held})
             if held is None:
-                _insert_named(conn, [(entry["seq"], rows)])
+                _insert_named(conn, [(entry["seq"], rows.text)])
             conn.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(seq=entry["seq"], hash=entry["hash"]))
+
+    def _rows_of(self, disclosed: tuple[Disclosed, ...]) -> _Rows:
+        """The patient rows of ``disclosed``, sorted (so they go into the primary key's index at its
+        end, past searching it), built column by column (no Python code per row): a unit's list
+        names thousands. The last large entry's are reused when it names the same (equal tuples
+        of the same items compare item by item by identity first: a kept listing's in microseconds)."""
+        last = self._last_rows
+        if last is not None and last.disclosed == disclosed:
+            return last
+        keys = self.patient_keys(map(_PATIENT_ID, disclosed))
+        columns = _columns(sorted(zip(keys, map(_GIVER, disclosed), map(_UNIT, disclosed), map(_COUNT, disclosed))))
+        rows = _Rows(disclosed, columns, _rows_text(columns), _canonical_rows(columns, hex_keys=True))
+        if len(keys) > HELD_ABOVE:
+            self._last_rows = rows
+        return rows
 
     def extract(self, patient_id: str, start: dt.datetime | None = None, end: dt.datetime | None = None) -> list[ExtractEntry]:
         """The patient's entries at ``start`` or later and before ``end``, oldest first: from

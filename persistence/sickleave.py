@@ -915,6 +915,8 @@ class UnitList(NamedTuple):
 
     cases: dict[str, ListedCase]  # in patient order
     rows: dict[str, list[ListedRow]]
+    # What callers derive from ``cases`` alone, kept with them: a kept listing serves many calls.
+    memo: dict[str, Any]
 
 
 class _StoredCase(NamedTuple):
@@ -957,6 +959,7 @@ class _Listing(NamedTuple):
 
     cases: dict[str, ListedCase]
     others: list[str]
+    memo: dict[str, Any]
 
 
 def unit_list(
@@ -1007,7 +1010,7 @@ def unit_list(
     others = listing.others
     for first in range(0, len(others), _PATIENTS_PER_QUERY):
         rows.update(listed_at_units(conn, units, since, until, patients=others[first : first + _PATIENTS_PER_QUERY]))
-    return UnitList(listing.cases, rows)
+    return UnitList(listing.cases, rows, listing.memo)
 
 
 def _listing(
@@ -1045,7 +1048,7 @@ def _listing(
         else:
             cases[lead.patient_id] = _LISTED_CASE((lead.patient_id, lead.care_giver_id, answer, units_counts))
     others.sort()
-    return _Listing({patient: cases[patient] for patient in sorted(cases)}, others)
+    return _Listing({patient: cases[patient] for patient in sorted(cases)}, others, {})
 
 
 def _answers(conn: Connection, leads: Sequence[tuple[_StoredCase, bytes]], cache: CaseCache) -> dict[str, bytes]:

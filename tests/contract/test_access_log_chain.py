@@ -485,3 +485,19 @@ def test_migration_0018_goes_back_once_every_held_entry_is_indexed(scratch_url: 
         assert log.verify().problem is None and len(log.extract(TEST_PERSON)) == 2
     finally:
         database.dispose()
+
+
+def test_a_large_list_named_again_is_an_entry_of_its_own_and_one_naming_others_names_them(log: AccessLog, db: Database) -> None:
+    """A unit's list names the same rows call after call, and the log reuses the last large entry's
+    prepared rows when they are the same: each entry still names exactly its own."""
+    listed = tuple(Shown(f"19500101{n:04d}") for n in range(access_log.HELD_ABOVE + 4))
+    log.append(ASKER, listed, START, "a")
+    log.append(ASKER, listed, START + dt.timedelta(days=1), "b")
+    log.append(ASKER, (*listed[1:], Shown(TEST_PERSON, certificates=3)), START + dt.timedelta(days=2), "c")
+    log.append(ASKER, tuple(listed), START + dt.timedelta(days=3), "d")  # equal, not the same tuple
+    log.index_pending()
+    assert log.verify().problem is None
+    assert [e.at.day for e in log.extract(listed[0].patient_id)] == [1, 2, 4]
+    assert [e.at.day for e in log.extract(listed[1].patient_id)] == [1, 2, 3, 4]
+    assert [(e.at.day, e.certificates) for e in log.extract(TEST_PERSON)] == [(3, 3)]
+    assert index_rows(db) == {1: len(listed), 2: len(listed), 3: len(listed), 4: len(listed)}
