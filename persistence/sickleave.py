@@ -32,6 +32,7 @@ for the thousands of rows of a large unit costs a fraction of decoding JSON.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -932,9 +933,10 @@ class _StoredCase(NamedTuple):
 
 
 _STORED_CASE_COLUMNS = tuple(_K[name] for name in _StoredCase._fields)
-_CASES_AT_UNITS = select(*_STORED_CASE_COLUMNS).where(
+_CASE_AT_UNITS = and_(
     _K.care_unit_id.in_(bindparam("units", expanding=True)), _K.case_end >= bindparam("since"), _K.case_start <= bindparam("until")
 )
+_CASES_AT_UNITS = select(*_STORED_CASE_COLUMNS).where(_CASE_AT_UNITS)
 _AT_UNITS_PG = "FROM sick_leave_case WHERE care_unit_id = ANY(%(units)s) AND case_end >= %(since)s AND case_start <= %(until)s"
 _CASES_AT_UNITS_PG = f"SELECT {', '.join(_StoredCase._fields)} {_AT_UNITS_PG}"
 # The same rows' revisions alone, from the unit index (``revision`` is in it): whether a kept
@@ -951,6 +953,9 @@ _ANSWERS_PG = (
     "AS k(patient_id, care_giver_id, case_start, care_unit_id) USING (patient_id, care_giver_id, case_start, care_unit_id)"
 )
 _KEYS_PER_QUERY = 2_000  # four parameters each, below SQLite's limit on a statement's parameters
+# Every lead row's answer in the window (the leads have a digest, the other rows none).
+_WINDOW_ANSWERS = select(_K.patient_id, _K.digest, _K.fragments).where(_CASE_AT_UNITS, _K.digest.is_not(None))
+_WINDOW_ANSWERS_PG = f"SELECT patient_id, digest, fragments {_AT_UNITS_PG} AND digest IS NOT NULL"
 
 
 class _Listing(NamedTuple):
@@ -1039,7 +1044,8 @@ def _listing(
                 [(r.care_unit_id, r.certificates) for r in group]
             )
             leads.append((lead, lead.digest, units_counts))
-    answers = _answers(conn, [(lead, digest) for lead, digest, _ in leads], cache)
+    window = {"units": list(units), "since": since, "until": until}
+    answers = _answers(conn, [(lead, digest) for lead, digest, _ in leads], cache, window)
     cases: dict[str, ListedCase] = {}
     for lead, _, units_counts in leads:
         answer = answers.get(lead.patient_id)
@@ -1051,26 +1057,39 @@ def _listing(
     return _Listing({patient: cases[patient] for patient in sorted(cases)}, others, {})
 
 
-def _answers(conn: Connection, leads: Sequence[tuple[_StoredCase, bytes]], cache: CaseCache) -> dict[str, bytes]:
+def _answers(
+    conn: Connection, leads: Sequence[tuple[_StoredCase, bytes]], cache: CaseCache, window: Mapping[str, Any]
+) -> dict[str, bytes]:
     """The answer of each lead row (with its digest) by patient, from ``cache`` or else read (and
-    then kept): missing where the row read now has another digest (the case changed meanwhile)."""
+    then kept): missing where the row read now has another digest (the case changed meanwhile).
+    Most of them missing (a process's first list of the unit), they are read with the rest of the
+    ``window``'s lead rows in one range of the unit index; a few, by key."""
     held = cache.get_many([digest for _, digest in leads])
     answers = {lead.patient_id: answer for (lead, _), answer in zip(leads, held) if answer is not None}
     missing = [lead for (lead, _), answer in zip(leads, held) if answer is None]
     wanted = {lead.patient_id: digest for (lead, digest), answer in zip(leads, held) if answer is None}
+    if 2 * len(missing) > len(leads):
+        found: Iterable[Sequence[Any]] = _read_window_answers(conn, window)
+    else:
+        found = itertools.chain.from_iterable(
+            _read_answers(conn, missing[first : first + _KEYS_PER_QUERY]) for first in range(0, len(missing), _KEYS_PER_QUERY)
+        )
     read: list[tuple[bytes, bytes]] = []
-    for first in range(0, len(missing), _KEYS_PER_QUERY):
-        for patient_id, digest, answer in _read_answers(conn, missing[first : first + _KEYS_PER_QUERY]):
-            if digest == wanted[patient_id] and answer is not None:
-                answers[patient_id] = answer = bytes(answer)
-                read.append((digest, answer))
+    for patient_id, digest, answer in found:
+        if answer is not None and digest is not None and wanted.get(patient_id) == digest:
+            answers[patient_id] = answer = bytes(answer)
+            read.append((digest, answer))
     cache.put_many(read)
     return answers
 
 
+def _read_window_answers(conn: Connection, window: Mapping[str, Any]) -> Iterable[Sequence[Any]]:
+    if conn.dialect.name == "postgresql":
+        return _stream_binary(conn, _WINDOW_ANSWERS_PG, window, tuple)
+    return conn.execute(_WINDOW_ANSWERS, dict(window)).all()
+
+
 def _read_answers(conn: Connection, leads: Sequence[_StoredCase]) -> Iterable[Sequence[Any]]:
-    if not leads:
-        return ()
     if conn.dialect.name == "postgresql":
         params = {
             "patients": [lead.patient_id for lead in leads],
