@@ -84,6 +84,8 @@ _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 _JSON_STRING = json.encoder.encode_basestring  # how _CANONICAL writes a string (ensure_ascii=False)
 # At most this many patients' keys are kept in memory (a few MB), then the count starts again.
 PATIENT_KEYS_KEPT = 200_000
+# The rows of this many recent large entries are kept ready to write again (a unit's list each).
+LARGE_ENTRIES_KEPT = 8
 # Pruning deletes this many entries per transaction, so appends wait for the head row only briefly.
 PRUNE_BATCH = 5_000
 PRUNE_ROWS = 50_000  # and at most about this many patient rows (one entry may hold more)
@@ -206,9 +208,9 @@ class AccessLog:
         self._key = key  # None: verifying and pruning only
         # A unit's coordinator list names the same thousands of patients call after call: their
         # keys are kept (in this process only, as their personnummer are) rather than recomputed,
-        # and so are the last large entry's rows, ready to write.
+        # and so are the recent large entries' rows, ready to write (most recent first).
         self._patient_keys: dict[str, str] = {}
-        self._last_rows: _Rows | None = None
+        self._recent_rows: list[_Rows] = []
 
     @classmethod
     def configured(cls, db: Database, settings: Settings) -> AccessLog:
@@ -266,16 +268,18 @@ class AccessLog:
     def _rows_of(self, disclosed: tuple[Disclosed, ...]) -> _Rows:
         """The patient rows of ``disclosed``, sorted (so they go into the primary key's index at its
         end, past searching it), built column by column (no Python code per row): a unit's list
-        names thousands. The last large entry's are reused when it names the same (equal tuples
-        of the same items compare item by item by identity first: a kept listing's in microseconds)."""
-        last = self._last_rows
-        if last is not None and last.disclosed == disclosed:
-            return last
+        names thousands. A recent large entry's are reused when it names the same (tuples of
+        another length differ at once; equal tuples of the same items compare item by item by
+        identity first: a kept listing's in microseconds)."""
+        recent = self._recent_rows  # replaced whole, never changed: safe to read across threads
+        for kept in recent:
+            if kept.disclosed == disclosed:
+                return kept
         keys = self.patient_keys(map(_PATIENT_ID, disclosed))
         columns = _columns(sorted(zip(keys, map(_GIVER, disclosed), map(_UNIT, disclosed), map(_COUNT, disclosed))))
         rows = _Rows(disclosed, columns, _rows_text(columns), _canonical_rows(columns, hex_keys=True))
         if len(keys) > HELD_ABOVE:
-            self._last_rows = rows
+            self._recent_rows = [rows, *recent[: LARGE_ENTRIES_KEPT - 1]]
         return rows
 
     def extract(self, patient_id: str, start: dt.datetime | None = None, end: dt.datetime | None = None) -> list[ExtractEntry]:

@@ -495,9 +495,14 @@ def test_a_large_list_named_again_is_an_entry_of_its_own_and_one_naming_others_n
     log.append(ASKER, listed, START + dt.timedelta(days=1), "b")
     log.append(ASKER, (*listed[1:], Shown(TEST_PERSON, certificates=3)), START + dt.timedelta(days=2), "c")
     log.append(ASKER, tuple(listed), START + dt.timedelta(days=3), "d")  # equal, not the same tuple
+    # Another unit's list in between, twice: each list's rows are reused for its own entries.
+    another = tuple(Shown(f"19600101{n:04d}", care_unit_id="SE-UNIT-2") for n in range(access_log.HELD_ABOVE + 2))
+    for day, names in ((4, another), (5, listed), (6, another)):
+        log.append(ASKER, names, START + dt.timedelta(days=day), f"e{day}")
     log.index_pending()
     assert log.verify().problem is None
-    assert [e.at.day for e in log.extract(listed[0].patient_id)] == [1, 2, 4]
-    assert [e.at.day for e in log.extract(listed[1].patient_id)] == [1, 2, 3, 4]
+    assert [e.at.day for e in log.extract(listed[0].patient_id)] == [1, 2, 4, 6]
+    assert [e.at.day for e in log.extract(listed[1].patient_id)] == [1, 2, 3, 4, 6]
+    assert [(e.at.day, e.care_unit_id) for e in log.extract(another[0].patient_id)] == [(5, "SE-UNIT-2"), (7, "SE-UNIT-2")]
     assert [(e.at.day, e.certificates) for e in log.extract(TEST_PERSON)] == [(3, 3)]
-    assert index_rows(db) == {1: len(listed), 2: len(listed), 3: len(listed), 4: len(listed)}
+    assert index_rows(db) == {seq: len(another if seq in (5, 7) else listed) for seq in range(1, 8)}
