@@ -329,11 +329,9 @@ def _certificates_answer(
         parts, protected = [], set()
     else:
         outcome = OK
-    if protected:
-        if coordinator_view:
-            parts = [p for p in parts if p.patient_id not in protected]
-        listed, disclosed = _listed(parts, protected)
-    elif memo is None:
+    if coordinator_view and protected:
+        parts = [p for p in parts if p.patient_id not in protected]
+    if protected or memo is None:
         listed, disclosed = _listed(parts, protected)
     else:
         listed, disclosed = memo.get("answer") or memo.setdefault("answer", _listed(parts, protected))

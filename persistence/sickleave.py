@@ -1064,10 +1064,15 @@ def _answers(
     then kept): missing where the row read now has another digest (the case changed meanwhile).
     Most of them missing (a process's first list of the unit), they are read with the rest of the
     ``window``'s lead rows in one range of the unit index; a few, by key."""
-    held = cache.get_many([digest for _, digest in leads])
-    answers = {lead.patient_id: answer for (lead, _), answer in zip(leads, held) if answer is not None}
-    missing = [lead for (lead, _), answer in zip(leads, held) if answer is None]
-    wanted = {lead.patient_id: digest for (lead, digest), answer in zip(leads, held) if answer is None}
+    answers: dict[str, bytes] = {}
+    missing: list[_StoredCase] = []
+    wanted: dict[str, bytes] = {}  # the digests of the missing answers, by patient
+    for (lead, digest), answer in zip(leads, cache.get_many([digest for _, digest in leads])):
+        if answer is not None:
+            answers[lead.patient_id] = answer
+        else:
+            missing.append(lead)
+            wanted[lead.patient_id] = digest
     if 2 * len(missing) > len(leads):
         found: Iterable[Sequence[Any]] = _read_window_answers(conn, window)
     else:
