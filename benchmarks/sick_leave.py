@@ -312,6 +312,9 @@ def computation(url: str, calls: int, warmup: int) -> None:
 
 
 REGISTER = "/clinicalprocess/healthcond/certificate/RegisterCertificate/3/rivtabp21"
+# Registrations per round, with and without the upkeep in turns: short rounds, so that what drifts
+# on the machine over seconds (checkpoints, the disk's sync times) falls on both alike.
+ROUND = 5
 
 
 def registration_cost(url: str, workdir: Path, rounds: int, per_round: int) -> None:
@@ -345,53 +348,37 @@ def registration_cost(url: str, workdir: Path, rounds: int, per_round: int) -> N
         body.replace(b">191212121212<", f">{patients[i % len(patients)]}<".encode())
         for i, body in enumerate(messages(total, prefix, one_patient=True))
     )
-    kept_refresh, kept_listed, kept_render = repo._refresh_cases, repo._store_listed, handler.intygs_data
-    # Wall-clock and CPU time spent inside the upkeep, in the rounds with it: the share of a
-    # registration it takes, which other load on the machine hardly changes (it falls on the
-    # upkeep and the rest alike), unlike the difference between two series of calls. A
-    # registration's row is written with its case (``_store_listed``): the plain insert's average
-    # time, measured in the rounds without the upkeep, is taken off that.
-    inside = [0.0, 0.0]
-    plain = [0.0, 0.0, 0]  # wall-clock and CPU time of the plain inserts, and their number
-    listed = [0]  # registrations written with their case
-
-    def measured(function: Callable[..., object], into: list, count: list | None = None) -> Callable[..., object]:
-        def call(*args: object, **keywords: object) -> object:
-            wall, cpu = time.perf_counter(), time.process_time()
-            try:
-                return function(*args, **keywords)
-            finally:
-                into[0] += time.perf_counter() - wall
-                into[1] += time.process_time() - cpu
-                if count is not None:
-                    count[-1] += 1
-        return call
+    kept = repo._refresh_cases, repo._store_listed, handler.intygs_data, repo.first_reads
 
     def upkeep(on: bool) -> None:
-        repo._refresh_cases = measured(kept_refresh, inside) if on else (lambda conn, owners, leaving: None)  # type: ignore[assignment]
-        repo._store_listed = measured(kept_listed, inside, listed) if on else measured(repo._insert, plain, plain)  # type: ignore[assignment]
-        handler.intygs_data = measured(kept_render, inside) if on else (lambda row: None)  # type: ignore[assignment]
+        """With the case upkeep as registrations run it, or without it: the row written alone (as
+        before the cases were kept), with no case lock or read sent with the certificate's insert,
+        no answer rendered."""
+        if on:
+            repo._refresh_cases, repo._store_listed, handler.intygs_data, repo.first_reads = kept  # type: ignore[assignment]
+            return
+        repo._refresh_cases = lambda conn, owners, leaving: None  # type: ignore[assignment]
+        repo._store_listed = lambda conn, new, read=(): repo._insert(conn, new)  # type: ignore[assignment]
+        handler.intygs_data = lambda row: None  # type: ignore[assignment]
+        repo.first_reads = lambda conn, new, supersedes=(): []  # type: ignore[assignment]
 
     def register() -> None:
         answer = dispatcher.handle(contract, next(bodies), None, Caller())
         assert b">OK<" in answer.body, answer.body[-400:]
 
     samples: dict[bool, list[float]] = {True: [], False: []}
-    spent = [0.0, 0.0]  # wall-clock and CPU time of the registrations with the upkeep
+    cpu: dict[bool, float] = {True: 0.0, False: 0.0}  # this process's CPU time in each mode
     try:
         for _ in range(20):
             register()  # warm-up
         for number in range(rounds):
             for on in (number % 2 == 0, number % 2 != 0):
                 upkeep(on)
-                cpu = time.process_time()
+                started = time.process_time()
                 samples[on].extend(timed(register, per_round, 0)[0])
-                if on:
-                    spent[1] += time.process_time() - cpu
-        spent[0] = sum(samples[True])
+                cpu[on] += time.process_time() - started
     finally:
         upkeep(True)
-        repo._refresh_cases, repo._store_listed, handler.intygs_data = kept_refresh, kept_listed, kept_render  # type: ignore[assignment]
         with services.db.transaction() as conn:
             # The patients' cases (bounds and stored cases) are recomputed without the removed rows,
             # so that the next run lists what the generator made.
@@ -402,19 +389,17 @@ def registration_cost(url: str, workdir: Path, rounds: int, per_round: int) -> N
             conn.execute(text("DELETE FROM certificate WHERE id LIKE :p"), {"p": f"{prefix}-%"})
             repo._refresh_cases(conn, owners, leaving=True)
         services.db.dispose()
-    print(f"RegisterCertificate with case upkeep    {percentiles(samples[True])}")
-    print(f"RegisterCertificate without it          {percentiles(samples[False])}")
+    calls = len(samples[True])
+    print(f"RegisterCertificate with case upkeep    {percentiles(samples[True])}   CPU here {cpu[True] / calls * 1000:.2f} ms")
+    print(f"RegisterCertificate without it          {percentiles(samples[False])}   CPU here {cpu[False] / calls * 1000:.2f} ms")
     increase = statistics.median(samples[True]) / statistics.median(samples[False]) - 1
-    print(f"    cost of the case upkeep: {increase * 100:+.1f} % of a registration (medians, {len(samples[True])} calls each)")
-    if plain[2] and listed[0]:
-        # The inserts the rounds with the upkeep would have made anyway (warm-up calls excluded).
-        inserts = len(samples[True])
-        inside[0] -= plain[0] / plain[2] * inserts
-        inside[1] -= plain[1] / plain[2] * inserts
-    wall_share, cpu_share = inside[0] / spent[0], inside[1] / spent[1]
-    print(f"    time inside the upkeep: {wall_share * 100:.1f} % of the wall-clock time, {cpu_share * 100:.1f} % of the CPU time "
-          f"of the registrations with it: {wall_share / (1 - wall_share) * 100:+.1f} % / {cpu_share / (1 - cpu_share) * 100:+.1f} % "
-          f"on a registration without it")
+    halves = [
+        statistics.median(samples[True][part]) / statistics.median(samples[False][part]) - 1
+        for part in (slice(0, calls // 2), slice(calls // 2, None))
+    ]
+    print(f"    cost of the case upkeep: {increase * 100:+.1f} % of a registration (medians, {calls} calls each, "
+          f"rounds of {per_round} in turns; first / second half {halves[0] * 100:+.1f} / {halves[1] * 100:+.1f} %), "
+          f"{(cpu[True] / cpu[False] - 1) * 100:+.1f} % CPU time in this process")
 
 
 def main() -> None:
@@ -429,7 +414,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sickleave-bench-") as tmp:
         if args.only == "registration":
             (Path(tmp) / "care_units.toml").write_text(care_units_toml(), encoding="utf-8")
-            registration_cost(args.url, Path(tmp), rounds=8, per_round=max(1, args.registrations // 8))
+            registration_cost(args.url, Path(tmp), rounds=max(2, args.registrations // ROUND), per_round=ROUND)
             return
         server = start_server(args.url, Path(tmp), args.port)
         try:
@@ -447,7 +432,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         in_process(args.url, Path(tmp), max(10, args.calls // 4), 2)
-        registration_cost(args.url, Path(tmp), rounds=8, per_round=max(1, args.registrations // 8))
+        registration_cost(args.url, Path(tmp), rounds=max(2, args.registrations // ROUND), per_round=ROUND)
     computation(args.url, args.calls, args.warmup)
 
 

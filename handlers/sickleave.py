@@ -114,9 +114,16 @@ def prepare(
     return SickLeaveUpdate(record, supersedes)
 
 
-def apply(conn: Connection, update: SickLeaveUpdate) -> None:
-    """Write ``update`` in the transaction that stores the certificate, after the certificate row."""
-    repo.store(conn, update.record, update.supersedes)
+def first_reads(conn: Connection, update: SickLeaveUpdate) -> list[tuple[Any, Any]]:
+    """What writing ``update`` reads first, for the certificate's insert to send with it; their
+    rows go to ``apply`` (``persistence.sickleave.first_reads``)."""
+    return repo.first_reads(conn, update.record, update.supersedes)
+
+
+def apply(conn: Connection, update: SickLeaveUpdate, read: Sequence[Sequence[Any]] = ()) -> None:
+    """Write ``update`` in the transaction that stores the certificate, after the certificate row;
+    ``read``: the rows of ``first_reads``, when sent."""
+    repo.store(conn, update.record, update.supersedes, read)
 
 
 _NS = {"core": CORE, "types": TYPES}

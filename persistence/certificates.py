@@ -12,7 +12,7 @@ from sqlalchemy import String, bindparam, select
 from sqlalchemy.engine import Connection, Row
 
 from intygstjanst.persistence.models import CertificateState
-from intygstjanst.persistence.prepared import Prepared
+from intygstjanst.persistence.prepared import Prepared, pipelined
 from intygstjanst.persistence.tables import CERTIFICATES as _CERTIFICATES, RELATIONS as _RELATIONS, STATES as _STATES, insert_or_skip
 
 
@@ -78,8 +78,11 @@ def insert_certificate(
     new: NewCertificate,
     received_at: dt.datetime,
     relations: Sequence[RelationEntry] = (),
-) -> None:
-    """Insert the certificate, its RECEIVED state (target HSVARD) and its relations.
+    along: Sequence[tuple[Any, Any]] = (),
+) -> list[list[tuple[Any, ...]]]:
+    """Insert the certificate, its RECEIVED state (target HSVARD) and its relations; ``along``:
+    statements sent with the insert, before it (``prepared.pipelined``: one round trip on
+    PostgreSQL), whose rows are returned.
 
     Raises AlreadyStored when the id is taken; the primary key is the arbiter for concurrent
     duplicates, so exactly one of N simultaneous registrations wins. The id's conflict is skipped
@@ -94,7 +97,13 @@ def insert_certificate(
             insert_or_skip(conn, _CERTIFICATES).on_conflict_do_nothing(index_elements=["id"]).returning(_CERTIFICATES.c.id)
         )
         _INSERT_CERTIFICATE[conn.dialect.name] = statement
-    if statement.execute(conn, values) is None:
+    if conn.dialect.name == "postgresql":
+        *read, inserted = pipelined(conn, [*along, (statement.statement, values)])
+        stored = bool(inserted)
+    else:
+        read = pipelined(conn, along)
+        stored = statement.execute(conn, values) is not None
+    if not stored:
         raise AlreadyStored(new.id)
     add_state(conn, new.id, "RECEIVED", "HSVARD", received_at)
     if relations:
@@ -106,6 +115,7 @@ def insert_certificate(
                 for r in relations
             ],
         )
+    return read
 
 
 def add_state(conn: Connection, certificate_id: str, state: str, target: str, at: dt.datetime) -> None:

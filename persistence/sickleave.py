@@ -39,7 +39,7 @@ from dataclasses import dataclass, fields
 from functools import cache, partial
 from hashlib import sha256
 from operator import attrgetter
-from typing import Any, NamedTuple, Protocol, TypeVar, cast
+from typing import Any, NamedTuple, Protocol, TypeGuard, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, case, delete, exists, func, literal_column, not_, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert as postgresql_insert
@@ -122,14 +122,17 @@ _SUPERSEDED_BY = select(_RELATIONS.c.to_id).where(
 )
 
 
-def store(conn: Connection, new: NewSickLeave | None, supersedes: Collection[str] = ()) -> None:
+def store(
+    conn: Connection, new: NewSickLeave | None, supersedes: Collection[str] = (), read: Sequence[Sequence[Any]] = ()
+) -> None:
     """Record a just-stored certificate: its own row (``new``; None when it is not a sick-leave
     certificate) and the rows it replaces or completes (``supersedes``: the ids its ERSATT / KOMPLT
     relations point to, whatever its own type), and the cases of the patients they belong to. Its
-    relations must already be stored."""
+    relations must already be stored. ``read``: the rows of the statements of ``first_reads``, when
+    the caller sent them."""
     ids = set(supersedes)
-    if new is not None and not ids and not new.is_test:
-        _store_listed(conn, new)
+    if _stored_alone(new, ids):
+        _store_listed(conn, new, read)
         return
     touched = _owners(conn, ids)
     if new is not None:
@@ -165,24 +168,49 @@ _SET_BOUNDS_PG = (
 )
 
 
-def _store_listed(conn: Connection, new: NewSickLeave) -> None:
-    """The common registration (a certificate that is not a test and replaces nothing): its case is
-    computed here from the patient's listed rows at the care giver, read first, so that only what
-    changes is written: the row with its bounds, the bounds of the rows its case joins, the stored
-    case. Nothing else changes unless a replacement stored before it supersedes it, and then
-    nothing at all (the row is written without bounds). Two round trips and three statements on
-    PostgreSQL, past SQLAlchemy (``prepared.pipelined``): the lock and one read sent together (the
-    new row's superseded flag comes with its case's rows, ``_MEMBERS_OF_NEW``), then the writes as
-    one statement (``_write_case_pg``): every statement costs the client and the server more than
-    the little work in it."""
-    owner = {"patient": new.patient_id, "care_giver": new.care_giver_id}
-    postgresql = conn.dialect.name == "postgresql"
-    reads: list[tuple[Any, Any]] = [(_MEMBERS_OF_NEW, {**owner, "new_id": new.certificate_id})]
-    if postgresql:
+def first_reads(conn: Connection, new: NewSickLeave | None, supersedes: Collection[str] = ()) -> list[tuple[Any, Any]]:
+    """The statements ``store`` would send first, for a caller to send with its own (their rows
+    then go to ``store`` as ``read``): on PostgreSQL, for the common registration, the lock of the
+    patient's case and the read of its rows (``_store_listed``), which then cost no round trip of
+    their own. None otherwise. They depend on nothing the certificate's own rows write; the caller
+    must take no row lock between them and ``store``, which would come after the case's lock (an
+    erasure takes them in the other order)."""
+    if conn.dialect.name != "postgresql" or not _stored_alone(new, supersedes):
+        return []
+    return _listed_reads(conn, new)
+
+
+def _stored_alone(new: NewSickLeave | None, supersedes: Collection[str]) -> TypeGuard[NewSickLeave]:
+    """Whether ``store`` keeps ``new``'s case by itself (``_store_listed``)."""
+    return new is not None and not supersedes and not new.is_test
+
+
+def _listed_reads(conn: Connection, new: NewSickLeave) -> list[tuple[Any, Any]]:
+    """The lock of ``new``'s case (PostgreSQL) and one read of its rows (``_MEMBERS_OF_NEW``)."""
+    reads: list[tuple[Any, Any]] = [
+        (_MEMBERS_OF_NEW, {"patient": new.patient_id, "care_giver": new.care_giver_id, "new_id": new.certificate_id})
+    ]
+    if conn.dialect.name == "postgresql":
         # Its own statement before the read: in read committed each statement's snapshot is taken
         # when it starts, so the read sees what a writer it waited for committed (``_lock_cases``).
         reads.insert(0, locking([("sick-leave case", new.patient_id, new.care_giver_id)]))
-    rows = pipelined(conn, reads)[-1]
+    return reads
+
+
+def _store_listed(conn: Connection, new: NewSickLeave, read: Sequence[Sequence[Any]] = ()) -> None:
+    """The common registration (a certificate that is not a test and replaces nothing): its case is
+    computed here from the patient's listed rows at the care giver, read first (or sent with the
+    certificate's insert: ``read``, from ``first_reads``), so that only what changes is written:
+    the row with its bounds, the bounds of the rows its case joins, the stored case. Nothing else
+    changes unless a replacement stored before it supersedes it, and then nothing at all (the row is
+    written without bounds). At most two round trips and three statements on PostgreSQL, past
+    SQLAlchemy (``prepared.pipelined``): the lock and one read sent together (the new row's
+    superseded flag comes with its case's rows, ``_MEMBERS_OF_NEW``), then the writes as one
+    statement (``_write_case_pg``): every statement costs the client and the server more than the
+    little work in it."""
+    owner = {"patient": new.patient_id, "care_giver": new.care_giver_id}
+    postgresql = conn.dialect.name == "postgresql"
+    rows = (read or pipelined(conn, _listed_reads(conn, new)))[-1]
     row = _row(new)
     if rows[0][0]:
         row["superseded"] = True

@@ -102,7 +102,14 @@ def apply(conn: Connection, operation: Operation) -> None:
     periods = tuple((dt.date.fromordinal(day + a), dt.date.fromordinal(day + b), 100) for a, b in operation.periods)
     signed = dt.datetime.combine(periods[0][0], dt.time(9))
     relations = [certificate_repo.RelationEntry(*operation.relation)] if operation.relation else []
-    certificate_repo.insert_certificate(
+    record = repo.NewSickLeave(
+        operation.certificate_id, "LISJP", operation.patient, "Namn", operation.unit, "", GIVERS[operation.unit], "",
+        "D1", "", (), signed, "M54", "", (), (), periods, operation.test, fragment=f"[{operation.certificate_id}]".encode(),
+    )
+    supersedes = [r.to_id for r in relations if r.kind in repo.SUPERSEDING_RELATIONS]
+    # As handlers.certificate sends them: the case's first reads with the certificate's insert.
+    first = repo.first_reads(conn, record, supersedes) if not relations else []
+    read = certificate_repo.insert_certificate(
         conn,
         certificate_repo.NewCertificate(
             operation.certificate_id, "LISJP", "1.0", operation.patient, operation.unit, "", GIVERS[operation.unit],
@@ -110,12 +117,9 @@ def apply(conn: Connection, operation: Operation) -> None:
         ),
         at,
         relations,
+        along=first,
     )
-    record = repo.NewSickLeave(
-        operation.certificate_id, "LISJP", operation.patient, "Namn", operation.unit, "", GIVERS[operation.unit], "",
-        "D1", "", (), signed, "M54", "", (), (), periods, operation.test, fragment=f"[{operation.certificate_id}]".encode(),
-    )
-    repo.store(conn, record, [r.to_id for r in relations if r.kind in repo.SUPERSEDING_RELATIONS])
+    repo.store(conn, record, supersedes, read)
 
 
 def expected_bounds(conn: Connection) -> dict[str, tuple[dt.date | None, dt.date | None]]:
