@@ -172,9 +172,10 @@ def first_reads(conn: Connection, new: NewSickLeave | None, supersedes: Collecti
     """The statements ``store`` would send first, for a caller to send with its own (their rows
     then go to ``store`` as ``read``): on PostgreSQL, for the common registration, the lock of the
     patient's case and the read of its rows (``_store_listed``), which then cost no round trip of
-    their own. None otherwise. They depend on nothing the certificate's own rows write; the caller
-    must take no row lock between them and ``store``, which would come after the case's lock (an
-    erasure takes them in the other order)."""
+    their own. None otherwise. They depend on nothing the certificate's own rows write; between
+    them and ``store`` the caller must lock no row another transaction may hold (such as the
+    certificates its relations point to, ``certificates.hold``): an erasure locks its rows before
+    the cases, so the other order could deadlock."""
     if conn.dialect.name != "postgresql" or not _stored_alone(new, supersedes):
         return []
     return _listed_reads(conn, new)
