@@ -195,10 +195,8 @@ def store_certificate(call: Call[Services], stored: etree._Element, canonical: b
         return duplicate
 
     def write(conn: Connection) -> None:
-        # The sick-leave case's first reads go with the certificate's insert, saving their round
-        # trip; not with relations, whose rows are held (``hold``) before the case's lock.
-        first = sickleave.first_reads(conn, sick_leave) if not relations else []
-        read = repo.insert_certificate(conn, new, received_at, relations, along=first)
+        # The sick-leave case's first reads go with the certificate's insert, saving their round trip.
+        read = repo.insert_certificate(conn, new, received_at, relations, along=sickleave.first_reads(conn, sick_leave))
         signatures.insert(conn, new.id, signature, received_at)
         sickleave.apply(conn, sick_leave, read)
         if statistics is not None:

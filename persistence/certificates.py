@@ -81,8 +81,10 @@ def insert_certificate(
     along: Sequence[tuple[Any, Any]] = (),
 ) -> list[list[tuple[Any, ...]]]:
     """Insert the certificate, its RECEIVED state (target HSVARD) and its relations; ``along``:
-    statements sent with the insert, before it (``prepared.pipelined``: one round trip on
-    PostgreSQL), whose rows are returned.
+    statements whose rows are returned, sent with the insert, before it (``prepared.pipelined``:
+    one round trip on PostgreSQL), or after the relations when there are some: the certificates
+    they point to are held first (``hold``), as an erasure locks those rows before anything else,
+    so that what ``along`` locks never comes between.
 
     Raises AlreadyStored when the id is taken; the primary key is the arbiter for concurrent
     duplicates, so exactly one of N simultaneous registrations wins. The id's conflict is skipped
@@ -97,11 +99,12 @@ def insert_certificate(
             insert_or_skip(conn, _CERTIFICATES).on_conflict_do_nothing(index_elements=["id"]).returning(_CERTIFICATES.c.id)
         )
         _INSERT_CERTIFICATE[conn.dialect.name] = statement
+    first = () if relations else along
     if conn.dialect.name == "postgresql":
-        *read, inserted = pipelined(conn, [*along, (statement.statement, values)])
+        *read, inserted = pipelined(conn, [*first, (statement.statement, values)])
         stored = bool(inserted)
     else:
-        read = pipelined(conn, along)
+        read = pipelined(conn, first)
         stored = statement.execute(conn, values) is not None
     if not stored:
         raise AlreadyStored(new.id)
@@ -115,6 +118,7 @@ def insert_certificate(
                 for r in relations
             ],
         )
+        read = pipelined(conn, along)
     return read
 
 

@@ -174,8 +174,8 @@ def first_reads(conn: Connection, new: NewSickLeave | None, supersedes: Collecti
     patient's case and the read of its rows (``_store_listed``), which then cost no round trip of
     their own. None otherwise. They depend on nothing the certificate's own rows write; between
     them and ``store`` the caller must lock no row another transaction may hold (such as the
-    certificates its relations point to, ``certificates.hold``): an erasure locks its rows before
-    the cases, so the other order could deadlock."""
+    certificates its relations point to: ``certificates.insert_certificate`` sends them after
+    those): an erasure locks its rows before the cases, so the other order could deadlock."""
     if conn.dialect.name != "postgresql" or not _stored_alone(new, supersedes):
         return []
     return _listed_reads(conn, new)

@@ -108,7 +108,6 @@ def apply(conn: Connection, operation: Operation) -> None:
     )
     supersedes = [r.to_id for r in relations if r.kind in repo.SUPERSEDING_RELATIONS]
     # As handlers.certificate sends them: the case's first reads with the certificate's insert.
-    first = repo.first_reads(conn, record, supersedes) if not relations else []
     read = certificate_repo.insert_certificate(
         conn,
         certificate_repo.NewCertificate(
@@ -117,7 +116,7 @@ def apply(conn: Connection, operation: Operation) -> None:
         ),
         at,
         relations,
-        along=first,
+        along=repo.first_reads(conn, record, supersedes),
     )
     repo.store(conn, record, supersedes, read)
 
